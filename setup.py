@@ -10,6 +10,7 @@ import setuptools
 #   pip install "keras-nash[gpu]"   NVIDIA GPU (tensorflow with its CUDA wheels)
 #   pip install keras-nash          keep the TensorFlow you already have
 _X86 = "(platform_machine == 'x86_64' or platform_machine == 'AMD64')"
+_NOT_X86 = "platform_machine != 'x86_64' and platform_machine != 'AMD64'"
 _TF = "tensorflow>=2.16"
 
 setuptools.setup(
@@ -36,7 +37,7 @@ setuptools.setup(
     extras_require={
         "cpu": [
             f"tensorflow-cpu>=2.16; {_X86}",
-            f"{_TF}; not {_X86}",
+            f"{_TF}; {_NOT_X86}",
         ],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "test": ["pytest>=7"],
