@@ -238,7 +238,9 @@ class NashOracle(keras_tuner.Oracle):
         }
         if self._step > self.n_steps:
             self._finished = True
-            record["incumbent"] = completed[0].trial_id if completed else self._incumbent
+            if completed:
+                self._incumbent = completed[0].trial_id
+            record["incumbent"] = self._incumbent
         else:
             candidates = list(completed)
             keep_old = self._incumbent is not None and self.n_neighbors > 1
@@ -444,6 +446,8 @@ class NashTuner(keras_tuner.Tuner):
         callbacks = list(kwargs.pop("callbacks", []))
         callbacks = [_ConstantLogs(extra), keras.callbacks.TerminateOnNaN()] + callbacks
         kwargs.pop("epochs", None)
+        if isinstance(args[0] if args else kwargs.get("x"), tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
         history = model.fit(*args, epochs=epochs, callbacks=callbacks, **kwargs)
         losses = history.history.get("loss", [])
         if len(losses) < epochs or not np.all(np.isfinite(losses)):
@@ -479,10 +483,11 @@ class NashTuner(keras_tuner.Tuner):
         name = self.oracle.objective.name
         scores = history.history.get(name, [float("nan")])
         best = max(scores) if self.oracle.objective.direction == "max" else min(scores)
+        morphs = ", ".join(_describe(m) for m in json.loads(values[_KEY + "morphs"])) or "none"
         logging.info(
-            "NASH trial %s | step %s | %s | %d params | %s %.4f | %.1f s",
-            trial.trial_id, values[_KEY + "step"], values[_KEY + "role"], model.count_params(), name, best,
-            history.history["trial_seconds"][0],
+            "NASH trial %s | step %s | %s of trial %s | %d params | %s %.4f | %.1f s | morphisms: %s",
+            trial.trial_id, values[_KEY + "step"], values[_KEY + "role"], values[_KEY + "parent"] or "-",
+            model.count_params(), name, best, history.history["trial_seconds"][0], morphs,
         )
 
     # -- results ----------------------------------------------------------------------------
@@ -498,6 +503,12 @@ class NashTuner(keras_tuner.Tuner):
                 f"{values[_KEY + 'step']}, parent {values[_KEY + 'parent'] or '-'}, {params:,} params, "
                 f"morphisms: {morphs}\nScore: {trial.score}"
             )
+
+    def load_model(self, trial):
+        """The network of a trial with its best-epoch weights (compiled)."""
+        model = self._try_build(trial.hyperparameters)
+        _load_weights(model, self._get_checkpoint_fname(trial.trial_id))
+        return model
 
     def get_best_architectures(self, num_trials=1) -> list:
         """The `Architecture`s of the best trials."""

@@ -1,0 +1,72 @@
+"""Search reports: a summary JSON and a PNG plot of how the search went."""
+
+import json
+import pathlib
+
+
+def write_summary(path, summary: dict) -> str:
+    """Write `summary` as indented JSON (numpy scalars become floats); returns the path."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, default=_to_json))
+    return str(path)
+
+
+def plot_search(records: list, path, objective: str = "val_accuracy", title: str = "keras_nash search") -> str:
+    """Plot a search: each trial's score over wall time (coloured by step) and the best per step.
+
+    Args:
+        records: one dict per trial with `step`, `score` (None for failed trials), `seconds`
+            (the trial's duration; trials are laid end to end in order), optional `role`.
+        path: the PNG file to write.
+        objective: the score's name, for the axis labels.
+        title: the figure title.
+
+    Returns:
+        The path written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure, (over_time, per_step) = plt.subplots(1, 2, figsize=(11, 4.2))
+    elapsed, steps = 0.0, sorted({r["step"] for r in records})
+    colours = plt.get_cmap("viridis")
+    best_per_step = {}
+    for record in records:
+        elapsed += float(record.get("seconds") or 0.0)
+        score = record.get("score")
+        if score is None:
+            over_time.scatter(elapsed / 60, 0, marker="x", color="red", s=30)
+            continue
+        colour = colours(steps.index(record["step"]) / max(1, len(steps) - 1))
+        marker = {"incumbent": "s", "final": "*", "seed": "D"}.get(record.get("role"), "o")
+        over_time.scatter(elapsed / 60, score, color=colour, marker=marker, s=40 if marker != "*" else 120)
+        best_per_step[record["step"]] = max(score, best_per_step.get(record["step"], float("-inf")))
+    over_time.set_xlabel("wall time (minutes)")
+    over_time.set_ylabel(objective)
+    over_time.set_title("every trial (colour: step; x: failed)")
+    over_time.grid(alpha=0.3)
+    xs = sorted(best_per_step)
+    per_step.plot(xs, [best_per_step[x] for x in xs], marker="o")
+    per_step.set_xlabel("step (0: seed pre-training)")
+    per_step.set_ylabel(f"best {objective}")
+    per_step.set_title("best trial of each step")
+    per_step.set_xticks(xs)
+    per_step.grid(alpha=0.3)
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return str(path)
+
+
+def _to_json(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
