@@ -403,7 +403,8 @@ def _split_indices(n, validation_split, test_split, seed, max_examples, has_test
     train = permutation[n_test + n_validation :]
     if max_examples is not None:
         train = train[:max_examples]
-    return train, validation, test
+    # In the source's order, as a filtered tfds pipeline reads them.
+    return np.sort(train), np.sort(validation), np.sort(test)
 
 
 def _split_arrays(x, y, *, x_test, y_test, class_names, validation_split, test_split, seed, max_examples):
