@@ -293,11 +293,14 @@ def _check_options(validation_split, test_split, seed, max_examples):
 
 
 def _is_tfds_name(source) -> bool:
-    """A string source that is neither "default" nor something that looks like a file path."""
+    """A string source that is neither "default", an .npz name nor an existing file.
+
+    tfds names may hold a "/" (a config, e.g. "imagenet2012_subset/1pct"), so a missing path
+    without the .npz suffix reaches tfds, whose "not found" becomes a ValueError about `source`.
+    """
     if not isinstance(source, str) or source == DEFAULT_SOURCE:
         return False
-    looks_like_path = source.lower().endswith(".npz") or os.sep in source or "/" in source
-    return not looks_like_path and not os.path.exists(source)
+    return not source.lower().endswith(".npz") and not os.path.exists(os.path.expanduser(source))
 
 
 # ----------------------------------------------------------------------------------------------

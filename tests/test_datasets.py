@@ -223,10 +223,21 @@ def test_tfds_prepared_dataset_loads_without_network(tfds_dir, monkeypatch):
     np.testing.assert_array_equal(labels, arrays.validation[1])
 
 
+def test_tfds_known_statistics_standardise_the_images(tfds_dir, monkeypatch):
+    mean, std = (0.5, 0.4, 0.3), (0.25, 0.2, 0.1)
+    monkeypatch.setitem(datasets._TFDS_STATS, "tiny_images", (mean, std))
+    data = datasets.load("tiny_images", data_dir=tfds_dir, batch_size=4, validation_split=0.2)
+    arrays = datasets.load_arrays("tiny_images", data_dir=tfds_dir, validation_split=0.2)
+    expected = (arrays.validation[0].astype(np.float32) / 255.0 - np.array(mean)) / np.array(std)
+    np.testing.assert_allclose(_all_images(data.validation), expected, atol=1e-5)
+
+
 def test_tfds_unknown_name_fails_fast():
     start = time.monotonic()
     with pytest.raises(ValueError, match="source.*no_such_dataset_xyz"):
         datasets.load("no_such_dataset_xyz")
+    with pytest.raises(ValueError, match="source"):
+        datasets.load("no_such_dataset_xyz/some_config")
     assert time.monotonic() - start < 10
 
 
