@@ -13,11 +13,17 @@ writes the artifacts a user deploys or reloads, each with the tool made for it:
 - `model.tflite`: a TFLite flatbuffer converted from that SavedModel with
   `tf.lite.TFLiteConverter` (TFLite built-in ops, falling back to select TF ops when needed).
 - `architecture.json`: the architecture (an object with `to_json()`, a dict, or a JSON string).
+
+The module itself is callable: `keras_nash.export(model, directory)` calls `export`, while
+`keras_nash.export.export` and `keras_nash.export.load` stay reachable, so `keras_nash/__init__.py`
+can expose the module (`from keras_nash import export`) without a function shadowing it.
 """
 
 import json
 import os
+import sys
 import tempfile
+import types
 
 import keras
 from absl import logging
@@ -190,3 +196,13 @@ def _convert_to_tflite(saved_model_dir) -> bytes:
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
         return converter.convert()
+
+
+class _CallableModule(types.ModuleType):
+    """This module's type: calling the module calls `export`."""
+
+    def __call__(self, model, directory, **kwargs):
+        return export(model, directory, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -96,7 +96,7 @@ def test_registered_keras_nash_layers_reload_in_safe_mode(tmp_path):
     outputs = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, outputs)
     x_in = _inputs(2, (6, 6, 3))
-    paths = export_lib.export(model, str(tmp_path), formats=("keras",), architecture={"a": 1})
+    paths = export_lib(model, str(tmp_path), formats=("keras",), architecture={"a": 1})  # callable module
     assert list(paths) == ["keras"]
     reloaded = keras.saving.load_model(paths["keras"])
     np.testing.assert_allclose(reloaded.predict(x_in, verbose=0), model.predict(x_in, verbose=0), atol=1e-5)
