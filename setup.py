@@ -33,6 +33,8 @@ setuptools.setup(
         "importlib_resources",
         "numpy>=1.26",
         "absl-py>=2.0",
+        # The search plot (search.png) of the command line and the benches.
+        "matplotlib>=3.7",
     ],
     extras_require={
         "cpu": [

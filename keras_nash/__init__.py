@@ -3,6 +3,20 @@
 NASH (hill climbing over network morphisms), ENAS (REINFORCE controller with shared
 weights), EG-NAS (evolution strategy over DARTS architecture weights) and DARTS, as
 keras-tuner Oracles and Tuners, with the Keras layers they are built from.
+
+Public API:
+    NashTuner, NashOracle             NASH as a drop-in keras-tuner tuner
+    Architecture, Node, build_model   networks as data (keras_nash.graph)
+    morphisms, seed_models            function-preserving morphisms, the NASH seed network
+    layers                            the Keras layer library
+    datasets                          tf.data pipelines from tfds, .npz, arrays or the embedded data
+    export                            export(model, directory): .keras, SavedModel, TFLite, JSON
+    schedules                         cosine annealing per child (SGDR) and warm restarts
 """
 
 __version__ = "0.1.0"
+
+from keras_nash import datasets, layers, morphisms, schedules, seed_models  # noqa: E402
+from keras_nash import export  # noqa: E402  (the module is callable: keras_nash.export(model, dir))
+from keras_nash.graph import Architecture, Node, build_model  # noqa: E402
+from keras_nash.oracles.nash import NashOracle, NashTuner  # noqa: E402
