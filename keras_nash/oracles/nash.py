@@ -205,6 +205,8 @@ class NashOracle(keras_tuner.Oracle):
             _KEY + "parent": parent or "",
             _KEY + "morphs": json.dumps(morphs),
             _KEY + "epochs": int(epochs),
+            # Workers reach the oracle over gRPC, which does not carry its seed: the trial does.
+            _KEY + "seed": int(self.seed),
         }
 
     def _plan_step(self):
@@ -435,7 +437,7 @@ class NashTuner(keras_tuner.Tuner):
     def _build_and_fit_model(self, trial, *args, **kwargs):
         values = trial.hyperparameters.values
         start = time.perf_counter()
-        keras.utils.set_random_seed((self.oracle.seed * 1000003 + int(trial.trial_id)) % (2**31 - 1))
+        keras.utils.set_random_seed((values[_KEY + "seed"] * 1000003 + int(trial.trial_id)) % (2**31 - 1))
         model = self._try_build(trial.hyperparameters)
         extra = {"params": float(model.count_params())}
         if values[_KEY + "parent"]:
