@@ -54,6 +54,7 @@ flags.DEFINE_list("kernel_sizes", ["3", "5"], "Kernel sizes of the deeper operat
 flags.DEFINE_list("widening_factors", ["2", "4"], "Factors of the wider operator.")
 flags.DEFINE_list("skip_modes", ["add", "concat"], "Kinds of skip connection.")
 flags.DEFINE_float("preservation_tolerance", 1e-4, "A child whose output differs from its parent's by more fails.")
+flags.DEFINE_float("time_budget", None, "Seconds of wall time for pre-training and hill climbing; then the final training.")
 
 FLAGS = flags.FLAGS
 
@@ -109,6 +110,7 @@ def run_nash(data, project_dir):
         widening_factors=_ints(FLAGS.widening_factors, "widening_factors"),
         skip_modes=tuple(FLAGS.skip_modes),
         preservation_tolerance=FLAGS.preservation_tolerance,
+        time_budget=FLAGS.time_budget,
         seed=FLAGS.seed,
         directory=project_dir,
         project_name="nash",

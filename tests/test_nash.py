@@ -288,3 +288,13 @@ def test_distributed_chief_and_two_workers(tmp_path):
     assert all(t["status"] == "COMPLETED" for t in trials.values())
     children = [t for t, v in trials.items() if v["hyperparameters"]["values"]["nash/role"] == "child"]
     assert any(tuner_of[c] != tuner_of[trials[c]["hyperparameters"]["values"]["nash/parent"]] for c in children)
+
+
+def test_time_budget_ends_hill_climbing_early(tmp_path, data):
+    x, y, x_val, y_val = data
+    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=50, time_budget=1e-3)
+    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
+    roles = [tuner.oracle.trials[t].hyperparameters.values["nash/role"] for t in sorted(tuner.oracle.trials)]
+    assert roles == ["seed", "final"]
+    with pytest.raises(ValueError, match="`time_budget` must be > 0 seconds or None. Received: time_budget=0"):
+        nash_run.tuner(str(tmp_path), overwrite=True, time_budget=0)

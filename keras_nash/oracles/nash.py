@@ -69,6 +69,9 @@ class NashOracle(keras_tuner.Oracle):
         kernel_sizes: kernel sizes of "deeper". Defaults to (3, 5).
         widening_factors: factors of "wider". Defaults to (2, 4).
         skip_modes: kinds of skip connection. Defaults to ("add", "concat").
+        time_budget: optional float, seconds of wall time for pre-training and hill climbing
+            (counted from the first trial, across resumes); once spent, no new step starts and
+            the final training follows. Defaults to None (no limit: `n_steps` decides).
         seed: int, the random seed. Defaults to a random one (keras-tuner's rule).
         max_consecutive_failed_trials: int, abort after this many failed trials in a row.
             Defaults to 2 * n_neighbors + 1 (a whole failed step does not abort the search).
@@ -89,11 +92,14 @@ class NashOracle(keras_tuner.Oracle):
         kernel_sizes=(3, 5),
         widening_factors=(2, 4),
         skip_modes=("add", "concat"),
+        time_budget=None,
         seed=None,
         max_consecutive_failed_trials=None,
         **kwargs,
     ):
         _check_int("n_steps", n_steps, 1)
+        if time_budget is not None and not time_budget > 0:
+            raise ValueError(f"`time_budget` must be > 0 seconds or None. Received: time_budget={time_budget}")
         _check_int("n_neighbors", n_neighbors, 1)
         _check_int("n_morphisms", n_morphisms, 1)
         _check_int("epochs_per_neighbor", epochs_per_neighbor, 1)
@@ -123,6 +129,7 @@ class NashOracle(keras_tuner.Oracle):
         self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
         self.widening_factors = tuple(int(f) for f in widening_factors)
         self.skip_modes = tuple(skip_modes)
+        self.time_budget = time_budget
         # Search state (JSON, saved with the oracle).
         self._step = 0  # 0: pre-training, 1..n_steps: hill climbing, n_steps + 1: final
         self._pending = []  # values of this step's trials not issued yet
@@ -131,13 +138,22 @@ class NashOracle(keras_tuner.Oracle):
         self._history = []  # one record per finished step
         self._tuner_of = {}  # trial id -> id of the tuner (worker) that ran it
         self._finished = False
+        self._started = None  # wall-clock time of the first trial
         self._display = _NashDisplay(self)
 
     # -- keras-tuner hooks ------------------------------------------------------------------
     def populate_space(self, trial_id):
         if self._finished:
             return {"status": trial_module.TrialStatus.STOPPED, "values": None}
+        if self._started is None:
+            self._started = time.time()
         if not self._pending and not self._step_trials:
+            if 1 <= self._step <= self.n_steps and self._budget_spent():
+                logging.info("NASH time budget of %.0f s spent after %d steps: final training.", self.time_budget, self._step - 1)
+                self._step = self.n_steps + 1
+                if self.final_epochs == 0:
+                    self._finished = True
+                    return self.populate_space(trial_id)
             self._pending = self._plan_step()
         if self._pending:
             values = self._pending.pop(0)
@@ -168,6 +184,7 @@ class NashOracle(keras_tuner.Oracle):
             "nash_history": self._history,
             "nash_tuner_of": self._tuner_of,
             "nash_finished": self._finished,
+            "nash_started": self._started,
         })
         return state
 
@@ -181,8 +198,12 @@ class NashOracle(keras_tuner.Oracle):
         self._history = state["nash_history"]
         self._tuner_of = state.get("nash_tuner_of", {})
         self._finished = state["nash_finished"]
+        self._started = state.get("nash_started")
 
     # -- the hill climbing ------------------------------------------------------------------
+    def _budget_spent(self):
+        return self.time_budget is not None and time.time() - self._started >= self.time_budget
+
     @property
     def history(self) -> list:
         """One record per finished step: its trials, their scores and the incumbent chosen."""
@@ -331,7 +352,8 @@ class NashTuner(keras_tuner.Tuner):
             initialisation as the first trial.
         objective: defaults to "val_accuracy" (needs `validation_data` in `search`).
         n_steps, n_neighbors, n_morphisms, epochs_per_neighbor, final_epochs, pretrain_epochs,
-        morphism_probabilities, kernel_sizes, widening_factors, skip_modes: see `NashOracle`.
+        morphism_probabilities, kernel_sizes, widening_factors, skip_modes, time_budget: see
+            `NashOracle`.
         lr_start: float, each neighbour's cosine schedule starts here. Defaults to 0.05.
         lr_end: float, and ends here. Defaults to 0.0.
         momentum: float, SGD momentum. Defaults to 0.9.
@@ -375,6 +397,7 @@ class NashTuner(keras_tuner.Tuner):
         kernel_sizes=(3, 5),
         widening_factors=(2, 4),
         skip_modes=("add", "concat"),
+        time_budget=None,
         loss=None,
         metrics=("accuracy",),
         preservation_tolerance=1e-4,
@@ -408,6 +431,7 @@ class NashTuner(keras_tuner.Tuner):
             kernel_sizes=kernel_sizes,
             widening_factors=widening_factors,
             skip_modes=skip_modes,
+            time_budget=time_budget,
             seed=seed,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
@@ -450,13 +474,16 @@ class NashTuner(keras_tuner.Tuner):
         kwargs.pop("epochs", None)
         if isinstance(args[0] if args else kwargs.get("x"), tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
+        fit_start = time.perf_counter()
         history = model.fit(*args, epochs=epochs, callbacks=callbacks, **kwargs)
+        fit_seconds = time.perf_counter() - fit_start
         losses = history.history.get("loss", [])
         if len(losses) < epochs or not np.all(np.isfinite(losses)):
             raise keras_tuner.errors.FailedTrialError(
                 f"Trial {trial.trial_id}: the loss became NaN or infinite (losses {losses}); the child is dropped."
             )
         history.history["trial_seconds"] = [time.perf_counter() - start] * len(losses)
+        history.history["fit_seconds"] = [fit_seconds] * len(losses)
         self._log(trial, model, history)
         return history
 
