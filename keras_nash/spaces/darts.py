@@ -347,6 +347,11 @@ class DartsSearchNetwork(keras.Model):
             self.steps, self.multiplier,
         )
 
+    def build(self, input_shape):
+        # Create every weight by a symbolic call, so `build_from_config` (keras-tuner's
+        # `load_model`, `.keras` loading) leaves the model built.
+        self.compute_output_spec(keras.KerasTensor(tuple(input_shape)))
+
     def call(self, inputs, training=None, mixture=None):
         if mixture is None:
             w_normal = ops.softmax(self.alpha_normal, axis=-1)
@@ -479,6 +484,11 @@ class DartsEvalNetwork(keras.Model):
             shape=(), initializer="zeros", trainable=False, name="drop_path_rate"
         )
         self._auxiliary_logits = None
+
+    def build(self, input_shape):
+        # Create every weight by a symbolic call, so `build_from_config` (keras-tuner's
+        # `load_model`, `.keras` loading) leaves the model built.
+        self.compute_output_spec(keras.KerasTensor(tuple(input_shape)))
 
     def call(self, inputs, training=None):
         s0 = s1 = self.stem_bn(self.stem_conv(inputs), training=training)

@@ -1,0 +1,429 @@
+"""Base classes for "one trial per search epoch on a supernet" methods (DARTS, ENAS, EG-NAS).
+
+A supernet search is a sequence of epochs that share one set of network weights, driven by a
+policy (DARTS's alpha, ENAS's controller, EG-NAS's alpha and sigma), then one network derived
+from the policy and trained from scratch. Mapped onto keras-tuner:
+
+- `SupernetOracle` issues one trial per search epoch, in order, then one final trial, then
+  STOPPED. The policy lives in the oracle's JSON state; each epoch trial carries what the epoch
+  needs as values (`<prefix>role`, `<prefix>epoch`, `<prefix>parent`, plus the subclass's JSON
+  strings from `epoch_values()`). When an epoch trial completes, the oracle reads the result
+  file the tuner wrote in the trial directory (`supernet_result.json`) and calls
+  `update_policy(trial, result)`. A failed epoch is issued again (same epoch, new trial);
+  keras-tuner's `max_consecutive_failed_trials` ends a search that keeps failing.
+- `SupernetTuner` runs the trials. An epoch trial inherits the supernet's weights and the
+  optimisers' state from the previous epoch's checkpoint files (`<prefix>parent`'s trial
+  directory): `checkpoint.weights.h5` (keras-tuner's name, so `load_model` works) and
+  `optimizers.npz`. Within one process the supernet, its optimisers and its compiled steps are
+  kept from one epoch trial to the next (`SearchState`), so the steps are traced once per
+  search, not once per epoch; a resumed search (`overwrite=False`, e.g. after a crash) or
+  another worker rebuilds them from the checkpoint files. The final trial goes through
+  keras-tuner's ordinary build-fit-checkpoint path with `build_final_model`, so
+  `get_best_models` returns the final network.
+
+Weights and optimiser state move only through files in the project directory; the oracle
+holds no Keras object. Subclasses (see `oracles/darts.py`) implement:
+
+- oracle: `epoch_values()`, `final_values()`, `update_policy(trial, result)`, and extend
+  `get_state`/`set_state` with their policy.
+- tuner: `create_search(trial, data)`, `run_search_epoch(state, trial, data)`,
+  `build_final_model(hp)`, optionally `final_callbacks(hp)` and `build_supernet(hp)`.
+"""
+
+import dataclasses
+import json
+import os
+
+import keras
+import keras_tuner
+import numpy as np
+import tensorflow as tf
+from keras_tuner.src.engine import oracle as oracle_module
+from keras_tuner.src.engine import trial as trial_module
+
+ROLE_EPOCH = "epoch"
+ROLE_FINAL = "final"
+RESULT_FILE = "supernet_result.json"
+OPTIMIZER_FILE = "optimizers.npz"
+CHECKPOINT_FILE = "checkpoint.weights.h5"
+STATE_VERSION = 1
+
+
+def trial_dir(project_dir: str, trial_id: str) -> str:
+    """A trial's directory, as keras-tuner names it."""
+    return os.path.join(str(project_dir), f"trial_{trial_id}")
+
+
+class SupernetOracle(keras_tuner.Oracle):
+    """Issue one trial per search epoch, then one final from-scratch trial, then STOPPED.
+
+    Subclasses set `key_prefix` (e.g. "darts/") and implement the policy hooks
+    `epoch_values`, `final_values` and `update_policy`.
+
+    Args:
+        epochs: int, the number of search epochs (>= 1).
+        objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
+        max_trials: int or None. None (the default) lets the oracle stop by itself after the
+            final trial; a number caps all trials (failed ones included).
+        seed: int or None, the seed of the policy's randomness.
+        **kwargs: other `keras_tuner.Oracle` arguments (`max_retries_per_trial`,
+            `max_consecutive_failed_trials`, ...).
+
+    Example:
+
+    >>> class MyOracle(SupernetOracle):
+    ...     key_prefix = "mine/"
+    >>> oracle = MyOracle(epochs=2)
+    """
+
+    key_prefix = "supernet/"
+
+    def __init__(self, epochs: int, objective="val_accuracy", max_trials=None, seed=None, **kwargs):
+        if int(epochs) != epochs or epochs < 1:
+            raise ValueError(f"`epochs` must be an int >= 1. Received: epochs={epochs}")
+        super().__init__(objective=objective, max_trials=max_trials, seed=seed, **kwargs)
+        self.epochs = int(epochs)
+        self.epoch = 0
+        self.parent_trial_id = None
+        self.final_trial_id = None
+        self._display = SupernetDisplay(self)
+
+    # ----- hooks for subclasses -----
+    def epoch_values(self) -> dict:
+        """Extra values (str/int/float/bool; JSON strings for structures) of the next epoch."""
+        return {}
+
+    def final_values(self) -> dict:
+        """Extra values of the final trial (e.g. the derived architecture as JSON)."""
+        return {}
+
+    def update_policy(self, trial, result: dict) -> None:
+        """Update the policy from a completed epoch trial and the result its tuner wrote."""
+
+    # ----- keras-tuner protocol -----
+    def key(self, name: str) -> str:
+        """The trial-value key `name` under this oracle's prefix."""
+        return self.key_prefix + name
+
+    def populate_space(self, trial_id):
+        if self.final_trial_id is not None:
+            return {"status": trial_module.TrialStatus.STOPPED}
+        if self.ongoing_trials:
+            # Epochs are sequential: another worker runs the current one.
+            return {"status": trial_module.TrialStatus.IDLE}
+        values = {self.key("parent"): self.parent_trial_id or "", self.key("epoch"): self.epoch}
+        if self.epoch < self.epochs:
+            values[self.key("role")] = ROLE_EPOCH
+            values.update(self.epoch_values())
+        else:
+            values[self.key("role")] = ROLE_FINAL
+            values.update(self.final_values())
+        return {"status": trial_module.TrialStatus.RUNNING, "values": values}
+
+    @keras_tuner.synchronized
+    def end_trial(self, trial):
+        super().end_trial(trial)
+        stored = self.trials[trial.trial_id]
+        if stored.status != trial_module.TrialStatus.COMPLETED:
+            return
+        values = stored.hyperparameters.values
+        role = values.get(self.key("role"))
+        if role == ROLE_EPOCH and int(values[self.key("epoch")]) == self.epoch:
+            self.update_policy(stored, self.read_result(stored.trial_id))
+            self.epoch += 1
+            self.parent_trial_id = stored.trial_id
+        elif role == ROLE_FINAL:
+            self.final_trial_id = stored.trial_id
+        self.save()
+
+    def read_result(self, trial_id: str) -> dict:
+        """The result the tuner wrote for an epoch trial (`supernet_result.json`)."""
+        path = os.path.join(trial_dir(self._project_dir, trial_id), RESULT_FILE)
+        with open(path) as f:
+            return json.load(f)
+
+    def get_best_trials(self, num_trials=1):
+        """The best completed trials, final (from-scratch) trials ranked before epoch trials."""
+        trials = super().get_best_trials(len(self.trials) or 1)
+        final = [
+            t
+            for t in trials
+            if t.status == trial_module.TrialStatus.COMPLETED
+            and t.hyperparameters.values.get(self.key("role")) == ROLE_FINAL
+        ]
+        rest = [t for t in trials if t not in final]
+        return (final + rest)[:num_trials]
+
+    def get_state(self):
+        state = super().get_state()
+        state["supernet"] = {
+            "version": STATE_VERSION,
+            "epochs": self.epochs,
+            "epoch": self.epoch,
+            "parent_trial_id": self.parent_trial_id,
+            "final_trial_id": self.final_trial_id,
+        }
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        supernet = state.get("supernet", {})
+        self.epochs = supernet.get("epochs", self.epochs)
+        self.epoch = supernet.get("epoch", 0)
+        self.parent_trial_id = supernet.get("parent_trial_id")
+        self.final_trial_id = supernet.get("final_trial_id")
+
+
+class SupernetDisplay(oracle_module.Display):
+    """One line per trial (role, epoch, parent) instead of a table of long JSON values."""
+
+    def show_hyperparameter_table(self, trial):
+        values = trial.hyperparameters.values
+        prefix = getattr(self.oracle, "key_prefix", "")
+        if prefix + "role" not in values:
+            return super().show_hyperparameter_table(trial)
+        print(
+            f"{prefix}{values[prefix + 'role']} | epoch {values.get(prefix + 'epoch')} | "
+            f"inherits from trial {values.get(prefix + 'parent') or '-'}"
+        )
+
+
+@dataclasses.dataclass
+class SearchData:
+    """The training and validation data of a search, as batched `tf.data.Dataset`s.
+
+    Attributes:
+        train: batches `(x, y)` for the weight steps.
+        validation: batches `(x, y)` for the policy and for the epoch's metrics.
+        input_shape: tuple, one example's shape `(height, width, channels)`.
+    """
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    input_shape: tuple
+
+    def input_signature(self):
+        """`(x spec, y spec)` with a free batch dimension: one trace for all batch sizes."""
+        x_spec, y_spec = self.train.element_spec[:2]
+        x = tf.TensorSpec((None,) + tuple(x_spec.shape[1:]), x_spec.dtype)
+        y = tf.TensorSpec((None,) + tuple(y_spec.shape[1:]), y_spec.dtype)
+        return x, y
+
+
+def as_search_data(fit_args, fit_kwargs, batch_size: int) -> SearchData:
+    """Read `search()`'s arguments into `SearchData`, or raise a clear ValueError.
+
+    Accepts `search(train_ds, validation_data=val_ds)` with batched `(x, y)` datasets, or
+    `search(x, y, validation_data=(x_val, y_val))` with arrays (batched by `batch_size`).
+    Labels are integer class ids (`(batch,)` or `(batch, 1)`).
+    """
+
+    def dataset(x, y, argument):
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            if not isinstance(spec, tuple) or len(spec) < 2:
+                raise ValueError(
+                    f"`{argument}` must yield `(images, labels)` batches. Received: "
+                    f"element_spec={spec}"
+                )
+            if len(spec[0].shape) != 4:
+                raise ValueError(
+                    f"`{argument}` must yield batched images `(batch, height, width, "
+                    f"channels)`. Received: images shape {spec[0].shape}"
+                )
+            return x.map(lambda *batch: batch[:2])
+        if x is None or y is None:
+            raise ValueError(
+                f"`{argument}` needs images and labels. Received: x={type(x).__name__}, "
+                f"y={type(y).__name__}"
+            )
+        x, y = np.asarray(x), np.asarray(y)
+        if x.ndim != 4 or len(x) != len(y):
+            raise ValueError(
+                f"`{argument}` must be images `(n, height, width, channels)` with n labels. "
+                f"Received: x.shape={x.shape}, y.shape={y.shape}"
+            )
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+
+    args = list(fit_args)
+    x = args[0] if args else fit_kwargs.get("x")
+    y = args[1] if len(args) > 1 else fit_kwargs.get("y")
+    train = dataset(x, y, "x")
+    validation = fit_kwargs.get("validation_data")
+    if validation is None:
+        raise ValueError(
+            "A supernet search needs `validation_data` (the architecture's half of the data). "
+            "Received: validation_data=None"
+        )
+    if isinstance(validation, tf.data.Dataset):
+        validation = dataset(validation, None, "validation_data")
+    else:
+        validation = dataset(validation[0], validation[1], "validation_data")
+    x_spec, y_spec = train.element_spec
+    if len(y_spec.shape) > 2 or (len(y_spec.shape) == 2 and y_spec.shape[-1] not in (1, None)):
+        raise ValueError(
+            "Labels must be integer class ids `(batch,)` or `(batch, 1)`, not one-hot. "
+            f"Received: labels shape {y_spec.shape}"
+        )
+    return SearchData(train.prefetch(2), validation.prefetch(2), tuple(x_spec.shape[1:]))
+
+
+class SearchState:
+    """What one supernet search keeps in memory from epoch to epoch.
+
+    Holds the network, the optimisers (their state is checkpointed with the weights) and
+    anything else a method needs (compiled steps, counters) as attributes. `trial_id` names the
+    trial whose weights the state holds now.
+
+    Args:
+        network: the supernet, built.
+        optimizers: dict name -> built `keras.optimizers.Optimizer`.
+        **attributes: anything else, set as attributes (e.g. `train_step=...`).
+    """
+
+    def __init__(self, network: keras.Model, optimizers: dict, **attributes):
+        self.network = network
+        self.optimizers = dict(optimizers)
+        self.trial_id = None
+        for name, value in attributes.items():
+            setattr(self, name, value)
+
+    def save(self, directory: str) -> None:
+        """Write the weights (`checkpoint.weights.h5`) and optimiser state (`optimizers.npz`)."""
+        self.network.save_weights(os.path.join(directory, CHECKPOINT_FILE))
+        arrays = {
+            f"{name}/{index}": np.asarray(variable)
+            for name, optimizer in self.optimizers.items()
+            for index, variable in enumerate(optimizer.variables)
+        }
+        np.savez(os.path.join(directory, OPTIMIZER_FILE), **arrays)
+
+    def restore(self, directory: str) -> None:
+        """Read what `save` wrote (the optimisers must be built on the same variables)."""
+        self.network.load_weights(os.path.join(directory, CHECKPOINT_FILE))
+        with np.load(os.path.join(directory, OPTIMIZER_FILE)) as arrays:
+            for name, optimizer in self.optimizers.items():
+                for index, variable in enumerate(optimizer.variables):
+                    variable.assign(arrays[f"{name}/{index}"])
+
+
+class _FinalHyperModel(keras_tuner.HyperModel):
+    """Builds and fits the final network through the tuner's hooks (keras-tuner's path)."""
+
+    def __init__(self, tuner):
+        super().__init__()
+        self.tuner = tuner
+
+    def build(self, hp):
+        return self.tuner.build_final_model(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        kwargs["epochs"] = self.tuner.final_epochs
+        kwargs["callbacks"] = list(kwargs.get("callbacks", [])) + self.tuner.final_callbacks(hp)
+        return model.fit(*args, **kwargs)
+
+
+class SupernetTuner(keras_tuner.Tuner):
+    """Run a `SupernetOracle`'s trials: search epochs on a shared supernet, then the final one.
+
+    Args:
+        oracle: a `SupernetOracle`.
+        final_epochs: int, epochs of the final from-scratch training (>= 1).
+        batch_size: int, the batch size for array inputs (datasets come batched).
+        **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`, `overwrite`,
+            `logger`, `tuner_id`, ...).
+    """
+
+    key_prefix = "supernet/"
+
+    def __init__(self, oracle, final_epochs: int, batch_size: int = 64, **kwargs):
+        if int(final_epochs) != final_epochs or final_epochs < 1:
+            raise ValueError(
+                f"`final_epochs` must be an int >= 1. Received: final_epochs={final_epochs}"
+            )
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"`batch_size` must be an int >= 1. Received: batch_size={batch_size}")
+        self.final_epochs = int(final_epochs)
+        self.batch_size = int(batch_size)
+        self._search_state = None
+        super().__init__(oracle=oracle, hypermodel=_FinalHyperModel(self), **kwargs)
+
+    # ----- hooks for subclasses -----
+    def create_search(self, trial, data: SearchData) -> SearchState:
+        """Build the supernet, its built optimisers and compiled steps (weights fresh)."""
+        raise NotImplementedError
+
+    def run_search_epoch(self, state: SearchState, trial, data: SearchData):
+        """Train one search epoch; return `(metrics, result)`: metrics (dict of floats, the
+        objective among them) for keras-tuner, result (JSON-ready dict) for the oracle's
+        `update_policy`."""
+        raise NotImplementedError
+
+    def build_final_model(self, hp) -> keras.Model:
+        """The compiled final network of the final trial's values."""
+        raise NotImplementedError
+
+    def final_callbacks(self, hp) -> list:
+        """Extra callbacks of the final training (e.g. schedules)."""
+        return []
+
+    def build_supernet(self, hp) -> keras.Model:
+        """The (unbuilt) supernet of an epoch trial, for `load_model`."""
+        raise NotImplementedError
+
+    # ----- machinery -----
+    def _populate_initial_space(self):
+        # keras-tuner builds the hypermodel once to discover registered hyperparameters; a
+        # supernet search has none (its values are the oracle's JSON strings), and there is no
+        # final network to build before the search.
+        return
+
+    def key(self, name: str) -> str:
+        """The trial-value key `name` under this tuner's prefix."""
+        return self.key_prefix + name
+
+    def role(self, trial) -> str:
+        """ROLE_EPOCH or ROLE_FINAL."""
+        return trial.hyperparameters.values.get(self.key("role"), ROLE_FINAL)
+
+    def run_trial(self, trial, *fit_args, **fit_kwargs):
+        if self.role(trial) == ROLE_FINAL:
+            self._search_state = None
+            return super().run_trial(trial, *fit_args, **fit_kwargs)
+        return self._run_epoch_trial(trial, fit_args, fit_kwargs)
+
+    def _run_epoch_trial(self, trial, fit_args, fit_kwargs):
+        data = as_search_data(fit_args, fit_kwargs, self.batch_size)
+        parent = trial.hyperparameters.values.get(self.key("parent"), "")
+        state, self._search_state = self._search_state, None  # dropped if the epoch fails
+        if state is None or state.trial_id != (parent or None):
+            state = self.create_search(trial, data)
+            if parent:
+                state.restore(self.get_trial_dir(parent))
+            state.trial_id = parent or None
+        metrics, result = self.run_search_epoch(state, trial, data)
+        directory = self.get_trial_dir(trial.trial_id)
+        state.save(directory)
+        result = {**result, "input_shape": list(data.input_shape)}
+        with open(os.path.join(directory, RESULT_FILE), "w") as f:
+            json.dump(result, f)
+        state.trial_id = trial.trial_id
+        self._search_state = state
+        return {name: float(value) for name, value in metrics.items()}
+
+    def load_model(self, trial):
+        """The trial's model: the final network, or an epoch's supernet with its weights."""
+        if self.role(trial) == ROLE_FINAL:
+            return super().load_model(trial)
+        directory = self.get_trial_dir(trial.trial_id)
+        with open(os.path.join(directory, RESULT_FILE)) as f:
+            input_shape = tuple(json.load(f)["input_shape"])
+        model = self.build_supernet(trial.hyperparameters)
+        model(np.zeros((1,) + input_shape, "float32"))
+        model.load_weights(os.path.join(directory, CHECKPOINT_FILE))
+        return model
+
+    @property
+    def search_state(self):
+        """The in-memory `SearchState` of the running search (None before, after the final)."""
+        return self._search_state
