@@ -353,7 +353,7 @@ class Controller:
         rewards = rewards + self.entropy_weight * entropy
         advantages = np.empty_like(rewards)
         for k, reward in enumerate(rewards):
-            self.baseline -= (1.0 - self.baseline_decay) * (self.baseline - reward)
+            self.baseline = float(self.baseline - (1.0 - self.baseline_decay) * (self.baseline - reward))
             advantages[k] = reward - self.baseline
         loss = self._apply_fn(tf.constant(decisions), tf.constant(advantages, tf.float32))
         self.step += 1
