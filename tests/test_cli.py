@@ -39,3 +39,10 @@ def test_unknown_dataset_fails_fast_with_a_clear_message(tmp_path):
     assert result.returncode != 0
     assert "no_such_dataset_xyz" in result.stderr and "source" in result.stderr
     assert not (tmp_path / "nash").exists()
+
+
+def test_export_example_runs_and_reloads(tmp_path):
+    result = subprocess.run([sys.executable, "examples/export_and_reload.py", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    differences = [float(line.split()[-1]) for line in result.stdout.splitlines() if line.startswith("max |difference|")]
+    assert len(differences) == 3 and max(differences[:2]) <= 1e-5 and differences[2] <= 1e-3
