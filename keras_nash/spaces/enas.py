@@ -654,6 +654,7 @@ class _SharedMacroModel(_SharedModel):
                 shape = new_shape
             self.reducers.append(reducers)
         _build(self.head, (f,))
+        self.built = True
 
     def call(self, inputs, training=None):
         images, arch = inputs
@@ -707,6 +708,7 @@ class _SharedMicroModel(_SharedModel):
             self.cells.append((pre, edges, out_conv, out_bn, reduction))
             s0, s1 = s1, node_shape
         _build(self.head, (s1[-1],))
+        self.built = True
 
     def call(self, inputs, training=None):
         images, arch = inputs
