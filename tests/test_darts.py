@@ -1,0 +1,174 @@
+"""Tests for keras_nash.oracles.darts (and the supernet machinery of oracles/supernet.py).
+
+Tiny on purpose: 8x8 images, 3 cells of 2 nodes, 4 channels, 4 candidate operations.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_nash.oracles.darts import DartsOracle, DartsTuner
+from keras_nash.spaces.darts import DartsEvalNetwork, Genotype
+
+CONFIG = dict(
+    num_classes=3, epochs=2, final_epochs=1, cells=3, channels=4, steps=2, multiplier=2,
+    primitives=["none", "max_pool_3x3", "skip_connect", "sep_conv_3x3"],
+    final_cells=3, final_channels=4, auxiliary_weight=0.4, batch_size=8, seed=1,
+    arch_learning_rate=0.01,
+)
+
+DATA = """
+import numpy as np, tensorflow as tf
+rng = np.random.default_rng(0)
+images = rng.random((32, 8, 8, 3)).astype("float32")
+labels = rng.integers(0, 3, 32)
+train = tf.data.Dataset.from_tensor_slices((images[:16], labels[:16])).batch(8)
+val = tf.data.Dataset.from_tensor_slices((images[16:], labels[16:])).batch(8)
+"""
+
+
+def _data():
+    scope = {}
+    exec(DATA, scope)
+    return scope["train"], scope["val"]
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("darts"))
+    keras.utils.set_random_seed(0)
+    train, val = _data()
+    tuner = DartsTuner(**CONFIG, directory=directory, project_name="search", overwrite=True)
+    alpha_before = (tuner.oracle.alpha_normal.copy(), tuner.oracle.alpha_reduce.copy())
+    tuner.search(train, validation_data=val, verbose=0)
+    return tuner, alpha_before, directory
+
+
+def test_search_changes_alpha_and_derives_a_genotype(searched):
+    tuner, (normal_before, reduce_before), _ = searched
+    oracle = tuner.oracle
+    assert oracle.epoch == 2 and oracle.final_trial_id is not None
+    assert np.abs(oracle.alpha_normal - normal_before).max() > 1e-4
+    assert np.abs(oracle.alpha_reduce - reduce_before).max() > 1e-4
+    assert [entry["epoch"] for entry in oracle.history] == [0, 1]
+    trials = [oracle.trials[trial_id] for trial_id in sorted(oracle.trials)]
+    assert [t.hyperparameters.values["darts/role"] for t in trials] == ["epoch", "epoch", "final"]
+    assert all(t.status == "COMPLETED" for t in trials)
+    # Each epoch inherits the previous one's weights; alpha travels as JSON.
+    assert trials[1].hyperparameters.values["darts/parent"] == trials[0].trial_id
+    sent = json.loads(trials[1].hyperparameters.values["darts/alpha"])
+    assert np.asarray(sent["normal"]).shape == (5, 4)
+    genotype = tuner.get_best_genotype()
+    assert genotype == oracle.genotype()
+    assert genotype == Genotype.from_json(trials[2].hyperparameters.values["darts/genotype"])
+    assert len(genotype.normal) == 4
+    assert 0.0 <= trials[0].metrics.get_last_value("val_accuracy") <= 1.0
+    # The oracle's state is JSON.
+    json.dumps(oracle.get_state())
+
+
+def test_search_step_traced_once_per_search(searched):
+    tuner, _, _ = searched
+    assert tuner.trace_counts == {"search_step": 1, "eval_step": 1}
+
+
+def test_final_network_loads_and_exports(searched, tmp_path):
+    tuner, _, _ = searched
+    model = tuner.get_best_models(1)[0]
+    assert isinstance(model, DartsEvalNetwork)
+    assert model.genotype == tuner.get_best_genotype()
+    train, _ = _data()
+    images = next(iter(train))[0]
+    path = str(tmp_path / "final.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(model.predict(images, verbose=0), loaded.predict(images, verbose=0), atol=1e-5)
+
+
+def test_oracle_bad_input():
+    with pytest.raises(ValueError, match="epochs=0"):
+        DartsOracle(epochs=0)
+    with pytest.raises(ValueError, match="steps=0"):
+        DartsTuner(steps=0, directory="/tmp", project_name="never")
+    with pytest.raises(ValueError, match="conv_9x9"):
+        DartsTuner(primitives=["none", "conv_9x9"], directory="/tmp", project_name="never")
+    with pytest.raises(ValueError, match="primitives"):
+        DartsTuner(primitives=["none"], directory="/tmp", project_name="never")
+    oracle = DartsOracle(epochs=1, steps=2, multiplier=2, primitives=CONFIG["primitives"])
+    with pytest.raises(ValueError, match=r"alpha_normal.shape=\(14, 8\)"):
+        oracle.update_policy(None, {"alpha": {"normal": np.zeros((14, 8)).tolist(),
+                                              "reduce": np.zeros((5, 4)).tolist()}})
+
+
+CHILD = """
+import os, sys, time
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+import keras
+from keras_nash.oracles import darts
+{data}
+original = darts.DartsTuner.run_search_epoch
+def slow_second_epoch(self, state, trial, data):
+    if int(trial.hyperparameters.values["darts/epoch"]) == 1:
+        time.sleep(600)  # killed here
+    return original(self, state, trial, data)
+darts.DartsTuner.run_search_epoch = slow_second_epoch
+keras.utils.set_random_seed(0)
+tuner = darts.DartsTuner(**{config}, max_trials=2, directory=sys.argv[1], project_name="resume",
+                         overwrite=True)
+tuner.search(train, validation_data=val, verbose=0)
+"""
+
+
+def test_resume_after_sigkill(tmp_path):
+    directory = str(tmp_path)
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.format(data=DATA, config=repr(CONFIG)))
+    oracle_file = os.path.join(directory, "resume", "oracle.json")
+    child = subprocess.Popen([sys.executable, str(script), directory])
+    try:
+        deadline = time.time() + 100
+        while time.time() < deadline:
+            if child.poll() is not None:
+                pytest.fail(f"the search ended before it was killed (rc={child.returncode})")
+            try:
+                with open(oracle_file) as f:
+                    if json.load(f)["supernet"]["epoch"] == 1:
+                        time.sleep(1.0)  # let the child start the second epoch
+                        break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail("the first epoch trial did not complete in time")
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    # max_trials=2 names the trials "0" and "1".
+    first_checkpoint = os.path.join(directory, "resume", "trial_0", "checkpoint.weights.h5")
+    stamp = os.path.getmtime(first_checkpoint)
+
+    keras.utils.set_random_seed(0)
+    train, val = _data()
+    # max_trials=2: the two epoch trials only (the final trial is tested above).
+    tuner = DartsTuner(
+        **CONFIG, max_trials=2, directory=directory, project_name="resume", overwrite=False
+    )
+    assert tuner.oracle.epoch == 1  # the finished epoch is kept
+    tuner.search(train, validation_data=val, verbose=0)
+    oracle = tuner.oracle
+    assert os.path.getmtime(first_checkpoint) == stamp  # epoch 0 did not run again
+    values = [oracle.trials[t].hyperparameters.values for t in sorted(oracle.trials)]
+    assert [(v["darts/role"], v["darts/epoch"]) for v in values] == [("epoch", 0), ("epoch", 1)]
+    assert values[1]["darts/parent"] == "0"
+    assert [entry["epoch"] for entry in oracle.history] == [0, 1]
+    assert all(t.status == "COMPLETED" for t in oracle.trials.values())
+    assert np.asarray(tuner.get_best_models(1)[0].alpha_normal).shape == (5, 4)  # a supernet
