@@ -6,6 +6,7 @@ keras-tuner Oracles and Tuners, with the Keras layers they are built from.
 
 Public API:
     NashTuner, NashOracle             NASH as a drop-in keras-tuner tuner
+    EnasTuner, EnasOracle             ENAS: REINFORCE controller, shared weights (spaces.MacroSpace/MicroSpace)
     Architecture, Node, build_model   networks as data (keras_nash.graph)
     morphisms, seed_models            function-preserving morphisms, the NASH seed network
     layers                            the Keras layer library
@@ -19,4 +20,6 @@ __version__ = "0.1.0"
 from keras_nash import datasets, layers, morphisms, schedules, seed_models  # noqa: E402
 from keras_nash import export  # noqa: E402  (the module is callable: keras_nash.export(model, dir))
 from keras_nash.graph import Architecture, Node, build_model  # noqa: E402
+from keras_nash import spaces  # noqa: E402
+from keras_nash.oracles.enas import EnasOracle, EnasTuner  # noqa: E402
 from keras_nash.oracles.nash import NashOracle, NashTuner  # noqa: E402
