@@ -147,3 +147,22 @@ def test_search_network_saves_as_keras(tmp_path):
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(expected, loaded(x), atol=1e-5)
     np.testing.assert_allclose(np.asarray(net.alpha_reduce), np.asarray(loaded.alpha_reduce))
+
+
+def test_auxiliary_loss_added_in_training_only():
+    net = DartsEvalNetwork(DARTS_V2, num_classes=4, cells=3, channels=4, auxiliary_weight=0.4)
+    net.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.rand(4, 32, 32, 3).astype("float32")
+    y = np.array([0, 1, 2, 3])
+    cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    logits = net(x, training=True)
+    auxiliary = net._auxiliary_logits
+    loss = net.compute_loss(x, y, logits, training=True)
+    expected = cross_entropy(y, logits) + 0.4 * cross_entropy(y, auxiliary)
+    np.testing.assert_allclose(float(loss), float(expected), rtol=1e-5)
+    logits = net(x, training=False)
+    assert net._auxiliary_logits is None
+    np.testing.assert_allclose(
+        float(net.compute_loss(x, y, logits, training=False)), float(cross_entropy(y, logits)),
+        rtol=1e-5,
+    )

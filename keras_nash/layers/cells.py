@@ -29,7 +29,8 @@ from keras_nash.layers.ops import batch_norm
 def n_edges(steps: int) -> int:
     """The number of mixed edges of a search cell with `steps` intermediate nodes.
 
-    Node `i` (0-based) has `2 + i` incoming edges, so the cell has `2 * steps + steps * (steps - 1) / 2`.
+    Node `i` (0-based) has `2 + i` incoming edges, so the cell has
+    `2 * steps + steps * (steps - 1) / 2`.
 
     Example:
 

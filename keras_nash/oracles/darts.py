@@ -145,7 +145,9 @@ class DartsOracle(SupernetOracle):
         super().set_state(state)
         darts = state.get("darts")
         if darts:
-            self.space = DartsSpace(**{**darts["space"], "primitives": tuple(darts["space"]["primitives"])})
+            space = dict(darts["space"])
+            space["primitives"] = tuple(space["primitives"])
+            self.space = DartsSpace(**space)
             self.alpha_normal = np.asarray(darts["alpha_normal"], "float64")
             self.alpha_reduce = np.asarray(darts["alpha_reduce"], "float64")
             self.history = darts.get("history", [])
@@ -250,9 +252,13 @@ class DartsTuner(SupernetTuner):
                 f"learning_rate_min={learning_rate_min}, learning_rate={learning_rate}"
             )
         if int(num_classes) != num_classes or num_classes < 2:
-            raise ValueError(f"`num_classes` must be an int >= 2. Received: num_classes={num_classes}")
+            raise ValueError(
+                f"`num_classes` must be an int >= 2. Received: num_classes={num_classes}"
+            )
         if int(final_cells) != final_cells or final_cells < 3:
-            raise ValueError(f"`final_cells` must be an int >= 3. Received: final_cells={final_cells}")
+            raise ValueError(
+                f"`final_cells` must be an int >= 3. Received: final_cells={final_cells}"
+            )
         self.num_classes = int(num_classes)
         self.epochs = int(epochs)
         self.learning_rate = float(learning_rate)
@@ -344,10 +350,11 @@ class DartsTuner(SupernetTuner):
             {"weights": weight_optimizer, "arch": arch_optimizer},
             search_step=tf.function(
                 search_step, input_signature=[x_spec, y_spec, x_spec, y_spec],
-                jit_compile=self.jit_compile,
+                jit_compile=self.jit_compile, autograph=False,
             ),
             eval_step=tf.function(
-                eval_step, input_signature=[x_spec, y_spec], jit_compile=self.jit_compile
+                eval_step, input_signature=[x_spec, y_spec], jit_compile=self.jit_compile,
+                autograph=False,
             ),
         )
 
