@@ -224,7 +224,7 @@ def test_resume_after_sigkill(tmp_path):
     env = {**os.environ, "PYTHONPATH": ROOT}
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.evolution_run", directory, "--overwrite",
-         "--hang_at_epoch=2"], cwd=ROOT, env=env,
+         "--hang_at_epoch=1"], cwd=ROOT, env=env,
     )
     try:
         deadline = time.time() + 100
@@ -233,15 +233,15 @@ def test_resume_after_sigkill(tmp_path):
                 pytest.fail(f"the search ended before it was killed (rc={child.returncode})")
             try:
                 with open(os.path.join(project, "oracle.json")) as f:
-                    if json.load(f)["supernet"]["epoch"] == 2 and os.path.exists(
-                        os.path.join(project, "trial_0002", "trial.json")
+                    if json.load(f)["supernet"]["epoch"] == 1 and os.path.exists(
+                        os.path.join(project, "trial_0001", "trial.json")
                     ):
                         break
             except (OSError, ValueError, KeyError):
                 pass
             time.sleep(0.5)
         else:
-            pytest.fail("the first epoch trials did not complete in time")
+            pytest.fail("the first epoch trial did not complete in time")
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
@@ -251,17 +251,17 @@ def test_resume_after_sigkill(tmp_path):
     keras.utils.set_random_seed(0)
     train, val = evolution_run.data()
     tuner = evolution_run.tuner(directory, overwrite=False)
-    assert tuner.oracle.epoch == 2 and tuner.oracle.generation == 1
+    assert tuner.oracle.epoch == 1 and tuner.oracle.generation == 0
     alpha_at_crash = tuner.oracle.alpha.copy()
     tuner.search(train, validation_data=val, verbose=0)
     oracle = tuner.oracle
-    assert os.path.getmtime(first) == stamp  # the finished epochs did not run again
+    assert os.path.getmtime(first) == stamp  # the finished epoch did not run again
     values = [oracle.trials[t].hyperparameters.values for t in sorted(oracle.trials)]
     assert [(v["egnas/role"], v["egnas/epoch"]) for v in values] == [
         ("epoch", 0), ("epoch", 1), ("epoch", 2), ("final", 3)
     ]
-    assert values[2]["egnas/parent"] == "0001"
-    assert json.loads(values[2]["egnas/alpha"])["normal"] == alpha_at_crash[0].tolist()
+    assert values[1]["egnas/parent"] == "0000" and values[2]["egnas/parent"] == "0001"
+    assert json.loads(values[1]["egnas/alpha"])["normal"] == alpha_at_crash[0].tolist()
     assert oracle.generation == 2 and [e["epoch"] for e in oracle.history] == [0, 1, 2]
     assert all(t.status == "COMPLETED" for t in oracle.trials.values())
     assert isinstance(tuner.get_best_models(1)[0], DartsEvalNetwork)
