@@ -10,7 +10,7 @@
    ratio of an EG-NAS epoch with a generation to a DARTS epoch (target at most 1.3x), and the
    supernet's validation accuracy over epochs for both.
 
-    python bench/egnas.py [--epochs 6] [--warmup 2] [--population 50] [--train 640]
+    python bench/egnas.py [--epochs 4] [--warmup 1] [--cells 3] [--population 50] [--train 640]
 
 Writes bench/results/egnas.json and prints a table.
 """
@@ -35,14 +35,14 @@ sys.path.insert(0, str(HERE.parent))
 from keras_nash.oracles import darts, evolution  # noqa: E402
 from keras_nash.spaces.darts import DartsSpace  # noqa: E402
 
-EPOCHS = flags.DEFINE_integer("epochs", 6, "Search epochs of each method.")
-WARMUP = flags.DEFINE_integer("warmup", 2, "EG-NAS warm-up epochs.")
+EPOCHS = flags.DEFINE_integer("epochs", 4, "Search epochs of each method.")
+WARMUP = flags.DEFINE_integer("warmup", 1, "EG-NAS warm-up epochs.")
 POPULATION = flags.DEFINE_integer("population", 50, "EG-NAS population size.")
 TRAIN = flags.DEFINE_integer("train", 640, "Training images (as many again for validation).")
 BATCH = flags.DEFINE_integer("batch", 32, "Batch size.")
-CELLS = flags.DEFINE_integer("cells", 5, "Supernet cells.")
+CELLS = flags.DEFINE_integer("cells", 3, "Supernet cells.")
 CHANNELS = flags.DEFINE_integer("channels", 8, "Supernet initial channels.")
-REPEATS = flags.DEFINE_integer("repeats", 5, "Repeats of the population timing (median).")
+REPEATS = flags.DEFINE_integer("repeats", 3, "Repeats of the population timing (median).")
 SEED = flags.DEFINE_integer("seed", 1, "Seed.")
 RESULTS = HERE / "results"
 DATA = HERE.parent / "keras_nash" / "data" / "cifar10_default.npz"
@@ -132,6 +132,7 @@ def bench_search(train, val, directory):
         **common,
     )
     egnas.search(train, validation_data=val, verbose=0)
+    print("egnas epochs:", egnas.epoch_times, flush=True)
     history = egnas.oracle.history
     results["egnas"] = {
         "epoch_s": egnas.epoch_times,
@@ -165,6 +166,7 @@ def main(argv):
     del argv
     train, val, x, y = load_data()
     population = bench_population(x, y)
+    print("population:", json.dumps(population), flush=True)
     with tempfile.TemporaryDirectory() as directory:
         search = bench_search(train, val, directory)
     results = {
