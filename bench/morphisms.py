@@ -4,10 +4,12 @@
    logits against the parent's in inference mode on real CIFAR-10 images (32x32), with randomised
    batch-norm statistics so the identity initialisations are really exercised. Reports the worst
    max-abs difference (must be <= 1e-4) and the time per morphism (architecture and weights).
+   Repeated 4x widening compounds (a 20-morphism child can need tens of GB), so a composition
+   whose child would exceed --max_params is redrawn; the number redrawn is reported.
 2. Applying 5 morphisms to the weights of a ~5M-parameter network on one CPU core (model build
    excluded): must take under 1 second.
 
-    python bench/morphisms.py [--compositions 200] [--seed 0]
+    python bench/morphisms.py [--compositions 200] [--seed 0] [--max_params 5000000]
 
 Writes bench/results/morphisms.json and prints a summary.
 """
@@ -32,19 +34,24 @@ from tests.helpers import randomise_batch_norm, real_images  # noqa: E402
 
 FLAGS = flags.DEFINE_integer("compositions", 200, "Number of random compositions.")
 SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
+MAX_PARAMS = flags.DEFINE_integer("max_params", 5_000_000, "Redraw a composition whose child has more parameters.")
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
-def compositions(n, seed):
+def compositions(n, seed, max_params):
     rng = np.random.default_rng(seed)
     x, _ = real_images(32, 32, seed=seed)
-    worst, total_morphs, morph_seconds, ops = 0.0, 0, 0.0, {}
+    worst, total_morphs, morph_seconds, ops, redrawn = 0.0, 0, 0.0, {}, 0
     for trial in range(n):
         filters = tuple(int(f) for f in rng.choice([8, 16, 24, 32], 3))
         arch = seed_models.simple_cnn_architecture((32, 32, 3), 10, filters=filters)
         parent = graph.build_model(arch)
         randomise_batch_norm(parent, arch, trial)
-        ms = morphisms.random_morphisms(arch, int(rng.integers(1, 21)), rng)
+        length = int(rng.integers(1, 21))
+        ms = morphisms.random_morphisms(arch, length, rng)
+        while morphisms.apply(arch, ms).count_params() > max_params:
+            redrawn += 1
+            ms = morphisms.random_morphisms(arch, length, rng)
         weights = graph.get_weights(parent, arch)
         start = time.perf_counter()
         child_arch, child_weights = morphisms.apply_with_weights(arch, weights, ms)
@@ -63,6 +70,8 @@ def compositions(n, seed):
     return {
         "compositions": n,
         "morphisms": total_morphs,
+        "redrawn_over_max_params": redrawn,
+        "max_params": max_params,
         "operators": ops,
         "worst_max_abs_difference": worst,
         "tolerance": 1e-4,
@@ -86,10 +95,11 @@ def large_network(seed):
 def main(_):
     RESULTS.mkdir(exist_ok=True)
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one CPU core
-    result = {"compositions": compositions(FLAGS.value, SEED.value), "large_network": large_network(SEED.value)}
+    result = {"compositions": compositions(FLAGS.value, SEED.value, MAX_PARAMS.value), "large_network": large_network(SEED.value)}
     (RESULTS / "morphisms.json").write_text(json.dumps(result, indent=2))
     c, big = result["compositions"], result["large_network"]
-    print(f"compositions: {c['compositions']} ({c['morphisms']} morphisms: {c['operators']})")
+    print(f"compositions: {c['compositions']} ({c['morphisms']} morphisms: {c['operators']}; "
+          f"{c['redrawn_over_max_params']} redrawn over {c['max_params']:,} params)")
     print(f"worst max |child - parent| logits: {c['worst_max_abs_difference']:.2e} (tolerance 1e-4)")
     print(f"time per morphism (arch + weights): {c['ms_per_morphism_with_weights']:.2f} ms")
     print(f"5 morphisms on a {big['params'] / 1e6:.1f}M-parameter network, one core: {big['seconds_best_of_3']:.3f} s (limit 1 s)")

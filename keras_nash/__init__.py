@@ -7,6 +7,10 @@ keras-tuner Oracles and Tuners, with the Keras layers they are built from.
 Public API:
     NashTuner, NashOracle             NASH as a drop-in keras-tuner tuner
     EnasTuner, EnasOracle             ENAS: REINFORCE controller, shared weights (spaces.MacroSpace/MicroSpace)
+    DartsTuner, DartsOracle           first-order DARTS on the cell supernet (spaces.DartsSpace)
+    EvolutionTuner, EvolutionOracle   EG-NAS: evolution strategy over DARTS's alpha
+    Genotype, DARTS_V2                DARTS cells as data, the published DARTS_V2 genotype
+    SupernetTuner, SupernetOracle     base classes: one trial per search epoch on a shared supernet
     Architecture, Node, build_model   networks as data (keras_nash.graph)
     morphisms, seed_models            function-preserving morphisms, the NASH seed network
     layers                            the Keras layer library
@@ -21,5 +25,9 @@ from keras_nash import datasets, layers, morphisms, schedules, seed_models  # no
 from keras_nash import export  # noqa: E402  (the module is callable: keras_nash.export(model, dir))
 from keras_nash.graph import Architecture, Node, build_model  # noqa: E402
 from keras_nash import spaces  # noqa: E402
+from keras_nash.oracles.darts import DartsOracle, DartsTuner  # noqa: E402
 from keras_nash.oracles.enas import EnasOracle, EnasTuner  # noqa: E402
+from keras_nash.oracles.evolution import EvolutionOracle, EvolutionTuner  # noqa: E402
 from keras_nash.oracles.nash import NashOracle, NashTuner  # noqa: E402
+from keras_nash.oracles.supernet import SupernetOracle, SupernetTuner  # noqa: E402
+from keras_nash.spaces.darts import DARTS_V2, Genotype  # noqa: E402

@@ -12,7 +12,13 @@ def write_summary(path, summary: dict) -> str:
     return str(path)
 
 
-def plot_search(records: list, path, objective: str = "val_accuracy", title: str = "keras_nash search") -> str:
+def plot_search(
+    records: list,
+    path,
+    objective: str = "val_accuracy",
+    title: str = "keras_nash search",
+    step_label: str = "step (0: seed pre-training; the last: final training)",
+) -> str:
     """Plot a search: each trial's score over wall time (coloured by step) and the best per step.
 
     Args:
@@ -21,6 +27,7 @@ def plot_search(records: list, path, objective: str = "val_accuracy", title: str
         path: the PNG file to write.
         objective: the score's name, for the axis labels.
         title: the figure title.
+        step_label: what a step is, for the axis label (a NASH step, a search epoch, ...).
 
     Returns:
         The path written.
@@ -48,11 +55,11 @@ def plot_search(records: list, path, objective: str = "val_accuracy", title: str
         best_per_step[record["step"]] = max(score, best_per_step.get(record["step"], float("-inf")))
     over_time.set_xlabel("wall time (minutes)")
     over_time.set_ylabel(objective)
-    over_time.set_title("every trial (colour: step; \u25c6 seed, \u25cf child, \u25a0 incumbent, \u2605 final, x failed)", fontsize=9)
+    over_time.set_title("every trial (colour: step; \u25c6 seed, \u25cf child or search epoch, \u25a0 incumbent, \u2605 final, x failed)", fontsize=9)
     over_time.grid(alpha=0.3)
     xs = sorted(best_per_step)
     per_step.plot(xs, [best_per_step[x] for x in xs], marker="o")
-    per_step.set_xlabel("step (0: seed pre-training; the last: final training)")
+    per_step.set_xlabel(step_label)
     per_step.set_ylabel(f"best {objective}")
     per_step.set_title("best trial of each step")
     per_step.set_xticks(xs)

@@ -8,13 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_nash.oracles.darts import DartsOracle, DartsTuner
 from keras_nash.spaces.darts import DartsEvalNetwork, Genotype

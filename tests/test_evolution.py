@@ -19,7 +19,6 @@ import tensorflow as tf
 import keras_nash
 from keras_nash.oracles.evolution import (
     EvolutionOracle,
-    EvolutionTuner,
     PopulationEvaluator,
     compound_fitness,
     cosine_term,

@@ -1,3 +1,25 @@
-"""The keras_nash layer library: every layer is registered for `.keras` serialisation."""
+"""The keras_nash layer library: every layer is registered for `.keras` serialisation.
 
+- Morphism layers (NASH): `DiracInitializer`, `ConvBNReLU` (identity-initialised insert),
+  `LambdaSum` (the lambda-weighted sum of a skip connection).
+- Candidate operations (DARTS, EG-NAS, ENAS micro): the `OPS` registry (name ->
+  `constructor(channels, strides, affine)`) over `Zero`, `Identity`, `FactorizedReduce`,
+  `ReLUConvBN`, `SepConv`, `DilConv`, `PoolBN`; `PRIMITIVES`, DARTS's eight names.
+- `MixedOp` (softmax(alpha)-weighted sum of the ops on an edge, optional partial channels) and
+  the cells: `SearchCell`, `FixedCell`, `AuxiliaryHead`.
+"""
+
+from keras_nash.layers.cells import AuxiliaryHead, FixedCell, SearchCell
+from keras_nash.layers.mixed import MixedOp
 from keras_nash.layers.morph import ConvBNReLU, DiracInitializer, LambdaSum
+from keras_nash.layers.ops import (
+    OPS,
+    PRIMITIVES,
+    DilConv,
+    FactorizedReduce,
+    Identity,
+    PoolBN,
+    ReLUConvBN,
+    SepConv,
+    Zero,
+)

@@ -153,7 +153,79 @@ class DartsOracle(SupernetOracle):
             self.history = darts.get("history", [])
 
 
-class DartsTuner(SupernetTuner):
+class CellSearch:
+    """What the DARTS-cell searches share (`DartsTuner`, `EvolutionTuner`): the supernet of
+    `self.space`, the weights' per-epoch cosine learning rate, the validation pass, and the final
+    trial, the derived genotype's network trained from scratch with DARTS's evaluation recipe
+    (`DartsEvalNetwork` with auxiliary head and drop-path, SGD with a cosine schedule to 0).
+
+    Reads the tuner's `space`, `num_classes`, `epochs`, `learning_rate`, `learning_rate_min`,
+    `final_*`, `momentum`, `grad_clip`, `auxiliary_weight`, `drop_path_prob`, `jit_compile` and
+    `seed` attributes and the final trial's `<prefix>genotype` value.
+    """
+
+    def build_supernet(self, hp=None):
+        return self.space.build_supernet(self.num_classes, seed=self.seed)
+
+    def epoch_learning_rate(self, epoch: int) -> float:
+        """The weights' learning rate of search epoch `epoch`: cosine from `learning_rate` to
+        `learning_rate_min` over `epochs` (DARTS steps its scheduler per epoch)."""
+        schedule = keras.optimizers.schedules.CosineDecay(
+            self.learning_rate, decay_steps=self.epochs,
+            alpha=self.learning_rate_min / self.learning_rate,
+        )
+        return float(schedule(epoch))
+
+    def validate(self, state, data) -> dict:
+        """The supernet's validation loss and accuracy with the current alpha."""
+        total_loss, total_correct, count = 0.0, 0.0, 0
+        for x, y in data.validation:
+            loss, correct = state.eval_step(x, y)
+            n = int(tf.shape(x)[0])
+            total_loss += float(loss) * n
+            total_correct += float(correct)
+            count += n
+        if count == 0:
+            raise ValueError("The validation data yielded no batch.")
+        return {"val_loss": total_loss / count, "val_accuracy": total_correct / count}
+
+    def build_final_model(self, hp):
+        genotype = Genotype.from_json(hp.values[self.key("genotype")])
+        model = DartsEvalNetwork(
+            genotype, num_classes=self.num_classes, cells=self.final_cells,
+            channels=self.final_channels, auxiliary_weight=self.auxiliary_weight,
+            drop_path_prob=self.drop_path_prob, seed=self.seed,
+        )
+        model.compile(
+            optimizer=keras.optimizers.SGD(
+                learning_rate=self.final_learning_rate, momentum=self.momentum,
+                weight_decay=self.final_weight_decay, global_clipnorm=self.grad_clip,
+            ),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+            jit_compile=self.jit_compile,
+        )
+        return model
+
+    def final_callbacks(self, hp):
+        schedule = keras.optimizers.schedules.CosineDecay(
+            self.final_learning_rate, decay_steps=self.final_epochs
+        )
+        return [
+            keras.callbacks.LearningRateScheduler(lambda epoch: float(schedule(epoch))),
+            DropPathSchedule(self.final_epochs),
+        ]
+
+    def get_best_genotype(self) -> Genotype:
+        """The genotype of the final trial (or, before it, of the oracle's current alpha)."""
+        for trial in self.oracle.get_best_trials(1):
+            text = trial.hyperparameters.values.get(self.key("genotype"))
+            if text:
+                return Genotype.from_json(text)
+        return self.oracle.genotype()
+
+
+class DartsTuner(CellSearch, SupernetTuner):
     """First-order DARTS: alternate alpha and weight steps on the supernet, one trial per epoch.
 
     Builds its `DartsOracle` from the same arguments (as keras-tuner's `Hyperband` does).
@@ -288,9 +360,6 @@ class DartsTuner(SupernetTuner):
         super().__init__(oracle=oracle, final_epochs=final_epochs, batch_size=batch_size, **kwargs)
 
     # ----- search -----
-    def build_supernet(self, hp=None):
-        return self.space.build_supernet(self.num_classes, seed=self.seed)
-
     def create_search(self, trial, data):
         network = self.build_supernet()
         network(np.zeros((1,) + tuple(data.input_shape), "float32"))
@@ -358,15 +427,6 @@ class DartsTuner(SupernetTuner):
             ),
         )
 
-    def epoch_learning_rate(self, epoch: int) -> float:
-        """The weights' learning rate of search epoch `epoch`: cosine from `learning_rate` to
-        `learning_rate_min` over `epochs` (DARTS steps its scheduler per epoch)."""
-        schedule = keras.optimizers.schedules.CosineDecay(
-            self.learning_rate, decay_steps=self.epochs,
-            alpha=self.learning_rate_min / self.learning_rate,
-        )
-        return float(schedule(epoch))
-
     def run_search_epoch(self, state, trial, data):
         values = trial.hyperparameters.values
         epoch = int(values[self.key("epoch")])
@@ -386,20 +446,12 @@ class DartsTuner(SupernetTuner):
             total["steps"] += 1
         if total["count"] == 0:
             raise ValueError("The training data yielded no batch.")
-        val_loss, val_correct, val_count = 0.0, 0.0, 0
-        for x, y in data.validation:
-            loss, correct = state.eval_step(x, y)
-            count = int(tf.shape(x)[0])
-            val_loss += float(loss) * count
-            val_correct += float(correct)
-            val_count += count
         network = state.network
         metrics = {
             "loss": total["loss"] / total["count"],
             "accuracy": total["correct"] / total["count"],
             "arch_loss": total["arch_loss"] / total["steps"],
-            "val_loss": val_loss / max(val_count, 1),
-            "val_accuracy": val_correct / max(val_count, 1),
+            **self.validate(state, data),
         }
         result = {
             "epoch": epoch,
@@ -410,39 +462,3 @@ class DartsTuner(SupernetTuner):
             "metrics": metrics,
         }
         return metrics, result
-
-    # ----- final network -----
-    def build_final_model(self, hp):
-        genotype = Genotype.from_json(hp.values[self.key("genotype")])
-        model = DartsEvalNetwork(
-            genotype, num_classes=self.num_classes, cells=self.final_cells,
-            channels=self.final_channels, auxiliary_weight=self.auxiliary_weight,
-            drop_path_prob=self.drop_path_prob, seed=self.seed,
-        )
-        model.compile(
-            optimizer=keras.optimizers.SGD(
-                learning_rate=self.final_learning_rate, momentum=self.momentum,
-                weight_decay=self.final_weight_decay, global_clipnorm=self.grad_clip,
-            ),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-            jit_compile=self.jit_compile,
-        )
-        return model
-
-    def final_callbacks(self, hp):
-        schedule = keras.optimizers.schedules.CosineDecay(
-            self.final_learning_rate, decay_steps=self.final_epochs
-        )
-        return [
-            keras.callbacks.LearningRateScheduler(lambda epoch: float(schedule(epoch))),
-            DropPathSchedule(self.final_epochs),
-        ]
-
-    def get_best_genotype(self) -> Genotype:
-        """The genotype of the final trial (or, before it, of the oracle's current alpha)."""
-        for trial in self.oracle.get_best_trials(1):
-            text = trial.hyperparameters.values.get(self.key("genotype"))
-            if text:
-                return Genotype.from_json(text)
-        return self.oracle.genotype()

@@ -53,11 +53,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_nash.oracles.darts import CellSearch
 from keras_nash.oracles.supernet import SearchState, SupernetOracle, SupernetTuner
 from keras_nash.spaces.darts import (
-    DartsEvalNetwork,
     DartsSpace,
-    DropPathSchedule,
     Genotype,
     check_alpha,
 )
@@ -581,7 +580,7 @@ class PopulationEvaluator:
 
 
 # ----- the tuner -----
-class EvolutionTuner(SupernetTuner):
+class EvolutionTuner(CellSearch, SupernetTuner):
     """EG-NAS: SGD on the supernet's weights, an evolution strategy on alpha, one trial per epoch.
 
     Builds its `EvolutionOracle` from the same arguments (as keras-tuner's `Hyperband` does).
@@ -724,9 +723,6 @@ class EvolutionTuner(SupernetTuner):
         super().__init__(oracle=oracle, final_epochs=final_epochs, batch_size=batch_size, **kwargs)
 
     # ----- search -----
-    def build_supernet(self, hp=None):
-        return self.space.build_supernet(self.num_classes, seed=self.seed)
-
     def create_search(self, trial, data):
         network = self.build_supernet()
         network(np.zeros((1,) + tuple(data.input_shape), "float32"))
@@ -772,15 +768,6 @@ class EvolutionTuner(SupernetTuner):
             ),
         )
 
-    def epoch_learning_rate(self, epoch: int) -> float:
-        """The weights' learning rate of search epoch `epoch`: cosine from `learning_rate` to
-        `learning_rate_min` over `epochs`, set per epoch."""
-        schedule = keras.optimizers.schedules.CosineDecay(
-            self.learning_rate, decay_steps=self.epochs,
-            alpha=self.learning_rate_min / self.learning_rate,
-        )
-        return float(schedule(epoch))
-
     def train_epoch(self, state, data) -> dict:
         """Train the weights on every training minibatch with the current alpha."""
         total_loss, total_correct, count = 0.0, 0.0, 0
@@ -793,19 +780,6 @@ class EvolutionTuner(SupernetTuner):
         if count == 0:
             raise ValueError("The training data yielded no batch.")
         return {"loss": total_loss / count, "accuracy": total_correct / count}
-
-    def validate(self, state, data) -> dict:
-        """The supernet's validation loss and accuracy with the current alpha."""
-        total_loss, total_correct, count = 0.0, 0.0, 0
-        for x, y in data.validation:
-            loss, correct = state.eval_step(x, y)
-            n = int(tf.shape(x)[0])
-            total_loss += float(loss) * n
-            total_correct += float(correct)
-            count += n
-        if count == 0:
-            raise ValueError("The validation data yielded no batch.")
-        return {"val_loss": total_loss / count, "val_accuracy": total_correct / count}
 
     def evaluate_population(self, state, x, y, alpha, sigma, seed, population_size) -> dict:
         """Sample the generation's population and evaluate it, with the current mixture, on
@@ -841,39 +815,3 @@ class EvolutionTuner(SupernetTuner):
             metrics["reference_accuracy"] = result["population"]["reference_accuracy"]
             self.trace_counts["population"] = state.population.trace_count
         return metrics, result
-
-    # ----- final network -----
-    def build_final_model(self, hp):
-        genotype = Genotype.from_json(hp.values[self.key("genotype")])
-        model = DartsEvalNetwork(
-            genotype, num_classes=self.num_classes, cells=self.final_cells,
-            channels=self.final_channels, auxiliary_weight=self.auxiliary_weight,
-            drop_path_prob=self.drop_path_prob, seed=self.seed,
-        )
-        model.compile(
-            optimizer=keras.optimizers.SGD(
-                learning_rate=self.final_learning_rate, momentum=self.momentum,
-                weight_decay=self.final_weight_decay, global_clipnorm=self.grad_clip,
-            ),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-            jit_compile=self.jit_compile,
-        )
-        return model
-
-    def final_callbacks(self, hp):
-        schedule = keras.optimizers.schedules.CosineDecay(
-            self.final_learning_rate, decay_steps=self.final_epochs
-        )
-        return [
-            keras.callbacks.LearningRateScheduler(lambda epoch: float(schedule(epoch))),
-            DropPathSchedule(self.final_epochs),
-        ]
-
-    def get_best_genotype(self) -> Genotype:
-        """The genotype of the final trial (or, before it, of the oracle's current alpha)."""
-        for trial in self.oracle.get_best_trials(1):
-            text = trial.hyperparameters.values.get(self.key("genotype"))
-            if text:
-                return Genotype.from_json(text)
-        return self.oracle.genotype()

@@ -33,11 +33,13 @@ holds no Keras object. Subclasses (see `oracles/darts.py`) implement:
 import dataclasses
 import json
 import os
+import time
 
 import keras
 import keras_tuner
 import numpy as np
 import tensorflow as tf
+from absl import logging
 from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import trial as trial_module
 
@@ -320,7 +322,22 @@ class _FinalHyperModel(keras_tuner.HyperModel):
     def fit(self, hp, model, *args, **kwargs):
         kwargs["epochs"] = self.tuner.final_epochs
         kwargs["callbacks"] = list(kwargs.get("callbacks", [])) + self.tuner.final_callbacks(hp)
-        return model.fit(*args, **kwargs)
+        start = time.perf_counter()
+        history = model.fit(*args, **kwargs)
+        seconds = time.perf_counter() - start
+        epochs = len(history.history.get("loss", []))
+        history.history["trial_seconds"] = [seconds] * epochs
+        logging.info(
+            "%s final training | %d params | %d epochs | %s | %.1f s",
+            self.tuner.key_prefix.rstrip("/"), model.count_params(), epochs,
+            _format_metrics({k: v[-1] for k, v in history.history.items() if v}), seconds,
+        )
+        return history
+
+
+def _format_metrics(metrics: dict) -> str:
+    shown = ("loss", "accuracy", "val_loss", "val_accuracy")
+    return " ".join(f"{name} {float(metrics[name]):.4f}" for name in shown if name in metrics)
 
 
 class SupernetTuner(keras_tuner.Tuner):
@@ -393,6 +410,7 @@ class SupernetTuner(keras_tuner.Tuner):
         return self._run_epoch_trial(trial, fit_args, fit_kwargs)
 
     def _run_epoch_trial(self, trial, fit_args, fit_kwargs):
+        start = time.perf_counter()
         data = as_search_data(fit_args, fit_kwargs, self.batch_size)
         parent = trial.hyperparameters.values.get(self.key("parent"), "")
         state, self._search_state = self._search_state, None  # dropped if the epoch fails
@@ -409,7 +427,14 @@ class SupernetTuner(keras_tuner.Tuner):
             json.dump(result, f)
         state.trial_id = trial.trial_id
         self._search_state = state
-        return {name: float(value) for name, value in metrics.items()}
+        metrics = {name: float(value) for name, value in metrics.items()}
+        metrics["trial_seconds"] = time.perf_counter() - start
+        logging.info(
+            "%s search epoch %d | trial %s | %s | %.1f s",
+            self.key_prefix.rstrip("/"), int(trial.hyperparameters.values[self.key("epoch")]),
+            trial.trial_id, _format_metrics(metrics), metrics["trial_seconds"],
+        )
+        return metrics
 
     def load_model(self, trial):
         """The trial's model: the final network, or an epoch's supernet with its weights."""
