@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from keras_nash.oracles.darts import DartsOracle, DartsTuner
-from keras_nash.spaces.darts import DartsEvalNetwork, Genotype
+from keras_nash.oracles.evolution import EGNAS_PRIMITIVES, EvolutionTuner
+from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace, Genotype
 
 CONFIG = dict(
     num_classes=3, epochs=2, final_epochs=1, cells=3, channels=4, steps=2, multiplier=2,
@@ -105,6 +106,22 @@ def test_oracle_bad_input():
     with pytest.raises(ValueError, match=r"alpha_normal.shape=\(14, 8\)"):
         oracle.update_policy(None, {"alpha": {"normal": np.zeros((14, 8)).tolist(),
                                               "reduce": np.zeros((5, 4)).tolist()}})
+
+
+def test_cell_tuners_take_a_search_space_or_its_arguments(tmp_path):
+    space = DartsSpace(cells=3, channels=4, steps=2, multiplier=2, primitives=("skip_connect", "sep_conv_3x3"))
+    for tuner_class in (DartsTuner, EvolutionTuner):
+        tuner = tuner_class(search_space=space, directory=str(tmp_path), project_name=tuner_class.__name__)
+        assert tuner.space == space
+        assert tuner.oracle.space.alpha_shape == (5, 2)
+        with pytest.raises(ValueError, match=r"either as `search_space` or as `cells`, not both.*cells=5"):
+            tuner_class(search_space=space, cells=5, directory=str(tmp_path), project_name="never")
+        with pytest.raises(ValueError, match="must be a `keras_nash.spaces.DartsSpace`"):
+            tuner_class(search_space={"cells": 3}, directory=str(tmp_path), project_name="never")
+    # the flat arguments fill in each tuner's own defaults
+    assert DartsTuner(cells=3, directory=str(tmp_path), project_name="d").space == DartsSpace(cells=3)
+    egnas = EvolutionTuner(channels=8, directory=str(tmp_path), project_name="e").space
+    assert egnas == DartsSpace(channels=8, primitives=EGNAS_PRIMITIVES, partial_channels=4)
 
 
 CHILD = """

@@ -298,3 +298,34 @@ def test_time_budget_ends_hill_climbing_early(tmp_path, data):
     assert roles == ["seed", "final"]
     with pytest.raises(ValueError, match="`time_budget` must be > 0 seconds or None. Received: time_budget=0"):
         nash_run.tuner(str(tmp_path), overwrite=True, time_budget=0)
+
+
+class _SpendBudgetDuringFirstChild(keras.callbacks.Callback):
+    def __init__(self, oracle):
+        super().__init__()
+        # keras-tuner deep-copies callbacks per trial; a function is copied by reference, so
+        # it reaches the tuner's own oracle.
+        def spend_during_first_child():
+            if len(oracle.trials) == 2:  # the seed and the first child
+                oracle.time_budget = 1e-3
+
+        self.spend = spend_during_first_child
+
+    def on_train_end(self, logs=None):
+        self.spend()
+
+
+def test_time_budget_spent_mid_step_starts_no_further_child(tmp_path, data):
+    x, y, x_val, y_val = data
+    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=50)
+    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0,
+                 callbacks=[_SpendBudgetDuringFirstChild(tuner.oracle)])
+    trials = [tuner.oracle.trials[t] for t in sorted(tuner.oracle.trials)]
+    assert [t.hyperparameters.values["nash/role"] for t in trials] == ["seed", "child", "final"]
+    seed, child, final = trials
+    step = tuner.oracle.history[1]
+    assert list(step["trials"]) == [child.trial_id]
+    # the pre-trained seed stays a candidate: the better of the two (a tie: the child) is final
+    best = seed if seed.score > child.score else child
+    assert step["incumbent"] == best.trial_id
+    assert final.hyperparameters.values["nash/arch"] == best.hyperparameters.values["nash/arch"]

@@ -153,6 +153,26 @@ class DartsOracle(SupernetOracle):
             self.history = darts.get("history", [])
 
 
+def cell_space(search_space, defaults: dict, **arguments) -> DartsSpace:
+    """A cell tuner's `DartsSpace`: `search_space` as given, or one made of the flat space
+    arguments (`cells`, `channels`, ...; None = not given) over the tuner's `defaults`."""
+    given = {name: value for name, value in arguments.items() if value is not None}
+    if search_space is None:
+        return DartsSpace(**{**defaults, **given})
+    if not isinstance(search_space, DartsSpace):
+        raise ValueError(
+            "`search_space` must be a `keras_nash.spaces.DartsSpace`. "
+            f"Received: search_space={search_space!r}"
+        )
+    if given:
+        names = ", ".join(f"`{name}`" for name in given)
+        raise ValueError(
+            f"Give the space either as `search_space` or as {names}, not both. Received: "
+            f"search_space={search_space}, " + ", ".join(f"{k}={v}" for k, v in given.items())
+        )
+    return search_space
+
+
 class CellSearch:
     """What the DARTS-cell searches share (`DartsTuner`, `EvolutionTuner`): the supernet of
     `self.space`, the weights' per-epoch cosine learning rate, the validation pass, and the final
@@ -241,6 +261,7 @@ class DartsTuner(CellSearch, SupernetTuner):
         multiplier: int, nodes concatenated per cell. Defaults to 4.
         primitives: sequence of str. Defaults to `PRIMITIVES`.
         partial_channels: int, PC-DARTS's `k` (1 = plain DARTS). Defaults to 1.
+        search_space: a `DartsSpace`, instead of the six arguments above. Defaults to None.
         batch_size: int, batch size for array inputs. Defaults to 64.
         learning_rate: float, the weights' initial SGD learning rate. Defaults to 0.025.
         learning_rate_min: float, the weights' final learning rate. Defaults to 0.001.
@@ -278,12 +299,13 @@ class DartsTuner(CellSearch, SupernetTuner):
         num_classes: int = 10,
         epochs: int = 50,
         final_epochs: int = 600,
-        cells: int = 8,
-        channels: int = 16,
-        steps: int = 4,
-        multiplier: int = 4,
-        primitives=PRIMITIVES,
-        partial_channels: int = 1,
+        cells: int = None,
+        channels: int = None,
+        steps: int = None,
+        multiplier: int = None,
+        primitives=None,
+        partial_channels: int = None,
+        search_space: DartsSpace = None,
         batch_size: int = 64,
         learning_rate: float = 0.025,
         learning_rate_min: float = 0.001,
@@ -308,9 +330,9 @@ class DartsTuner(CellSearch, SupernetTuner):
         max_consecutive_failed_trials: int = 3,
         **kwargs,
     ):
-        self.space = DartsSpace(
-            cells=cells, channels=channels, steps=steps, multiplier=multiplier,
-            primitives=tuple(primitives), partial_channels=partial_channels,
+        self.space = cell_space(
+            search_space, {}, cells=cells, channels=channels, steps=steps, multiplier=multiplier,
+            primitives=primitives, partial_channels=partial_channels,
         )
         for name, value in (
             ("learning_rate", learning_rate), ("arch_learning_rate", arch_learning_rate),
@@ -352,7 +374,8 @@ class DartsTuner(CellSearch, SupernetTuner):
         self.seed = seed
         self.trace_counts = {"search_step": 0, "eval_step": 0}
         oracle = DartsOracle(
-            epochs=epochs, steps=steps, multiplier=multiplier, primitives=tuple(primitives),
+            epochs=epochs, steps=self.space.steps, multiplier=self.space.multiplier,
+            primitives=self.space.primitives,
             objective=objective, max_trials=max_trials, seed=seed,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,

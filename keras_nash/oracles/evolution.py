@@ -53,7 +53,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nash.oracles.darts import CellSearch
+from keras_nash.layers.ops import PRIMITIVES
+from keras_nash.oracles.darts import CellSearch, cell_space
 from keras_nash.oracles.supernet import SearchState, SupernetOracle, SupernetTuner
 from keras_nash.spaces.darts import (
     DartsSpace,
@@ -64,15 +65,7 @@ from keras_nash.spaces.darts import (
 _KEY = "egnas/"
 STATE_VERSION = 1
 
-EGNAS_PRIMITIVES = (
-    "max_pool_3x3",
-    "avg_pool_3x3",
-    "skip_connect",
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "dil_conv_3x3",
-    "dil_conv_5x5",
-)
+EGNAS_PRIMITIVES = tuple(name for name in PRIMITIVES if name != "none")
 """The 7 DARTS operations without 'none', as the EG-NAS authors search them."""
 
 
@@ -607,6 +600,8 @@ class EvolutionTuner(CellSearch, SupernetTuner):
         multiplier: int, nodes concatenated per cell. Defaults to 4.
         primitives: sequence of str. Defaults to `EGNAS_PRIMITIVES` (7 ops, no 'none').
         partial_channels: int, PC-DARTS's `k` (1 = plain DARTS). Defaults to 4.
+        search_space: a `DartsSpace`, instead of the six arguments above (with its own
+            defaults: DARTS's 8 operations, `partial_channels=1`). Defaults to None.
         batch_size: int, batch size for array inputs. Defaults to 256.
         learning_rate: float, the weights' initial SGD learning rate. Defaults to 0.1.
         learning_rate_min: float, the weights' final learning rate. Defaults to 0.0.
@@ -651,12 +646,13 @@ class EvolutionTuner(CellSearch, SupernetTuner):
         alpha_momentum: float = 0.0,
         population_batch_stats: bool = True,
         final_epochs: int = 600,
-        cells: int = 8,
-        channels: int = 16,
-        steps: int = 4,
-        multiplier: int = 4,
-        primitives=EGNAS_PRIMITIVES,
-        partial_channels: int = 4,
+        cells: int = None,
+        channels: int = None,
+        steps: int = None,
+        multiplier: int = None,
+        primitives=None,
+        partial_channels: int = None,
+        search_space: DartsSpace = None,
         batch_size: int = 256,
         learning_rate: float = 0.1,
         learning_rate_min: float = 0.0,
@@ -680,9 +676,10 @@ class EvolutionTuner(CellSearch, SupernetTuner):
     ):
         _check_evolution_args(epochs, warmup_epochs, population_size, sigma_initial, sigma_min,
                               zeta, eta, step, alpha_momentum)
-        self.space = DartsSpace(
-            cells=cells, channels=channels, steps=steps, multiplier=multiplier,
-            primitives=tuple(primitives), partial_channels=partial_channels,
+        self.space = cell_space(
+            search_space, {"primitives": EGNAS_PRIMITIVES, "partial_channels": 4}, cells=cells,
+            channels=channels, steps=steps, multiplier=multiplier, primitives=primitives,
+            partial_channels=partial_channels,
         )
         for name, value in (
             ("learning_rate", learning_rate), ("final_learning_rate", final_learning_rate),
@@ -715,8 +712,9 @@ class EvolutionTuner(CellSearch, SupernetTuner):
         oracle = EvolutionOracle(
             epochs=epochs, warmup_epochs=warmup_epochs, population_size=population_size,
             sigma_initial=sigma_initial, sigma_min=sigma_min, zeta=zeta, eta=eta, step=step,
-            alpha_momentum=alpha_momentum, steps=steps, multiplier=multiplier,
-            primitives=tuple(primitives), initial_alpha=initial_alpha, objective=objective,
+            alpha_momentum=alpha_momentum, steps=self.space.steps,
+            multiplier=self.space.multiplier, primitives=self.space.primitives,
+            initial_alpha=initial_alpha, objective=objective,
             max_trials=max_trials, seed=seed, max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )

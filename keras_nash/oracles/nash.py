@@ -70,8 +70,10 @@ class NashOracle(keras_tuner.Oracle):
         widening_factors: factors of "wider". Defaults to (2, 4).
         skip_modes: kinds of skip connection. Defaults to ("add", "concat").
         time_budget: optional float, seconds of wall time for pre-training and hill climbing
-            (counted from the first trial, across resumes); once spent, no new step starts and
-            the final training follows. Defaults to None (no limit: `n_steps` decides).
+            (counted from the first trial, across resumes); once spent, no new hill-climbing
+            trial starts: the current step ends with the trials already started (the previous
+            incumbent stays a candidate) and the final training follows. Defaults to None (no
+            limit: `n_steps` decides).
         seed: int, the random seed. Defaults to a random one (keras-tuner's rule).
         max_consecutive_failed_trials: int, abort after this many failed trials in a row.
             Defaults to 2 * n_neighbors + 1 (a whole failed step does not abort the search).
@@ -147,13 +149,21 @@ class NashOracle(keras_tuner.Oracle):
             return {"status": trial_module.TrialStatus.STOPPED, "values": None}
         if self._started is None:
             self._started = time.time()
-        if not self._pending and not self._step_trials:
-            if 1 <= self._step <= self.n_steps and self._budget_spent():
-                logging.info("NASH time budget of %.0f s spent after %d steps: final training.", self.time_budget, self._step - 1)
+        if 1 <= self._step <= self.n_steps and self._budget_spent():
+            # No new hill-climbing trial: the step ends with the trials already started (the
+            # previous incumbent stays a candidate), then the final training.
+            if self._pending:
+                logging.info("NASH time budget of %.0f s spent: %d trial(s) of step %d not started.",
+                             self.time_budget, len(self._pending), self._step)
+                self._pending = []
+            if not self._step_trials:
+                logging.info("NASH time budget of %.0f s spent after %d steps: final training.",
+                             self.time_budget, self._step - 1)
                 self._step = self.n_steps + 1
                 if self.final_epochs == 0:
                     self._finished = True
                     return self.populate_space(trial_id)
+        if not self._pending and not self._step_trials:
             self._pending = self._plan_step()
         if self._pending:
             values = self._pending.pop(0)
