@@ -79,7 +79,7 @@ def run_nash(data, budget, directory):
     return {
         "wall_seconds": wall,
         "trials": len(trials),
-        "steps": max(r["step"] for r in records),
+        "steps": max(r["step"] for r in records if r["role"] != "final"),  # hill-climbing steps done
         "validation_accuracy": best.evaluate(data.validation, verbose=0, return_dict=True)["accuracy"],
         "test_accuracy": best.evaluate(data.test, verbose=0, return_dict=True)["accuracy"],
         "params": best.count_params(),

@@ -291,8 +291,8 @@ def run_supernet(data, project_dir):
 
 RUNNERS = {"nash": run_nash, "darts": run_supernet, "egnas": run_supernet, "enas": run_supernet}
 STEP_LABELS = {
-    "nash": "hill-climbing step (0: seed pre-training; the last: final training)",
-    "supernet": "search epoch (the last: final training from scratch)",
+    "nash": "hill-climbing step (0: seed pre-training)",
+    "supernet": "search epoch (final: the found network trained from scratch)",
 }
 _COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "seed", "batch_size", "augment",
                  "validation_split", "test_split", "max_examples", "overwrite", "paper_defaults")

@@ -17,7 +17,7 @@ def plot_search(
     path,
     objective: str = "val_accuracy",
     title: str = "keras_nash search",
-    step_label: str = "step (0: seed pre-training; the last: final training)",
+    step_label: str = "step (0: seed pre-training)",
 ) -> str:
     """Plot a search: each trial's score over wall time (coloured by step) and the best per step.
 
@@ -57,12 +57,14 @@ def plot_search(
     over_time.set_ylabel(objective)
     over_time.set_title("every trial (colour: step; \u25c6 seed, \u25cf child or search epoch, \u25a0 incumbent, \u2605 final, x failed)", fontsize=9)
     over_time.grid(alpha=0.3)
+    # Steps side by side (a time budget can end hill climbing long before the final's number).
     xs = sorted(best_per_step)
-    per_step.plot(xs, [best_per_step[x] for x in xs], marker="o")
+    final_steps = {r["step"] for r in records if r.get("role") == "final"}
+    per_step.plot(range(len(xs)), [best_per_step[x] for x in xs], marker="o")
     per_step.set_xlabel(step_label)
     per_step.set_ylabel(f"best {objective}")
     per_step.set_title("best trial of each step")
-    per_step.set_xticks(xs)
+    per_step.set_xticks(range(len(xs)), ["final" if x in final_steps else str(x) for x in xs])
     per_step.grid(alpha=0.3)
     figure.suptitle(title)
     figure.tight_layout()
