@@ -1,5 +1,6 @@
-"""Tests for keras_nash/datasets.py: every source kind, splits, augmentation, bad input, tfds offline."""
+"""Tests for keras_nash/datasets/: every source kind, splits, augmentation, preprocessing record, bad input, tfds offline."""
 
+import json
 import os
 import socket
 import time
@@ -10,6 +11,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_nash import datasets
+from keras_nash.datasets import tfds as tfds_source
 
 
 def _images(n, shape=(8, 8, 3), seed=0):
@@ -64,6 +66,28 @@ def test_default_train_split_is_standardised():
     assert len(x) == len(arrays.train[0]) == 2800
     np.testing.assert_allclose(x.mean(axis=(0, 1, 2)), 0.0, atol=1e-3)
     np.testing.assert_allclose(x.std(axis=(0, 1, 2)), 1.0, atol=1e-3)
+
+
+def test_preprocessing_record_reproduces_the_pipeline():
+    """`Data.preprocessing` is JSON data, and (raw * scale - mean) / std is what the pipeline yields."""
+    arrays = datasets.load_arrays("default")
+    data = datasets.load("default", batch_size=512)
+    record = json.loads(json.dumps(data.preprocessing))
+    assert record == data.preprocessing and sorted(record) == ["dtype", "mean", "scale", "std"]
+    assert record["dtype"] == "uint8" and record["scale"] == 1 / 255
+    assert len(record["mean"]) == len(record["std"]) == 3
+    x_raw = arrays.validation[0].astype(np.float32)
+    expected = (x_raw * record["scale"] - np.array(record["mean"])) / np.array(record["std"])
+    np.testing.assert_allclose(_all_images(data.validation), expected, atol=1e-5)
+
+
+def test_float_sources_are_recorded_unscaled():
+    x = _images(40).astype(np.float64) / 255.0
+    data = datasets.from_arrays(x, _labels(40), batch_size=8, validation_split=0.0, test_split=0.0)
+    record = data.preprocessing
+    assert record["dtype"] == "float32" and record["scale"] == 1.0
+    np.testing.assert_allclose(record["mean"], x.mean(axis=(0, 1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(record["std"], x.std(axis=(0, 1, 2)), rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------------- npz, arrays
@@ -225,11 +249,12 @@ def test_tfds_prepared_dataset_loads_without_network(tfds_dir, monkeypatch):
 
 def test_tfds_known_statistics_standardise_the_images(tfds_dir, monkeypatch):
     mean, std = (0.5, 0.4, 0.3), (0.25, 0.2, 0.1)
-    monkeypatch.setitem(datasets._TFDS_STATS, "tiny_images", (mean, std))
+    monkeypatch.setitem(tfds_source._TFDS_STATS, "tiny_images", (mean, std))
     data = datasets.load("tiny_images", data_dir=tfds_dir, batch_size=4, validation_split=0.2)
     arrays = datasets.load_arrays("tiny_images", data_dir=tfds_dir, validation_split=0.2)
     expected = (arrays.validation[0].astype(np.float32) / 255.0 - np.array(mean)) / np.array(std)
     np.testing.assert_allclose(_all_images(data.validation), expected, atol=1e-5)
+    assert data.preprocessing == {"dtype": "uint8", "scale": 1 / 255, "mean": list(mean), "std": list(std)}
 
 
 def test_tfds_unknown_name_fails_fast():
