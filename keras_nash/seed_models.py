@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_nash.checks import check_int
 from keras_nash.graph import Architecture, Node, build_model
 
 
@@ -24,16 +25,17 @@ def simple_cnn_architecture(input_shape=(32, 32, 3), num_classes=10, filters=(64
 
     Example:
 
-    >>> arch = simple_cnn_architecture((32, 32, 3), 10, filters=(16, 32, 64))
+    >>> from keras_nash import seed_models
+    >>> arch = seed_models.simple_cnn_architecture((32, 32, 3), 10, filters=(16, 32, 64))
     >>> [n.id for n in arch.nodes][:5]
     ['input', 'conv_1', 'bn_1', 'relu_1', 'pool_1']
     """
     input_shape = tuple(int(d) for d in input_shape)
     if len(input_shape) != 3 or min(input_shape) < 1:
         raise ValueError(f"`input_shape` must be (height, width, channels). Received: input_shape={input_shape}")
-    if int(num_classes) < 2:
-        raise ValueError(f"`num_classes` must be >= 2. Received: num_classes={num_classes}")
-    if not filters or min(int(f) for f in filters) < 1:
+    num_classes = check_int("num_classes", num_classes, minimum=2)
+    filters = [int(f) for f in filters]
+    if not filters or min(filters) < 1:
         raise ValueError(f"`filters` must be a non-empty list of ints >= 1. Received: filters={filters}")
     pools = len(filters) - 1
     if min(input_shape[:2]) < 2**pools:
@@ -48,14 +50,14 @@ def simple_cnn_architecture(input_shape=(32, 32, 3), num_classes=10, filters=(64
             nodes.append(Node(f"pool_{i - 1}", "max_pool", [previous], {"pool_size": 2}))
             previous = f"pool_{i - 1}"
         nodes += [
-            Node(f"conv_{i}", "conv", [previous], {"filters": int(f), "kernel_size": 3}),
+            Node(f"conv_{i}", "conv", [previous], {"filters": f, "kernel_size": 3}),
             Node(f"bn_{i}", "batch_norm", [f"conv_{i}"]),
             Node(f"relu_{i}", "relu", [f"bn_{i}"]),
         ]
         previous = f"relu_{i}"
     nodes += [
         Node("gap", "global_avg_pool", [previous]),
-        Node("logits", "dense", ["gap"], {"units": int(num_classes)}),
+        Node("logits", "dense", ["gap"], {"units": num_classes}),
     ]
     if softmax:
         nodes.append(Node("softmax", "softmax", ["logits"]))
@@ -63,5 +65,13 @@ def simple_cnn_architecture(input_shape=(32, 32, 3), num_classes=10, filters=(64
 
 
 def simple_cnn(input_shape=(32, 32, 3), num_classes=10, filters=(64, 128, 256), softmax=True) -> keras.Model:
-    """NASH's seed network as a Keras model (see `simple_cnn_architecture`)."""
+    """NASH's seed network as a Keras model (see `simple_cnn_architecture` for the arguments).
+
+    Example:
+
+    >>> from keras_nash import seed_models
+    >>> model = seed_models.simple_cnn((8, 8, 3), 10, filters=(4, 8))
+    >>> model.name, model.output.shape
+    ('nash_seed', (None, 10))
+    """
     return build_model(simple_cnn_architecture(input_shape, num_classes, filters, softmax), name="nash_seed")

@@ -8,6 +8,7 @@ import pytest
 
 from keras_nash import graph, seed_models
 from keras_nash.graph import Architecture, Node
+from keras_nash.layers.morph import LambdaSum
 from tests.helpers import real_images
 
 
@@ -82,6 +83,34 @@ def test_from_model_names_every_unsupported_layer():
     with pytest.raises(ValueError) as info:
         Architecture.from_model(model)
     assert "'tanh_conv'" in str(info.value) and "'ln'" in str(info.value) and "LayerNormalization" in str(info.value)
+
+
+def test_from_model_reads_lambda_sum_dict_outputs_and_fused_relus():
+    inputs = keras.Input((8, 8, 3), name="image")
+    conv = keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="conv")(inputs)
+    mixed = LambdaSum(0.5, name="mix")([conv, inputs])
+    model = keras.Model(inputs, {"pooled": keras.layers.GlobalAveragePooling2D(name="gap")(mixed), "flat": keras.layers.Flatten(name="flat")(conv)})
+    arch = Architecture.from_model(model)
+    assert arch.node("mix").inputs == ["conv_relu", "image"] and arch.node("mix").config["initial_lambda"] == 0.5
+    assert arch.node("flat").inputs == ["conv_relu"] and arch.outputs == ["gap", "flat"]
+    assert Architecture.from_model(graph.build_model(arch)) == arch
+
+
+def test_from_model_refuses_shared_nested_and_unknown_sizes():
+    dense = keras.layers.Dense(4, name="shared")
+    features = keras.Input((4,))
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)], name="inner")
+    image = keras.Input((None, None, 3), name="image")
+    cases = [
+        (keras.Model(features, inner(dense(dense(features)))), ["'shared' (Dense): used 2 times", "'inner' (Sequential)"]),
+        (keras.Model(image, keras.layers.Conv2D(2, 3, name="c")(image)), ["'image' (InputLayer): every input dimension must be known"]),
+    ]
+    for model, messages in cases:
+        with pytest.raises(ValueError) as info:
+            Architecture.from_model(model)
+        assert all(m in str(info.value) for m in messages), str(info.value)
+    with pytest.raises(ValueError, match="Sequential `model` must be built"):
+        Architecture.from_model(keras.Sequential([keras.layers.Dense(2)]))
 
 
 def test_from_model_refuses_subclassed_models():

@@ -152,7 +152,7 @@ def test_wider_cannot_reach_the_output():
         ({"op": "deeper", "after": "relu_1"}, "needs the key 'kernel_size'"),
         ({"op": "skip", "from": "relu_1", "to": "relu_2", "mode": "add"}, "same spatial size. Received: from='relu_1' \\(16, 16, 8\\), to='relu_2' \\(8, 8, 16\\)"),
         ({"op": "skip", "from": "relu_2", "to": "relu_1", "mode": "add"}, "`from` must come before `to`"),
-        ({"op": "skip", "from": "relu_1", "to": "relu_2", "mode": "sum"}, "`mode` must be 'add' or 'concat'. Received: mode='sum'"),
+        ({"op": "skip", "from": "relu_1", "to": "relu_2", "mode": "sum"}, "`mode` must be one of \\[.add., .concat.\\]. Received: mode='sum'"),
     ],
 )
 def test_bad_morphisms_raise_value_error_naming_the_argument(m, message):
