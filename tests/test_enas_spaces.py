@@ -1,14 +1,18 @@
 """ENAS spaces: architecture data, one trace for every architecture, children equal to the shared model."""
 
+import ast
 import json
+import pathlib
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nash.oracles.enas import make_steps
+from keras_nash.spaces import enas
 from keras_nash.spaces.enas import (
+    MACRO_OPERATIONS,
+    MICRO_OPERATIONS,
     MacroArchitecture,
     MacroSpace,
     MicroArchitecture,
@@ -16,6 +20,7 @@ from keras_nash.spaces.enas import (
     architecture_from_json,
     get_space,
 )
+from keras_nash.tuners.enas import make_steps
 
 SHAPE = (8, 8, 3)
 MACRO = MacroSpace(num_layers=4, filters=4)
@@ -68,6 +73,11 @@ def test_validation_names_the_field():
         (lambda: MicroSpace(num_blocks=0), "num_blocks=0"),
         (lambda: MacroSpace(operations=("conv_3x3", "bogus")), "operations="),
         (lambda: get_space("meso"), "search_space='meso'"),
+        (lambda: get_space(["macro"]), r"search_space=\['macro'\]"),
+        (lambda: MACRO.build_child_model(MACRO.random_architecture(np.random.default_rng(0)), SHAPE, 1),
+         "num_classes=1"),
+        (lambda: MICRO.decode([0, 0, 0, 9] + [0] * 12), r"`vector\[3\]` \(an operation\)"),
+        (lambda: MACRO.decode([0] * 3), "10 decisions"),
     ],
 )
 def test_bad_space_arguments(build, message):
@@ -117,3 +127,35 @@ def test_macro_reduces_at_fixed_layers():
         MacroArchitecture(("conv_3x3",) * 3, ((), (1,), (1, 1))), (16, 16, 3), 10)
     assert model.output_shape == (None, 10)
     assert any(layer.name.startswith("pool0_reduce") for layer in model.layers)
+
+
+@pytest.mark.parametrize("space", [MACRO, MICRO], ids=["macro", "micro"])
+def test_config_round_trip(space):
+    config = space.get_config()
+    assert json.loads(json.dumps(config)) == config
+    again = get_space(config)
+    assert type(again) is type(space) and again.get_config() == config
+    assert get_space(space) is space
+    assert get_space(space.name).operations == (MACRO_OPERATIONS if space is MACRO else MICRO_OPERATIONS)
+
+
+def test_enas_module_still_exports_every_name():
+    for name in ("MacroArchitecture", "MicroArchitecture", "MacroSpace", "MicroSpace", "architecture_from_json",
+                 "get_space", "MACRO_OPERATIONS", "MICRO_OPERATIONS", "SCHEMA_VERSION"):
+        assert hasattr(enas, name), name
+
+
+def test_spaces_import_only_layers_checks_and_each_other():
+    allowed = ("keras_nash.layers", "keras_nash.checks", "keras_nash.spaces")
+    package = pathlib.Path(enas.__file__).parent
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name.startswith("keras_nash"):
+                    assert name.startswith(allowed), f"{path.name} imports {name}"

@@ -1,4 +1,4 @@
-"""Tests for keras_nash.spaces.darts: genotypes, their JSON form and their derivation."""
+"""Tests for keras_nash.spaces.genotypes: genotypes, their JSON form and their derivation."""
 
 import json
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from keras_nash.layers.ops import PRIMITIVES
-from keras_nash.spaces.darts import DARTS_V2, DartsSpace, Genotype, derive_genotype
+from keras_nash.spaces import darts, genotypes
+from keras_nash.spaces.darts import DartsSpace
+from keras_nash.spaces.genotypes import DARTS_V2, Genotype, check_cell_settings, derive_genotype
 
 COL = {name: index for index, name in enumerate(PRIMITIVES)}
 
@@ -83,3 +85,24 @@ def test_bad_input():
         DartsSpace(primitives=("none",))
     with pytest.raises(ValueError, match="channels=6, partial_channels=4"):
         DartsSpace(channels=6, partial_channels=4)
+
+
+def test_cell_settings_name_the_argument():
+    assert check_cell_settings(["skip_connect", "none"], 3.0, 2) == (("skip_connect", "none"), 3, 2)
+    with pytest.raises(ValueError, match="multiplier=5"):
+        check_cell_settings(PRIMITIVES, 4, 5)
+    with pytest.raises(ValueError, match="steps=1.5"):
+        check_cell_settings(PRIMITIVES, 1.5, 1)
+    with pytest.raises(ValueError, match="stem_multiplier=0"):
+        DartsSpace(stem_multiplier=0)
+    with pytest.raises(ValueError, match="cells=2"):
+        DartsSpace(cells=2)
+
+
+def test_darts_module_still_exports_the_genotype_names():
+    # The tuners and older code import these from keras_nash.spaces.darts.
+    for name in ("DARTS_V2", "GENOTYPE_SCHEMA_VERSION", "Genotype", "check_alpha",
+                 "derive_genotype", "_softmax", "_parse_cell"):
+        assert getattr(darts, name) is getattr(genotypes, name)
+    for name in ("DartsSearchNetwork", "DartsEvalNetwork", "DropPathSchedule", "DartsSpace"):
+        assert hasattr(darts, name)

@@ -1,17 +1,56 @@
-"""Search spaces: ENAS's macro and micro spaces and the DARTS cell space, architectures as data."""
+"""Search spaces: ENAS's macro and micro spaces and the DARTS cell space, architectures as data.
+
+Modules, one concept each:
+
+- `genotypes`: DARTS architectures as plain data (`Genotype`, `DARTS_V2`, `derive_genotype`).
+- `darts_networks`: the DARTS Keras networks (`DartsSearchNetwork`, `DartsEvalNetwork`).
+- `darts`: the DARTS space's settings (`DartsSpace`) and the address of every DARTS name.
+- `enas_architectures`: ENAS architectures as plain data (`MacroArchitecture`,
+  `MicroArchitecture`).
+- `enas_shared`, `enas_macro`, `enas_micro`: the ENAS spaces and their shared-weight models.
+- `enas`: the address of every ENAS name, and `get_space`.
+
+Spaces import only `keras_nash.layers`, `keras_nash.checks` and each other.
+"""
 
 from keras_nash.spaces.darts import (
     DARTS_V2,
     DartsEvalNetwork,
     DartsSearchNetwork,
     DartsSpace,
+    DropPathSchedule,
     Genotype,
+    check_alpha,
     derive_genotype,
 )
 from keras_nash.spaces.enas import (
+    MACRO_OPERATIONS,
+    MICRO_OPERATIONS,
+    EnasSpace,
     MacroArchitecture,
     MacroSpace,
     MicroArchitecture,
     MicroSpace,
     architecture_from_json,
+    get_space,
 )
+
+__all__ = [
+    "DARTS_V2",
+    "DartsEvalNetwork",
+    "DartsSearchNetwork",
+    "DartsSpace",
+    "DropPathSchedule",
+    "EnasSpace",
+    "Genotype",
+    "MACRO_OPERATIONS",
+    "MICRO_OPERATIONS",
+    "MacroArchitecture",
+    "MacroSpace",
+    "MicroArchitecture",
+    "MicroSpace",
+    "architecture_from_json",
+    "check_alpha",
+    "derive_genotype",
+    "get_space",
+]

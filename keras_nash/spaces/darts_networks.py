@@ -1,0 +1,370 @@
+"""The Keras networks of the DARTS cell space: the supernet and the network of a genotype.
+
+- `DartsSearchNetwork`: the supernet (stem, search cells, reduction cells at 1/3 and 2/3 of
+  the depth, classifier) with its architecture weights `alpha_normal` and `alpha_reduce` kept
+  apart from the network weights (`arch_variables` vs `weight_variables`).
+- `DartsEvalNetwork`: the network of a genotype, trained from scratch (auxiliary head,
+  drop-path), serialisable as `.keras`.
+- `DropPathSchedule`: the callback that raises the evaluation network's drop-path rate.
+
+Both networks share their stem, their classifier and where their reduction cells stand
+(`_DartsNetwork`, `_cell_plan`).
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_nash.checks import check_float, check_int
+from keras_nash.layers.cells import AuxiliaryHead, FixedCell, SearchCell, n_edges
+from keras_nash.layers.ops import PRIMITIVES, batch_norm
+from keras_nash.spaces.genotypes import Genotype, check_alpha, check_cell_settings, derive_genotype
+
+
+def _cell_plan(cells: int, channels: int):
+    """Yield `(index, channels, reduction, reduction_prev)` for each cell of a DARTS network.
+
+    The cells at 1/3 and 2/3 of the depth are reduction cells and double the channels.
+    """
+    reductions = (cells // 3, 2 * cells // 3)
+    reduction_prev = False
+    for index in range(cells):
+        reduction = index in reductions
+        if reduction:
+            channels *= 2
+        yield index, channels, reduction, reduction_prev
+        reduction_prev = reduction
+
+
+class _DartsNetwork(keras.Model):
+    """What both DARTS networks share: their size arguments, the stem, the classifier, `build`.
+
+    The stem is a 3x3 convolution with `stem_multiplier * channels` channels and a batch norm;
+    the classifier is global average pooling and a dense layer. Subclasses create their cells
+    between `super().__init__` and `_make_classifier()`.
+    """
+
+    def __init__(self, num_classes, cells, channels, stem_multiplier, seed, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = check_int("num_classes", num_classes, minimum=2)
+        self.cells = check_int("cells", cells, minimum=3)
+        self.channels = check_int("channels", channels, minimum=1)
+        self.stem_multiplier = check_int("stem_multiplier", stem_multiplier, minimum=1)
+        self.seed = seed
+        self.stem_conv = keras.layers.Conv2D(
+            self.stem_multiplier * self.channels, 3, padding="same", use_bias=False
+        )
+        self.stem_bn = batch_norm(True)
+
+    def _make_classifier(self):
+        self.pool = keras.layers.GlobalAveragePooling2D()
+        self.classifier = keras.layers.Dense(self.num_classes)
+
+    def build(self, input_shape):
+        # Create every weight by a symbolic call, so `build_from_config` (keras-tuner's
+        # `load_model`, `.keras` loading) leaves the model built.
+        self.compute_output_spec(keras.KerasTensor(tuple(input_shape)))
+
+    def _size_config(self) -> dict:
+        return {
+            "name": self.name,
+            "num_classes": self.num_classes,
+            "cells": self.cells,
+            "channels": self.channels,
+            "stem_multiplier": self.stem_multiplier,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_nash")
+class DartsSearchNetwork(_DartsNetwork):
+    """The DARTS supernet: stem, search cells, global pooling and a classifier.
+
+    The stem is a 3x3 convolution with `stem_multiplier * channels` channels and a batch norm;
+    the cells at 1/3 and 2/3 of the depth are reduction cells and double the channels. The
+    architecture weights `alpha_normal` and `alpha_reduce` (shape `(n_edges(steps), n_ops)`,
+    initialised to `1e-3 * N(0, 1)`) are non-trainable variables: the weight optimiser, which
+    takes `weight_variables` (= `trainable_variables`), never updates them; an architecture
+    optimiser takes `arch_variables`.
+
+    Args:
+        num_classes: int, the number of classes. Defaults to 10.
+        cells: int, the number of cells (>= 3 so that both reductions exist). Defaults to 8.
+        channels: int, the channels of the first cells' nodes. Defaults to 16.
+        steps: int, intermediate nodes per cell. Defaults to 4.
+        multiplier: int in `[1, steps]`, nodes concatenated per cell output. Defaults to 4.
+        stem_multiplier: int, the stem has `stem_multiplier * channels` channels. Defaults to 3.
+        primitives: sequence of str, the candidate operations. Defaults to `PRIMITIVES`.
+        partial_channels: int, PC-DARTS's `k`. Defaults to 1.
+        seed: int or None, the seed of alpha's initialisation. Defaults to None.
+        **kwargs: base `Model` arguments.
+
+    Call arguments:
+        inputs: images `(batch, height, width, channels)`.
+        training: bool, whether batch norms use batch statistics.
+        mixture: None (use `softmax(alpha)`), or a pair `(w_normal, w_reduce)` of tensors
+            `(n_edges, n_ops)` to evaluate that mixture instead (alpha untouched). Feed
+            tensors of a fixed shape so a compiled function is traced once for all mixtures.
+
+    Returns:
+        Logits `(batch, num_classes)`.
+
+    Example:
+
+    >>> import keras
+    >>> from keras_nash.spaces import DartsSearchNetwork
+    >>> net = DartsSearchNetwork(num_classes=10, cells=3, channels=4, steps=2, multiplier=2,
+    ...                          primitives=("skip_connect", "max_pool_3x3"))
+    >>> tuple(net(keras.ops.ones((2, 8, 8, 3))).shape)
+    (2, 10)
+    >>> [tuple(v.shape) for v in net.arch_variables]  # (edges of a 2-node cell, operations)
+    [(5, 2), (5, 2)]
+    >>> net.genotype().normal_concat
+    (2, 3)
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        cells: int = 8,
+        channels: int = 16,
+        steps: int = 4,
+        multiplier: int = 4,
+        stem_multiplier: int = 3,
+        primitives=PRIMITIVES,
+        partial_channels: int = 1,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(num_classes, cells, channels, stem_multiplier, seed, **kwargs)
+        self.primitives, self.steps, self.multiplier = check_cell_settings(
+            primitives, steps, multiplier
+        )
+        self.partial_channels = check_int("partial_channels", partial_channels, minimum=1)
+        self.search_cells = []
+        self.reductions = []
+        for index, current, reduction, reduction_prev in _cell_plan(self.cells, self.channels):
+            self.search_cells.append(
+                SearchCell(
+                    current, reduction, reduction_prev, self.steps, self.multiplier,
+                    self.primitives, self.partial_channels, name=f"cell_{index}",
+                )
+            )
+            self.reductions.append(reduction)
+        self._make_classifier()
+        init = keras.initializers.RandomNormal(stddev=1e-3, seed=seed)
+        self.alpha_normal = self.add_weight(
+            shape=self.alpha_shape, initializer=init, trainable=False, name="alpha_normal"
+        )
+        self.alpha_reduce = self.add_weight(
+            shape=self.alpha_shape, initializer=init, trainable=False, name="alpha_reduce"
+        )
+
+    @property
+    def alpha_shape(self) -> tuple:
+        """`(n_edges(steps), len(primitives))`."""
+        return (n_edges(self.steps), len(self.primitives))
+
+    @property
+    def arch_variables(self) -> list:
+        """The architecture weights `[alpha_normal, alpha_reduce]`."""
+        return [self.alpha_normal, self.alpha_reduce]
+
+    @property
+    def weight_variables(self) -> list:
+        """The network weights the weight optimiser trains (alpha excluded)."""
+        return list(self.trainable_variables)
+
+    def set_alpha(self, alpha_normal, alpha_reduce):
+        """Assign both alphas (checked: shape `alpha_shape`, finite)."""
+        self.alpha_normal.assign(
+            check_alpha(alpha_normal, self.steps, len(self.primitives), "alpha_normal")
+        )
+        self.alpha_reduce.assign(
+            check_alpha(alpha_reduce, self.steps, len(self.primitives), "alpha_reduce")
+        )
+
+    def genotype(self) -> Genotype:
+        """The genotype derived from the current alpha (`derive_genotype`)."""
+        return derive_genotype(
+            np.asarray(self.alpha_normal), np.asarray(self.alpha_reduce), self.primitives,
+            self.steps, self.multiplier,
+        )
+
+    def call(self, inputs, training=None, mixture=None):
+        if mixture is None:
+            w_normal = ops.softmax(self.alpha_normal, axis=-1)
+            w_reduce = ops.softmax(self.alpha_reduce, axis=-1)
+        else:
+            w_normal, w_reduce = mixture
+        s0 = s1 = self.stem_bn(self.stem_conv(inputs), training=training)
+        for cell, reduction in zip(self.search_cells, self.reductions):
+            weights = w_reduce if reduction else w_normal
+            s0, s1 = s1, cell(s0, s1, weights, training=training)
+        return self.classifier(self.pool(s1))
+
+    def get_config(self):
+        return {
+            **self._size_config(),
+            "steps": self.steps,
+            "multiplier": self.multiplier,
+            "primitives": list(self.primitives),
+            "partial_channels": self.partial_channels,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_nash")
+class DartsEvalNetwork(_DartsNetwork):
+    """The network of a genotype, trained from scratch (DARTS's `NetworkCIFAR`).
+
+    Stem conv3x3 (`stem_multiplier * channels`) + BN, `cells` fixed cells with reduction
+    cells at 1/3 and 2/3 of the depth (channels doubled), global pooling and a classifier.
+    With `auxiliary_weight > 0` an `AuxiliaryHead` reads the output of the cell at 2/3 of the
+    depth in training and its cross-entropy, times `auxiliary_weight`, is added to the loss
+    (`compute_loss`); inference returns the main logits only. Drop-path's probability is the
+    non-trainable variable `drop_path_rate` (0 at first), which `DropPathSchedule` raises
+    linearly to `drop_path_prob` over training, as DARTS does.
+
+    Args:
+        genotype: a `Genotype` (or its `to_dict()`).
+        num_classes: int, the number of classes. Defaults to 10.
+        cells: int, the number of cells (>= 3). Defaults to 20.
+        channels: int, the initial channels. Defaults to 36.
+        auxiliary_weight: float, the auxiliary loss weight, 0 for no head. Defaults to 0.4.
+        drop_path_prob: float in [0, 1), the final drop-path probability. Defaults to 0.2.
+        stem_multiplier: int. Defaults to 3.
+        seed: int or None, the drop-path seed. Defaults to None.
+        **kwargs: base `Model` arguments.
+
+    Call arguments:
+        inputs: images `(batch, height, width, channels)`.
+        training: bool.
+
+    Returns:
+        Logits `(batch, num_classes)`.
+
+    Example:
+
+    >>> import keras
+    >>> from keras_nash.spaces import DARTS_V2, DartsEvalNetwork
+    >>> net = DartsEvalNetwork(DARTS_V2, num_classes=10, cells=3, channels=4)
+    >>> tuple(net(keras.ops.ones((2, 32, 32, 3))).shape)
+    (2, 10)
+    """
+
+    def __init__(
+        self,
+        genotype,
+        num_classes: int = 10,
+        cells: int = 20,
+        channels: int = 36,
+        auxiliary_weight: float = 0.4,
+        drop_path_prob: float = 0.2,
+        stem_multiplier: int = 3,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(num_classes, cells, channels, stem_multiplier, seed, **kwargs)
+        if isinstance(genotype, dict):
+            genotype = Genotype.from_dict(genotype)
+        if not isinstance(genotype, Genotype):
+            raise ValueError(
+                f"`genotype` must be a Genotype or its dict. Received: genotype={genotype!r}"
+            )
+        drop_path_prob = check_float("drop_path_prob", drop_path_prob, minimum=0.0)
+        if drop_path_prob >= 1.0:
+            raise ValueError(
+                f"`drop_path_prob` must be in [0, 1). Received: drop_path_prob={drop_path_prob}"
+            )
+        self.genotype = genotype
+        self.auxiliary_weight = check_float("auxiliary_weight", auxiliary_weight, minimum=0.0)
+        self.drop_path_prob = drop_path_prob
+        self.fixed_cells = []
+        for index, current, reduction, reduction_prev in _cell_plan(self.cells, self.channels):
+            self.fixed_cells.append(
+                FixedCell(
+                    current,
+                    genotype.reduce if reduction else genotype.normal,
+                    genotype.reduce_concat if reduction else genotype.normal_concat,
+                    reduction,
+                    reduction_prev,
+                    seed=None if seed is None else seed + index,
+                    name=f"cell_{index}",
+                )
+            )
+        self.auxiliary_index = 2 * self.cells // 3
+        self.auxiliary_head = (
+            AuxiliaryHead(self.num_classes, name="auxiliary_head")
+            if self.auxiliary_weight > 0
+            else None
+        )
+        self._make_classifier()
+        self.drop_path_rate = self.add_weight(
+            shape=(), initializer="zeros", trainable=False, name="drop_path_rate"
+        )
+        self._auxiliary_logits = None
+
+    def call(self, inputs, training=None):
+        s0 = s1 = self.stem_bn(self.stem_conv(inputs), training=training)
+        auxiliary = None
+        for index, cell in enumerate(self.fixed_cells):
+            s0, s1 = s1, cell(s0, s1, self.drop_path_rate, training=training)
+            if index == self.auxiliary_index and self.auxiliary_head is not None:
+                if training or not self.auxiliary_head.built:
+                    auxiliary = self.auxiliary_head(s1, training=training)
+        # Read by `compute_loss` in the same (traced) training step.
+        object.__setattr__(self, "_auxiliary_logits", auxiliary if training else None)
+        return self.classifier(self.pool(s1))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        auxiliary = self._auxiliary_logits
+        object.__setattr__(self, "_auxiliary_logits", None)
+        if training and auxiliary is not None:
+            auxiliary_loss = keras.losses.sparse_categorical_crossentropy(
+                ops.reshape(y, (-1,)), auxiliary, from_logits=True
+            )
+            if sample_weight is not None:
+                auxiliary_loss = auxiliary_loss * ops.reshape(sample_weight, (-1,))
+            loss = loss + self.auxiliary_weight * ops.mean(auxiliary_loss)
+        return loss
+
+    def count_params_without_auxiliary(self) -> int:
+        """Trainable parameters without the auxiliary head (the size DARTS reports)."""
+        head = set()
+        if self.auxiliary_head is not None:
+            head = {id(v) for v in self.auxiliary_head.trainable_variables}
+        return int(
+            sum(np.prod(v.shape) for v in self.trainable_variables if id(v) not in head)
+        )
+
+    def get_config(self):
+        return {
+            **self._size_config(),
+            "genotype": self.genotype.to_dict(),
+            "auxiliary_weight": self.auxiliary_weight,
+            "drop_path_prob": self.drop_path_prob,
+        }
+
+
+class DropPathSchedule(keras.callbacks.Callback):
+    """Raise a `DartsEvalNetwork`'s drop-path rate linearly: `drop_path_prob * epoch / epochs`.
+
+    Args:
+        epochs: int >= 1, the number of training epochs.
+
+    Example:
+
+    >>> from keras_nash.spaces import DropPathSchedule
+    >>> DropPathSchedule(epochs=600).epochs
+    600
+    """
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = check_int("epochs", epochs, minimum=1)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        rate = getattr(self.model, "drop_path_prob", 0.0) * epoch / self.epochs
+        if hasattr(self.model, "drop_path_rate"):
+            self.model.drop_path_rate.assign(rate)

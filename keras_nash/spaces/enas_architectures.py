@@ -1,0 +1,209 @@
+"""ENAS architectures as plain data: `MacroArchitecture`, `MicroArchitecture` and their JSON.
+
+An architecture is a frozen dataclass of tuples, validated on construction, with a JSON round
+trip (`to_json` / `from_json`, `to_dict` / `from_dict`) whose header names the space ("macro"
+or "micro") and the schema version (1). `architecture_from_json` reads either kind. Whether an
+architecture fits a given space (its number of layers or blocks, its operations) is the space's
+`validate`; nothing here builds a network.
+"""
+
+import dataclasses
+import json
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+
+def _check_header(data, space):
+    if not isinstance(data, dict):
+        raise ValueError(f"An architecture must be a dict. Received: {type(data).__name__}")
+    if data.get("space") != space:
+        raise ValueError(f"`space` must be {space!r}. Received: space={data.get('space')!r}")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(
+            f"`schema_version` must be {SCHEMA_VERSION}. Received: schema_version={version!r}"
+        )
+
+
+def _as_lists(value):
+    """Tuples (nested) as lists, the form JSON writes."""
+    if isinstance(value, tuple):
+        return [_as_lists(item) for item in value]
+    return value
+
+
+class _ArchitectureData:
+    """The dict and JSON forms both architectures share; `space` names the kind."""
+
+    space = None
+
+    def to_dict(self) -> dict:
+        """The architecture as a JSON-ready dict with `schema_version` and `space`."""
+        data = {"schema_version": SCHEMA_VERSION, "space": self.space}
+        for field in dataclasses.fields(self):
+            data[field.name] = _as_lists(getattr(self, field.name))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        """Rebuild an architecture from `to_dict()`'s output (checks the header)."""
+        _check_header(data, cls.space)
+        names = [field.name for field in dataclasses.fields(cls)]
+        for name in names:
+            if name not in data:
+                raise ValueError(
+                    f"`{name}` is missing from the {cls.space} architecture. "
+                    f"Received keys: {sorted(data)}"
+                )
+        return cls(*(data[name] for name in names))
+
+    def to_json(self) -> str:
+        """The architecture as a JSON string (keys sorted)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str):
+        """Rebuild an architecture from `to_json()`'s output."""
+        return cls.from_dict(json.loads(text))
+
+
+@dataclasses.dataclass(frozen=True)
+class MacroArchitecture(_ArchitectureData):
+    """A macro architecture: one operation per layer and a skip mask over the earlier layers.
+
+    Args:
+        ops: tuple of str, the operation of each layer.
+        skips: tuple of tuples of 0/1; `skips[i]` has `i` entries, `skips[i][j] == 1` adds layer
+            `j`'s output to layer `i`'s.
+
+    Example:
+
+    >>> from keras_nash.spaces import MacroArchitecture
+    >>> arch = MacroArchitecture(("conv_3x3", "max_pool_3x3"), ((), (1,)))
+    >>> MacroArchitecture.from_json(arch.to_json()) == arch
+    True
+    >>> arch.num_layers
+    2
+    """
+
+    space = "macro"
+
+    ops: tuple
+    skips: tuple
+
+    def __post_init__(self):
+        object.__setattr__(self, "ops", tuple(str(op) for op in self.ops))
+        object.__setattr__(self, "skips", tuple(tuple(int(s) for s in row) for row in self.skips))
+        if len(self.ops) < 1:
+            raise ValueError(
+                f"`ops` must name one operation per layer (>= 1). Received: ops={list(self.ops)}"
+            )
+        if len(self.skips) != len(self.ops):
+            raise ValueError(
+                f"`skips` must have one row per layer ({len(self.ops)}). "
+                f"Received: skips={self.skips}"
+            )
+        for i, row in enumerate(self.skips):
+            if len(row) != i or any(s not in (0, 1) for s in row):
+                raise ValueError(
+                    f"`skips[{i}]` must hold {i} values, each 0 or 1. "
+                    f"Received: skips[{i}]={list(row)}"
+                )
+
+    @property
+    def num_layers(self) -> int:
+        """The number of layers."""
+        return len(self.ops)
+
+
+def _is_node_index(index, block) -> bool:
+    return (
+        not isinstance(index, bool)
+        and isinstance(index, (int, np.integer))
+        and 0 <= index < block + 2
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class MicroArchitecture(_ArchitectureData):
+    """A micro architecture: a normal and a reduction cell, each a tuple of blocks.
+
+    A block is `(input_1, input_2, op_1, op_2)`: node `b + 2` of the cell is
+    `op_1(node[input_1]) + op_2(node[input_2])`, nodes 0 and 1 being the cell's inputs.
+
+    Args:
+        normal: tuple of blocks of the normal cell.
+        reduce: tuple of blocks of the reduction cell (same length).
+
+    Example:
+
+    >>> from keras_nash.spaces import MicroArchitecture
+    >>> cell = ((0, 1, "sep_conv_3x3", "skip_connect"), (2, 0, "avg_pool_3x3", "sep_conv_5x5"))
+    >>> arch = MicroArchitecture(normal=cell, reduce=cell)
+    >>> arch.to_dict()["normal"][1]  # node 3 = avg_pool_3x3(node 2) + sep_conv_5x5(input 0)
+    [2, 0, 'avg_pool_3x3', 'sep_conv_5x5']
+    >>> MicroArchitecture.from_json(arch.to_json()) == arch
+    True
+    """
+
+    space = "micro"
+
+    normal: tuple
+    reduce: tuple
+
+    def __post_init__(self):
+        for field in ("normal", "reduce"):
+            blocks = []
+            for b, block in enumerate(getattr(self, field)):
+                if len(block) != 4:
+                    raise ValueError(
+                        f"`{field}[{b}]` must be (input_1, input_2, op_1, op_2). "
+                        f"Received: {field}[{b}]={block}"
+                    )
+                i1, i2, op1, op2 = block
+                for slot, index in enumerate((i1, i2)):
+                    if not _is_node_index(index, b):
+                        raise ValueError(
+                            f"`{field}[{b}]` input {slot + 1} must be an int in [0, {b + 1}]. "
+                            f"Received: {field}[{b}]={list(block)}"
+                        )
+                blocks.append((int(i1), int(i2), str(op1), str(op2)))
+            if not blocks:
+                raise ValueError(f"`{field}` must hold at least one block. Received: {field}=()")
+            object.__setattr__(self, field, tuple(blocks))
+        if len(self.normal) != len(self.reduce):
+            raise ValueError(
+                f"`reduce` must have as many blocks as `normal` ({len(self.normal)}). "
+                f"Received: {len(self.reduce)} blocks"
+            )
+
+    @property
+    def num_blocks(self) -> int:
+        """The number of blocks per cell."""
+        return len(self.normal)
+
+
+def architecture_from_json(text: str):
+    """Read a `MacroArchitecture` or `MicroArchitecture` from its JSON (dispatch on "space").
+
+    Args:
+        text: str, what `to_json` wrote.
+
+    Returns:
+        The architecture.
+
+    Example:
+
+    >>> from keras_nash.spaces import MacroArchitecture, architecture_from_json
+    >>> arch = MacroArchitecture(("conv_3x3",), ((),))
+    >>> architecture_from_json(arch.to_json()) == arch
+    True
+    """
+    data = json.loads(text)
+    space = data.get("space") if isinstance(data, dict) else None
+    for kind in (MacroArchitecture, MicroArchitecture):
+        if space == kind.space:
+            return kind.from_dict(data)
+    raise ValueError(f"`space` must be 'macro' or 'micro'. Received: space={space!r}")
