@@ -32,6 +32,27 @@ def test_search_cell_shapes(reduction, reduction_prev):
         SearchCell(4, steps=0)
 
 
+@pytest.mark.parametrize("kind", ["search", "fixed"])
+def test_cells_build_every_weight_before_the_first_call(kind):
+    s0 = np.random.rand(2, 16, 16, 5).astype("float32")
+    s1 = np.random.rand(2, 8, 8, 6).astype("float32")
+    if kind == "search":
+        cell = SearchCell(4, True, True, steps=2, multiplier=2, primitives=SMALL_OPS)
+        cell.build(s0.shape, s1.shape, (5, 4))
+        call = lambda: cell(s0, s1, np.full((5, 4), 0.25, "float32"))
+    else:
+        cell = FixedCell(
+            4, [["sep_conv_3x3", 0], ["skip_connect", 1], ["dil_conv_3x3", 2], ["avg_pool_3x3", 0]],
+            concat=[2, 3], reduction=True, reduction_prev=True,
+        )
+        cell.build(s0.shape, s1.shape)
+        call = lambda: cell(s0, s1)
+    built = [v.path for v in cell.weights]
+    out = call()
+    assert [v.path for v in cell.weights] == built
+    assert tuple(out.shape) == cell.compute_output_shape(s0.shape, s1.shape) == (2, 4, 4, 8)
+
+
 def _search_net(**kwargs):
     defaults = dict(num_classes=3, cells=3, channels=4, steps=2, multiplier=2, primitives=SMALL_OPS, seed=1)
     return DartsSearchNetwork(**{**defaults, **kwargs})

@@ -37,6 +37,11 @@ def test_zero_is_zero_and_identity_is_identity():
     assert isinstance(OPS["skip_connect"](4, 2, False), nash_ops.FactorizedReduce)
 
 
+def test_identity_is_keras_identity():
+    assert nash_ops.Identity is keras.layers.Identity
+    assert type(OPS["skip_connect"](4, 1, True)) is keras.layers.Identity
+
+
 def test_pool_bn_only_in_search():
     assert OPS["max_pool_3x3"](4, 1, False).bn is not None
     assert OPS["max_pool_3x3"](4, 1, True).bn is None
@@ -60,6 +65,10 @@ def test_bad_arguments():
         nash_ops.PoolBN("min")
     with pytest.raises(ValueError, match="primitives"):
         nash_ops.check_op_names(["sep_conv_3x3", "conv_7x7"])
+    with pytest.raises(ValueError, match="out_channels=1"):
+        nash_ops.FactorizedReduce(1)
+    with pytest.raises(ValueError, match="kernel_size=0"):
+        nash_ops.ReLUConvBN(4, 0)
 
 
 def test_keras_save_load_safe_mode(tmp_path):

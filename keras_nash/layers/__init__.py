@@ -3,8 +3,10 @@
 - Morphism layers (NASH): `DiracInitializer`, `ConvBNReLU` (identity-initialised insert),
   `LambdaSum` (the lambda-weighted sum of a skip connection).
 - Candidate operations (DARTS, EG-NAS, ENAS micro): the `OPS` registry (name ->
-  `constructor(channels, strides, affine)`) over `Zero`, `Identity`, `FactorizedReduce`,
-  `ReLUConvBN`, `SepConv`, `DilConv`, `PoolBN`; `PRIMITIVES`, DARTS's eight names.
+  `constructor(channels, strides, affine)`) over `Zero`, `Identity` (Keras's own
+  `keras.layers.Identity`), `FactorizedReduce`, `ReLUConvBN`, `SepConv`, `DilConv`, `PoolBN`;
+  `PRIMITIVES`, DARTS's eight names. The registry and the convolutions are in `ops`, `Zero`
+  and `PoolBN` in `pooling`, the shared batch norm and base classes in `base`.
 - `MixedOp` (softmax(alpha)-weighted sum of the ops on an edge, optional partial channels) and
   the cells: `SearchCell`, `FixedCell`, `AuxiliaryHead`.
 """
@@ -23,3 +25,22 @@ from keras_nash.layers.ops import (
     SepConv,
     Zero,
 )
+
+__all__ = [
+    "OPS",
+    "PRIMITIVES",
+    "AuxiliaryHead",
+    "ConvBNReLU",
+    "DilConv",
+    "DiracInitializer",
+    "FactorizedReduce",
+    "FixedCell",
+    "Identity",
+    "LambdaSum",
+    "MixedOp",
+    "PoolBN",
+    "ReLUConvBN",
+    "SearchCell",
+    "SepConv",
+    "Zero",
+]

@@ -21,9 +21,10 @@ These layers import nothing above `layers/`.
 import keras
 from keras import ops
 
+from keras_nash.checks import check_int
+from keras_nash.layers.base import batch_norm, reduced_size
 from keras_nash.layers.mixed import MixedOp
 from keras_nash.layers.ops import OPS, PRIMITIVES, FactorizedReduce, Identity, ReLUConvBN
-from keras_nash.layers.ops import batch_norm
 
 
 def n_edges(steps: int) -> int:
@@ -34,28 +35,31 @@ def n_edges(steps: int) -> int:
 
     Example:
 
+    >>> from keras_nash.layers.cells import n_edges
     >>> n_edges(4)
     14
     """
-    if steps < 1:
-        raise ValueError(f"`steps` must be >= 1. Received: steps={steps}")
+    steps = check_int("steps", steps, minimum=1)
     return sum(2 + i for i in range(steps))
-
-
-def _check_cell_args(steps, multiplier):
-    if steps < 1:
-        raise ValueError(f"`steps` must be >= 1. Received: steps={steps}")
-    if not 1 <= multiplier <= steps:
-        raise ValueError(
-            f"`multiplier` must be in [1, steps]. Received: multiplier={multiplier}, "
-            f"steps={steps}"
-        )
 
 
 def _preprocess(channels, reduction_prev, affine):
     if reduction_prev:
         return FactorizedReduce(channels, affine=affine)
     return ReLUConvBN(channels, 1, 1, affine=affine)
+
+
+def _build(layer, input_shape):
+    """Build `layer` for `input_shape` unless it is built; return its output shape."""
+    if not layer.built:
+        layer.build(input_shape)
+    return tuple(layer.compute_output_shape(input_shape))
+
+
+def _cell_output_shape(s1_shape, reduction, channels):
+    n, h, w, _ = s1_shape
+    strides = 2 if reduction else 1
+    return (n, reduced_size(h, strides), reduced_size(w, strides), channels)
 
 
 @keras.saving.register_keras_serializable(package="keras_nash")
@@ -85,9 +89,11 @@ class SearchCell(keras.layers.Layer):
 
     Example:
 
-    >>> cell = SearchCell(4, steps=2, multiplier=2)
+    >>> import keras
+    >>> from keras_nash.layers import SearchCell
+    >>> cell = SearchCell(4, steps=2, multiplier=2, primitives=["skip_connect", "avg_pool_3x3"])
     >>> x = keras.ops.ones((2, 8, 8, 6))
-    >>> cell(x, x, keras.ops.ones((5, 8)) / 8).shape
+    >>> tuple(cell(x, x, keras.ops.ones((5, 2)) / 2).shape)
     (2, 8, 8, 8)
     """
 
@@ -103,14 +109,13 @@ class SearchCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_cell_args(steps, multiplier)
-        self.channels = int(channels)
+        self.channels = check_int("channels", channels, minimum=1)
         self.reduction = bool(reduction)
         self.reduction_prev = bool(reduction_prev)
-        self.steps = int(steps)
-        self.multiplier = int(multiplier)
+        self.steps = check_int("steps", steps, minimum=1)
+        self.multiplier = check_int("multiplier", multiplier, minimum=1, maximum=self.steps)
         self.primitives = tuple(primitives)
-        self.partial_channels = int(partial_channels)
+        self.partial_channels = check_int("partial_channels", partial_channels, minimum=1)
         self.preprocess0 = _preprocess(self.channels, self.reduction_prev, affine=False)
         self.preprocess1 = ReLUConvBN(self.channels, 1, 1, affine=False)
         self.edges = []
@@ -120,6 +125,16 @@ class SearchCell(keras.layers.Layer):
                 self.edges.append(
                     MixedOp(self.channels, strides, self.primitives, self.partial_channels)
                 )
+
+    def build(self, s0_shape, s1_shape, weights_shape=None):
+        shapes = [_build(self.preprocess0, s0_shape), _build(self.preprocess1, s1_shape)]
+        offset = 0
+        for i in range(self.steps):
+            node_shape = None
+            for j, shape in enumerate(shapes):
+                node_shape = _build(self.edges[offset + j], shape)
+            offset += len(shapes)
+            shapes.append(node_shape)
 
     def call(self, s0, s1, weights, training=None):
         expected = (len(self.edges), len(self.primitives))
@@ -140,11 +155,7 @@ class SearchCell(keras.layers.Layer):
         return ops.concatenate(states[-self.multiplier :], axis=-1)
 
     def compute_output_shape(self, s0_shape, s1_shape, weights_shape=None):
-        n, h, w, _ = s1_shape
-        if self.reduction:
-            h = None if h is None else -(-h // 2)
-            w = None if w is None else -(-w // 2)
-        return (n, h, w, self.multiplier * self.channels)
+        return _cell_output_shape(s1_shape, self.reduction, self.multiplier * self.channels)
 
     def get_config(self):
         return {
@@ -189,9 +200,11 @@ class FixedCell(keras.layers.Layer):
 
     Example:
 
-    >>> cell = FixedCell(4, [["skip_connect", 0], ["sep_conv_3x3", 1]], concat=[2])
+    >>> import keras
+    >>> from keras_nash.layers import FixedCell
+    >>> cell = FixedCell(4, [["skip_connect", 0], ["avg_pool_3x3", 1]], concat=[2])
     >>> x = keras.ops.ones((2, 8, 8, 6))
-    >>> cell(x, x).shape
+    >>> tuple(cell(x, x).shape)
     (2, 8, 8, 4)
     """
 
@@ -229,7 +242,7 @@ class FixedCell(keras.layers.Layer):
             raise ValueError(
                 f"`concat` must name nodes in [0, {2 + steps}). Received: concat={concat}"
             )
-        self.channels = int(channels)
+        self.channels = check_int("channels", channels, minimum=1)
         self.cell_ops = cell_ops
         self.concat = concat
         self.reduction = bool(reduction)
@@ -242,6 +255,13 @@ class FixedCell(keras.layers.Layer):
             for name, index in cell_ops
         ]
         self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, s0_shape, s1_shape, drop_prob_shape=None):
+        shapes = [_build(self.preprocess0, s0_shape), _build(self.preprocess1, s1_shape)]
+        for i in range(len(self.cell_ops) // 2):
+            for position in (2 * i, 2 * i + 1):
+                node_shape = _build(self.candidates[position], shapes[self.cell_ops[position][1]])
+            shapes.append(node_shape)
 
     def _drop_path(self, x, drop_prob):
         keep = 1.0 - ops.cast(drop_prob, x.dtype)
@@ -264,11 +284,7 @@ class FixedCell(keras.layers.Layer):
         return ops.concatenate([states[node] for node in self.concat], axis=-1)
 
     def compute_output_shape(self, s0_shape, s1_shape, drop_prob_shape=None):
-        n, h, w, _ = s1_shape
-        if self.reduction:
-            h = None if h is None else -(-h // 2)
-            w = None if w is None else -(-w // 2)
-        return (n, h, w, len(self.concat) * self.channels)
+        return _cell_output_shape(s1_shape, self.reduction, len(self.concat) * self.channels)
 
     def get_config(self):
         return {
@@ -303,13 +319,15 @@ class AuxiliaryHead(keras.layers.Layer):
 
     Example:
 
-    >>> AuxiliaryHead(10)(keras.ops.ones((2, 8, 8, 16))).shape
+    >>> import keras
+    >>> from keras_nash.layers import AuxiliaryHead
+    >>> tuple(AuxiliaryHead(10)(keras.ops.ones((2, 8, 8, 16))).shape)
     (2, 10)
     """
 
     def __init__(self, num_classes: int, **kwargs):
         super().__init__(**kwargs)
-        self.num_classes = int(num_classes)
+        self.num_classes = check_int("num_classes", num_classes, minimum=1)
         self.pool = None
         self.conv1 = keras.layers.Conv2D(128, 1, use_bias=False)
         self.bn1 = batch_norm(True)

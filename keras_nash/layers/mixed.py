@@ -15,6 +15,8 @@ slice of channels is sampled on the next edge.
 import keras
 from keras import ops
 
+from keras_nash.checks import check_int
+from keras_nash.layers.base import check_strides, reduced_size
 from keras_nash.layers.ops import OPS, PRIMITIVES, check_op_names
 
 
@@ -30,8 +32,11 @@ def channel_shuffle(x, groups: int):
 
     Example:
 
-    >>> channel_shuffle(keras.ops.reshape(keras.ops.arange(4.0), (1, 1, 1, 4)), 2)[0, 0, 0]
-    [0., 2., 1., 3.]
+    >>> import keras
+    >>> from keras_nash.layers.mixed import channel_shuffle
+    >>> x = keras.ops.reshape(keras.ops.arange(4.0), (1, 1, 1, 4))
+    >>> keras.ops.convert_to_numpy(channel_shuffle(x, 2))[0, 0, 0].tolist()
+    [0.0, 2.0, 1.0, 3.0]
     """
     shape = ops.shape(x)
     channels = x.shape[-1]
@@ -66,8 +71,10 @@ class MixedOp(keras.layers.Layer):
 
     Example:
 
+    >>> import keras
+    >>> from keras_nash.layers import MixedOp
     >>> op = MixedOp(8, 1, primitives=["skip_connect", "sep_conv_3x3"])
-    >>> op(keras.ops.ones((2, 8, 8, 8)), keras.ops.array([0.5, 0.5])).shape
+    >>> tuple(op(keras.ops.ones((2, 8, 8, 8)), keras.ops.array([0.5, 0.5])).shape)
     (2, 8, 8, 8)
     """
 
@@ -86,15 +93,15 @@ class MixedOp(keras.layers.Layer):
                 "`primitives` must hold at least 2 operations. "
                 f"Received: primitives={list(primitives)}"
             )
-        if partial_channels < 1 or channels % partial_channels:
+        self.channels = check_int("channels", channels, minimum=1)
+        self.strides = check_strides(strides)
+        self.primitives = primitives
+        self.partial_channels = check_int("partial_channels", partial_channels, minimum=1)
+        if self.channels % self.partial_channels:
             raise ValueError(
-                "`partial_channels` must be >= 1 and divide `channels`. "
+                "`partial_channels` must divide `channels`. "
                 f"Received: channels={channels}, partial_channels={partial_channels}"
             )
-        self.channels = int(channels)
-        self.strides = int(strides)
-        self.primitives = primitives
-        self.partial_channels = int(partial_channels)
         op_channels = self.channels // self.partial_channels
         self.candidates = [OPS[name](op_channels, self.strides, False) for name in primitives]
         self.bypass_pool = None
@@ -105,7 +112,10 @@ class MixedOp(keras.layers.Layer):
         n, h, w, _ = inputs_shape
         op_shape = (n, h, w, self.channels // self.partial_channels)
         for op in self.candidates:
-            op.build(op_shape)
+            if not op.built:
+                op.build(op_shape)
+        if self.bypass_pool is not None:
+            self.bypass_pool.build((n, h, w, self.channels - op_shape[-1]))
 
     def call(self, inputs, weights, training=None):
         if weights.shape[-1] is not None and weights.shape[-1] != len(self.primitives):
@@ -134,8 +144,7 @@ class MixedOp(keras.layers.Layer):
 
     def compute_output_shape(self, inputs_shape, weights_shape=None):
         n, h, w, c = inputs_shape
-        s = self.strides
-        return (n, None if h is None else -(-h // s), None if w is None else -(-w // s), c)
+        return (n, reduced_size(h, self.strides), reduced_size(w, self.strides), c)
 
     def get_config(self):
         return {

@@ -19,6 +19,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_nash.checks import check_float, check_int
+from keras_nash.layers.base import ConfigLayer
+
 
 @keras.saving.register_keras_serializable(package="keras_nash")
 class DiracInitializer(keras.initializers.Initializer):
@@ -30,7 +33,12 @@ class DiracInitializer(keras.initializers.Initializer):
 
     Example:
 
-    >>> conv = keras.layers.Conv2D(8, 3, padding="same", kernel_initializer=DiracInitializer())
+    >>> import keras, numpy as np
+    >>> from keras_nash.layers import DiracInitializer
+    >>> conv = keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=DiracInitializer())
+    >>> x = np.random.rand(1, 8, 8, 4).astype("float32")
+    >>> bool(np.allclose(conv(x), x, atol=1e-6))
+    True
     """
 
     def __call__(self, shape, dtype=None):
@@ -46,7 +54,15 @@ class DiracInitializer(keras.initializers.Initializer):
 
 
 def dirac_kernel(kh: int, kw: int, channels_in: int, channels_out: int | None = None) -> np.ndarray:
-    """The identity kernel of shape `(kh, kw, channels_in, channels_out)` (float32 numpy)."""
+    """The identity kernel of shape `(kh, kw, channels_in, channels_out)` (float32 numpy).
+
+    Example:
+
+    >>> from keras_nash.layers.morph import dirac_kernel
+    >>> kernel = dirac_kernel(3, 3, 2, 4)
+    >>> kernel.shape, float(kernel.sum()), float(kernel[1, 1, 1, 1])
+    ((3, 3, 2, 4), 2.0, 1.0)
+    """
     channels_out = channels_in if channels_out is None else channels_out
     kernel = np.zeros((kh, kw, channels_in, channels_out), dtype="float32")
     diagonal = np.arange(min(channels_in, channels_out))
@@ -55,7 +71,7 @@ def dirac_kernel(kh: int, kw: int, channels_in: int, channels_out: int | None = 
 
 
 @keras.saving.register_keras_serializable(package="keras_nash")
-class ConvBNReLU(keras.layers.Layer):
+class ConvBNReLU(ConfigLayer):
     """Conv2D ("same", no bias) followed by batch normalisation and a ReLU.
 
     With `identity_init=True` the block computes the identity on non-negative inputs in
@@ -77,22 +93,26 @@ class ConvBNReLU(keras.layers.Layer):
 
     Example:
 
+    >>> import keras
+    >>> from keras_nash.layers import ConvBNReLU
     >>> x = keras.random.uniform((2, 8, 8, 4))
     >>> block = ConvBNReLU(4, 5, identity_init=True)
     >>> bool(keras.ops.max(keras.ops.abs(block(x) - x)) < 1e-5)
     True
     """
 
+    config_keys = ("filters", "kernel_size", "identity_init", "epsilon")
+
     def __init__(self, filters, kernel_size=3, identity_init=False, epsilon=1e-3, **kwargs):
         super().__init__(**kwargs)
-        if int(filters) < 1:
-            raise ValueError(f"`filters` must be >= 1. Received: filters={filters}")
-        if int(kernel_size) < 1 or int(kernel_size) % 2 == 0:
-            raise ValueError(f"`kernel_size` must be a positive odd int. Received: kernel_size={kernel_size}")
-        self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
+        self.filters = check_int("filters", filters, minimum=1)
+        self.kernel_size = check_int("kernel_size", kernel_size, minimum=1)
+        if self.kernel_size % 2 == 0:
+            raise ValueError(
+                f"`kernel_size` must be a positive odd int. Received: kernel_size={kernel_size}"
+            )
         self.identity_init = bool(identity_init)
-        self.epsilon = float(epsilon)
+        self.epsilon = check_float("epsilon", epsilon, minimum=0, exclusive=True)
         self.conv = keras.layers.Conv2D(
             self.filters,
             self.kernel_size,
@@ -124,18 +144,9 @@ class ConvBNReLU(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.filters,)
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "identity_init": self.identity_init,
-            "epsilon": self.epsilon,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_nash")
-class LambdaSum(keras.layers.Layer):
+class LambdaSum(ConfigLayer):
     """`lam * inputs[0] + (1 - lam) * inputs[1]` with a trainable scalar `lam`.
 
     NASH's type IV morphism: replace `f` by `lam * f + (1 - lam) * h` with `lam = 1`, so a new
@@ -150,14 +161,18 @@ class LambdaSum(keras.layers.Layer):
 
     Example:
 
+    >>> import keras
+    >>> from keras_nash.layers import LambdaSum
     >>> f, h = keras.ops.ones((1, 4)), keras.ops.zeros((1, 4))
     >>> keras.ops.convert_to_numpy(LambdaSum()([f, h])).tolist()
     [[1.0, 1.0, 1.0, 1.0]]
     """
 
+    config_keys = ("initial_lambda",)
+
     def __init__(self, initial_lambda=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.initial_lambda = float(initial_lambda)
+        self.initial_lambda = check_float("initial_lambda", initial_lambda)
 
     def build(self, input_shape):
         if len(input_shape) != 2 or tuple(input_shape[0]) != tuple(input_shape[1]):
@@ -174,6 +189,3 @@ class LambdaSum(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0])
-
-    def get_config(self):
-        return {**super().get_config(), "initial_lambda": self.initial_lambda}

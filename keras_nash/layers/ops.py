@@ -5,7 +5,7 @@ serialisable Keras layer mapping `(N, H, W, C)` to `(N, ceil(H / strides), ceil(
 (channels in equal channels out). The table follows DARTS's `operations.py` (Liu et al. 2019):
 
 - "none": `Zero` (with stride), the edge that is absent.
-- "skip_connect": `Identity`, or `FactorizedReduce` at stride 2.
+- "skip_connect": `Identity` (Keras's own), or `FactorizedReduce` at stride 2.
 - "max_pool_3x3", "avg_pool_3x3": `PoolBN`, 3x3 pooling followed, when `affine=False` (in
   search), by a non-affine batch norm, as DARTS's MixedOp adds one.
 - "sep_conv_3x3", "sep_conv_5x5": `SepConv`, (ReLU - depthwise - pointwise - BN) twice.
@@ -14,8 +14,10 @@ serialisable Keras layer mapping `(N, H, W, C)` to `(N, ceil(H / strides), ceil(
 
 `PRIMITIVES` lists the 8 DARTS operations in DARTS's order; the columns of alpha follow it.
 
-All convolutions use "same" padding and no bias (a batch norm follows each). Batch norms use
-PyTorch's defaults (momentum 0.1, i.e. Keras momentum 0.9, epsilon 1e-5); `affine=False`
+This module holds the registry and the convolution operations; `Zero` and `PoolBN` live in
+`keras_nash.layers.pooling` and `batch_norm` in `keras_nash.layers.base`, all importable from
+here. All convolutions use "same" padding and no bias (a batch norm follows each). Batch norms
+use PyTorch's defaults (momentum 0.1, i.e. Keras momentum 0.9, epsilon 1e-5); `affine=False`
 drops their scale and offset, as DARTS does during search.
 """
 
@@ -23,6 +25,24 @@ from typing import Callable
 
 import keras
 from keras import ops
+
+from keras_nash.checks import check_int
+from keras_nash.layers.base import StridedOp, batch_norm, check_strides, reduced_size
+from keras_nash.layers.pooling import PoolBN, Zero
+
+__all__ = [
+    "OPS",
+    "PRIMITIVES",
+    "DilConv",
+    "FactorizedReduce",
+    "Identity",
+    "PoolBN",
+    "ReLUConvBN",
+    "SepConv",
+    "Zero",
+    "batch_norm",
+    "check_op_names",
+]
 
 PRIMITIVES = (
     "none",
@@ -35,83 +55,34 @@ PRIMITIVES = (
     "dil_conv_5x5",
 )
 
-BN_MOMENTUM = 0.9
-BN_EPSILON = 1e-5
+Identity = keras.layers.Identity
 
 
-def batch_norm(affine: bool, name: str | None = None) -> keras.layers.BatchNormalization:
-    """A batch norm with PyTorch's defaults; `affine=False` has no scale and no offset."""
-    return keras.layers.BatchNormalization(
-        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, center=affine, scale=affine, name=name
-    )
-
-
-def _check_strides(strides: int) -> int:
-    if strides not in (1, 2):
-        raise ValueError(f"`strides` must be 1 or 2. Received: strides={strides}")
-    return int(strides)
-
-
-def _reduced(size, strides):
-    if size is None:
-        return None
-    return -(-size // strides)
-
-
-@keras.saving.register_keras_serializable(package="keras_nash")
-class Zero(keras.layers.Layer):
-    """The "none" operation: zeros, subsampled by `strides`.
+class ConvOp(StridedOp):
+    """Base of the convolution operations: stores and serialises their common arguments.
 
     Args:
+        out_channels: int, the number of output channels (>= 1).
+        kernel_size: int, the square kernel size (>= 1).
         strides: int, 1 or 2. Defaults to 1.
+        affine: bool, whether the batch norms have scale and offset. Defaults to True.
         **kwargs: base `Layer` arguments.
-
-    Call arguments:
-        inputs: a 4D tensor `(batch, height, width, channels)`.
-
-    Returns:
-        Zeros of shape `(batch, ceil(height / strides), ceil(width / strides), channels)`.
-
-    Example:
-
-    >>> Zero(strides=2)(keras.ops.ones((1, 8, 8, 4))).shape
-    (1, 4, 4, 4)
     """
 
-    def __init__(self, strides: int = 1, **kwargs):
+    config_keys = ("out_channels", "kernel_size", "strides", "affine")
+
+    def __init__(
+        self, out_channels: int, kernel_size: int, strides: int = 1, affine: bool = True, **kwargs
+    ):
         super().__init__(**kwargs)
-        self.strides = _check_strides(strides)
-
-    def call(self, inputs):
-        return ops.zeros_like(inputs[:, :: self.strides, :: self.strides, :])
-
-    def compute_output_shape(self, input_shape):
-        n, h, w, c = input_shape
-        return (n, _reduced(h, self.strides), _reduced(w, self.strides), c)
-
-    def get_config(self):
-        return {**super().get_config(), "strides": self.strides}
+        self.out_channels = check_int("out_channels", out_channels, minimum=1)
+        self.kernel_size = check_int("kernel_size", kernel_size, minimum=1)
+        self.strides = check_strides(strides)
+        self.affine = bool(affine)
 
 
 @keras.saving.register_keras_serializable(package="keras_nash")
-class Identity(keras.layers.Layer):
-    """The identity ("skip_connect" at stride 1).
-
-    Example:
-
-    >>> Identity()(keras.ops.ones((1, 8, 8, 4))).shape
-    (1, 8, 8, 4)
-    """
-
-    def call(self, inputs):
-        return inputs
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-
-@keras.saving.register_keras_serializable(package="keras_nash")
-class FactorizedReduce(keras.layers.Layer):
+class FactorizedReduce(StridedOp):
     """Halve the resolution without losing pixels: ReLU, two offset 1x1 stride-2 convs, BN.
 
     One 1x1 convolution sees the even pixels, the other the odd pixels (the input shifted by
@@ -133,17 +104,18 @@ class FactorizedReduce(keras.layers.Layer):
 
     Example:
 
-    >>> FactorizedReduce(8)(keras.ops.ones((1, 8, 8, 4))).shape
+    >>> import keras
+    >>> from keras_nash.layers import FactorizedReduce
+    >>> tuple(FactorizedReduce(8)(keras.ops.ones((1, 8, 8, 4))).shape)
     (1, 4, 4, 8)
     """
 
+    config_keys = ("out_channels", "affine")
+    strides = 2
+
     def __init__(self, out_channels: int, affine: bool = True, **kwargs):
         super().__init__(**kwargs)
-        if out_channels < 2:
-            raise ValueError(
-                f"`out_channels` must be >= 2. Received: out_channels={out_channels}"
-            )
-        self.out_channels = int(out_channels)
+        self.out_channels = check_int("out_channels", out_channels, minimum=2)
         self.affine = bool(affine)
         half = self.out_channels // 2
         self.conv_even = keras.layers.Conv2D(half, 1, strides=2, padding="same", use_bias=False)
@@ -163,20 +135,9 @@ class FactorizedReduce(keras.layers.Layer):
         x = ops.concatenate([self.conv_even(x), self.conv_odd(shifted)], axis=-1)
         return self.bn(x, training=training)
 
-    def compute_output_shape(self, input_shape):
-        n, h, w, _ = input_shape
-        return (n, _reduced(h, 2), _reduced(w, 2), self.out_channels)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "out_channels": self.out_channels,
-            "affine": self.affine,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_nash")
-class ReLUConvBN(keras.layers.Layer):
+class ReLUConvBN(ConvOp):
     """ReLU, Conv2D ("same", no bias), batch norm.
 
     DARTS preprocesses cell inputs with it (1x1); ENAS's macro space uses it as "conv_3x3" and
@@ -198,7 +159,9 @@ class ReLUConvBN(keras.layers.Layer):
 
     Example:
 
-    >>> ReLUConvBN(8, 3)(keras.ops.ones((1, 8, 8, 4))).shape
+    >>> import keras
+    >>> from keras_nash.layers import ReLUConvBN
+    >>> tuple(ReLUConvBN(8, 3)(keras.ops.ones((1, 8, 8, 4))).shape)
     (1, 8, 8, 8)
     """
 
@@ -210,11 +173,7 @@ class ReLUConvBN(keras.layers.Layer):
         affine: bool = True,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.out_channels = int(out_channels)
-        self.kernel_size = int(kernel_size)
-        self.strides = _check_strides(strides)
-        self.affine = bool(affine)
+        super().__init__(out_channels, kernel_size, strides, affine, **kwargs)
         self.conv = keras.layers.Conv2D(
             self.out_channels, self.kernel_size, strides=self.strides, padding="same",
             use_bias=False,
@@ -228,22 +187,9 @@ class ReLUConvBN(keras.layers.Layer):
     def call(self, inputs, training=None):
         return self.bn(self.conv(ops.relu(inputs)), training=training)
 
-    def compute_output_shape(self, input_shape):
-        n, h, w, _ = input_shape
-        return (n, _reduced(h, self.strides), _reduced(w, self.strides), self.out_channels)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "out_channels": self.out_channels,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "affine": self.affine,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_nash")
-class DilConv(keras.layers.Layer):
+class DilConv(ConvOp):
     """ReLU, depthwise conv (dilated), pointwise 1x1 conv, batch norm.
 
     Keras convolutions do not combine `strides > 1` with `dilation_rate > 1`; a strided dilated
@@ -267,9 +213,13 @@ class DilConv(keras.layers.Layer):
 
     Example:
 
-    >>> DilConv(4, 3, strides=2)(keras.ops.ones((1, 8, 8, 4))).shape
+    >>> import keras
+    >>> from keras_nash.layers import DilConv
+    >>> tuple(DilConv(4, 3, strides=2)(keras.ops.ones((1, 8, 8, 4))).shape)
     (1, 4, 4, 4)
     """
+
+    config_keys = ConvOp.config_keys + ("dilation_rate",)
 
     def __init__(
         self,
@@ -280,12 +230,8 @@ class DilConv(keras.layers.Layer):
         affine: bool = True,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.out_channels = int(out_channels)
-        self.kernel_size = int(kernel_size)
-        self.strides = _check_strides(strides)
-        self.dilation_rate = int(dilation_rate)
-        self.affine = bool(affine)
+        super().__init__(out_channels, kernel_size, strides, affine, **kwargs)
+        self.dilation_rate = check_int("dilation_rate", dilation_rate, minimum=1)
         subsample = self.dilation_rate > 1 and self.strides > 1
         self.depthwise = keras.layers.DepthwiseConv2D(
             self.kernel_size,
@@ -301,7 +247,7 @@ class DilConv(keras.layers.Layer):
     def build(self, input_shape):
         self.depthwise.build(input_shape)
         n, h, w, c = input_shape
-        reduced = (n, _reduced(h, self.strides), _reduced(w, self.strides), c)
+        reduced = (n, reduced_size(h, self.strides), reduced_size(w, self.strides), c)
         self.pointwise.build(reduced)
         self.bn.build(self.compute_output_shape(input_shape))
 
@@ -311,28 +257,14 @@ class DilConv(keras.layers.Layer):
             x = x[:, :: self._subsample, :: self._subsample, :]
         return self.bn(self.pointwise(x), training=training)
 
-    def compute_output_shape(self, input_shape):
-        n, h, w, _ = input_shape
-        return (n, _reduced(h, self.strides), _reduced(w, self.strides), self.out_channels)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "out_channels": self.out_channels,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "dilation_rate": self.dilation_rate,
-            "affine": self.affine,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_nash")
-class SepConv(keras.layers.Layer):
+class SepConv(ConvOp):
     """Separable convolution, twice: (ReLU, depthwise, pointwise, BN) x 2, as DARTS does.
 
     The first depthwise convolution carries the stride; both pointwise convolutions map to
     `out_channels` (DARTS's first maps to the input channels, which equal `out_channels`
-    wherever the search spaces use it).
+    wherever the search spaces use it). Each half is a `DilConv` with dilation 1.
 
     Args:
         out_channels: int, the number of output channels.
@@ -350,7 +282,9 @@ class SepConv(keras.layers.Layer):
 
     Example:
 
-    >>> SepConv(4, 3)(keras.ops.ones((1, 8, 8, 4))).shape
+    >>> import keras
+    >>> from keras_nash.layers import SepConv
+    >>> tuple(SepConv(4, 3)(keras.ops.ones((1, 8, 8, 4))).shape)
     (1, 8, 8, 4)
     """
 
@@ -362,11 +296,7 @@ class SepConv(keras.layers.Layer):
         affine: bool = True,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.out_channels = int(out_channels)
-        self.kernel_size = int(kernel_size)
-        self.strides = _check_strides(strides)
-        self.affine = bool(affine)
+        super().__init__(out_channels, kernel_size, strides, affine, **kwargs)
         self.first = DilConv(
             self.out_channels, self.kernel_size, self.strides, dilation_rate=1,
             affine=self.affine,
@@ -382,97 +312,9 @@ class SepConv(keras.layers.Layer):
     def call(self, inputs, training=None):
         return self.second(self.first(inputs, training=training), training=training)
 
-    def compute_output_shape(self, input_shape):
-        return self.first.compute_output_shape(input_shape)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "out_channels": self.out_channels,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "affine": self.affine,
-        }
-
-
-@keras.saving.register_keras_serializable(package="keras_nash")
-class PoolBN(keras.layers.Layer):
-    """3x3 max or average pooling ("same"), then a non-affine batch norm when `affine=False`.
-
-    DARTS follows pooling with `BatchNorm2d(affine=False)` in its search cells (so pooling
-    outputs are on the scale of the convolution outputs they are mixed with) and not in the
-    evaluation network; `affine` selects the two cases, as it does for the other operations.
-    Average pooling excludes the padding from the average (PyTorch's `count_include_pad=False`).
-
-    Args:
-        pool_type: str, "max" or "avg".
-        pool_size: int, the square window. Defaults to 3.
-        strides: int, 1 or 2. Defaults to 1.
-        affine: bool, False adds the non-affine batch norm. Defaults to True.
-        **kwargs: base `Layer` arguments.
-
-    Call arguments:
-        inputs: a 4D tensor `(batch, height, width, channels)`.
-        training: bool, whether batch norm uses batch statistics.
-
-    Returns:
-        A tensor `(batch, ceil(height / strides), ceil(width / strides), channels)`.
-
-    Example:
-
-    >>> PoolBN("max", strides=2)(keras.ops.ones((1, 8, 8, 4))).shape
-    (1, 4, 4, 4)
-    """
-
-    def __init__(
-        self,
-        pool_type: str,
-        pool_size: int = 3,
-        strides: int = 1,
-        affine: bool = True,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if pool_type not in ("max", "avg"):
-            raise ValueError(
-                f"`pool_type` must be 'max' or 'avg'. Received: pool_type={pool_type!r}"
-            )
-        self.pool_type = pool_type
-        self.pool_size = int(pool_size)
-        self.strides = _check_strides(strides)
-        self.affine = bool(affine)
-        pool_class = (
-            keras.layers.MaxPooling2D if pool_type == "max" else keras.layers.AveragePooling2D
-        )
-        self.pool = pool_class(self.pool_size, strides=self.strides, padding="same")
-        self.bn = None if self.affine else batch_norm(False)
-
-    def build(self, input_shape):
-        if self.bn is not None:
-            self.bn.build(self.compute_output_shape(input_shape))
-
-    def call(self, inputs, training=None):
-        x = self.pool(inputs)
-        if self.bn is not None:
-            x = self.bn(x, training=training)
-        return x
-
-    def compute_output_shape(self, input_shape):
-        n, h, w, c = input_shape
-        return (n, _reduced(h, self.strides), _reduced(w, self.strides), c)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "pool_type": self.pool_type,
-            "pool_size": self.pool_size,
-            "strides": self.strides,
-            "affine": self.affine,
-        }
-
 
 def _skip(channels: int, strides: int, affine: bool) -> keras.layers.Layer:
-    if _check_strides(strides) == 1:
+    if check_strides(strides) == 1:
         return Identity()
     return FactorizedReduce(channels, affine=affine)
 
@@ -503,6 +345,7 @@ def check_op_names(names, argument: str = "primitives") -> tuple:
 
     Example:
 
+    >>> from keras_nash.layers.ops import check_op_names
     >>> check_op_names(["skip_connect", "sep_conv_3x3"])
     ('skip_connect', 'sep_conv_3x3')
     """
