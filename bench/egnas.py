@@ -32,7 +32,7 @@ import tensorflow as tf  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from keras_nash.oracles import darts, evolution  # noqa: E402
+from keras_nash.tuners import darts, evolution  # noqa: E402
 from keras_nash.spaces.darts import DartsSpace  # noqa: E402
 
 EPOCHS = flags.DEFINE_integer("epochs", 4, "Search epochs of each method.")
@@ -111,9 +111,9 @@ def timed(tuner_class):
     class Timed(tuner_class):
         epoch_times = []
 
-        def run_search_epoch(self, state, trial, data):
+        def run_search_epoch(self, state, trial, data, loop):
             start = time.perf_counter()
-            out = super().run_search_epoch(state, trial, data)
+            out = super().run_search_epoch(state, trial, data, loop)
             self.epoch_times.append(time.perf_counter() - start)
             return out
 

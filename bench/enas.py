@@ -2,7 +2,7 @@
 
 For each space (macro, micro): the shared-weight train step with a fresh random architecture
 every step, against the train step of a fixed child of the same architecture size (one
-architecture, only its operations), both compiled once (`oracles.enas.make_steps`); the ratio
+architecture, only its operations), both compiled once (`tuners.enas.make_steps`); the ratio
 target is at most 1.5x. Then the controller's sampling time per architecture (batched).
 
     python bench/enas.py [--steps 30] [--batch 32] [--size 32] [--seed 0]
@@ -25,8 +25,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from keras_nash.oracles.controller import Controller  # noqa: E402
-from keras_nash.oracles.enas import make_steps  # noqa: E402
+from keras_nash.tuners.controller import Controller  # noqa: E402
+from keras_nash.tuners.enas import make_steps  # noqa: E402
 from keras_nash.spaces.enas import MacroSpace, MicroSpace  # noqa: E402
 
 STEPS = flags.DEFINE_integer("steps", 30, "Timed train steps per model.")

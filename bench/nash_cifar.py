@@ -36,7 +36,7 @@ import keras  # noqa: E402
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from keras_nash import datasets, report, schedules, seed_models  # noqa: E402
-from keras_nash.oracles.nash import NashTuner  # noqa: E402
+from keras_nash.tuners.nash import NashTuner  # noqa: E402
 
 BUDGET = flags.DEFINE_float("budget_minutes", 20.0, "Wall-clock budget of each run (NASH, baseline).")
 DATA = flags.DEFINE_string("data", str(HERE.parents[1] / "shared" / "data" / "cifar10_5k.npz"), "An .npz with x, y.")

@@ -25,9 +25,9 @@ from keras_nash import datasets, layers, morphisms, schedules, seed_models  # no
 from keras_nash import export  # noqa: E402  (the module is callable: keras_nash.export(model, dir))
 from keras_nash.graph import Architecture, Node, build_model  # noqa: E402
 from keras_nash import spaces  # noqa: E402
-from keras_nash.oracles.darts import DartsOracle, DartsTuner  # noqa: E402
-from keras_nash.oracles.enas import EnasOracle, EnasTuner  # noqa: E402
-from keras_nash.oracles.evolution import EvolutionOracle, EvolutionTuner  # noqa: E402
-from keras_nash.oracles.nash import NashOracle, NashTuner  # noqa: E402
-from keras_nash.oracles.supernet import SupernetOracle, SupernetTuner  # noqa: E402
+from keras_nash.tuners.darts import DartsOracle, DartsTuner  # noqa: E402
+from keras_nash.tuners.enas import EnasOracle, EnasTuner  # noqa: E402
+from keras_nash.tuners.evolution import EvolutionOracle, EvolutionTuner  # noqa: E402
+from keras_nash.tuners.nash import NashOracle, NashTuner  # noqa: E402
+from keras_nash.tuners.supernet import SupernetOracle, SupernetTuner  # noqa: E402
 from keras_nash.spaces.darts import DARTS_V2, Genotype  # noqa: E402

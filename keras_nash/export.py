@@ -43,7 +43,7 @@ import tempfile
 import types
 
 import keras
-from absl import logging
+from keras_nash.logs import logger
 
 from keras_nash.checks import check_choice, check_float
 
@@ -146,7 +146,7 @@ def export(
             paths[key] = os.path.join(directory, name)
             with open(paths[key], "w", encoding="utf-8") as file:
                 file.write(texts[key])
-    logging.info("Exported %s to %s", ", ".join(sorted(paths)), directory)
+    logger.info("Exported %s to %s", ", ".join(sorted(paths)), directory)
     return paths
 
 
@@ -365,7 +365,7 @@ def _convert_to_tflite(saved_model_dir) -> bytes:
     try:
         return tf.lite.TFLiteConverter.from_saved_model(saved_model_dir).convert()
     except Exception as error:  # the converter raises its own ConverterError types
-        logging.warning("TFLite conversion with built-in ops failed (%s); retrying with select TF ops", error)
+        logger.warning("TFLite conversion with built-in ops failed (%s); retrying with select TF ops", error)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
         return converter.convert()

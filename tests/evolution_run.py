@@ -16,7 +16,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_nash.oracles import evolution  # noqa: E402
+from keras_nash.tuners import evolution  # noqa: E402
 
 CONFIG = dict(
     num_classes=3, epochs=3, warmup_epochs=1, population_size=6, final_epochs=1, cells=3,
@@ -47,10 +47,10 @@ def main(argv):
     if hang:
         original = evolution.EvolutionTuner.run_search_epoch
 
-        def hanging(self, state, trial, search_data):
+        def hanging(self, state, trial, search_data, loop):
             if int(trial.hyperparameters.values["egnas/epoch"]) == hang[0]:
                 time.sleep(600)  # killed here
-            return original(self, state, trial, search_data)
+            return original(self, state, trial, search_data, loop)
 
         evolution.EvolutionTuner.run_search_epoch = hanging
     keras.utils.set_random_seed(0)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_nash.oracles.controller import Controller
+from keras_nash.tuners.controller import Controller
 from keras_nash.spaces.enas import MacroSpace, MicroSpace
 
 MACRO = MacroSpace(num_layers=4, filters=4)

@@ -2,7 +2,7 @@
 
 The supernet is the DARTS cell supernet (`spaces/darts.py`), by default as the authors run it:
 partial channels (PC-DARTS, `k = 4`) and the 7 operations without 'none' (`EGNAS_PRIMITIVES`).
-Each search epoch is one trial (the machinery of `oracles/supernet.py`: the weights are inherited
+Each search epoch is one trial (the machinery of `tuners/supernet.py`: the weights are inherited
 from the previous epoch's checkpoint, the search resumes at epoch granularity).
 `EvolutionTuner`, in each epoch,
 
@@ -49,13 +49,22 @@ best = tuner.get_best_models(1)[0]
 
 import json
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_nash.checks import check_float, check_int
 from keras_nash.layers.ops import PRIMITIVES
-from keras_nash.oracles.darts import CellSearch, cell_space
-from keras_nash.oracles.supernet import SearchState, SupernetOracle, SupernetTuner
+from keras_nash.tuners.cell_search import CellSearch, cell_space, compile_step
+from keras_nash.tuners.evolution_strategy import (  # noqa: F401  (public here too)
+    compound_fitness,
+    cosine_term,
+    edge_softmax,
+    normalise_candidates,
+    sample_population,
+    sigma_schedule,
+)
+from keras_nash.tuners.population import PopulationEvaluator
+from keras_nash.tuners.search_loop import SearchState, weight_step
+from keras_nash.tuners.supernet import SupernetOracle, SupernetTuner
 from keras_nash.spaces.darts import (
     DartsSpace,
     Genotype,
@@ -69,178 +78,20 @@ EGNAS_PRIMITIVES = tuple(name for name in PRIMITIVES if name != "none")
 """The 7 DARTS operations without 'none', as the EG-NAS authors search them."""
 
 
-# ----- pure functions -----
-def sigma_schedule(epoch: int, sigma_initial: float = 1.0, sigma_min: float = 0.02) -> float:
-    """The step size of the generation in search epoch `epoch`: `max(sigma_initial / (epoch + 1), sigma_min)`.
-
-    EG-NAS's intended schedule (the authors' CIFAR script keeps sigma at 1.0 by a bug).
-
-    Args:
-        epoch: int >= 0, the search epoch (0-based; warm-up epochs count).
-        sigma_initial: float > 0. Defaults to 1.0.
-        sigma_min: float >= 0, the floor. Defaults to 0.02.
-
-    Returns:
-        The float sigma.
-
-    Example:
-
-    >>> sigma_schedule(0), sigma_schedule(15), sigma_schedule(99)
-    (1.0, 0.0625, 0.02)
-    """
-    if epoch < 0:
-        raise ValueError(f"`epoch` must be >= 0. Received: epoch={epoch}")
-    return float(max(sigma_initial / (epoch + 1), sigma_min))
-
-
-def cosine_term(reference, candidates) -> np.ndarray:
-    """EG-NAS's similarity term `L2 = (cos(reference, candidate) + 1) / 2`, in [0, 1].
-
-    Args:
-        reference: array, the current mixture `softmax(alpha)` (any shape; flattened).
-        candidates: array `(population,) + reference.shape` (or one candidate of the
-            reference's shape).
-
-    Returns:
-        Array `(population,)` (or a float for one candidate). A zero vector has similarity 0.5.
-
-    Example:
-
-    >>> cosine_term([1.0, 0.0], [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
-    array([1. , 0.5, 0. ])
-    """
-    reference = np.asarray(reference, "float64").reshape(-1)
-    candidates = np.asarray(candidates, "float64")
-    single = candidates.size == reference.size and candidates.ndim == np.ndim(reference)
-    flat = candidates.reshape(-1, reference.size)
-    norms = np.linalg.norm(flat, axis=1) * np.linalg.norm(reference)
-    dots = flat @ reference
-    cosine = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
-    term = (np.clip(cosine, -1.0, 1.0) + 1.0) / 2.0
-    return float(term[0]) if single else term
-
-
-def compound_fitness(
-    cross_entropy, similarity, accuracy, reference_accuracy, zeta: float = 1.0, eta: float = 0.4
-) -> np.ndarray:
-    """EG-NAS's compound fitness (lower is better).
-
-    `f = zeta * L1 + eta * L2` where the candidate is at least as accurate as the current
-    alpha on the same minibatch, `f = zeta * L1 - eta * L2` where it is less accurate.
-
-    Args:
-        cross_entropy: array `(population,)`, L1: each candidate's cross-entropy.
-        similarity: array `(population,)`, L2 (`cosine_term`), in [0, 1].
-        accuracy: array `(population,)`, each candidate's accuracy on the minibatch.
-        reference_accuracy: float, the current alpha's accuracy on the same minibatch.
-        zeta: float >= 0, the weight of L1. Defaults to 1.0.
-        eta: float >= 0, the weight of L2. Defaults to 0.4.
-
-    Returns:
-        Array `(population,)` of fitness values.
-
-    Example:
-
-    >>> compound_fitness([2.0, 2.0], [0.5, 0.5], [0.6, 0.4], 0.5)
-    array([2.2, 1.8])
-    """
-    cross_entropy = np.asarray(cross_entropy, "float64")
-    similarity = np.asarray(similarity, "float64")
-    accuracy = np.asarray(accuracy, "float64")
-    sign = np.where(accuracy >= reference_accuracy, 1.0, -1.0)
-    return zeta * cross_entropy + sign * eta * similarity
-
-
-def edge_softmax(x) -> np.ndarray:
-    """Softmax over the last axis (the operations of each edge), in float64.
-
-    Example:
-
-    >>> edge_softmax(np.zeros((2, 4)))[0]
-    array([0.25, 0.25, 0.25, 0.25])
-    """
-    x = np.asarray(x, "float64")
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def normalise_candidates(z) -> np.ndarray:
-    """Turn sampled candidates into mixtures: per edge, clip at 0 and divide by the edge's sum.
-
-    A candidate `z ~ N(m, sigma^2 I)` around the current mixture `m` is not a mixture (entries
-    may be negative, edges do not sum to 1). Clipping and dividing keeps the candidate centred
-    on `m` (a softmax would flatten it toward uniform); an edge whose entries are all <= 0 gets
-    the uniform mixture.
-
-    Args:
-        z: array `(..., n_ops)`.
-
-    Returns:
-        Array of `z`'s shape, non-negative, each edge summing to 1.
-
-    Example:
-
-    >>> normalise_candidates([[0.5, -0.2, 1.5], [-1.0, -2.0, -0.5]])
-    array([[0.25      , 0.        , 0.75      ],
-           [0.33333333, 0.33333333, 0.33333333]])
-    """
-    z = np.clip(np.asarray(z, "float64"), 0.0, None)
-    total = z.sum(axis=-1, keepdims=True)
-    uniform = np.full_like(z, 1.0 / z.shape[-1])
-    return np.where(total > 0, z / np.where(total > 0, total, 1.0), uniform)
-
-
-def sample_population(mean, sigma: float, population_size: int, seed: int) -> np.ndarray:
-    """The raw candidates `z_i ~ N(mean, sigma^2 I)`, reproducible from `seed`.
-
-    Args:
-        mean: array, the current mixture `softmax(alpha)` (e.g. `(2, n_edges, n_ops)`).
-        sigma: float >= 0, the step size.
-        population_size: int >= 1.
-        seed: int, the generation's seed.
-
-    Returns:
-        Array `(population_size,) + mean.shape`, float64.
-
-    Example:
-
-    >>> sample_population(np.zeros((2, 3)), 0.5, 4, seed=1).shape
-    (4, 2, 3)
-    """
-    mean = np.asarray(mean, "float64")
-    rng = np.random.default_rng(int(seed))
-    return mean + float(sigma) * rng.standard_normal((int(population_size),) + mean.shape)
-
-
-def _check_positive_int(name, value, minimum):
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"`{name}` must be an int >= {minimum}. Received: {name}={value}")
-    return int(value)
-
-
-def _check_non_negative(name, value):
-    if not (np.isfinite(value) and value >= 0):
-        raise ValueError(f"`{name}` must be >= 0. Received: {name}={value}")
-    return float(value)
-
-
 def _check_evolution_args(epochs, warmup_epochs, population_size, sigma_initial, sigma_min,
                           zeta, eta, step, alpha_momentum):
-    epochs = _check_positive_int("epochs", epochs, 1)
-    warmup = _check_positive_int("warmup_epochs", warmup_epochs, 0)
+    epochs = check_int("epochs", epochs, 1)
+    warmup = check_int("warmup_epochs", warmup_epochs, 0)
     if warmup >= epochs:
         raise ValueError(
             "`warmup_epochs` must be < `epochs` (at least one generation must run). "
             f"Received: warmup_epochs={warmup_epochs}, epochs={epochs}"
         )
-    _check_positive_int("population_size", population_size, 2)
-    if not (np.isfinite(sigma_initial) and sigma_initial > 0):
-        raise ValueError(f"`sigma_initial` must be > 0. Received: sigma_initial={sigma_initial}")
-    _check_non_negative("sigma_min", sigma_min)
-    _check_non_negative("zeta", zeta)
-    _check_non_negative("eta", eta)
-    if not (np.isfinite(step) and step > 0):
-        raise ValueError(f"`step` must be > 0. Received: step={step}")
+    check_int("population_size", population_size, 2)
+    check_float("sigma_initial", sigma_initial, 0, exclusive=True)
+    for name, value in (("sigma_min", sigma_min), ("zeta", zeta), ("eta", eta)):
+        check_float(name, value, 0)
+    check_float("step", step, 0, exclusive=True)
     if not 0 <= alpha_momentum < 1:
         raise ValueError(
             f"`alpha_momentum` must be in [0, 1). Received: alpha_momentum={alpha_momentum}"
@@ -491,87 +342,6 @@ class EvolutionOracle(SupernetOracle):
         self.history = egnas.get("history", [])
 
 
-# ----- the population evaluation -----
-class PopulationEvaluator:
-    """Evaluate many candidate mixtures of a `DartsSearchNetwork` on one minibatch, traced once.
-
-    The mixtures are one float32 tensor `(population, 2, n_edges, n_ops)` fed to ONE compiled
-    `tf.function` with a fixed input signature, which loops over them with `tf.map_fn` (one
-    forward pass per candidate, no retracing, no Python between candidates). With
-    `batch_stats=True` the batch norms use the minibatch's statistics (as DARTS's alpha step
-    does) and their moving statistics are restored afterwards, so the evaluation leaves the
-    network as it was; with `batch_stats=False` they use the moving statistics.
-
-    Args:
-        network: a built `DartsSearchNetwork` (or any model whose `call` takes
-            `mixture=(w_normal, w_reduce)`).
-        input_signature: `(x spec, y spec)` of the minibatches (`SearchData.input_signature`).
-        alpha_shape: `(n_edges, n_ops)`. Defaults to `network.alpha_shape`.
-        batch_stats: bool. Defaults to True.
-        jit_compile: bool, compile with XLA. Defaults to False.
-
-    Call arguments:
-        x, y: one minibatch (integer labels).
-        mixtures: array `(population, 2, n_edges, n_ops)`.
-
-    Returns:
-        `(cross_entropy, accuracy)`, two numpy arrays `(population,)`.
-
-    Example:
-
-    >>> evaluator = PopulationEvaluator(net, data.input_signature())
-    >>> ce, acc = evaluator(x, y, mixtures)
-    """
-
-    def __init__(self, network, input_signature, alpha_shape=None, batch_stats=True,
-                 jit_compile=False):
-        self.network = network
-        self.alpha_shape = tuple(alpha_shape or network.alpha_shape)
-        self.batch_stats = bool(batch_stats)
-        self.trace_count = 0
-        x_spec, y_spec = input_signature
-        mixture_spec = tf.TensorSpec((None, 2) + self.alpha_shape, "float32")
-        self._function = tf.function(
-            self._evaluate, input_signature=[x_spec, y_spec, mixture_spec],
-            jit_compile=jit_compile, autograph=False,
-        )
-
-    def _evaluate(self, x, y, mixtures):
-        self.trace_count += 1  # runs only while tracing
-        network = self.network
-        y = tf.reshape(tf.cast(y, "int32"), (-1,))
-        arch = {id(v) for v in getattr(network, "arch_variables", [])}
-        moving = [v for v in network.non_trainable_variables if id(v) not in arch]
-        saved = [tf.identity(v.value) for v in moving] if self.batch_stats else []
-
-        def one(mixture):
-            logits = network(x, training=self.batch_stats, mixture=(mixture[0], mixture[1]))
-            logits = tf.cast(logits, "float32")
-            loss = tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
-            )
-            correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type="int32"), y), "float32")
-            return tf.stack([loss, tf.reduce_mean(correct)])
-
-        out = tf.map_fn(one, mixtures, fn_output_signature=tf.TensorSpec((2,), "float32"))
-        with tf.control_dependencies([out]):
-            for variable, value in zip(moving, saved):
-                variable.assign(value)
-            out = tf.identity(out)
-        return out
-
-    def __call__(self, x, y, mixtures):
-        expected = (2,) + self.alpha_shape
-        mixtures = np.asarray(mixtures, "float32")
-        if mixtures.ndim != 4 or mixtures.shape[1:] != expected:
-            raise ValueError(
-                f"`mixtures` must have shape (population,) + {expected}. "
-                f"Received: mixtures.shape={mixtures.shape}"
-            )
-        out = self._function(x, y, tf.constant(mixtures)).numpy()
-        return out[:, 0], out[:, 1]
-
-
 # ----- the tuner -----
 class EvolutionTuner(CellSearch, SupernetTuner):
     """EG-NAS: SGD on the supernet's weights, an evolution strategy on alpha, one trial per epoch.
@@ -606,13 +376,14 @@ class EvolutionTuner(CellSearch, SupernetTuner):
         learning_rate: float, the weights' initial SGD learning rate. Defaults to 0.1.
         learning_rate_min: float, the weights' final learning rate. Defaults to 0.0.
         momentum: float, SGD momentum of the weights. Defaults to 0.9.
-        weight_decay: float, L2 on the weights. Defaults to 3e-4.
+        weight_decay: float, coupled L2 on the weights (see `keras_nash.optimizers`).
+            Defaults to 3e-4.
         grad_clip: float, gradient global-norm clip. Defaults to 5.0.
         final_cells: int, cells of the final network. Defaults to 20.
         final_channels: int, initial channels of the final network. Defaults to 36.
         final_learning_rate: float, SGD learning rate of the final training (cosine to 0).
             Defaults to 0.025.
-        final_weight_decay: float. Defaults to 3e-4.
+        final_weight_decay: float, the final training's coupled L2. Defaults to 3e-4.
         auxiliary_weight: float, the final network's auxiliary loss weight. Defaults to 0.4.
         drop_path_prob: float, the final network's drop-path probability. Defaults to 0.2.
         initial_alpha: None or a pair `(alpha_normal, alpha_reduce)`. Defaults to None.
@@ -676,38 +447,20 @@ class EvolutionTuner(CellSearch, SupernetTuner):
     ):
         _check_evolution_args(epochs, warmup_epochs, population_size, sigma_initial, sigma_min,
                               zeta, eta, step, alpha_momentum)
-        self.space = cell_space(
-            search_space, {"primitives": EGNAS_PRIMITIVES, "partial_channels": 4}, cells=cells,
-            channels=channels, steps=steps, multiplier=multiplier, primitives=primitives,
-            partial_channels=partial_channels,
+        self.init_cell_search(
+            space=cell_space(
+                search_space, {"primitives": EGNAS_PRIMITIVES, "partial_channels": 4},
+                cells=cells, channels=channels, steps=steps, multiplier=multiplier,
+                primitives=primitives, partial_channels=partial_channels,
+            ),
+            num_classes=num_classes, epochs=epochs, learning_rate=learning_rate,
+            learning_rate_min=learning_rate_min, momentum=momentum, weight_decay=weight_decay,
+            grad_clip=grad_clip, final_cells=final_cells, final_channels=final_channels,
+            final_learning_rate=final_learning_rate, final_weight_decay=final_weight_decay,
+            auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
+            jit_compile=jit_compile, seed=seed,
         )
-        for name, value in (
-            ("learning_rate", learning_rate), ("final_learning_rate", final_learning_rate),
-            ("grad_clip", grad_clip),
-        ):
-            if not value > 0:
-                raise ValueError(f"`{name}` must be > 0. Received: {name}={value}")
-        if not 0 <= learning_rate_min <= learning_rate:
-            raise ValueError(
-                "`learning_rate_min` must be in [0, learning_rate]. Received: "
-                f"learning_rate_min={learning_rate_min}, learning_rate={learning_rate}"
-            )
-        self.num_classes = _check_positive_int("num_classes", num_classes, 2)
-        self.final_cells = _check_positive_int("final_cells", final_cells, 3)
-        self.final_channels = _check_positive_int("final_channels", final_channels, 1)
-        self.epochs = int(epochs)
         self.population_batch_stats = bool(population_batch_stats)
-        self.learning_rate = float(learning_rate)
-        self.learning_rate_min = float(learning_rate_min)
-        self.momentum = float(momentum)
-        self.weight_decay = _check_non_negative("weight_decay", weight_decay)
-        self.grad_clip = float(grad_clip)
-        self.final_learning_rate = float(final_learning_rate)
-        self.final_weight_decay = _check_non_negative("final_weight_decay", final_weight_decay)
-        self.auxiliary_weight = float(auxiliary_weight)
-        self.drop_path_prob = float(drop_path_prob)
-        self.jit_compile = bool(jit_compile)
-        self.seed = seed
         self.trace_counts = {"train_step": 0, "eval_step": 0, "population": 0}
         oracle = EvolutionOracle(
             epochs=epochs, warmup_epochs=warmup_epochs, population_size=population_size,
@@ -724,60 +477,22 @@ class EvolutionTuner(CellSearch, SupernetTuner):
     def create_search(self, trial, data):
         network = self.build_supernet()
         network(np.zeros((1,) + tuple(data.input_shape), "float32"))
-        optimizer = keras.optimizers.SGD(learning_rate=self.learning_rate, momentum=self.momentum)
+        optimizer = self.weight_optimizer()
         optimizer.build(network.weight_variables)
-        x_spec, y_spec = data.input_signature()
-
-        def loss_and_correct(logits, y):
-            y = tf.reshape(tf.cast(y, "int32"), (-1,))
-            loss = tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
-            )
-            correct = tf.reduce_sum(
-                tf.cast(tf.equal(tf.argmax(logits, -1, output_type="int32"), y), "float32")
-            )
-            return loss, correct
+        state = SearchState(network, {"weights": optimizer})
 
         def train_step(x, y):
             self.trace_counts["train_step"] += 1  # runs only while tracing
-            with tf.GradientTape() as tape:
-                loss, correct = loss_and_correct(network(x, training=True), y)
-            weights = network.weight_variables
-            grads = tape.gradient(loss, weights)
-            grads, _ = tf.clip_by_global_norm(grads, self.grad_clip)
-            grads = [g + self.weight_decay * w.value for g, w in zip(grads, weights)]
-            optimizer.apply(grads, weights)
-            return loss, correct
+            weight_step(lambda inputs: network(inputs, training=True), optimizer,
+                        network.weight_variables, x, y, state.metrics)
 
-        def eval_step(x, y):
-            self.trace_counts["eval_step"] += 1
-            return loss_and_correct(network(x, training=False), y)
-
-        compile_args = dict(input_signature=[x_spec, y_spec], jit_compile=self.jit_compile,
-                            autograph=False)
-        return SearchState(
-            network,
-            {"weights": optimizer},
-            train_step=tf.function(train_step, **compile_args),
-            eval_step=tf.function(eval_step, **compile_args),
-            population=PopulationEvaluator(
-                network, (x_spec, y_spec), batch_stats=self.population_batch_stats,
-                jit_compile=self.jit_compile,
-            ),
+        state.train_step = compile_step(train_step, data.input_signature(), self.jit_compile)
+        state.eval_step = self.make_eval_step(network, data, state.val_metrics)
+        state.population = PopulationEvaluator(
+            network, data.input_signature(), batch_stats=self.population_batch_stats,
+            jit_compile=self.jit_compile,
         )
-
-    def train_epoch(self, state, data) -> dict:
-        """Train the weights on every training minibatch with the current alpha."""
-        total_loss, total_correct, count = 0.0, 0.0, 0
-        for x, y in data.train:
-            loss, correct = state.train_step(x, y)
-            n = int(tf.shape(x)[0])
-            total_loss += float(loss) * n
-            total_correct += float(correct)
-            count += n
-        if count == 0:
-            raise ValueError("The training data yielded no batch.")
-        return {"loss": total_loss / count, "accuracy": total_correct / count}
+        return state
 
     def evaluate_population(self, state, x, y, alpha, sigma, seed, population_size) -> dict:
         """Sample the generation's population and evaluate it, with the current mixture, on
@@ -793,14 +508,14 @@ class EvolutionTuner(CellSearch, SupernetTuner):
             "reference_accuracy": float(accuracy[0]),
         }
 
-    def run_search_epoch(self, state, trial, data):
+    def run_search_epoch(self, state, trial, data, loop):
         values = trial.hyperparameters.values
         epoch = int(values[self.key("epoch")])
         sent = json.loads(values[self.key("alpha")])
         alpha = np.stack([np.asarray(sent["normal"]), np.asarray(sent["reduce"])])
         state.network.set_alpha(alpha[0], alpha[1])
         state.optimizers["weights"].learning_rate = self.epoch_learning_rate(epoch)
-        metrics = self.train_epoch(state, data)
+        metrics = loop.train(state.train_step, data.train, state.metrics)
         metrics.update(self.validate(state, data))
         result = {"epoch": epoch, "metrics": metrics}
         if values.get(self.key("evolve")):

@@ -1,14 +1,14 @@
 """ENAS (Pham et al. 2018): a REINFORCE controller over a shared-weight model, as an Oracle and Tuner.
 
-`EnasOracle` owns the LSTM controller (`oracles/controller.py`): its weights and Adam state in
+`EnasOracle` owns the LSTM controller (`tuners/controller.py`): its weights and Adam state in
 `<project>/enas/controller_<epoch>.npz`, its baseline and step in the oracle's JSON state. Each
-search epoch is one trial (the machinery of `oracles/supernet.py`); its values carry the
+search epoch is one trial (the machinery of `tuners/supernet.py`); its values carry the
 controller snapshot to sample from and the epoch's sampling seeds. `EnasTuner` then
 
 1. trains the shared weights (inherited from the previous epoch's checkpoint) one minibatch at a
    time, each minibatch with a fresh architecture sampled from the controller snapshot: SGD
    Nesterov 0.9, learning rate by cosine with warm restarts 0.05 -> 0.0005 (T0 = 10 epochs,
-   Tmul = 2, set per epoch), gradient norm clipped to 5, L2 1e-4;
+   Tmul = 2, set per epoch), gradient norm clipped to 5, then coupled L2 1e-4 (`search_loop.weight_step`);
 2. samples `controller_train_steps * controller_num_aggregate` architectures and scores each on
    one validation minibatch (its reward: the accuracy);
 3. writes the decisions and rewards to the trial directory (`supernet_result.json`).
@@ -42,20 +42,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nash.oracles.controller import DEFAULTS, Controller
-from keras_nash.oracles.supernet import CHECKPOINT_FILE, RESULT_FILE, ROLE_EPOCH, SearchState, SupernetOracle, SupernetTuner
+from keras_nash import internals
+from keras_nash.checks import check_float, check_int, check_range
+from keras_nash.optimizers import CoupledSGD
 from keras_nash.spaces.enas import architecture_from_json, get_space
+from keras_nash.tuners.controller import DEFAULTS, Controller
+from keras_nash.tuners.search_loop import EpochMetrics, SearchState, cross_entropy, weight_step
+from keras_nash.tuners.supernet import RESULT_FILE, ROLE_EPOCH, SupernetOracle, SupernetTuner
 
 _KEY = "enas/"
 CONTROLLER_DIR = "enas"
 # The authors' controller steps x aggregation per epoch.
 TRAIN_STEPS = {"macro": (50, 20), "micro": (30, 10)}
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}")
-    return int(value)
 
 
 def controller_kwargs(search_space, lstm_size=64, tanh_constant=None, op_tanh_reduce=None, temperature=None,
@@ -72,7 +70,7 @@ def controller_kwargs(search_space, lstm_size=64, tanh_constant=None, op_tanh_re
     Returns:
         dict of `Controller` keyword arguments (space, num_layers and num_ops included).
     """
-    _check_int("controller_lstm_size", lstm_size, 1)
+    check_int("controller_lstm_size", lstm_size, 1)
     kwargs = dict(DEFAULTS[search_space.name])
     given = dict(lstm_size=lstm_size, tanh_constant=tanh_constant, op_tanh_reduce=op_tanh_reduce,
                  temperature=temperature, entropy_weight=entropy_weight, baseline_decay=baseline_decay,
@@ -109,11 +107,11 @@ class EnasOracle(SupernetOracle):
         self.space = get_space(search_space)
         super().__init__(epochs=epochs, objective=objective, max_trials=max_trials, seed=seed, **kwargs)
         steps, aggregate = TRAIN_STEPS[self.space.name]
-        self.controller_train_steps = _check_int(
+        self.controller_train_steps = check_int(
             "controller_train_steps", steps if controller_train_steps is None else controller_train_steps, 1)
-        self.controller_num_aggregate = _check_int(
+        self.controller_num_aggregate = check_int(
             "controller_num_aggregate", aggregate if controller_num_aggregate is None else controller_num_aggregate, 1)
-        self.final_candidates = _check_int("final_candidates", final_candidates, 1)
+        self.final_candidates = check_int("final_candidates", final_candidates, 1)
         self.controller_kwargs = dict(controller_kwargs or globals()["controller_kwargs"](self.space))
         self.controller_kwargs["seed"] = int(self.seed)
         self.controller_file = None  # relative to the project directory
@@ -129,7 +127,7 @@ class EnasOracle(SupernetOracle):
         if self._controller is None:
             self._controller = Controller(**self.controller_kwargs)
             if self.controller_file:
-                self._controller.load(os.path.join(self._project_dir, self.controller_file))
+                self._controller.load(os.path.join(internals.project_dir(self), self.controller_file))
             self._controller.set_state(self.controller_state)
         if self.controller_file is None:
             self._save_controller()
@@ -137,8 +135,9 @@ class EnasOracle(SupernetOracle):
 
     def _save_controller(self):
         name = os.path.join(CONTROLLER_DIR, f"controller_{self.epoch:04d}.npz")
-        os.makedirs(os.path.join(self._project_dir, CONTROLLER_DIR), exist_ok=True)
-        self._controller.save(os.path.join(self._project_dir, name))
+        project = internals.project_dir(self)
+        os.makedirs(os.path.join(project, CONTROLLER_DIR), exist_ok=True)
+        self._controller.save(os.path.join(project, name))
         self.controller_file = name
         self.controller_state = self._controller.get_state()
 
@@ -225,8 +224,9 @@ class EnasTuner(SupernetTuner):
         lr_t0: int, epochs of the first cosine cycle. Defaults to 10.
         lr_t_mul: float, cycle growth. Defaults to 2.
         momentum: float, Nesterov momentum. Defaults to 0.9.
-        l2_reg: float, L2 on the shared weights. Defaults to 1e-4.
-        grad_clip: float, global gradient norm bound. Defaults to 5.0.
+        weight_decay: float, coupled L2 on the shared weights (see `keras_nash.optimizers`;
+            the authors add it to the loss, so their clip sees it). Defaults to 1e-4.
+        grad_clip: float, global gradient norm bound, before the L2 term. Defaults to 5.0.
         controller_lstm_size, controller_tanh_constant, controller_op_tanh_reduce,
         controller_temperature, controller_entropy_weight, controller_baseline_decay,
         controller_skip_target, controller_skip_weight, controller_learning_rate: the
@@ -251,7 +251,7 @@ class EnasTuner(SupernetTuner):
     def __init__(self, search_space="macro", num_classes: int = 10, epochs: int = 150,
                  final_epochs: int = 310, batch_size: int = 128, learning_rate: float = 0.05,
                  learning_rate_min: float = 0.0005, lr_t0: int = 10, lr_t_mul: float = 2.0,
-                 momentum: float = 0.9, l2_reg: float = 1e-4, grad_clip: float = 5.0,
+                 momentum: float = 0.9, weight_decay: float = 1e-4, grad_clip: float = 5.0,
                  controller_lstm_size: int = 64, controller_tanh_constant=None, controller_op_tanh_reduce=None,
                  controller_temperature=None, controller_entropy_weight: float = 1e-4,
                  controller_baseline_decay: float = 0.99, controller_skip_target: float = 0.4,
@@ -260,23 +260,20 @@ class EnasTuner(SupernetTuner):
                  final_learning_rate: float = 0.05, objective="val_accuracy", seed=None, max_trials=None,
                  max_retries_per_trial: int = 0, max_consecutive_failed_trials: int = 3, **kwargs):
         self.space = get_space(search_space)
-        self.num_classes = _check_int("num_classes", num_classes, 2)
-        for name, value in (("learning_rate", learning_rate), ("final_learning_rate", final_learning_rate),
-                            ("grad_clip", grad_clip)):
-            if not value > 0:
-                raise ValueError(f"`{name}` must be > 0. Received: {name}={value}")
-        if not 0 <= learning_rate_min <= learning_rate:
-            raise ValueError("`learning_rate_min` must be in [0, learning_rate]. Received: "
-                             f"learning_rate_min={learning_rate_min}, learning_rate={learning_rate}")
-        self.learning_rate = float(learning_rate)
-        self.learning_rate_min = float(learning_rate_min)
-        self.lr_t0 = _check_int("lr_t0", lr_t0, 1)
-        self.lr_t_mul = float(lr_t_mul)
-        self.momentum = float(momentum)
-        self.l2_reg = float(l2_reg)
-        self.grad_clip = float(grad_clip)
-        self.final_filters = None if final_filters is None else _check_int("final_filters", final_filters, 2)
-        self.final_learning_rate = float(final_learning_rate)
+        self.num_classes = check_int("num_classes", num_classes, 2)
+        self.learning_rate_min, self.learning_rate = check_range(
+            "learning_rate_min", learning_rate_min, "learning_rate", learning_rate
+        )
+        check_float("learning_rate", learning_rate, 0, exclusive=True)
+        self.final_learning_rate = check_float(
+            "final_learning_rate", final_learning_rate, 0, exclusive=True
+        )
+        self.lr_t0 = check_int("lr_t0", lr_t0, 1)
+        self.lr_t_mul = check_float("lr_t_mul", lr_t_mul, 0, exclusive=True)
+        self.momentum = check_float("momentum", momentum, 0, 1)
+        self.weight_decay = check_float("weight_decay", weight_decay, 0)
+        self.grad_clip = check_float("grad_clip", grad_clip, 0, exclusive=True)
+        self.final_filters = None if final_filters is None else check_int("final_filters", final_filters, 2)
         self.seed = seed
         self.controller_kwargs = controller_kwargs(
             self.space, lstm_size=controller_lstm_size, tanh_constant=controller_tanh_constant,
@@ -308,23 +305,26 @@ class EnasTuner(SupernetTuner):
         with open(os.path.join(directory, RESULT_FILE)) as f:
             input_shape = tuple(json.load(f)["input_shape"])
         model = self.build_supernet(input_shape=input_shape)
-        model.load_weights(os.path.join(directory, CHECKPOINT_FILE))
+        model.load_weights(os.path.join(directory, internals.CHECKPOINT_FILE))
         return model
 
     def create_search(self, trial, data):
         if self.seed is not None:
             keras.utils.set_random_seed(int(self.seed))
         network = self.build_supernet(input_shape=data.input_shape)
-        optimizer = keras.optimizers.SGD(self.learning_rate, momentum=self.momentum, nesterov=True)
-        variables = network.trainable_variables
-        optimizer.build(variables)
+        optimizer = CoupledSGD(self.learning_rate, momentum=self.momentum, nesterov=True,
+                               weight_decay=self.weight_decay or None,
+                               global_clipnorm=self.grad_clip)
+        optimizer.build(network.trainable_variables)
+        state = SearchState(network, {"weights": optimizer},
+                            controller=Controller(**self.controller_kwargs))
         x_spec, y_spec = data.input_signature()
         arch_spec = tf.TensorSpec([self.space.num_decisions], tf.int32)
-        train_step, eval_step = make_steps(network, optimizer, x_spec, y_spec, arch_spec, self.l2_reg,
-                                           self.grad_clip, self.trace_counts)
-        controller = Controller(**self.controller_kwargs)
-        return SearchState(network, {"weights": optimizer}, train_step=train_step, eval_step=eval_step,
-                           controller=controller)
+        state.train_step, state.eval_step = make_steps(
+            network, optimizer, x_spec, y_spec, arch_spec, self.trace_counts,
+            metrics=state.metrics, val_metrics=state.val_metrics,
+        )
+        return state
 
     def epoch_learning_rate(self, epoch: int) -> float:
         """The shared weights' learning rate of epoch `epoch`: cosine with warm restarts."""
@@ -334,7 +334,7 @@ class EnasTuner(SupernetTuner):
         )
         return float(schedule(epoch))
 
-    def run_search_epoch(self, state, trial, data):
+    def run_search_epoch(self, state, trial, data, loop):
         values = trial.hyperparameters.values
         epoch = int(values[self.key("epoch")])
         controller = state.controller
@@ -343,33 +343,26 @@ class EnasTuner(SupernetTuner):
 
         # 1. Shared weights: one fresh architecture per minibatch.
         train_seed = int(values[self.key("train_seed")])
-        total = {"loss": 0.0, "correct": 0.0, "count": 0}
-        archs, chunk = None, 256
-        for step, (x, y) in enumerate(data.train):
-            if step % chunk == 0:
-                archs = controller.sample(chunk, seed=train_seed + step // chunk)[0]
-            loss, correct = state.train_step(x, y, tf.constant(archs[step % chunk]))
-            count = int(tf.shape(x)[0])
-            total["loss"] += float(loss) * count
-            total["correct"] += float(correct)
-            total["count"] += count
-        if total["count"] == 0:
-            raise ValueError("The training data yielded no batch.")
+        chunk, archs = 256, {}
+
+        def architecture(batch):
+            if batch // chunk not in archs:
+                archs.clear()
+                archs[batch // chunk] = controller.sample(chunk, seed=train_seed + batch // chunk)[0]
+            return (tf.constant(archs[batch // chunk][batch % chunk]),)
+
+        metrics = loop.train(state.train_step, data.train, state.metrics, batch_args=architecture)
 
         # 2. Rewards: each sample's accuracy on one validation minibatch.
         num_samples = int(values[self.key("num_samples")])
         decisions = controller.sample(num_samples, seed=int(values[self.key("sample_seed")]))[0]
         validation = iter(data.validation.repeat())
-        rewards = []
+        accuracies = []
         for vector in decisions:
             x, y = next(validation)
-            _, correct = state.eval_step(x, y, tf.constant(vector))
-            rewards.append(float(correct) / int(tf.shape(x)[0]))
-        metrics = {
-            "loss": total["loss"] / total["count"],
-            "accuracy": total["correct"] / total["count"],
-            "val_accuracy": float(np.mean(rewards)),
-        }
+            accuracies.append(state.eval_step(x, y, tf.constant(vector))[1])
+        rewards = [float(reward) for reward in np.asarray(accuracies)]
+        metrics = {**metrics, "val_accuracy": float(np.mean(rewards))}
         result = {"epoch": epoch, "decisions": decisions.tolist(), "rewards": rewards, "metrics": metrics}
 
         # 3. Last epoch: the final candidates, scored on the whole validation data.
@@ -378,11 +371,9 @@ class EnasTuner(SupernetTuner):
             candidates = controller.sample(num_candidates, seed=int(values[self.key("sample_seed")]) + 1)[0]
             scores = []
             for vector in candidates:
-                correct = count = 0
-                for x, y in data.validation:
-                    correct += float(state.eval_step(x, y, tf.constant(vector))[1])
-                    count += int(tf.shape(x)[0])
-                scores.append(correct / max(count, 1))
+                arch = tf.constant(vector)
+                scores.append(loop.evaluate(state.eval_step, data.validation, state.val_metrics,
+                                            batch_args=lambda batch: (arch,))["val_accuracy"])
             result["candidates"] = [self.space.decode(v).to_dict() for v in candidates]
             result["candidate_rewards"] = scores
         return metrics, result
@@ -396,8 +387,8 @@ class EnasTuner(SupernetTuner):
             keras.utils.set_random_seed(int(self.seed))
         model = self.space.build_child_model(arch, input_shape, self.num_classes, filters=self.final_filters)
         model.compile(
-            optimizer=keras.optimizers.SGD(self.final_learning_rate, momentum=self.momentum, nesterov=True,
-                                           global_clipnorm=self.grad_clip),
+            optimizer=CoupledSGD(self.final_learning_rate, momentum=self.momentum, nesterov=True,
+                                 global_clipnorm=self.grad_clip),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )
@@ -416,49 +407,51 @@ class EnasTuner(SupernetTuner):
         return None
 
 
-def make_steps(network, optimizer, x_spec, y_spec, arch_spec, l2_reg=1e-4, grad_clip=5.0, trace_counts=None):
+def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None, metrics=None,
+               val_metrics=None):
     """The compiled shared-weight train and eval steps, architecture as an int32 input.
+
+    The train step is the library's one weight step (`search_loop.weight_step`: clip, coupled
+    L2, momentum, all in `optimizer`); each step adds its batch to its `EpochMetrics`.
 
     Args:
         network: the shared-weight model (called on `(x, arch)`), or any model called on `x`
             when `arch_spec` is None (a fixed child, for comparisons).
-        optimizer: a built Keras optimizer over `network.trainable_variables`.
+        optimizer: a built Keras optimizer over `network.trainable_variables` (e.g.
+            `CoupledSGD(..., weight_decay=1e-4, global_clipnorm=5.0)`).
         x_spec, y_spec: `tf.TensorSpec`s of a batch (free batch dimension).
         arch_spec: `tf.TensorSpec` of the decision vector, or None.
-        l2_reg: float, L2 added to the gradients. Defaults to 1e-4.
-        grad_clip: float, global norm bound. Defaults to 5.0.
         trace_counts: dict with "train_step" and "eval_step" counters, incremented at tracing.
+        metrics, val_metrics: `EpochMetrics` of the train and eval steps (new ones if None).
 
     Returns:
-        `(train_step, eval_step)`: `train_step(x, y, arch) -> (loss, correct)` and
-        `eval_step(x, y, arch) -> (loss, correct)` (`arch` omitted without `arch_spec`).
+        `(train_step, eval_step)`: `train_step(x, y, arch) -> (batch loss, the epoch's running
+        accuracy)` and `eval_step(x, y, arch) -> (batch loss, batch accuracy)` (`arch`
+        omitted without `arch_spec`).
     """
     counts = trace_counts if trace_counts is not None else {"train_step": 0, "eval_step": 0}
+    metrics = metrics or EpochMetrics()
+    val_metrics = val_metrics or EpochMetrics("val_")
     variables = network.trainable_variables
 
     def forward(x, arch, training):
         return network((x, arch), training=training) if arch_spec is not None else network(x, training=training)
 
-    def loss_and_correct(logits, y):
+    def batch_accuracy(logits, y):
         y = tf.reshape(tf.cast(y, tf.int32), [-1])
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
-        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32))
-        return loss, correct
+        return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32))
 
     def train_step(x, y, arch=None):
         counts["train_step"] += 1  # runs only while tracing
-        with tf.GradientTape() as tape:
-            loss, correct = loss_and_correct(forward(x, arch, True), y)
-        grads = tape.gradient(loss, variables)
-        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-        grads = [g + l2_reg * v.value for g, v in zip(grads, variables)]
-        grads, _ = tf.clip_by_global_norm(grads, grad_clip)
-        optimizer.apply(grads, variables)
-        return loss, correct
+        loss = weight_step(lambda inputs: forward(inputs, arch, True), optimizer, variables, x, y, metrics)
+        return loss, metrics.accuracy.result()
 
     def eval_step(x, y, arch=None):
         counts["eval_step"] += 1
-        return loss_and_correct(forward(x, arch, False), y)
+        logits = forward(x, arch, False)
+        loss = cross_entropy(y, logits)
+        val_metrics.update(y, logits, loss)
+        return loss, batch_accuracy(logits, y)
 
     signature = [x_spec, y_spec] + ([arch_spec] if arch_spec is not None else [])
     return (tf.function(train_step, input_signature=signature),

@@ -22,7 +22,7 @@ from the policy and trained from scratch. Mapped onto keras-tuner:
   `get_best_models` returns the final network.
 
 Weights and optimiser state move only through files in the project directory; the oracle
-holds no Keras object. Subclasses (see `oracles/darts.py`) implement:
+holds no Keras object. Subclasses (see `tuners/darts.py`) implement:
 
 - oracle: `epoch_values()`, `final_values()`, `update_policy(trial, result)`, and extend
   `get_state`/`set_state` with their policy.
@@ -30,7 +30,6 @@ holds no Keras object. Subclasses (see `oracles/darts.py`) implement:
   `build_final_model(hp)`, optionally `final_callbacks(hp)` and `build_supernet(hp)`.
 """
 
-import dataclasses
 import json
 import os
 import time
@@ -38,22 +37,22 @@ import time
 import keras
 import keras_tuner
 import numpy as np
-import tensorflow as tf
-from absl import logging
-from keras_tuner.src.engine import oracle as oracle_module
-from keras_tuner.src.engine import trial as trial_module
+from keras_nash.logs import logger
+
+from keras_nash import internals
+from keras_nash.checks import check_int
+from keras_nash.internals import CHECKPOINT_FILE, TrialStatus, trial_dir
+from keras_nash.tuners.search_loop import EpochLoop, SearchData, SearchState, as_search_data
 
 ROLE_EPOCH = "epoch"
 ROLE_FINAL = "final"
 RESULT_FILE = "supernet_result.json"
-OPTIMIZER_FILE = "optimizers.npz"
-CHECKPOINT_FILE = "checkpoint.weights.h5"
 STATE_VERSION = 1
 
-
-def trial_dir(project_dir: str, trial_id: str) -> str:
-    """A trial's directory, as keras-tuner names it."""
-    return os.path.join(str(project_dir), f"trial_{trial_id}")
+__all__ = [
+    "ROLE_EPOCH", "ROLE_FINAL", "RESULT_FILE", "CHECKPOINT_FILE", "SearchData", "SearchState",
+    "SupernetOracle", "SupernetTuner", "trial_dir",
+]
 
 
 class SupernetOracle(keras_tuner.Oracle):
@@ -81,14 +80,13 @@ class SupernetOracle(keras_tuner.Oracle):
     key_prefix = "supernet/"
 
     def __init__(self, epochs: int, objective="val_accuracy", max_trials=None, seed=None, **kwargs):
-        if int(epochs) != epochs or epochs < 1:
-            raise ValueError(f"`epochs` must be an int >= 1. Received: epochs={epochs}")
+        epochs = check_int("epochs", epochs, 1)
         super().__init__(objective=objective, max_trials=max_trials, seed=seed, **kwargs)
-        self.epochs = int(epochs)
+        self.epochs = epochs
         self.epoch = 0
         self.parent_trial_id = None
         self.final_trial_id = None
-        self._display = SupernetDisplay(self)
+        internals.set_display(self, SupernetDisplay)
 
     # ----- hooks for subclasses -----
     def epoch_values(self) -> dict:
@@ -109,10 +107,10 @@ class SupernetOracle(keras_tuner.Oracle):
 
     def populate_space(self, trial_id):
         if self.final_trial_id is not None:
-            return {"status": trial_module.TrialStatus.STOPPED}
+            return {"status": TrialStatus.STOPPED}
         if self.ongoing_trials:
             # Epochs are sequential: another worker runs the current one.
-            return {"status": trial_module.TrialStatus.IDLE}
+            return {"status": TrialStatus.IDLE}
         values = {self.key("parent"): self.parent_trial_id or "", self.key("epoch"): self.epoch}
         if self.epoch < self.epochs:
             values[self.key("role")] = ROLE_EPOCH
@@ -120,13 +118,13 @@ class SupernetOracle(keras_tuner.Oracle):
         else:
             values[self.key("role")] = ROLE_FINAL
             values.update(self.final_values())
-        return {"status": trial_module.TrialStatus.RUNNING, "values": values}
+        return {"status": TrialStatus.RUNNING, "values": values}
 
     @keras_tuner.synchronized
     def end_trial(self, trial):
         super().end_trial(trial)
         stored = self.trials[trial.trial_id]
-        if stored.status != trial_module.TrialStatus.COMPLETED:
+        if stored.status != TrialStatus.COMPLETED:
             return
         values = stored.hyperparameters.values
         role = values.get(self.key("role"))
@@ -140,7 +138,7 @@ class SupernetOracle(keras_tuner.Oracle):
 
     def read_result(self, trial_id: str) -> dict:
         """The result the tuner wrote for an epoch trial (`supernet_result.json`)."""
-        path = os.path.join(trial_dir(self._project_dir, trial_id), RESULT_FILE)
+        path = os.path.join(trial_dir(internals.project_dir(self), trial_id), RESULT_FILE)
         with open(path) as f:
             return json.load(f)
 
@@ -150,7 +148,7 @@ class SupernetOracle(keras_tuner.Oracle):
         final = [
             t
             for t in trials
-            if t.status == trial_module.TrialStatus.COMPLETED
+            if t.status == TrialStatus.COMPLETED
             and t.hyperparameters.values.get(self.key("role")) == ROLE_FINAL
         ]
         rest = [t for t in trials if t not in final]
@@ -176,7 +174,7 @@ class SupernetOracle(keras_tuner.Oracle):
         self.final_trial_id = supernet.get("final_trial_id")
 
 
-class SupernetDisplay(oracle_module.Display):
+class SupernetDisplay(internals.Display):
     """One line per trial (role, epoch, parent) instead of a table of long JSON values."""
 
     def show_hyperparameter_table(self, trial):
@@ -188,125 +186,6 @@ class SupernetDisplay(oracle_module.Display):
             f"{prefix}{values[prefix + 'role']} | epoch {values.get(prefix + 'epoch')} | "
             f"inherits from trial {values.get(prefix + 'parent') or '-'}"
         )
-
-
-@dataclasses.dataclass
-class SearchData:
-    """The training and validation data of a search, as batched `tf.data.Dataset`s.
-
-    Attributes:
-        train: batches `(x, y)` for the weight steps.
-        validation: batches `(x, y)` for the policy and for the epoch's metrics.
-        input_shape: tuple, one example's shape `(height, width, channels)`.
-    """
-
-    train: tf.data.Dataset
-    validation: tf.data.Dataset
-    input_shape: tuple
-
-    def input_signature(self):
-        """`(x spec, y spec)` with a free batch dimension: one trace for all batch sizes."""
-        x_spec, y_spec = self.train.element_spec[:2]
-        x = tf.TensorSpec((None,) + tuple(x_spec.shape[1:]), x_spec.dtype)
-        y = tf.TensorSpec((None,) + tuple(y_spec.shape[1:]), y_spec.dtype)
-        return x, y
-
-
-def as_search_data(fit_args, fit_kwargs, batch_size: int) -> SearchData:
-    """Read `search()`'s arguments into `SearchData`, or raise a clear ValueError.
-
-    Accepts `search(train_ds, validation_data=val_ds)` with batched `(x, y)` datasets, or
-    `search(x, y, validation_data=(x_val, y_val))` with arrays (batched by `batch_size`).
-    Labels are integer class ids (`(batch,)` or `(batch, 1)`).
-    """
-
-    def dataset(x, y, argument):
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            if not isinstance(spec, tuple) or len(spec) < 2:
-                raise ValueError(
-                    f"`{argument}` must yield `(images, labels)` batches. Received: "
-                    f"element_spec={spec}"
-                )
-            if len(spec[0].shape) != 4:
-                raise ValueError(
-                    f"`{argument}` must yield batched images `(batch, height, width, "
-                    f"channels)`. Received: images shape {spec[0].shape}"
-                )
-            return x.map(lambda *batch: batch[:2])
-        if x is None or y is None:
-            raise ValueError(
-                f"`{argument}` needs images and labels. Received: x={type(x).__name__}, "
-                f"y={type(y).__name__}"
-            )
-        x, y = np.asarray(x), np.asarray(y)
-        if x.ndim != 4 or len(x) != len(y):
-            raise ValueError(
-                f"`{argument}` must be images `(n, height, width, channels)` with n labels. "
-                f"Received: x.shape={x.shape}, y.shape={y.shape}"
-            )
-        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
-
-    args = list(fit_args)
-    x = args[0] if args else fit_kwargs.get("x")
-    y = args[1] if len(args) > 1 else fit_kwargs.get("y")
-    train = dataset(x, y, "x")
-    validation = fit_kwargs.get("validation_data")
-    if validation is None:
-        raise ValueError(
-            "A supernet search needs `validation_data` (the architecture's half of the data). "
-            "Received: validation_data=None"
-        )
-    if isinstance(validation, tf.data.Dataset):
-        validation = dataset(validation, None, "validation_data")
-    else:
-        validation = dataset(validation[0], validation[1], "validation_data")
-    x_spec, y_spec = train.element_spec
-    if len(y_spec.shape) > 2 or (len(y_spec.shape) == 2 and y_spec.shape[-1] not in (1, None)):
-        raise ValueError(
-            "Labels must be integer class ids `(batch,)` or `(batch, 1)`, not one-hot. "
-            f"Received: labels shape {y_spec.shape}"
-        )
-    return SearchData(train.prefetch(2), validation.prefetch(2), tuple(x_spec.shape[1:]))
-
-
-class SearchState:
-    """What one supernet search keeps in memory from epoch to epoch.
-
-    Holds the network, the optimisers (their state is checkpointed with the weights) and
-    anything else a method needs (compiled steps, counters) as attributes. `trial_id` names the
-    trial whose weights the state holds now.
-
-    Args:
-        network: the supernet, built.
-        optimizers: dict name -> built `keras.optimizers.Optimizer`.
-        **attributes: anything else, set as attributes (e.g. `train_step=...`).
-    """
-
-    def __init__(self, network: keras.Model, optimizers: dict, **attributes):
-        self.network = network
-        self.optimizers = dict(optimizers)
-        self.trial_id = None
-        for name, value in attributes.items():
-            setattr(self, name, value)
-
-    def save(self, directory: str) -> None:
-        """Write the weights (`checkpoint.weights.h5`) and optimiser state (`optimizers.npz`)."""
-        self.network.save_weights(os.path.join(directory, CHECKPOINT_FILE))
-        arrays = {
-            f"{name}/{index}": np.asarray(variable)
-            for name, optimizer in self.optimizers.items()
-            for index, variable in enumerate(optimizer.variables)
-        }
-        np.savez(os.path.join(directory, OPTIMIZER_FILE), **arrays)
-
-    def restore(self, directory: str) -> None:
-        """Read what `save` wrote (the optimisers must be built on the same variables)."""
-        self.network.load_weights(os.path.join(directory, CHECKPOINT_FILE))
-        with np.load(os.path.join(directory, OPTIMIZER_FILE)) as arrays:
-            for name, optimizer in self.optimizers.items():
-                for index, variable in enumerate(optimizer.variables):
-                    variable.assign(arrays[f"{name}/{index}"])
 
 
 class _FinalHyperModel(keras_tuner.HyperModel):
@@ -327,7 +206,7 @@ class _FinalHyperModel(keras_tuner.HyperModel):
         seconds = time.perf_counter() - start
         epochs = len(history.history.get("loss", []))
         history.history["trial_seconds"] = [seconds] * epochs
-        logging.info(
+        logger.info(
             "%s final training | %d params | %d epochs | %s | %.1f s",
             self.tuner.key_prefix.rstrip("/"), model.count_params(), epochs,
             _format_metrics({k: v[-1] for k, v in history.history.items() if v}), seconds,
@@ -346,22 +225,23 @@ class SupernetTuner(keras_tuner.Tuner):
     Args:
         oracle: a `SupernetOracle`.
         final_epochs: int, epochs of the final from-scratch training (>= 1).
-        batch_size: int, the batch size for array inputs (datasets come batched).
+        batch_size: int, the batch size for array inputs (datasets come batched);
+            `search(..., batch_size=)` overrides it.
         **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`, `overwrite`,
             `logger`, `tuner_id`, ...).
+
+    `search()` takes what `model.fit` takes, in the search epochs as in the final training:
+    `callbacks` (each trial gets its own copies; a search epoch is one epoch to them, numbered
+    by the search epoch, with the epoch's metrics, so `TensorBoard` logs every search epoch
+    under its trial id), `verbose` (1: a progress bar within each epoch, 2: one line per
+    epoch, 0: silent) and `batch_size` (array inputs).
     """
 
     key_prefix = "supernet/"
 
     def __init__(self, oracle, final_epochs: int, batch_size: int = 64, **kwargs):
-        if int(final_epochs) != final_epochs or final_epochs < 1:
-            raise ValueError(
-                f"`final_epochs` must be an int >= 1. Received: final_epochs={final_epochs}"
-            )
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"`batch_size` must be an int >= 1. Received: batch_size={batch_size}")
-        self.final_epochs = int(final_epochs)
-        self.batch_size = int(batch_size)
+        self.final_epochs = check_int("final_epochs", final_epochs, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
         self._search_state = None
         super().__init__(oracle=oracle, hypermodel=_FinalHyperModel(self), **kwargs)
 
@@ -370,8 +250,9 @@ class SupernetTuner(keras_tuner.Tuner):
         """Build the supernet, its built optimisers and compiled steps (weights fresh)."""
         raise NotImplementedError
 
-    def run_search_epoch(self, state: SearchState, trial, data: SearchData):
-        """Train one search epoch; return `(metrics, result)`: metrics (dict of floats, the
+    def run_search_epoch(self, state: SearchState, trial, data: SearchData, loop: EpochLoop):
+        """Train one search epoch (the batches through `loop.train`, so callbacks and the
+        progress bar see them); return `(metrics, result)`: metrics (dict of floats, the
         objective among them) for keras-tuner, result (JSON-ready dict) for the oracle's
         `update_policy`."""
         raise NotImplementedError
@@ -411,15 +292,26 @@ class SupernetTuner(keras_tuner.Tuner):
 
     def _run_epoch_trial(self, trial, fit_args, fit_kwargs):
         start = time.perf_counter()
-        data = as_search_data(fit_args, fit_kwargs, self.batch_size)
-        parent = trial.hyperparameters.values.get(self.key("parent"), "")
+        values = trial.hyperparameters.values
+        epoch = int(values[self.key("epoch")])
+        batch_size = check_int("batch_size", fit_kwargs.get("batch_size") or self.batch_size, 1)
+        seed = None if self.oracle.seed is None else int(self.oracle.seed) * 1009 + epoch
+        data = as_search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=seed)
+        parent = values.get(self.key("parent"), "")
         state, self._search_state = self._search_state, None  # dropped if the epoch fails
         if state is None or state.trial_id != (parent or None):
             state = self.create_search(trial, data)
             if parent:
                 state.restore(self.get_trial_dir(parent))
             state.trial_id = parent or None
-        metrics, result = self.run_search_epoch(state, trial, data)
+        callbacks = internals.trial_callbacks(self, fit_kwargs.get("callbacks"), trial)
+        loop = EpochLoop(epoch, callbacks, state.network, fit_kwargs.get("verbose", "auto"),
+                         epochs=self.oracle.epochs)
+        loop.begin()
+        metrics, result = self.run_search_epoch(state, trial, data, loop)
+        metrics = {name: float(value) for name, value in metrics.items()}
+        metrics["trial_seconds"] = time.perf_counter() - start
+        loop.end(dict(metrics))
         directory = self.get_trial_dir(trial.trial_id)
         state.save(directory)
         result = {**result, "input_shape": list(data.input_shape)}
@@ -427,12 +319,10 @@ class SupernetTuner(keras_tuner.Tuner):
             json.dump(result, f)
         state.trial_id = trial.trial_id
         self._search_state = state
-        metrics = {name: float(value) for name, value in metrics.items()}
-        metrics["trial_seconds"] = time.perf_counter() - start
-        logging.info(
+        logger.info(
             "%s search epoch %d | trial %s | %s | %.1f s",
-            self.key_prefix.rstrip("/"), int(trial.hyperparameters.values[self.key("epoch")]),
-            trial.trial_id, _format_metrics(metrics), metrics["trial_seconds"],
+            self.key_prefix.rstrip("/"), epoch, trial.trial_id, _format_metrics(metrics),
+            metrics["trial_seconds"],
         )
         return metrics
 

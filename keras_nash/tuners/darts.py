@@ -12,7 +12,7 @@ and reports the supernet's validation accuracy and loss, and the new alpha (in t
 directory) back to the oracle. After the last epoch the oracle derives the genotype
 (`derive_genotype`) and issues a final trial that trains the genotype's `DartsEvalNetwork`
 from scratch for `final_epochs`; `get_best_models` returns it. The epoch-trial machinery
-(weight inheritance through checkpoint files, resume, the final trial) is `oracles/supernet.py`.
+(weight inheritance through checkpoint files, resume, the final trial) is `tuners/supernet.py`.
 
 The search step is one `tf.function` with a fixed input signature and alpha held in variables:
 it is traced once per search (`DartsTuner.trace_counts`), whatever alpha is.
@@ -33,15 +33,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_nash.checks import check_float
 from keras_nash.layers.ops import PRIMITIVES
-from keras_nash.oracles.supernet import SearchState, SupernetOracle, SupernetTuner
-from keras_nash.spaces.darts import (
-    DartsEvalNetwork,
-    DartsSpace,
-    DropPathSchedule,
-    Genotype,
-    check_alpha,
-)
+from keras_nash.optimizers import CoupledAdam
+from keras_nash.spaces.darts import DartsSpace, Genotype, check_alpha
+from keras_nash.tuners.cell_search import CellSearch, cell_space, compile_step
+from keras_nash.tuners.search_loop import SearchState, cross_entropy, weight_step
+from keras_nash.tuners.supernet import SupernetOracle, SupernetTuner
 
 _KEY = "darts/"
 
@@ -153,98 +151,6 @@ class DartsOracle(SupernetOracle):
             self.history = darts.get("history", [])
 
 
-def cell_space(search_space, defaults: dict, **arguments) -> DartsSpace:
-    """A cell tuner's `DartsSpace`: `search_space` as given, or one made of the flat space
-    arguments (`cells`, `channels`, ...; None = not given) over the tuner's `defaults`."""
-    given = {name: value for name, value in arguments.items() if value is not None}
-    if search_space is None:
-        return DartsSpace(**{**defaults, **given})
-    if not isinstance(search_space, DartsSpace):
-        raise ValueError(
-            "`search_space` must be a `keras_nash.spaces.DartsSpace`. "
-            f"Received: search_space={search_space!r}"
-        )
-    if given:
-        names = ", ".join(f"`{name}`" for name in given)
-        raise ValueError(
-            f"Give the space either as `search_space` or as {names}, not both. Received: "
-            f"search_space={search_space}, " + ", ".join(f"{k}={v}" for k, v in given.items())
-        )
-    return search_space
-
-
-class CellSearch:
-    """What the DARTS-cell searches share (`DartsTuner`, `EvolutionTuner`): the supernet of
-    `self.space`, the weights' per-epoch cosine learning rate, the validation pass, and the final
-    trial, the derived genotype's network trained from scratch with DARTS's evaluation recipe
-    (`DartsEvalNetwork` with auxiliary head and drop-path, SGD with a cosine schedule to 0).
-
-    Reads the tuner's `space`, `num_classes`, `epochs`, `learning_rate`, `learning_rate_min`,
-    `final_*`, `momentum`, `grad_clip`, `auxiliary_weight`, `drop_path_prob`, `jit_compile` and
-    `seed` attributes and the final trial's `<prefix>genotype` value.
-    """
-
-    def build_supernet(self, hp=None):
-        return self.space.build_supernet(self.num_classes, seed=self.seed)
-
-    def epoch_learning_rate(self, epoch: int) -> float:
-        """The weights' learning rate of search epoch `epoch`: cosine from `learning_rate` to
-        `learning_rate_min` over `epochs` (DARTS steps its scheduler per epoch)."""
-        schedule = keras.optimizers.schedules.CosineDecay(
-            self.learning_rate, decay_steps=self.epochs,
-            alpha=self.learning_rate_min / self.learning_rate,
-        )
-        return float(schedule(epoch))
-
-    def validate(self, state, data) -> dict:
-        """The supernet's validation loss and accuracy with the current alpha."""
-        total_loss, total_correct, count = 0.0, 0.0, 0
-        for x, y in data.validation:
-            loss, correct = state.eval_step(x, y)
-            n = int(tf.shape(x)[0])
-            total_loss += float(loss) * n
-            total_correct += float(correct)
-            count += n
-        if count == 0:
-            raise ValueError("The validation data yielded no batch.")
-        return {"val_loss": total_loss / count, "val_accuracy": total_correct / count}
-
-    def build_final_model(self, hp):
-        genotype = Genotype.from_json(hp.values[self.key("genotype")])
-        model = DartsEvalNetwork(
-            genotype, num_classes=self.num_classes, cells=self.final_cells,
-            channels=self.final_channels, auxiliary_weight=self.auxiliary_weight,
-            drop_path_prob=self.drop_path_prob, seed=self.seed,
-        )
-        model.compile(
-            optimizer=keras.optimizers.SGD(
-                learning_rate=self.final_learning_rate, momentum=self.momentum,
-                weight_decay=self.final_weight_decay, global_clipnorm=self.grad_clip,
-            ),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-            jit_compile=self.jit_compile,
-        )
-        return model
-
-    def final_callbacks(self, hp):
-        schedule = keras.optimizers.schedules.CosineDecay(
-            self.final_learning_rate, decay_steps=self.final_epochs
-        )
-        return [
-            keras.callbacks.LearningRateScheduler(lambda epoch: float(schedule(epoch))),
-            DropPathSchedule(self.final_epochs),
-        ]
-
-    def get_best_genotype(self) -> Genotype:
-        """The genotype of the final trial (or, before it, of the oracle's current alpha)."""
-        for trial in self.oracle.get_best_trials(1):
-            text = trial.hyperparameters.values.get(self.key("genotype"))
-            if text:
-                return Genotype.from_json(text)
-        return self.oracle.genotype()
-
-
 class DartsTuner(CellSearch, SupernetTuner):
     """First-order DARTS: alternate alpha and weight steps on the supernet, one trial per epoch.
 
@@ -266,17 +172,18 @@ class DartsTuner(CellSearch, SupernetTuner):
         learning_rate: float, the weights' initial SGD learning rate. Defaults to 0.025.
         learning_rate_min: float, the weights' final learning rate. Defaults to 0.001.
         momentum: float. Defaults to 0.9.
-        weight_decay: float, L2 on the weights. Defaults to 3e-4.
+        weight_decay: float, coupled L2 on the weights (added to the clipped gradient, as
+            the papers' code; see `keras_nash.optimizers`). Defaults to 3e-4.
         grad_clip: float, the weights' gradient global-norm clip. Defaults to 5.0.
         arch_learning_rate: float, alpha's Adam learning rate. Defaults to 3e-4.
         arch_beta_1: float. Defaults to 0.5.
         arch_beta_2: float. Defaults to 0.999.
-        arch_weight_decay: float, L2 on alpha. Defaults to 1e-3.
+        arch_weight_decay: float, coupled L2 on alpha (Adam). Defaults to 1e-3.
         final_cells: int, cells of the final network. Defaults to 20.
         final_channels: int, initial channels of the final network. Defaults to 36.
         final_learning_rate: float, SGD learning rate of the final training (cosine to 0).
             Defaults to 0.025.
-        final_weight_decay: float, the final training's weight decay. Defaults to 3e-4.
+        final_weight_decay: float, the final training's coupled L2. Defaults to 3e-4.
         auxiliary_weight: float, the final network's auxiliary loss weight. Defaults to 0.4.
         drop_path_prob: float, the final network's drop-path probability. Defaults to 0.2.
         jit_compile: bool, compile the search step with XLA. Defaults to False.
@@ -330,48 +237,24 @@ class DartsTuner(CellSearch, SupernetTuner):
         max_consecutive_failed_trials: int = 3,
         **kwargs,
     ):
-        self.space = cell_space(
-            search_space, {}, cells=cells, channels=channels, steps=steps, multiplier=multiplier,
-            primitives=primitives, partial_channels=partial_channels,
+        self.init_cell_search(
+            space=cell_space(
+                search_space, {}, cells=cells, channels=channels, steps=steps,
+                multiplier=multiplier, primitives=primitives, partial_channels=partial_channels,
+            ),
+            num_classes=num_classes, epochs=epochs, learning_rate=learning_rate,
+            learning_rate_min=learning_rate_min, momentum=momentum, weight_decay=weight_decay,
+            grad_clip=grad_clip, final_cells=final_cells, final_channels=final_channels,
+            final_learning_rate=final_learning_rate, final_weight_decay=final_weight_decay,
+            auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
+            jit_compile=jit_compile, seed=seed,
         )
-        for name, value in (
-            ("learning_rate", learning_rate), ("arch_learning_rate", arch_learning_rate),
-            ("final_learning_rate", final_learning_rate), ("grad_clip", grad_clip),
-        ):
-            if not value > 0:
-                raise ValueError(f"`{name}` must be > 0. Received: {name}={value}")
-        if not 0 <= learning_rate_min <= learning_rate:
-            raise ValueError(
-                "`learning_rate_min` must be in [0, learning_rate]. Received: "
-                f"learning_rate_min={learning_rate_min}, learning_rate={learning_rate}"
-            )
-        if int(num_classes) != num_classes or num_classes < 2:
-            raise ValueError(
-                f"`num_classes` must be an int >= 2. Received: num_classes={num_classes}"
-            )
-        if int(final_cells) != final_cells or final_cells < 3:
-            raise ValueError(
-                f"`final_cells` must be an int >= 3. Received: final_cells={final_cells}"
-            )
-        self.num_classes = int(num_classes)
-        self.epochs = int(epochs)
-        self.learning_rate = float(learning_rate)
-        self.learning_rate_min = float(learning_rate_min)
-        self.momentum = float(momentum)
-        self.weight_decay = float(weight_decay)
-        self.grad_clip = float(grad_clip)
-        self.arch_learning_rate = float(arch_learning_rate)
-        self.arch_beta_1 = float(arch_beta_1)
-        self.arch_beta_2 = float(arch_beta_2)
-        self.arch_weight_decay = float(arch_weight_decay)
-        self.final_cells = int(final_cells)
-        self.final_channels = int(final_channels)
-        self.final_learning_rate = float(final_learning_rate)
-        self.final_weight_decay = float(final_weight_decay)
-        self.auxiliary_weight = float(auxiliary_weight)
-        self.drop_path_prob = float(drop_path_prob)
-        self.jit_compile = bool(jit_compile)
-        self.seed = seed
+        self.arch_learning_rate = check_float(
+            "arch_learning_rate", arch_learning_rate, 0, exclusive=True
+        )
+        self.arch_beta_1 = check_float("arch_beta_1", arch_beta_1, 0, 1)
+        self.arch_beta_2 = check_float("arch_beta_2", arch_beta_2, 0, 1)
+        self.arch_weight_decay = check_float("arch_weight_decay", arch_weight_decay, 0)
         self.trace_counts = {"search_step": 0, "eval_step": 0}
         oracle = DartsOracle(
             epochs=epochs, steps=self.space.steps, multiplier=self.space.multiplier,
@@ -386,96 +269,51 @@ class DartsTuner(CellSearch, SupernetTuner):
     def create_search(self, trial, data):
         network = self.build_supernet()
         network(np.zeros((1,) + tuple(data.input_shape), "float32"))
-        weight_optimizer = keras.optimizers.SGD(
-            learning_rate=self.learning_rate, momentum=self.momentum
-        )
-        arch_optimizer = keras.optimizers.Adam(
+        weight_optimizer = self.weight_optimizer()
+        # DARTS's alpha optimiser: Adam with coupled L2 (PyTorch's `Adam(weight_decay=)`).
+        arch_optimizer = CoupledAdam(
             learning_rate=self.arch_learning_rate, beta_1=self.arch_beta_1,
-            beta_2=self.arch_beta_2, epsilon=1e-8,
+            beta_2=self.arch_beta_2, epsilon=1e-8, weight_decay=self.arch_weight_decay or None,
         )
         weight_optimizer.build(network.weight_variables)
         arch_optimizer.build(network.arch_variables)
-        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        x_spec, y_spec = data.input_signature()
-
-        def labels(y):
-            return tf.reshape(tf.cast(y, "int32"), (-1,))
-
-        def loss_and_correct(logits, y):
-            loss = loss_fn(y, logits)
-            correct = tf.reduce_sum(
-                tf.cast(tf.equal(tf.argmax(logits, -1, output_type="int32"), y), "float32")
-            )
-            return loss, correct
+        state = SearchState(network, {"weights": weight_optimizer, "arch": arch_optimizer})
+        arch_variables = network.arch_variables
 
         def search_step(x, y, x_val, y_val):
             self.trace_counts["search_step"] += 1  # runs only while tracing
-            y, y_val = labels(y), labels(y_val)
             # 1. alpha step (first order) on the validation batch.
             with tf.GradientTape(watch_accessed_variables=False) as tape:
-                for variable in network.arch_variables:
+                for variable in arch_variables:
                     tape.watch(variable.value)
-                arch_loss, _ = loss_and_correct(network(x_val, training=True), y_val)
-            arch_grads = tape.gradient(arch_loss, [v.value for v in network.arch_variables])
-            arch_grads = [
-                g + self.arch_weight_decay * v.value
-                for g, v in zip(arch_grads, network.arch_variables)
-            ]
-            arch_optimizer.apply(arch_grads, network.arch_variables)
+                arch_loss = cross_entropy(y_val, network(x_val, training=True))
+            arch_grads = tape.gradient(arch_loss, [v.value for v in arch_variables])
+            arch_optimizer.apply(arch_grads, arch_variables)
+            state.arch_loss.update_state(arch_loss)
             # 2. weight step on the training batch.
-            with tf.GradientTape() as tape:
-                loss, correct = loss_and_correct(network(x, training=True), y)
-            weights = network.weight_variables
-            grads = tape.gradient(loss, weights)
-            grads, _ = tf.clip_by_global_norm(grads, self.grad_clip)
-            grads = [g + self.weight_decay * w.value for g, w in zip(grads, weights)]
-            weight_optimizer.apply(grads, weights)
-            return loss, correct, arch_loss
+            weight_step(lambda inputs: network(inputs, training=True), weight_optimizer,
+                        network.weight_variables, x, y, state.metrics)
 
-        def eval_step(x, y):
-            self.trace_counts["eval_step"] += 1
-            y = labels(y)
-            return loss_and_correct(network(x, training=False), y)
+        x_spec, y_spec = data.input_signature()
+        state.arch_loss = keras.metrics.Mean(name="arch_loss")
+        state.search_step = compile_step(search_step, (x_spec, y_spec, x_spec, y_spec),
+                                         self.jit_compile)
+        state.eval_step = self.make_eval_step(network, data, state.val_metrics)
+        return state
 
-        return SearchState(
-            network,
-            {"weights": weight_optimizer, "arch": arch_optimizer},
-            search_step=tf.function(
-                search_step, input_signature=[x_spec, y_spec, x_spec, y_spec],
-                jit_compile=self.jit_compile, autograph=False,
-            ),
-            eval_step=tf.function(
-                eval_step, input_signature=[x_spec, y_spec], jit_compile=self.jit_compile,
-                autograph=False,
-            ),
-        )
-
-    def run_search_epoch(self, state, trial, data):
+    def run_search_epoch(self, state, trial, data, loop):
         values = trial.hyperparameters.values
         epoch = int(values[self.key("epoch")])
         alpha = json.loads(values[self.key("alpha")])
         state.network.set_alpha(alpha["normal"], alpha["reduce"])
         state.optimizers["weights"].learning_rate = self.epoch_learning_rate(epoch)
         validation = iter(data.validation.repeat())
-        total = {"loss": 0.0, "correct": 0.0, "count": 0, "arch_loss": 0.0, "steps": 0}
-        for x, y in data.train:
-            x_val, y_val = next(validation)
-            loss, correct, arch_loss = state.search_step(x, y, x_val, y_val)
-            count = int(tf.shape(x)[0])
-            total["loss"] += float(loss) * count
-            total["correct"] += float(correct)
-            total["count"] += count
-            total["arch_loss"] += float(arch_loss)
-            total["steps"] += 1
-        if total["count"] == 0:
-            raise ValueError("The training data yielded no batch.")
+        state.arch_loss.reset_state()
+        metrics = loop.train(state.search_step, data.train, state.metrics,
+                             batch_args=lambda batch: next(validation))
+        metrics["arch_loss"] = float(state.arch_loss.result())
+        metrics.update(self.validate(state, data))
         network = state.network
-        metrics = {
-            "loss": total["loss"] / total["count"],
-            "accuracy": total["correct"] / total["count"],
-            "arch_loss": total["arch_loss"] / total["steps"],
-            **self.validate(state, data),
-        }
         result = {
             "epoch": epoch,
             "alpha": {

@@ -1,0 +1,93 @@
+"""The one door to keras-tuner's and Keras's private API: every private symbol keras_nash uses.
+
+keras_nash is a set of keras-tuner Oracles and Tuners, and a few things it needs are not public
+in keras-tuner 1.4 (setup.py bounds it to `>=1.4.7,<1.5`) or Keras 3. They are all reached here
+and nowhere else, so an upgrade that removes one breaks this module (and
+`tests/test_internals.py`, which names the missing symbol), not the searches in silence.
+
+keras-tuner:
+- `Display` (`keras_tuner.src.engine.oracle.Display`): the base of the one-line trial displays.
+- `Oracle._display`, `Oracle._project_dir`: through `set_display` and `project_dir`.
+- `Tuner._try_build` (clear_session + build + size check), `Tuner._get_checkpoint_fname`,
+  `Tuner._deepcopy_callbacks`, `Tuner._configure_tensorboard_dir`: through the functions below.
+- Hooks keras_nash overrides (`OVERRIDDEN`): `Tuner._build_and_fit_model` (documented by
+  keras-tuner as an override point "for AutoKeras") and `BaseTuner._populate_initial_space`.
+- The project layout keras-tuner writes and reads: `<project>/trial_<id>/checkpoint.weights.h5`
+  (`trial_dir`, `CHECKPOINT_FILE`).
+
+Keras:
+- `Optimizer._apply_weight_decay` (overridden to switch off the decoupled form) and
+  `Optimizer._use_weight_decay` (the `exclude_from_weight_decay` filter), for the coupled L2
+  of `keras_nash.optimizers`.
+"""
+
+import os
+
+import keras
+import keras_tuner
+from keras_tuner.engine.trial import TrialStatus  # noqa: F401  (public; re-exported for one import)
+from keras_tuner.src.engine import oracle as _oracle_module
+from keras_tuner.src.engine import base_tuner as _base_tuner_module
+
+CHECKPOINT_FILE = "checkpoint.weights.h5"
+"""The file keras-tuner's `Tuner` saves a trial's best weights to and `load_model` reads."""
+
+Display = _oracle_module.Display
+"""keras-tuner's trial display (`show_hyperparameter_table`, `on_trial_begin`, ...)."""
+
+OVERRIDDEN = {
+    keras_tuner.Tuner: ("_build_and_fit_model",),
+    _base_tuner_module.BaseTuner: ("_populate_initial_space",),
+    keras.optimizers.Optimizer: ("_apply_weight_decay",),
+}
+"""Private methods keras_nash's subclasses override, by the class that must still define them."""
+
+CALLED = {
+    keras_tuner.Tuner: (
+        "_try_build", "_get_checkpoint_fname", "_deepcopy_callbacks",
+        "_configure_tensorboard_dir",
+    ),
+    keras.optimizers.Optimizer: ("_use_weight_decay",),
+}
+"""Private methods keras_nash calls, by the class that must define them."""
+
+INSTANCE_ATTRIBUTES = {keras_tuner.Oracle: ("_display", "_project_dir")}
+"""Private attributes keras_nash reads or sets on instances (set in `__init__` / `_set_project_dir`)."""
+
+
+def trial_dir(project_dir: str, trial_id: str) -> str:
+    """A trial's directory, as keras-tuner names it (`<project_dir>/trial_<id>`)."""
+    return os.path.join(str(project_dir), f"trial_{trial_id}")
+
+
+def project_dir(oracle) -> str:
+    """The oracle's project directory (set by the tuner that owns it)."""
+    return oracle._project_dir
+
+
+def set_display(oracle, display_class) -> None:
+    """Replace the oracle's trial display with `display_class(oracle)`."""
+    oracle._display = display_class(oracle)
+
+
+def try_build(tuner, hp):
+    """Build the tuner's hypermodel for `hp` the way keras-tuner does (clear_session first)."""
+    return tuner._try_build(hp)
+
+
+def checkpoint_path(tuner, trial_id: str) -> str:
+    """The path of a trial's checkpoint (`trial_<id>/checkpoint.weights.h5`)."""
+    return tuner._get_checkpoint_fname(trial_id)
+
+
+def trial_callbacks(tuner, callbacks, trial) -> list:
+    """The callbacks of one trial as keras-tuner prepares them for `fit`: deep copies (one
+    set per trial), with a TensorBoard callback's `log_dir` moved under the trial's id."""
+    callbacks = tuner._deepcopy_callbacks(list(callbacks or []))
+    tuner._configure_tensorboard_dir(callbacks, trial, 0)
+    return callbacks
+
+
+def uses_weight_decay(optimizer, variable) -> bool:
+    """Whether `optimizer`'s `exclude_from_weight_decay` settings leave `variable` decayed."""
+    return optimizer._use_weight_decay(variable)

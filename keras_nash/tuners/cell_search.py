@@ -1,0 +1,149 @@
+"""What the DARTS-cell searches share (`DartsTuner`, `EvolutionTuner`): `CellSearch`.
+
+Both searches train the weights of the same supernet (`spaces.DartsSpace`) and end the same
+way: the derived genotype's `DartsEvalNetwork` trained from scratch with DARTS's evaluation
+recipe (auxiliary head, drop-path, SGD with a cosine schedule to 0, coupled L2). `CellSearch`
+holds those shared arguments, their validation, the weights' optimiser and per-epoch
+learning rate, the validation pass and the final trial; each tuner adds its policy.
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_nash.checks import check_float, check_int, check_range
+from keras_nash.optimizers import CoupledSGD
+from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace, DropPathSchedule, Genotype
+from keras_nash.tuners.search_loop import EpochLoop, cross_entropy
+
+
+def cell_space(search_space, defaults: dict, **arguments) -> DartsSpace:
+    """A cell tuner's `DartsSpace`: `search_space` as given, or one made of the flat space
+    arguments (`cells`, `channels`, ...; None = not given) over the tuner's `defaults`."""
+    given = {name: value for name, value in arguments.items() if value is not None}
+    if search_space is None:
+        return DartsSpace(**{**defaults, **given})
+    if not isinstance(search_space, DartsSpace):
+        raise ValueError(
+            "`search_space` must be a `keras_nash.spaces.DartsSpace`. "
+            f"Received: search_space={search_space!r}"
+        )
+    if given:
+        names = ", ".join(f"`{name}`" for name in given)
+        raise ValueError(
+            f"Give the space either as `search_space` or as {names}, not both. Received: "
+            f"search_space={search_space}, " + ", ".join(f"{k}={v}" for k, v in given.items())
+        )
+    return search_space
+
+
+class CellSearch:
+    """Mixin of the DARTS-cell tuners: shared arguments, weight optimiser, validation, final.
+
+    A tuner calls `init_cell_search(...)` in its constructor (before `SupernetTuner.__init__`)
+    and reads the attributes it sets; the final trial's `<prefix>genotype` value names the
+    genotype to train.
+    """
+
+    def init_cell_search(
+        self, *, space, num_classes, epochs, learning_rate, learning_rate_min, momentum,
+        weight_decay, grad_clip, final_cells, final_channels, final_learning_rate,
+        final_weight_decay, auxiliary_weight, drop_path_prob, jit_compile, seed,
+    ) -> None:
+        """Validate and set the arguments both cell searches take (see their docstrings)."""
+        self.space = space
+        self.num_classes = check_int("num_classes", num_classes, 2)
+        self.epochs = check_int("epochs", epochs, 1)
+        self.learning_rate_min, self.learning_rate = check_range(
+            "learning_rate_min", learning_rate_min, "learning_rate", learning_rate
+        )
+        check_float("learning_rate", learning_rate, 0, exclusive=True)
+        self.momentum = check_float("momentum", momentum, 0, 1)
+        self.weight_decay = check_float("weight_decay", weight_decay, 0)
+        self.grad_clip = check_float("grad_clip", grad_clip, 0, exclusive=True)
+        self.final_cells = check_int("final_cells", final_cells, 3)
+        self.final_channels = check_int("final_channels", final_channels, 1)
+        self.final_learning_rate = check_float(
+            "final_learning_rate", final_learning_rate, 0, exclusive=True
+        )
+        self.final_weight_decay = check_float("final_weight_decay", final_weight_decay, 0)
+        self.auxiliary_weight = check_float("auxiliary_weight", auxiliary_weight, 0)
+        self.drop_path_prob = check_float("drop_path_prob", drop_path_prob, 0, 1)
+        self.jit_compile = bool(jit_compile)
+        self.seed = seed
+
+    # ----- search -----
+    def build_supernet(self, hp=None):
+        return self.space.build_supernet(self.num_classes, seed=self.seed)
+
+    def weight_optimizer(self) -> CoupledSGD:
+        """The supernet weights' SGD: momentum, coupled L2 `weight_decay`, clip `grad_clip`."""
+        return CoupledSGD(
+            learning_rate=self.learning_rate, momentum=self.momentum,
+            weight_decay=self.weight_decay or None, global_clipnorm=self.grad_clip,
+        )
+
+    def make_eval_step(self, network, data, metrics):
+        """The compiled validation step: the supernet with the current alpha, adding each
+        batch to `metrics` (an `EpochMetrics`)."""
+
+        def eval_step(x, y):
+            self.trace_counts["eval_step"] += 1  # runs only while tracing
+            logits = network(x, training=False)
+            metrics.update(y, logits, cross_entropy(y, logits))
+
+        return compile_step(eval_step, data.input_signature(), self.jit_compile)
+
+    def epoch_learning_rate(self, epoch: int) -> float:
+        """The weights' learning rate of search epoch `epoch`: cosine from `learning_rate` to
+        `learning_rate_min` over `epochs` (DARTS steps its scheduler per epoch)."""
+        schedule = keras.optimizers.schedules.CosineDecay(
+            self.learning_rate, decay_steps=self.epochs,
+            alpha=self.learning_rate_min / self.learning_rate,
+        )
+        return float(schedule(epoch))
+
+    def validate(self, state, data) -> dict:
+        """The supernet's validation loss and accuracy with the current alpha."""
+        return EpochLoop.evaluate(state.eval_step, data.validation, state.val_metrics)
+
+    # ----- the final network -----
+    def build_final_model(self, hp):
+        genotype = Genotype.from_json(hp.values[self.key("genotype")])
+        model = DartsEvalNetwork(
+            genotype, num_classes=self.num_classes, cells=self.final_cells,
+            channels=self.final_channels, auxiliary_weight=self.auxiliary_weight,
+            drop_path_prob=self.drop_path_prob, seed=self.seed,
+        )
+        model.compile(
+            optimizer=CoupledSGD(
+                learning_rate=self.final_learning_rate, momentum=self.momentum,
+                weight_decay=self.final_weight_decay or None, global_clipnorm=self.grad_clip,
+            ),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+            jit_compile=self.jit_compile,
+        )
+        return model
+
+    def final_callbacks(self, hp):
+        schedule = keras.optimizers.schedules.CosineDecay(
+            self.final_learning_rate, decay_steps=self.final_epochs
+        )
+        return [
+            keras.callbacks.LearningRateScheduler(lambda epoch: float(schedule(epoch))),
+            DropPathSchedule(self.final_epochs),
+        ]
+
+    def get_best_genotype(self) -> Genotype:
+        """The genotype of the final trial (or, before it, of the oracle's current alpha)."""
+        for trial in self.oracle.get_best_trials(1):
+            text = trial.hyperparameters.values.get(self.key("genotype"))
+            if text:
+                return Genotype.from_json(text)
+        return self.oracle.genotype()
+
+
+def compile_step(function, signature, jit_compile: bool):
+    """`tf.function` with a fixed input signature (one trace per search), no autograph."""
+    return tf.function(function, input_signature=list(signature), jit_compile=jit_compile,
+                       autograph=False)

@@ -1,0 +1,329 @@
+"""NASH: hill climbing over function-preserving network morphisms (Elsken et al. 2017).
+
+`NashOracle` (`tuners/hill_climbing.py`) decides, `NashTuner` trains, as keras-tuner's
+`HyperbandOracle` and `Hyperband`.
+
+The search, with the paper's defaults:
+
+    trial 0: pre-train the seed network (pretrain_epochs=20)
+    for step in 1..n_steps (5):
+        n_neighbors - 1 (7) children: n_morphisms (5) random morphisms of the incumbent,
+            weights inherited, each trained epochs_per_neighbor (17) epochs with a cosine
+            schedule lr_start -> lr_end (0.05 -> 0) restarted for every child (SGDR)
+        + the incumbent itself, trained on the same way
+        incumbent <- the best of these on the validation objective (the old incumbent is kept
+            when none beats it, so the incumbent never gets worse)
+    final trial: the incumbent trained final_epochs (100) epochs
+
+Every trial is one keras-tuner trial whose values carry the architecture as data: `nash/arch`
+(Architecture JSON), `nash/parent` (the parent trial id), `nash/morphs` (the resolved
+morphisms, JSON), `nash/epochs`, `nash/step`, `nash/role` (seed, child, incumbent or final).
+The oracle draws every morphism itself (architectures only, from its saved seed), so the
+sequence of architectures is reproducible and a search killed at any point resumes with
+`overwrite=False`. A worker rebuilds the parent, loads the parent's best-epoch checkpoint from
+the project directory, applies the morphisms to the weights, checks on one validation batch that
+the child computes the parent's function (the difference is recorded as the trial metric
+`preservation_error`; above `preservation_tolerance` the trial fails rather than train a broken
+child), then trains. All of a step's neighbours are issued at once, so several keras-tuner
+workers (KERASTUNER_* variables) train them in parallel; the oracle waits (IDLE) only while some
+are still running.
+
+`n_neighbors=1` is the paper's random-network baseline: each step trains one morphed child and
+keeps it whatever its score (morphisms applied, no selection).
+"""
+
+import json
+import time
+import warnings
+
+import keras
+import keras_tuner
+import numpy as np
+import tensorflow as tf
+from keras_nash.logs import logger
+
+from keras_nash import graph, internals, morphisms, schedules
+from keras_nash.graph import Architecture
+from keras_nash.optimizers import CoupledSGD
+from keras_nash.tuners.hill_climbing import NashOracle, describe
+from keras_nash.tuners.nash_data import check_search_data, steps_per_epoch, validation_batch
+
+_KEY = "nash/"
+
+
+class _ArchitectureHyperModel(keras_tuner.HyperModel):
+    """Builds and compiles the network a trial's `nash/arch` value describes (the seed network
+    when there is none: keras-tuner builds once with empty values to discover the space)."""
+
+    def __init__(self, seed_architecture, loss, metrics, lr_start, momentum, weight_decay):
+        super().__init__()
+        self.seed_json = seed_architecture.to_json()
+        self.loss, self.metrics = loss, metrics
+        self.lr_start, self.momentum, self.weight_decay = lr_start, momentum, weight_decay
+
+    def build(self, hp):
+        model = graph.build_model(Architecture.from_json(hp.values.get(_KEY + "arch", self.seed_json)), name="nash")
+        self.compile(model, self.lr_start)
+        return model
+
+    def compile(self, model, learning_rate):
+        model.compile(
+            optimizer=CoupledSGD(learning_rate, momentum=self.momentum, weight_decay=self.weight_decay or None),
+            loss=self.loss,
+            metrics=list(self.metrics),
+        )
+
+
+class NashTuner(keras_tuner.Tuner):
+    """NASH as a drop-in keras-tuner tuner.
+
+    Args:
+        seed_model: the seed network: a Keras functional/Sequential model of supported layers
+            (see `Architecture.from_model`) or an `Architecture`. Pre-trained from its fresh
+            initialisation as the first trial.
+        objective: defaults to "val_accuracy" (needs `validation_data` in `search`).
+        n_steps, n_neighbors, n_morphisms, epochs_per_neighbor, final_epochs, pretrain_epochs,
+        morphism_probabilities, kernel_sizes, widening_factors, skip_modes, time_budget: see
+            `NashOracle`.
+        lr_start: float, each neighbour's cosine schedule starts here. Defaults to 0.05.
+        lr_end: float, and ends here. Defaults to 0.0.
+        momentum: float, SGD momentum. Defaults to 0.9.
+        weight_decay: float, SGD weight decay (0 for none). Defaults to 5e-4.
+        loss: the Keras loss. Defaults to "sparse_categorical_crossentropy", or its
+            `from_logits=True` form when the seed network ends without a softmax.
+        metrics: Keras metrics. Defaults to ["accuracy"].
+        preservation_tolerance: float, a child whose output differs from its parent's by more
+            than this on a validation batch (inference mode) fails instead of training.
+            Defaults to 1e-4.
+        seed: int, the random seed of the search. Defaults to a random one.
+        **kwargs: `keras_tuner.Tuner` arguments: `directory`, `project_name`, `overwrite`,
+            `distribution_strategy`, `executions_per_trial`, `logger`, `tuner_id`,
+            `max_retries_per_trial`, `max_consecutive_failed_trials`.
+
+    Example:
+
+    ```python
+    tuner = NashTuner(seed_models.simple_cnn((32, 32, 3), 10), n_steps=5, directory="runs",
+                      project_name="c10", seed=1)
+    tuner.search(train_ds, validation_data=val_ds)
+    best = tuner.get_best_models(1)[0]
+    ```
+    """
+
+    def __init__(
+        self,
+        seed_model,
+        objective="val_accuracy",
+        n_steps=5,
+        n_neighbors=8,
+        n_morphisms=5,
+        epochs_per_neighbor=17,
+        final_epochs=100,
+        pretrain_epochs=20,
+        lr_start=0.05,
+        lr_end=0.0,
+        momentum=0.9,
+        weight_decay=5e-4,
+        morphism_probabilities=None,
+        kernel_sizes=(3, 5),
+        widening_factors=(2, 4),
+        skip_modes=("add", "concat"),
+        time_budget=None,
+        loss=None,
+        metrics=("accuracy",),
+        preservation_tolerance=1e-4,
+        seed=None,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=None,
+        **kwargs,
+    ):
+        if isinstance(seed_model, keras.Model):
+            seed_architecture = Architecture.from_model(seed_model)
+        elif isinstance(seed_model, (Architecture, str)):
+            seed_architecture = seed_model if isinstance(seed_model, Architecture) else Architecture.from_json(seed_model)
+        else:
+            raise ValueError(
+                "`seed_model` must be a Keras functional model or an Architecture. "
+                f"Received: {type(seed_model).__name__}"
+            )
+        schedules.cosine_annealing(lr_start, lr_end, 1)  # checks the learning rates
+        if not preservation_tolerance >= 0:
+            raise ValueError(f"`preservation_tolerance` must be >= 0. Received: preservation_tolerance={preservation_tolerance}")
+        oracle = NashOracle(
+            seed_architecture,
+            objective=objective,
+            n_steps=n_steps,
+            n_neighbors=n_neighbors,
+            n_morphisms=n_morphisms,
+            epochs_per_neighbor=epochs_per_neighbor,
+            final_epochs=final_epochs,
+            pretrain_epochs=pretrain_epochs,
+            morphism_probabilities=morphism_probabilities,
+            kernel_sizes=kernel_sizes,
+            widening_factors=widening_factors,
+            skip_modes=skip_modes,
+            time_budget=time_budget,
+            seed=seed,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        self.seed_architecture = seed_architecture
+        self.lr_start, self.lr_end = float(lr_start), float(lr_end)
+        self.preservation_tolerance = float(preservation_tolerance)
+        last = seed_architecture.node(seed_architecture.outputs[0])
+        self._outputs_probabilities = last.op == "softmax" or (last.op == "dense" and last.config["activation"] == "softmax")
+        if loss is None:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not self._outputs_probabilities)
+        hypermodel = _ArchitectureHyperModel(seed_architecture, loss, metrics, lr_start, momentum, weight_decay)
+        super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+
+    # -- search -----------------------------------------------------------------------------
+    def search(self, *fit_args, **fit_kwargs):
+        """Run the search: `search(x, y, validation_data=(x_val, y_val), batch_size=...)` or
+        `search(train_ds, validation_data=val_ds)`, as `keras_tuner.Tuner.search`.
+
+        The data is checked against the seed network before any training: input shape, label
+        range, non-empty training and validation sets.
+        """
+        check_search_data(self.seed_architecture, fit_args, fit_kwargs, self.oracle.objective)
+        fit_kwargs.pop("epochs", None)  # each trial's epochs come from the oracle
+        return super().search(*fit_args, **fit_kwargs)
+
+    def _build_and_fit_model(self, trial, *args, **kwargs):
+        values = trial.hyperparameters.values
+        start = time.perf_counter()
+        keras.utils.set_random_seed((values[_KEY + "seed"] * 1000003 + int(trial.trial_id)) % (2**31 - 1))
+        model = internals.try_build(self, trial.hyperparameters)
+        extra = {"params": float(model.count_params())}
+        if values[_KEY + "parent"]:
+            extra["preservation_error"] = self._inherit(model, values, kwargs)
+        epochs = int(values[_KEY + "epochs"])
+        steps = steps_per_epoch(args, kwargs)
+        self.hypermodel.compile(model, schedules.cosine_annealing(self.lr_start, self.lr_end, max(1, epochs * steps)))
+        callbacks = list(kwargs.pop("callbacks", []))
+        callbacks = [_ConstantLogs(extra), keras.callbacks.TerminateOnNaN()] + callbacks
+        kwargs.pop("epochs", None)
+        if isinstance(args[0] if args else kwargs.get("x"), tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
+        fit_start = time.perf_counter()
+        history = model.fit(*args, epochs=epochs, callbacks=callbacks, **kwargs)
+        fit_seconds = time.perf_counter() - fit_start
+        losses = history.history.get("loss", [])
+        if len(losses) < epochs or not np.all(np.isfinite(losses)):
+            raise keras_tuner.errors.FailedTrialError(
+                f"Trial {trial.trial_id}: the loss became NaN or infinite (losses {losses}); the child is dropped."
+            )
+        history.history["trial_seconds"] = [time.perf_counter() - start] * len(losses)
+        history.history["fit_seconds"] = [fit_seconds] * len(losses)
+        self._log(trial, model, history)
+        return history
+
+    def _inherit(self, model, values, fit_kwargs):
+        """Load the parent's weights, morph them into `model`, check the function is kept."""
+        parent_id = values[_KEY + "parent"]
+        parent_arch = Architecture.from_json(self.oracle.get_trial(parent_id).hyperparameters.values[_KEY + "arch"])
+        parent = graph.build_model(parent_arch, name="parent")
+        _load_weights(parent, internals.checkpoint_path(self, parent_id))
+        ms = json.loads(values[_KEY + "morphs"])
+        child_arch, child_weights = morphisms.apply_with_weights(parent_arch, graph.get_weights(parent, parent_arch), ms)
+        graph.set_weights(model, child_weights)
+        x = validation_batch(fit_kwargs)
+        difference = morphisms.max_output_difference(parent, model, x)
+        del parent
+        if not difference <= self.preservation_tolerance:
+            raise keras_tuner.errors.FailedTrialError(
+                f"The child of trial {parent_id} does not compute its parent's function: max output "
+                f"difference {difference:.3g} > preservation_tolerance={self.preservation_tolerance} "
+                f"(morphisms {ms})."
+            )
+        return difference
+
+    def _log(self, trial, model, history):
+        values = trial.hyperparameters.values
+        name = self.oracle.objective.name
+        scores = history.history.get(name, [float("nan")])
+        best = max(scores) if self.oracle.objective.direction == "max" else min(scores)
+        morphs = ", ".join(describe(m) for m in json.loads(values[_KEY + "morphs"])) or "none"
+        logger.info(
+            "NASH trial %s | step %s | %s of trial %s | %d params | %s %.4f | %.1f s | morphisms: %s",
+            trial.trial_id, values[_KEY + "step"], values[_KEY + "role"], values[_KEY + "parent"] or "-",
+            model.count_params(), name, best, history.history["trial_seconds"][0], morphs,
+        )
+
+    # -- results ----------------------------------------------------------------------------
+    def results_summary(self, num_trials=10):
+        """Print the best trials: role, step, parameters, morphisms and score."""
+        print(f"Results summary\nResults in {self.project_dir}\nShowing {num_trials} best trials\n{self.oracle.objective}")
+        for trial in self.oracle.get_best_trials(num_trials):
+            values = trial.hyperparameters.values
+            morphs = ", ".join(describe(m) for m in json.loads(values[_KEY + "morphs"])) or "none"
+            params = self.oracle.architecture(trial.trial_id).count_params()
+            print(
+                f"\nTrial {trial.trial_id} ({trial.status}): {values[_KEY + 'role']} of step "
+                f"{values[_KEY + 'step']}, parent {values[_KEY + 'parent'] or '-'}, {params:,} params, "
+                f"morphisms: {morphs}\nScore: {trial.score}"
+            )
+
+    def load_model(self, trial):
+        """The network of a trial with its best-epoch weights (compiled)."""
+        model = internals.try_build(self, trial.hyperparameters)
+        _load_weights(model, internals.checkpoint_path(self, trial.trial_id))
+        return model
+
+    def get_best_architectures(self, num_trials=1) -> list:
+        """The `Architecture`s of the best trials."""
+        return [self.oracle.architecture(t.trial_id) for t in self.oracle.get_best_trials(num_trials) if _KEY + "arch" in t.hyperparameters.values]
+
+    def step_best_trials(self) -> list:
+        """The incumbent trial id after each hill-climbing step (the final trial last, if any)."""
+        history = self.oracle.history
+        ids = [record["incumbent"] for record in history if record["step"] >= 1]
+        return list(dict.fromkeys(ids))
+
+    def snapshot_ensemble(self, trial_ids=None) -> keras.Model:
+        """One Keras model that averages the predicted probabilities of several networks.
+
+        Args:
+            trial_ids: the trials to ensemble. Defaults to the best network of every step
+                (`step_best_trials`), the paper's snapshot ensemble.
+
+        Returns:
+            A functional `keras.Model` (exportable like any model).
+        """
+        trial_ids = list(trial_ids or self.step_best_trials())
+        if not trial_ids:
+            raise ValueError("`snapshot_ensemble` needs finished trials; run `search` first.")
+        shape = tuple(self.seed_architecture.node(self.seed_architecture.inputs[0]).config["shape"])
+        inputs = keras.Input(shape, name="images")
+        outputs = []
+        for trial_id in trial_ids:
+            arch = self.oracle.architecture(trial_id)
+            member = graph.build_model(arch, name=f"trial_{trial_id}")
+            _load_weights(member, internals.checkpoint_path(self, trial_id))
+            y = member(inputs)
+            outputs.append(y if self._outputs_probabilities else keras.layers.Softmax()(y))
+        mean = keras.layers.Average(name="mean_probabilities")(outputs) if len(outputs) > 1 else outputs[0]
+        return keras.Model(inputs, mean, name="nash_snapshot_ensemble")
+
+
+class _ConstantLogs(keras.callbacks.Callback):
+    """Adds fixed values (parameters, preservation error) to every epoch's logs, so they are
+    recorded with the trial's metrics."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.values)
+
+
+def _load_weights(model, path):
+    """Load a trial checkpoint's layer weights; its optimizer variables are not needed."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(path)
+
+
+__all__ = ["NashOracle", "NashTuner"]

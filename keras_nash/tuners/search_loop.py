@@ -1,0 +1,294 @@
+"""The one supernet training loop of DARTS, EG-NAS and ENAS: data, the weight step, an epoch.
+
+Every supernet search trains its shared weights the same way, so it is written once here:
+
+- `as_search_data` reads `search()`'s arguments (datasets, or arrays batched by `batch_size`)
+  into `SearchData`, failing early with a message that names the argument.
+- `weight_step` is the body of every compiled weight step: cross-entropy on the logits, the
+  gradients of the weights, `optimizer.apply`. With `keras_nash.optimizers.CoupledSGD` the
+  update is, in this order and the same for every search: (1) the loss gradients clipped to
+  their global norm (`global_clipnorm`), (2) the papers' coupled L2 `weight_decay * w` added,
+  (3) the momentum update (DARTS's and PyTorch's order: `clip_grad_norm_` then `SGD.step`).
+- `EpochMetrics` accumulates loss and accuracy in `keras.metrics` inside the compiled steps:
+  no device-to-host copy per batch; the epoch's figures are read once at its end.
+- `EpochLoop` runs one search epoch over a dataset: the user's callbacks (`on_train_begin`,
+  `on_epoch_begin`, `on_train_batch_*`, `on_epoch_end` with the epoch's metrics, so
+  `TensorBoard` logs every search epoch), and a `keras.utils.Progbar` within the epoch when
+  `verbose=1`.
+- `SearchState` holds what a search keeps from epoch to epoch (network, optimisers, compiled
+  steps) and writes / restores it with the checkpoint files.
+"""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_nash import internals
+
+OPTIMIZER_FILE = "optimizers.npz"
+
+
+@dataclasses.dataclass
+class SearchData:
+    """The training and validation data of a search, as batched `tf.data.Dataset`s.
+
+    Attributes:
+        train: batches `(x, y)` for the weight steps.
+        validation: batches `(x, y)` for the policy and for the epoch's metrics.
+        input_shape: tuple, one example's shape `(height, width, channels)`.
+    """
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset
+    input_shape: tuple
+
+    def input_signature(self):
+        """`(x spec, y spec)` with a free batch dimension: one trace for all batch sizes."""
+        x_spec, y_spec = self.train.element_spec[:2]
+        x = tf.TensorSpec((None,) + tuple(x_spec.shape[1:]), x_spec.dtype)
+        y = tf.TensorSpec((None,) + tuple(y_spec.shape[1:]), y_spec.dtype)
+        return x, y
+
+
+def as_search_data(fit_args, fit_kwargs, batch_size: int, shuffle_seed=None) -> SearchData:
+    """Read `search()`'s arguments into `SearchData`, or raise a clear ValueError.
+
+    Accepts `search(train_ds, validation_data=val_ds)` with batched `(x, y)` datasets, or
+    `search(x, y, validation_data=(x_val, y_val))` with arrays (batched by `batch_size`, the
+    training arrays reshuffled from `shuffle_seed` when it is given). Labels are integer class
+    ids (`(batch,)` or `(batch, 1)`).
+    """
+
+    def dataset(x, y, argument, shuffle):
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            if not isinstance(spec, tuple) or len(spec) < 2:
+                raise ValueError(
+                    f"`{argument}` must yield `(images, labels)` batches. Received: "
+                    f"element_spec={spec}"
+                )
+            if len(spec[0].shape) != 4:
+                raise ValueError(
+                    f"`{argument}` must yield batched images `(batch, height, width, "
+                    f"channels)`. Received: images shape {spec[0].shape}"
+                )
+            return x.map(lambda *batch: batch[:2])
+        if x is None or y is None:
+            raise ValueError(
+                f"`{argument}` needs images and labels. Received: x={type(x).__name__}, "
+                f"y={type(y).__name__}"
+            )
+        x, y = np.asarray(x), np.asarray(y)
+        if x.ndim != 4 or len(x) != len(y):
+            raise ValueError(
+                f"`{argument}` must be images `(n, height, width, channels)` with n labels. "
+                f"Received: x.shape={x.shape}, y.shape={y.shape}"
+            )
+        arrays = tf.data.Dataset.from_tensor_slices((x, y))
+        if shuffle and shuffle_seed is not None:
+            arrays = arrays.shuffle(len(x), seed=int(shuffle_seed))
+        return arrays.batch(batch_size)
+
+    args = list(fit_args)
+    x = args[0] if args else fit_kwargs.get("x")
+    y = args[1] if len(args) > 1 else fit_kwargs.get("y")
+    train = dataset(x, y, "x", shuffle=True)
+    validation = fit_kwargs.get("validation_data")
+    if validation is None:
+        raise ValueError(
+            "A supernet search needs `validation_data` (the architecture's half of the data). "
+            "Received: validation_data=None"
+        )
+    if isinstance(validation, tf.data.Dataset):
+        validation = dataset(validation, None, "validation_data", shuffle=False)
+    else:
+        validation = dataset(validation[0], validation[1], "validation_data", shuffle=False)
+    x_spec, y_spec = train.element_spec
+    if len(y_spec.shape) > 2 or (len(y_spec.shape) == 2 and y_spec.shape[-1] not in (1, None)):
+        raise ValueError(
+            "Labels must be integer class ids `(batch,)` or `(batch, 1)`, not one-hot. "
+            f"Received: labels shape {y_spec.shape}"
+        )
+    return SearchData(
+        train.prefetch(tf.data.AUTOTUNE), validation.prefetch(tf.data.AUTOTUNE),
+        tuple(x_spec.shape[1:]),
+    )
+
+
+def labels(y):
+    """Integer class ids `(batch,)` from `(batch,)` or `(batch, 1)` labels of any int dtype."""
+    return tf.reshape(tf.cast(y, "int32"), (-1,))
+
+
+def cross_entropy(y, logits):
+    """Mean sparse categorical cross-entropy of logits (computed in float32)."""
+    return tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=labels(y), logits=tf.cast(logits, "float32")
+        )
+    )
+
+
+class EpochMetrics:
+    """Loss and accuracy of one pass, accumulated in `keras.metrics` inside compiled steps.
+
+    Args:
+        prefix: str, put before the names ("val_" for validation). Defaults to "".
+
+    Example:
+
+    >>> import numpy as np
+    >>> metrics = EpochMetrics()
+    >>> metrics.update(np.array([0, 1]), np.array([[2.0, 0.0], [0.0, 2.0]]), 0.5)
+    >>> metrics.result()
+    {'loss': 0.5, 'accuracy': 1.0}
+    """
+
+    def __init__(self, prefix: str = ""):
+        self.prefix = prefix
+        self.loss = keras.metrics.Mean(name=prefix + "loss")
+        self.accuracy = keras.metrics.SparseCategoricalAccuracy(name=prefix + "accuracy")
+
+    def update(self, y, logits, loss) -> None:
+        """Add one batch: its mean `loss` (weighted by the batch size) and its predictions."""
+        y = labels(y)
+        self.loss.update_state(loss, sample_weight=tf.cast(tf.shape(y)[0], "float32"))
+        self.accuracy.update_state(y, tf.cast(logits, "float32"))
+
+    def tensors(self) -> dict:
+        """The running figures as tensors (no copy to the host)."""
+        return {self.loss.name: self.loss.result(), self.accuracy.name: self.accuracy.result()}
+
+    def result(self) -> dict:
+        """The figures as Python floats (one copy to the host)."""
+        return {name: float(value) for name, value in self.tensors().items()}
+
+    def reset(self) -> None:
+        self.loss.reset_state()
+        self.accuracy.reset_state()
+
+
+def weight_step(forward, optimizer, variables, x, y, metrics: EpochMetrics):
+    """One weight update inside a compiled step: `forward(x)` logits, cross-entropy, gradients,
+    `optimizer.apply` (clip, coupled L2, momentum: see the module docstring), metrics.
+
+    Variables the architecture did not use get a zero gradient (their momentum and L2 still
+    apply, as PyTorch's SGD does for parameters with a zero gradient).
+
+    Returns:
+        The batch's mean loss (a scalar tensor).
+    """
+    with tf.GradientTape() as tape:
+        logits = forward(x)
+        loss = cross_entropy(y, logits)
+    grads = tape.gradient(loss, variables)
+    grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+    optimizer.apply(grads, variables)
+    metrics.update(y, logits, loss)
+    return loss
+
+
+class EpochLoop:
+    """Runs the batches of one search epoch through a compiled step, with callbacks and Progbar.
+
+    Args:
+        epoch: int, the search epoch (what callbacks are told).
+        callbacks: list of `keras.callbacks.Callback`, already copied for the trial.
+        model: the supernet, given to the callbacks (`callback.model`).
+        verbose: 0 (silent), 1 (a `Progbar` within the epoch) or 2 (one line per epoch: the
+            tuner's log). "auto" means 1.
+        epochs: int, the number of search epochs (`callback.params["epochs"]`).
+    """
+
+    def __init__(self, epoch: int, callbacks, model, verbose=1, epochs: int = None):
+        self.epoch = int(epoch)
+        self.verbose = 1 if verbose == "auto" else int(verbose)
+        self.callbacks = keras.callbacks.CallbackList(
+            list(callbacks or []), model=model, verbose=self.verbose, epochs=epochs
+        )
+        self._has_callbacks = bool(callbacks)
+
+    def begin(self) -> None:
+        """Tell the callbacks the trial's training and its one epoch begin."""
+        self.callbacks.on_train_begin()
+        self.callbacks.on_epoch_begin(self.epoch)
+
+    def end(self, logs: dict) -> None:
+        """Tell the callbacks the epoch ended with `logs` (the trial's metrics)."""
+        self.callbacks.on_epoch_end(self.epoch, logs)
+        self.callbacks.on_train_end(logs)
+
+    def train(self, step, dataset, metrics: EpochMetrics, batch_args=None) -> dict:
+        """Run `step(x, y, *batch_args(batch))` on every batch of `dataset`; return the
+        metrics of the pass (floats, read once)."""
+        metrics.reset()
+        steps = int(dataset.cardinality())
+        progbar = None
+        if self.verbose == 1:
+            progbar = keras.utils.Progbar(steps if steps > 0 else None, verbose=1)
+        batch = -1
+        for batch, (x, y) in enumerate(dataset):
+            self.callbacks.on_train_batch_begin(batch)
+            step(x, y, *(batch_args(batch) if batch_args else ()))
+            logs = metrics.tensors() if (progbar or self._has_callbacks) else None
+            self.callbacks.on_train_batch_end(batch, logs)
+            if progbar is not None:
+                progbar.update(batch + 1, [(k, float(v)) for k, v in logs.items()])
+        if batch < 0:
+            raise ValueError("The training data yielded no batch.")
+        return metrics.result()
+
+    @staticmethod
+    def evaluate(step, dataset, metrics: EpochMetrics, batch_args=None) -> dict:
+        """Run `step(x, y, *batch_args(batch))` on every batch of `dataset` (no update)."""
+        metrics.reset()
+        batch = -1
+        for batch, (x, y) in enumerate(dataset):
+            step(x, y, *(batch_args(batch) if batch_args else ()))
+        if batch < 0:
+            raise ValueError("The validation data yielded no batch.")
+        return metrics.result()
+
+
+class SearchState:
+    """What one supernet search keeps in memory from epoch to epoch.
+
+    Holds the network, the optimisers (their state is checkpointed with the weights) and
+    anything else a method needs (compiled steps, metrics) as attributes. `trial_id` names the
+    trial whose weights the state holds now.
+
+    Args:
+        network: the supernet, built.
+        optimizers: dict name -> built `keras.optimizers.Optimizer`.
+        **attributes: anything else, set as attributes (e.g. `train_step=...`).
+    """
+
+    def __init__(self, network: keras.Model, optimizers: dict, **attributes):
+        self.network = network
+        self.optimizers = dict(optimizers)
+        self.trial_id = None
+        self.metrics = EpochMetrics()
+        self.val_metrics = EpochMetrics("val_")
+        for name, value in attributes.items():
+            setattr(self, name, value)
+
+    def save(self, directory: str) -> None:
+        """Write the weights (`checkpoint.weights.h5`) and optimiser state (`optimizers.npz`)."""
+        self.network.save_weights(os.path.join(directory, internals.CHECKPOINT_FILE))
+        arrays = {
+            f"{name}/{index}": np.asarray(variable)
+            for name, optimizer in self.optimizers.items()
+            for index, variable in enumerate(optimizer.variables)
+        }
+        np.savez(os.path.join(directory, OPTIMIZER_FILE), **arrays)
+
+    def restore(self, directory: str) -> None:
+        """Read what `save` wrote (the optimisers must be built on the same variables)."""
+        self.network.load_weights(os.path.join(directory, internals.CHECKPOINT_FILE))
+        with np.load(os.path.join(directory, OPTIMIZER_FILE)) as arrays:
+            for name, optimizer in self.optimizers.items():
+                for index, variable in enumerate(optimizer.variables):
+                    variable.assign(arrays[f"{name}/{index}"])
