@@ -32,7 +32,8 @@ import tensorflow as tf  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from keras_nash.tuners import darts, evolution  # noqa: E402
+from keras_nash.tuners import darts, evolution, evolution_strategy  # noqa: E402
+from keras_nash.tuners.population import PopulationEvaluator  # noqa: E402
 from keras_nash.spaces.darts import DartsSpace  # noqa: E402
 
 EPOCHS = flags.DEFINE_integer("epochs", 4, "Search epochs of each method.")
@@ -81,13 +82,13 @@ def bench_population(x, y):
     network = space.build_supernet(10, seed=SEED.value)
     network(np.zeros((1,) + x.shape[1:], "float32"))
     signature = (tf.TensorSpec((None,) + x.shape[1:]), tf.TensorSpec((None,), tf.int32))
-    mean = evolution.edge_softmax(np.zeros((2,) + space.alpha_shape))
-    z = evolution.sample_population(mean, 0.5, POPULATION.value, SEED.value)
-    mixtures = evolution.normalise_candidates(z).astype("float32")
+    mean = evolution_strategy.edge_softmax(np.zeros((2,) + space.alpha_shape))
+    z = evolution_strategy.sample_population(mean, 0.5, POPULATION.value, SEED.value)
+    mixtures = evolution_strategy.normalise_candidates(z).astype("float32")
     x, y = tf.constant(x), tf.constant(y)
     rows = {}
     for batch_stats in (True, False):
-        evaluator = evolution.PopulationEvaluator(network, signature, batch_stats=batch_stats)
+        evaluator = PopulationEvaluator(network, signature, batch_stats=batch_stats)
         forward = tf.function(lambda images: network(images, training=batch_stats),
                               input_signature=[signature[0]], autograph=False)
         evaluator(x, y, mixtures)

@@ -97,12 +97,17 @@ def export(
 
     Example:
 
+    >>> import keras, numpy as np, keras_nash
     >>> data = keras_nash.datasets.load("default")
-    >>> paths = keras_nash.export(best_model, "exported/", architecture=arch, preprocessing=data)
+    >>> model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+    ...                           keras.layers.Dense(10)])
+    >>> paths = keras_nash.export(model, "exported/", preprocessing=data, formats=("keras", "json"))
     >>> sorted(paths)
-    ['json', 'keras', 'preprocessing', 'saved_model', 'tflite']
+    ['keras', 'preprocessing']
     >>> raw_model = keras.saving.load_model(paths["keras"])
-    >>> raw_model.predict(uint8_images)  # what best_model predicts on the standardised images
+    >>> images = np.zeros((2, 32, 32, 3), "uint8")  # raw pixels, 0-255
+    >>> tuple(raw_model.predict(images, verbose=0).shape)
+    (2, 10)
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"`model` must be a keras.Model. Received: model of type {type(model).__name__}")
@@ -161,7 +166,11 @@ def load(directory: str) -> keras.Model:
 
     Example:
 
-    >>> model = keras_nash.export.load("exported/")
+    >>> import keras, keras_nash
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> _ = keras_nash.export(model, "exported/", formats="keras")
+    >>> keras_nash.export.load("exported/").count_params()
+    10
     """
     path = os.fspath(directory)
     if os.path.isdir(path):

@@ -41,15 +41,62 @@ def _data():
     return scope["train"], scope["val"]
 
 
+class Recorder(keras.callbacks.Callback):
+    """Records what it is told in a list shared by its deep copies (one per trial)."""
+
+    events = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.events.append(("epoch_begin", epoch, None))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.events.append(("batch", batch, None))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.events.append(("epoch_end", epoch, dict(logs or {})))
+
+
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
     directory = str(tmp_path_factory.mktemp("darts"))
     keras.utils.set_random_seed(0)
     train, val = _data()
+    # Arrays, so that search()'s batch_size decides the batches (4 per epoch of 16 images).
+    x, y = np.concatenate([b[0] for b in train]), np.concatenate([b[1] for b in train])
+    x_val, y_val = np.concatenate([b[0] for b in val]), np.concatenate([b[1] for b in val])
     tuner = DartsTuner(**CONFIG, directory=directory, project_name="search", overwrite=True)
     alpha_before = (tuner.oracle.alpha_normal.copy(), tuner.oracle.alpha_reduce.copy())
-    tuner.search(train, validation_data=val, verbose=0)
+    Recorder.events.clear()
+    board = keras.callbacks.TensorBoard(log_dir=os.path.join(directory, "logs"))
+    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=4, verbose=0,
+                 callbacks=[Recorder(), board])
     return tuner, alpha_before, directory
+
+
+def test_callbacks_see_every_search_epoch_and_the_final_training(searched):
+    tuner, _, directory = searched
+    ends = [(epoch, logs) for kind, epoch, logs in Recorder.events if kind == "epoch_end"]
+    # Two search epochs (numbered as the search counts them), then the final training's epoch.
+    assert [epoch for epoch, _ in ends] == [0, 1, 0]
+    for _, logs in ends[:2]:
+        assert {"loss", "accuracy", "val_loss", "val_accuracy", "arch_loss"} <= set(logs)
+        assert 0.0 <= logs["val_accuracy"] <= 1.0
+    # search(batch_size=4) is honoured in the search epochs: 16 images -> 4 batches each.
+    batches, epoch_batches = [], 0
+    for kind, _, _ in Recorder.events:
+        if kind == "epoch_begin":
+            epoch_batches = 0
+        elif kind == "batch":
+            epoch_batches += 1
+        else:
+            batches.append(epoch_batches)
+    assert batches[:2] == [4, 4]
+    # TensorBoard: one log directory per trial, search epochs included.
+    trial_ids = sorted(tuner.oracle.trials)
+    for trial_id in trial_ids:
+        events = [f for _, _, files in os.walk(os.path.join(directory, "logs", trial_id))
+                  for f in files if f.startswith("events.")]
+        assert events, f"no TensorBoard events for trial {trial_id}"
 
 
 def test_search_changes_alpha_and_derives_a_genotype(searched):

@@ -17,9 +17,9 @@ import pytest
 import tensorflow as tf
 
 import keras_nash
-from keras_nash.tuners.evolution import (
-    EvolutionOracle,
-    PopulationEvaluator,
+from keras_nash.tuners.evolution import EvolutionOracle
+from keras_nash.tuners.population import PopulationEvaluator
+from keras_nash.tuners.evolution_strategy import (
     compound_fitness,
     cosine_term,
     edge_softmax,

@@ -86,10 +86,12 @@ def load(
 
     Example:
 
-    >>> data = keras_nash.datasets.load("default", batch_size=64, augment=True)
+    >>> from keras_nash import datasets
+    >>> data = datasets.load("default", batch_size=64, augment=True)
     >>> data.input_shape, data.num_classes
     ((32, 32, 3), 10)
-    >>> model.fit(data.train, validation_data=data.validation, epochs=1)
+    >>> data.num_examples
+    {'train': 2800, 'validation': 350, 'test': 350}
     """
     batch_size = check_int("batch_size", batch_size, minimum=1)
     options = SplitOptions(validation_split, test_split, seed, max_examples)
@@ -129,8 +131,10 @@ def from_arrays(
 
     Example:
 
+    >>> import numpy as np
+    >>> from keras_nash import datasets
     >>> x = np.random.randint(0, 256, (100, 32, 32, 3), dtype="uint8")
-    >>> data = keras_nash.datasets.from_arrays(x, np.arange(100) % 10, batch_size=16)
+    >>> data = datasets.from_arrays(x, np.arange(100) % 10, batch_size=16)
     >>> data.num_examples
     {'train': 80, 'validation': 10, 'test': 10}
     """
@@ -161,8 +165,9 @@ def load_arrays(
 
     Example:
 
-    >>> arrays = keras_nash.datasets.load_arrays("default")
-    >>> x_train, y_train = arrays.train
+    >>> from keras_nash import datasets
+    >>> split = datasets.load_arrays("default")
+    >>> x_train, y_train = split.train
     >>> x_train.shape, x_train.dtype
     ((2800, 32, 32, 3), dtype('uint8'))
     """

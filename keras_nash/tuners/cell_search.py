@@ -49,7 +49,25 @@ class CellSearch:
         weight_decay, grad_clip, final_cells, final_channels, final_learning_rate,
         final_weight_decay, auxiliary_weight, drop_path_prob, jit_compile, seed,
     ) -> None:
-        """Validate and set the arguments both cell searches take (see their docstrings)."""
+        """Validate and set the arguments both cell searches take.
+
+        The supernet and its weights' training (each tuner documents its own defaults):
+        `space` (a `DartsSpace`), `num_classes`, `epochs` (search epochs), `learning_rate`,
+        `learning_rate_min` (the weights' cosine per epoch), `momentum`, `weight_decay`
+        (coupled L2, `keras_nash.optimizers`), `grad_clip` (global norm, before the L2 term).
+
+        The final network, the same for both (DARTS's evaluation recipe):
+            final_cells: int >= 3, cells of the final network (paper: 20).
+            final_channels: int, its initial channels (paper: 36).
+            final_learning_rate: float > 0, SGD learning rate of the final training, cosine
+                to 0 over `final_epochs` (paper: 0.025).
+            final_weight_decay: float >= 0, the final training's coupled L2 (paper: 3e-4).
+            auxiliary_weight: float >= 0, the auxiliary head's loss weight (paper: 0.4).
+            drop_path_prob: float in [0, 1], drop-path probability, raised linearly over the
+                final training (paper: 0.2).
+            jit_compile: bool, compile the steps with XLA.
+            seed: int or None.
+        """
         self.space = space
         self.num_classes = check_int("num_classes", num_classes, 2)
         self.epochs = check_int("epochs", epochs, 1)

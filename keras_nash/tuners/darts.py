@@ -179,14 +179,10 @@ class DartsTuner(CellSearch, SupernetTuner):
         arch_beta_1: float. Defaults to 0.5.
         arch_beta_2: float. Defaults to 0.999.
         arch_weight_decay: float, coupled L2 on alpha (Adam). Defaults to 1e-3.
-        final_cells: int, cells of the final network. Defaults to 20.
-        final_channels: int, initial channels of the final network. Defaults to 36.
-        final_learning_rate: float, SGD learning rate of the final training (cosine to 0).
-            Defaults to 0.025.
-        final_weight_decay: float, the final training's coupled L2. Defaults to 3e-4.
-        auxiliary_weight: float, the final network's auxiliary loss weight. Defaults to 0.4.
-        drop_path_prob: float, the final network's drop-path probability. Defaults to 0.2.
-        jit_compile: bool, compile the search step with XLA. Defaults to False.
+        final_cells, final_channels, final_learning_rate, final_weight_decay,
+        auxiliary_weight, drop_path_prob, jit_compile: the final network (DARTS's evaluation
+            recipe, 20 cells x 36 channels, 0.025, 3e-4, 0.4, 0.2) and XLA: see
+            `CellSearch.init_cell_search`.
         objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
         seed: int or None.
         max_trials: int or None. Defaults to None.
@@ -196,7 +192,7 @@ class DartsTuner(CellSearch, SupernetTuner):
     Example:
 
     >>> tuner = DartsTuner(num_classes=10, epochs=2, final_epochs=1, cells=3, channels=4,
-    ...                    directory="/tmp/runs", project_name="darts_doc", overwrite=True)
+    ...                    directory="runs", project_name="darts_doc", overwrite=True)
     """
 
     key_prefix = _KEY

@@ -241,9 +241,10 @@ class EnasTuner(SupernetTuner):
 
     Example:
 
+    >>> from keras_nash.spaces import MacroSpace
     >>> tuner = EnasTuner(MacroSpace(num_layers=3, filters=4), num_classes=10, epochs=2,
     ...                   final_epochs=1, controller_train_steps=2, controller_num_aggregate=2,
-    ...                   directory="/tmp/runs", project_name="enas_doc", overwrite=True)
+    ...                   directory="runs", project_name="enas_doc", overwrite=True)
     """
 
     key_prefix = _KEY

@@ -7,8 +7,8 @@ from the previous epoch's checkpoint, the search resumes at epoch granularity).
 `EvolutionTuner`, in each epoch,
 
 1. trains the supernet's weights on every training minibatch with the current mixture
-   `softmax(alpha)` (alpha fixed during the epoch): SGD momentum 0.9, L2 3e-4, gradient norm
-   clipped to 5, learning rate by cosine per epoch from 0.1 to 0;
+   `softmax(alpha)` (alpha fixed during the epoch): SGD momentum 0.9, gradient norm clipped to
+   5, coupled L2 3e-4, learning rate by cosine per epoch from 0.1 to 0;
 2. measures the supernet's validation loss and accuracy (the trial's metrics);
 3. after the warm-up, runs one generation on the first validation minibatch: it samples the
    population `z_i ~ N(m, sigma^2 I)` around `m = softmax(alpha)` (both cells, flattened)
@@ -19,19 +19,11 @@ from the previous epoch's checkpoint, the search resumes at epoch granularity).
    trial directory.
 
 When the trial ends `EvolutionOracle` regenerates the same population from the seed, scores it
-with the compound fitness (lower is better)
-
-    f_i = zeta * L1_i + eta * L2_i   if acc_i >= acc(m) on the same minibatch,
-    f_i = zeta * L1_i - eta * L2_i   otherwise,
-
-with L1 the candidate's cross-entropy and L2 = (cos(m, p_i) + 1) / 2 (`cosine_term`) the
-similarity of the candidate mixture `p_i` to the current one, and moves alpha toward the best
-candidate: `alpha <- alpha + v`, `v <- alpha_momentum * v + step * softmax(z_best)` (per edge;
-`alpha_momentum = 0` is the authors' plain update). The better half of the population (indices,
-fitness terms) is kept in the search history; its candidates are reproducible from the
-generation's seed and sigma (`sample_population`). sigma follows the paper's intended schedule
-`max(sigma_initial / (epoch + 1), sigma_min)` (`sigma_schedule`; the authors' script keeps it
-at 1.0 by a bug). After the last epoch a final trial trains the derived genotype's
+with the compound fitness and moves alpha toward the best candidate (the mathematics, pure
+numpy, is `tuners/evolution_strategy.py`): `alpha <- alpha + v`,
+`v <- alpha_momentum * v + step * softmax(z_best)` (`alpha_momentum = 0` is the authors' plain
+update). The better half of the population is kept in the search history; sigma follows the
+paper's intended schedule (`sigma_schedule`; the authors' script keeps it at 1.0 by a bug). After the last epoch a final trial trains the derived genotype's
 `DartsEvalNetwork` from scratch, checkpointed, so `get_best_models` returns it.
 
 Every policy decision (sampling seed, sigma, selection, the alpha update) lives in the oracle and
@@ -54,12 +46,11 @@ import numpy as np
 from keras_nash.checks import check_float, check_int
 from keras_nash.layers.ops import PRIMITIVES
 from keras_nash.tuners.cell_search import CellSearch, cell_space, compile_step
-from keras_nash.tuners.evolution_strategy import (  # noqa: F401  (public here too)
-    compound_fitness,
-    cosine_term,
+from keras_nash.tuners.evolution_strategy import (
     edge_softmax,
     normalise_candidates,
     sample_population,
+    score_generation,
     sigma_schedule,
 )
 from keras_nash.tuners.population import PopulationEvaluator
@@ -248,35 +239,14 @@ class EvolutionOracle(SupernetOracle):
             A JSON-ready dict: the best candidate's index and fitness terms, and the better
             half of the population (`elite`, best first).
         """
-        cross_entropy = np.asarray(cross_entropy, "float64")
-        accuracy = np.asarray(accuracy, "float64")
-        for name, values in (("cross_entropy", cross_entropy), ("accuracy", accuracy)):
-            if values.shape != (self.population_size,):
-                raise ValueError(
-                    f"`{name}` must hold one value per candidate ({self.population_size}). "
-                    f"Received: {name}.shape={values.shape}"
-                )
-        mean = edge_softmax(self.alpha)
-        z = sample_population(mean, sigma, self.population_size, seed)
-        similarity = cosine_term(mean, normalise_candidates(z))
-        fitness = compound_fitness(cross_entropy, similarity, accuracy, reference_accuracy,
-                                   self.zeta, self.eta)
-        fitness = np.where(np.isfinite(fitness), fitness, np.inf)
-        order = np.argsort(fitness, kind="stable")
-        best = int(order[0])
+        z, elite = score_generation(
+            self.alpha, sigma, seed, self.population_size, cross_entropy, accuracy,
+            reference_accuracy, self.zeta, self.eta,
+        )
+        best = elite[0]["index"]
         self.velocity = self.alpha_momentum * self.velocity + self.step * edge_softmax(z[best])
         self.alpha = self.alpha + self.velocity
         self.generation += 1
-        elite = [
-            {
-                "index": int(i),
-                "fitness": float(fitness[i]),
-                "cross_entropy": float(cross_entropy[i]),
-                "similarity": float(similarity[i]),
-                "accuracy": float(accuracy[i]),
-            }
-            for i in order[: max(1, self.population_size // 2)]
-        ]
         return {
             "generation": self.generation,
             "sigma": float(sigma),
@@ -379,15 +349,11 @@ class EvolutionTuner(CellSearch, SupernetTuner):
         weight_decay: float, coupled L2 on the weights (see `keras_nash.optimizers`).
             Defaults to 3e-4.
         grad_clip: float, gradient global-norm clip. Defaults to 5.0.
-        final_cells: int, cells of the final network. Defaults to 20.
-        final_channels: int, initial channels of the final network. Defaults to 36.
-        final_learning_rate: float, SGD learning rate of the final training (cosine to 0).
-            Defaults to 0.025.
-        final_weight_decay: float, the final training's coupled L2. Defaults to 3e-4.
-        auxiliary_weight: float, the final network's auxiliary loss weight. Defaults to 0.4.
-        drop_path_prob: float, the final network's drop-path probability. Defaults to 0.2.
+        final_cells, final_channels, final_learning_rate, final_weight_decay,
+        auxiliary_weight, drop_path_prob, jit_compile: the final network (DARTS's evaluation
+            recipe, 20 cells x 36 channels, 0.025, 3e-4, 0.4, 0.2) and XLA: see
+            `CellSearch.init_cell_search`.
         initial_alpha: None or a pair `(alpha_normal, alpha_reduce)`. Defaults to None.
-        jit_compile: bool, compile the steps with XLA. Defaults to False.
         objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
         seed: int or None.
         max_trials: int or None. Defaults to None.
@@ -398,7 +364,7 @@ class EvolutionTuner(CellSearch, SupernetTuner):
 
     >>> tuner = EvolutionTuner(num_classes=10, epochs=3, warmup_epochs=1, population_size=8,
     ...                        final_epochs=1, cells=3, channels=4, partial_channels=2,
-    ...                        directory="/tmp/runs", project_name="egnas_doc", overwrite=True)
+    ...                        directory="runs", project_name="egnas_doc", overwrite=True)
     """
 
     key_prefix = _KEY

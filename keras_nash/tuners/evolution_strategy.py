@@ -2,7 +2,14 @@
 
 The pieces `EvolutionOracle` composes into one generation: the sigma schedule, sampling the
 population around the current mixture, turning candidates into mixtures, the similarity term
-and the compound fitness. Each is a pure function, tested on its own.
+and the compound fitness (lower is better)
+
+    f_i = zeta * L1_i + eta * L2_i   if acc_i >= acc(m) on the same minibatch,
+    f_i = zeta * L1_i - eta * L2_i   otherwise,
+
+with L1 the candidate's cross-entropy and L2 = (cos(m, p_i) + 1) / 2 (`cosine_term`) the
+similarity of the candidate mixture `p_i` to the current one `m = softmax(alpha)`. Each is a
+pure function, tested on its own; `score_generation` composes them.
 """
 
 import numpy as np
@@ -147,3 +154,56 @@ def sample_population(mean, sigma: float, population_size: int, seed: int) -> np
     mean = np.asarray(mean, "float64")
     rng = np.random.default_rng(int(seed))
     return mean + float(sigma) * rng.standard_normal((int(population_size),) + mean.shape)
+
+
+def score_generation(alpha, sigma, seed, population_size, cross_entropy, accuracy,
+                     reference_accuracy, zeta=1.0, eta=0.4):
+    """Score one evaluated generation: regenerate its population, rank it by fitness.
+
+    Regenerates the raw candidates `z = sample_population(softmax(alpha), sigma, ..., seed)`
+    (what the tuner evaluated), their mixtures (`normalise_candidates`), the similarity
+    (`cosine_term`) and the compound fitness, and ranks the candidates, best first.
+
+    Args:
+        alpha: array `(2, n_edges, n_ops)`, the current architecture weights.
+        sigma, seed, population_size: the generation's sampling (see `sample_population`).
+        cross_entropy, accuracy: sequences of `population_size` floats measured per candidate.
+        reference_accuracy: float, the current alpha's accuracy on the same minibatch.
+        zeta, eta: the fitness weights (see `compound_fitness`).
+
+    Returns:
+        `(z, elite)`: the raw candidates, and the better half of the population as JSON-ready
+        records (`index`, `fitness`, `cross_entropy`, `similarity`, `accuracy`), best first.
+
+    Example:
+
+    >>> z, elite = score_generation(np.zeros((2, 3, 4)), 0.5, 1, 4, [2.0, 1.0, 3.0, 4.0],
+    ...                             [0.5] * 4, 0.5)
+    >>> z.shape, [record["index"] for record in elite]
+    ((4, 2, 3, 4), [1, 0])
+    """
+    cross_entropy = np.asarray(cross_entropy, "float64")
+    accuracy = np.asarray(accuracy, "float64")
+    for name, values in (("cross_entropy", cross_entropy), ("accuracy", accuracy)):
+        if values.shape != (population_size,):
+            raise ValueError(
+                f"`{name}` must hold one value per candidate ({population_size}). "
+                f"Received: {name}.shape={values.shape}"
+            )
+    mean = edge_softmax(alpha)
+    z = sample_population(mean, sigma, population_size, seed)
+    similarity = cosine_term(mean, normalise_candidates(z))
+    fitness = compound_fitness(cross_entropy, similarity, accuracy, reference_accuracy, zeta, eta)
+    fitness = np.where(np.isfinite(fitness), fitness, np.inf)
+    order = np.argsort(fitness, kind="stable")
+    elite = [
+        {
+            "index": int(i),
+            "fitness": float(fitness[i]),
+            "cross_entropy": float(cross_entropy[i]),
+            "similarity": float(similarity[i]),
+            "accuracy": float(accuracy[i]),
+        }
+        for i in order[: max(1, population_size // 2)]
+    ]
+    return z, elite

@@ -30,8 +30,18 @@ class PopulationEvaluator:
 
     Example:
 
-    >>> evaluator = PopulationEvaluator(net, data.input_signature())
+    >>> import numpy as np, tensorflow as tf
+    >>> from keras_nash.spaces import DartsSpace
+    >>> space = DartsSpace(cells=3, channels=4, steps=2, multiplier=2,
+    ...                    primitives=("skip_connect", "sep_conv_3x3"))
+    >>> net = space.build_supernet(num_classes=3, seed=0)
+    >>> x, y = np.zeros((4, 8, 8, 3), "float32"), np.zeros((4,), "int32")
+    >>> _ = net(x)
+    >>> evaluator = PopulationEvaluator(net, (tf.TensorSpec((None, 8, 8, 3)), tf.TensorSpec((None,), "int32")))
+    >>> mixtures = np.full((5, 2) + space.alpha_shape, 0.5)
     >>> ce, acc = evaluator(x, y, mixtures)
+    >>> ce.shape, acc.shape
+    ((5,), (5,))
     """
 
     def __init__(self, network, input_signature, alpha_shape=None, batch_stats=True,
