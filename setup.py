@@ -12,6 +12,7 @@ import setuptools
 _X86 = "(platform_machine == 'x86_64' or platform_machine == 'AMD64')"
 _NOT_X86 = "platform_machine != 'x86_64' and platform_machine != 'AMD64'"
 _TF = "tensorflow>=2.16"
+_MATPLOTLIB = "matplotlib>=3.7"
 
 setuptools.setup(
     name="keras-nash",
@@ -24,7 +25,8 @@ setuptools.setup(
     python_requires=">=3.10",
     install_requires=[
         "keras>=3.5",
-        "keras-tuner>=1.4.7",
+        # keras_nash reaches into keras-tuner 1.4's private modules (keras_tuner.src.engine).
+        "keras-tuner>=1.4.7,<1.5",
         # keras-tuner imports tensorboard on every trial with the TF backend; TF 2.21 no
         # longer installs it.
         "tensorboard>=2.16",
@@ -33,8 +35,6 @@ setuptools.setup(
         "importlib_resources",
         "numpy>=1.26",
         "absl-py>=2.0",
-        # The search plot (search.png) of the command line and the benches.
-        "matplotlib>=3.7",
     ],
     extras_require={
         "cpu": [
@@ -42,7 +42,11 @@ setuptools.setup(
             f"{_TF}; {_NOT_X86}",
         ],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
-        "test": ["pytest>=7"],
+        # The search plot (search.png) of the command line and the benches; without it the
+        # command line writes no plot and says how to install it.
+        "plot": [_MATPLOTLIB],
+        # The tests check the plots too.
+        "test": ["pytest>=7", _MATPLOTLIB],
     },
     entry_points={"console_scripts": ["keras-nash=keras_nash.__main__:run"]},
 )

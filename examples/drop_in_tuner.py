@@ -3,6 +3,9 @@
 Bring your own seed network (any functional model of supported layers), search, and use the best
 model like any Keras model. Runs in a few minutes on a CPU on the embedded CIFAR-10 subset.
 
+The search logs one line per trial to stderr (the "keras_nash" logger; no set-up needed). Quiet
+it with `logging.getLogger("keras_nash").setLevel(logging.WARNING)`.
+
     python examples/drop_in_tuner.py
 """
 

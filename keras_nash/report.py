@@ -1,7 +1,15 @@
-"""Search reports: a summary JSON and a PNG plot of how the search went."""
+"""Search reports: a summary JSON and a PNG plot of how the search went.
+
+The plot needs matplotlib, an optional dependency (`pip install "keras-nash[plot]"`); without
+it `plot_search` logs how to install it and returns None.
+"""
 
 import json
 import pathlib
+
+from keras_nash.logs import logger
+
+PLOT_INSTALL_HINT = 'pip install "keras-nash[plot]"'
 
 
 def write_summary(path, summary: dict) -> str:
@@ -18,7 +26,7 @@ def plot_search(
     objective: str = "val_accuracy",
     title: str = "keras_nash search",
     step_label: str = "step (0: seed pre-training)",
-) -> str:
+) -> str | None:
     """Plot a search: each trial's score over wall time (coloured by step) and the best per step.
 
     Args:
@@ -30,10 +38,13 @@ def plot_search(
         step_label: what a step is, for the axis label (a NASH step, a search epoch, ...).
 
     Returns:
-        The path written.
+        The path written, or None when matplotlib is not installed (a warning says how to).
     """
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError:
+        logger.warning("No search plot: matplotlib is not installed (%s).", PLOT_INSTALL_HINT)
+        return None
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 

@@ -1,29 +1,107 @@
-"""Tests for the command line: `python -m keras_nash` with absl flags."""
+"""Tests for the command line: `python -m keras_nash` (or `keras-nash`) with absl flags.
+
+The runs are in-process (`main` after the flags are parsed, as `absl.app.run` would), so each
+test pays no TensorFlow start-up; one subprocess smoke test checks the real entry point.
+"""
 
 import json
+import logging
 import pathlib
+import re
+import runpy
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
+import pytest
+from absl import app
+
+import keras_nash
+from keras_nash import __main__ as cli
+from keras_nash import cli_flags, logs, report
+from keras_nash.cli_flags import FLAGS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = [
     "--n_steps=1", "--n_neighbors=2", "--n_morphisms=1", "--epochs_per_neighbor=1", "--final_epochs=1",
     "--pretrain_epochs=1", "--max_examples=256", "--seed_filters=4,8,8", "--batch_size=64",
 ]
+CELL_TINY = [
+    "--epochs=2", "--final_epochs=1", "--cells=3", "--channels=4", "--steps=2", "--multiplier=2",
+    "--primitives=none,skip_connect,sep_conv_3x3", "--final_cells=3", "--final_channels=4",
+    "--max_examples=128", "--batch_size=32",
+]
 
 
-def _run(*flags, timeout=600):
-    return subprocess.run([sys.executable, "-m", "keras_nash", *flags], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+@pytest.fixture
+def parse():
+    """Parse a command line into FLAGS (the program name is added); FLAGS are reset afterwards."""
+    level = logs.logger.level
+
+    def parse(*argv):
+        FLAGS.unparse_flags()
+        FLAGS(["keras_nash", *argv])
+
+    yield parse
+    FLAGS.unparse_flags()
+    logs.logger.setLevel(level)  # main hands keras_nash's level to --verbosity
 
 
-def test_nash_run_reports_accuracy_writes_summary_plot_and_exports(tmp_path):
-    result = _run(*TINY, f"--output_dir={tmp_path / 'out'}", f"--export_dir={tmp_path / 'exported'}", "--overwrite")
+@pytest.fixture
+def run_cli(parse, caplog, capsys):
+    """Run the command line in-process; returns (stdout, the log lines)."""
+    caplog.set_level(logging.INFO)
+
+    def run_cli(*argv):
+        parse(*argv)
+        cli.main(["keras_nash"])
+        return capsys.readouterr().out, caplog.text
+
+    return run_cli
+
+
+def test_help_answers_fast_with_each_algorithms_main_flags():
+    """The one subprocess: the real entry point, `python -m keras_nash --help`."""
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "keras_nash", "--help"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    seconds = time.perf_counter() - start
+    print(f"python -m keras_nash --help: {seconds:.2f} s")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "test accuracy: " in result.stdout
-    assert "NASH trial 0001 | step 1 | child of trial 0000" in result.stderr  # readable progress
+    for flag in ("--algorithm=nash", "--dataset=default", "--output_dir", "--n_steps=3", "--epochs",
+                 "--cells", "--arch_learning_rate", "--population_size", "--enas_space=macro", "--helpfull"):
+        assert flag in result.stdout
+    # Fast only once keras_nash/__init__.py loads its public names lazily (module __getattr__):
+    # `python -m keras_nash` imports the package first.
+    if hasattr(keras_nash, "__getattr__"):
+        assert seconds < 5, f"--help took {seconds:.1f} s"
+
+
+def test_help_groups_flags_by_algorithm_and_usage_errors_exit_before_main(capsys):
+    for argv in (["keras-nash", "--help"], ["keras-nash", "-?"], ["keras-nash", "--helpshort"]):
+        with pytest.raises(SystemExit) as exit_info:
+            cli_flags.parse_flags(argv, cli.__doc__)
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
+        assert text.startswith("Command line: `python -m keras_nash`")
+        assert "--algorithm=nash (hill climbing" in text and "more: --lr_start" in text
+        for flag in FLAGS.get_flags_for_module(cli_flags.__name__):  # each flag in --help, by name at least
+            assert re.search(rf"--(\[no\])?{flag.name}\b", text), flag.name
+    for bad in ("--algorithm=bogus", "--no_such_flag=1"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli_flags.parse_flags(["keras-nash", bad], cli.__doc__)
+        assert exit_info.value.code == 1
+        assert "FATAL Flags parsing error" in capsys.readouterr().err
+    FLAGS.unparse_flags()
+
+
+def test_nash_run_reports_accuracy_writes_summary_plot_and_exports(run_cli, tmp_path):
+    out, log = run_cli(*TINY, f"--output_dir={tmp_path / 'out'}", f"--export_dir={tmp_path / 'exported'}",
+                       "--overwrite")
+    assert "test accuracy: " in out and f"plot: {tmp_path / 'out' / 'search.png'}" in out
+    assert "NASH trial 0001 | step 1 | child of trial 0000" in log  # readable progress
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["algorithm"] == "nash" and 0.0 <= summary["test_accuracy"] <= 1.0
     assert [t["role"] for t in summary["trials"]] == ["seed", "child", "incumbent", "final"]
@@ -34,44 +112,39 @@ def test_nash_run_reports_accuracy_writes_summary_plot_and_exports(tmp_path):
     assert (tmp_path / "exported" / "architecture.json").exists()
 
 
-def test_unknown_dataset_fails_fast_with_a_clear_message(tmp_path):
-    result = _run("--dataset=no_such_dataset_xyz", f"--output_dir={tmp_path}", timeout=120)
-    assert result.returncode != 0
-    assert "no_such_dataset_xyz" in result.stderr and "source" in result.stderr
+def test_unknown_dataset_fails_fast_with_a_clear_message(parse, tmp_path):
+    parse("--dataset=no_such_dataset_xyz", f"--output_dir={tmp_path}")
+    with pytest.raises(app.UsageError, match="no_such_dataset_xyz") as error:
+        cli.main(["keras_nash"])
+    assert "source" in str(error.value)
     assert not (tmp_path / "nash").exists()
 
 
-def test_export_example_runs_and_reloads(tmp_path):
-    result = subprocess.run([sys.executable, "examples/export_and_reload.py", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    differences = [float(line.split()[-1]) for line in result.stdout.splitlines() if line.startswith("max |difference|")]
+def test_export_example_runs_and_reloads(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["export_and_reload.py", str(tmp_path)])
+    runpy.run_path(str(ROOT / "examples" / "export_and_reload.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    differences = [float(line.split()[-1]) for line in out.splitlines() if line.startswith("max |difference|")]
     assert len(differences) == 3 and max(differences[:2]) <= 1e-5 and differences[2] <= 1e-3
 
 
-CELL_TINY = [
-    "--epochs=2", "--final_epochs=1", "--cells=3", "--channels=4", "--steps=2", "--multiplier=2",
-    "--primitives=none,skip_connect,sep_conv_3x3", "--final_cells=3", "--final_channels=4",
-    "--max_examples=128", "--batch_size=32",
-]
-
-
-def _supernet_summary(result, tmp_path, algorithm, epochs=2):
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "test accuracy: " in result.stdout
-    assert f"{algorithm} search epoch 1 | trial 0001" in result.stderr  # readable progress
+def _supernet_summary(out, log, tmp_path, algorithm, epochs=2, plot=True):
+    assert "test accuracy: " in out
+    assert f"{algorithm} search epoch 1 | trial 0001" in log  # readable progress
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["algorithm"] == algorithm and 0.0 <= summary["test_accuracy"] <= 1.0
     assert [t["role"] for t in summary["trials"]] == ["epoch"] * epochs + ["final"]
     assert all(t["seconds"] > 0 for t in summary["trials"])
     assert summary["best_trial"] == summary["trials"][-1]["trial_id"]  # the final network
-    assert (tmp_path / "out" / "search.png").read_bytes()[:4] == b"\x89PNG"
+    if plot:
+        assert (tmp_path / "out" / "search.png").read_bytes()[:4] == b"\x89PNG"
     return summary
 
 
-def test_darts_run_maps_flags_to_the_tuner_and_exports(tmp_path):
-    result = _run("--algorithm=darts", *CELL_TINY, f"--output_dir={tmp_path / 'out'}",
-                  f"--export_dir={tmp_path / 'exported'}", "--overwrite")
-    summary = _supernet_summary(result, tmp_path, "darts")
+def test_darts_run_maps_flags_to_the_tuner_and_exports(run_cli, tmp_path):
+    out, log = run_cli("--algorithm=darts", *CELL_TINY, f"--output_dir={tmp_path / 'out'}",
+                       f"--export_dir={tmp_path / 'exported'}", "--overwrite")
+    summary = _supernet_summary(out, log, tmp_path, "darts")
     genotype = summary["architecture"]
     assert len(genotype["normal"]) == 4  # 2 steps x 2 edges
     assert {op for op, _ in genotype["normal"] + genotype["reduce"]} <= {"skip_connect", "sep_conv_3x3"}  # never none
@@ -80,38 +153,52 @@ def test_darts_run_maps_flags_to_the_tuner_and_exports(tmp_path):
     assert json.loads((tmp_path / "exported" / "architecture.json").read_text()) == genotype
 
 
-def test_egnas_run_evolves_after_the_warmup(tmp_path):
-    result = _run("--algorithm=egnas", *CELL_TINY, "--warmup_epochs=1", "--population_size=4",
-                  "--primitives=skip_connect,sep_conv_3x3,max_pool_3x3", "--partial_channels=2",
-                  f"--output_dir={tmp_path / 'out'}", "--overwrite")
-    summary = _supernet_summary(result, tmp_path, "egnas")
+def test_egnas_run_evolves_after_the_warmup_and_runs_without_matplotlib(run_cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails: not installed
+    out, log = run_cli("--algorithm=egnas", *CELL_TINY, "--warmup_epochs=1", "--population_size=4",
+                       "--primitives=skip_connect,sep_conv_3x3,max_pool_3x3", "--partial_channels=2",
+                       f"--output_dir={tmp_path / 'out'}", "--overwrite")
+    summary = _supernet_summary(out, log, tmp_path, "egnas", plot=False)
     assert summary["flags"]["population_size"] == 4
+    assert "plot:" not in out and not (tmp_path / "out" / "search.png").exists()
+    assert 'pip install "keras-nash[plot]"' in log
 
 
-def test_enas_macro_and_micro_runs(tmp_path):
+def test_enas_macro_and_micro_runs(run_cli, tmp_path):
     controller = ["--epochs=2", "--final_epochs=1", "--controller_train_steps=2", "--controller_num_aggregate=2",
                   "--final_candidates=2", "--max_examples=128", "--batch_size=32"]
     for space, size in (("macro", ["--num_layers=3", "--filters=4"]),
                         ("micro", ["--num_cells=3", "--num_blocks=2", "--filters=4"])):
-        out = tmp_path / space
-        result = _run("--algorithm=enas", f"--enas_space={space}", *controller, *size, f"--output_dir={out / 'out'}",
-                      "--overwrite")
-        summary = _supernet_summary(result, out, "enas")
+        out_dir = tmp_path / space
+        out, log = run_cli("--algorithm=enas", f"--enas_space={space}", *controller, *size,
+                           f"--output_dir={out_dir / 'out'}", "--overwrite")
+        summary = _supernet_summary(out, log, out_dir, "enas")
         assert summary["architecture"]["space"] == space
         assert summary["flags"]["enas_space"] == space
 
 
-def test_flags_of_another_algorithm_fail_before_any_work(tmp_path):
-    result = _run("--algorithm=darts", "--population_size=10", "--n_steps=2", f"--output_dir={tmp_path}", timeout=120)
-    assert result.returncode != 0
-    assert "--algorithm=darts does not use --n_steps, --population_size" in result.stderr
+def test_flags_of_another_algorithm_fail_before_any_work(parse, tmp_path, capsys):
+    parse("--algorithm=darts", "--population_size=10", "--n_steps=2", f"--output_dir={tmp_path}")
+    assert cli._main_or_usage_error(["keras_nash"]) == 1
+    err = capsys.readouterr().err
+    assert "FATAL Usage error: --algorithm=darts does not use --n_steps, --population_size" in err
     assert not any(tmp_path.iterdir())
-    result = _run("--algorithm=enas", "--enas_space=macro", "--num_cells=3", f"--output_dir={tmp_path}", timeout=120)
-    assert "--enas_space=macro does not use --num_cells" in result.stderr
+    parse("--algorithm=enas", "--enas_space=macro", "--num_cells=3", f"--output_dir={tmp_path}")
+    with pytest.raises(app.UsageError, match="--enas_space=macro does not use --num_cells"):
+        cli.main(["keras_nash"])
 
 
-def test_bad_tuner_argument_is_a_usage_error(tmp_path):
-    result = _run("--algorithm=egnas", "--population_size=1", "--max_examples=64", f"--output_dir={tmp_path}",
-                  timeout=300)
-    assert result.returncode != 0
-    assert "population_size" in result.stderr and "Traceback" not in result.stderr
+def test_bad_tuner_argument_is_a_usage_error(parse, tmp_path, capsys):
+    parse("--algorithm=egnas", "--population_size=1", "--max_examples=64", f"--output_dir={tmp_path}")
+    assert cli._main_or_usage_error(["keras_nash"]) == 1
+    err = capsys.readouterr().err
+    assert "population_size" in err and "Traceback" not in err
+
+
+def test_plot_without_matplotlib_warns_and_returns_none(tmp_path, monkeypatch, caplog):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    records = [{"step": 0, "score": 0.5, "seconds": 1.0, "role": "seed"}]
+    with caplog.at_level(logging.WARNING, logger="keras_nash"):
+        assert report.plot_search(records, tmp_path / "search.png") is None
+    assert caplog.messages == ['No search plot: matplotlib is not installed (pip install "keras-nash[plot]").']
+    assert not (tmp_path / "search.png").exists()

@@ -1,0 +1,262 @@
+"""The command line's flags: definitions, which algorithm reads which, and the `--help` text.
+
+Imports only absl and the standard library, so `python -m keras_nash --help` and usage errors
+answer before TensorFlow is loaded. The flags carry the Python API's argument names; the
+command line itself (what a run does) is `keras_nash/__main__.py`.
+"""
+
+import sys
+import textwrap
+
+from absl import app, flags
+
+ALGORITHMS = ("nash", "darts", "egnas", "enas")
+
+# -- common ----------------------------------------------------------------------------------
+flags.DEFINE_enum("algorithm", "nash", ALGORITHMS, "The search algorithm.")
+flags.DEFINE_string("dataset", "default", "'default' (embedded CIFAR-10 subset), a tensorflow-datasets name (e.g. cifar10) or an .npz file with x and y.")
+flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory (prepared data; no download is needed when it is there).")
+flags.DEFINE_string("output_dir", "runs/keras_nash", "Where the search keeps its project directory, summary.json and search.png.")
+flags.DEFINE_string("export_dir", None, "If set, export the best model there (.keras, SavedModel, TFLite, architecture JSON).")
+flags.DEFINE_integer("seed", 1, "Random seed of the data split and the search.")
+flags.DEFINE_integer("batch_size", 64, "Training batch size (with --paper_defaults: 64, but 256 for egnas and 128 for enas).")
+flags.DEFINE_bool("augment", True, "Standard CIFAR augmentation (pad-4 crop, horizontal flip) on the training split.")
+flags.DEFINE_float("validation_split", 0.1, "Fraction held out for validation (selection).")
+flags.DEFINE_float("test_split", 0.1, "Fraction held out for testing, when the dataset has no test split of its own.")
+flags.DEFINE_integer("max_examples", None, "Use at most this many training examples.")
+flags.DEFINE_bool("overwrite", False, "Start afresh instead of resuming the search found in --output_dir.")
+flags.DEFINE_bool("paper_defaults", False, "Use the paper's value for every flag of the algorithm that is not given.")
+
+# -- NASH ------------------------------------------------------------------------------------
+flags.DEFINE_integer("n_steps", 3, "Hill-climbing steps (paper: 5).")
+flags.DEFINE_integer("n_neighbors", 4, "Neighbours per step, incumbent included; 1 = random-network baseline (paper: 8).")
+flags.DEFINE_integer("n_morphisms", 3, "Morphisms per child (paper: 5).")
+flags.DEFINE_integer("epochs_per_neighbor", 3, "Training epochs per neighbour (paper: 17).")
+flags.DEFINE_integer("final_epochs", 10, "Epochs of the final training of the found network, every algorithm (paper: 100 for nash, the tuner's default for the others).")
+flags.DEFINE_integer("pretrain_epochs", 8, "Epochs of the seed's pre-training (paper: 20).")
+flags.DEFINE_list("seed_filters", ["16", "32", "64"], "Filters of the seed network's three conv blocks (paper re-implementations: 64,128,256).")
+flags.DEFINE_float("lr_start", 0.05, "Start of each neighbour's cosine schedule.")
+flags.DEFINE_float("lr_end", 0.0, "End of each neighbour's cosine schedule.")
+flags.DEFINE_float("momentum", 0.9, "SGD momentum (all algorithms).")
+flags.DEFINE_float("weight_decay", 5e-4, "SGD weight decay (NASH; darts/egnas: paper 3e-4 unless given).")
+flags.DEFINE_list("morphism_probabilities", ["1", "1", "1"], "Weights of deeper, wider, skip.")
+flags.DEFINE_list("kernel_sizes", ["3", "5"], "Kernel sizes of the deeper operator.")
+flags.DEFINE_list("widening_factors", ["2", "4"], "Factors of the wider operator.")
+flags.DEFINE_list("skip_modes", ["add", "concat"], "Kinds of skip connection.")
+flags.DEFINE_float("preservation_tolerance", 1e-4, "A child whose output differs from its parent's by more fails.")
+flags.DEFINE_float("time_budget", None, "Seconds of wall time for pre-training and hill climbing; then the final training.")
+
+# -- DARTS, EG-NAS, ENAS (supernet searches) -------------------------------------------------
+# None means: the algorithm's short CPU value (SHORT below) or, with --paper_defaults, the
+# tuner's own default, which is the paper's.
+flags.DEFINE_integer("epochs", None, "Search epochs (short: 3 darts, 4 egnas, 3 enas; paper: 50, 50, 150).")
+flags.DEFINE_float("learning_rate", None, "The shared weights' initial learning rate (paper: 0.025 darts, 0.1 egnas, 0.05 enas).")
+flags.DEFINE_float("learning_rate_min", None, "The weights' final learning rate (paper: 0.001 darts, 0 egnas, 0.0005 enas).")
+flags.DEFINE_float("grad_clip", None, "Gradient global-norm clip of the weights (paper: 5).")
+flags.DEFINE_float("final_learning_rate", None, "Initial learning rate of the final from-scratch training, cosine to 0 (paper: 0.025; enas 0.05).")
+flags.DEFINE_bool("jit_compile", None, "Compile the search and final steps with XLA (darts, egnas).")
+# the DARTS cell space (darts, egnas)
+flags.DEFINE_integer("cells", None, "Cells of the search supernet (short: 5; paper: 8).")
+flags.DEFINE_integer("channels", None, "Initial channels of the search supernet (short: 8; paper: 16).")
+flags.DEFINE_integer("steps", None, "Intermediate nodes per cell (paper: 4).")
+flags.DEFINE_integer("multiplier", None, "Nodes concatenated per cell (paper: 4).")
+flags.DEFINE_list("primitives", None, "Candidate operations (names in keras_nash.layers.OPS; paper: DARTS's 8, EG-NAS's 7 without 'none').")
+flags.DEFINE_integer("partial_channels", None, "PC-DARTS's k: 1/k of the channels go through the ops (paper: 1 darts, 4 egnas).")
+flags.DEFINE_integer("final_cells", None, "Cells of the final network (short: 8; paper: 20).")
+flags.DEFINE_integer("final_channels", None, "Initial channels of the final network (short: 16; paper: 36).")
+flags.DEFINE_float("final_weight_decay", None, "Weight decay of the final training (paper: 3e-4).")
+flags.DEFINE_float("auxiliary_weight", None, "Weight of the final network's auxiliary head (paper: 0.4).")
+flags.DEFINE_float("drop_path_prob", None, "Drop-path probability of the final network (paper: 0.2).")
+# DARTS
+flags.DEFINE_float("arch_learning_rate", None, "darts: alpha's Adam learning rate (paper: 3e-4).")
+flags.DEFINE_float("arch_beta_1", None, "darts: alpha's Adam beta 1 (paper: 0.5).")
+flags.DEFINE_float("arch_beta_2", None, "darts: alpha's Adam beta 2 (paper: 0.999).")
+flags.DEFINE_float("arch_weight_decay", None, "darts: L2 on alpha (paper: 1e-3).")
+# EG-NAS
+flags.DEFINE_integer("warmup_epochs", None, "egnas: epochs of weight training before the evolution starts (short: 1; paper: 15).")
+flags.DEFINE_integer("population_size", None, "egnas: candidates per generation (paper: 50).")
+flags.DEFINE_float("sigma_initial", None, "egnas: sigma = max(sigma_initial / (epoch + 1), sigma_min) (paper: 1.0).")
+flags.DEFINE_float("sigma_min", None, "egnas: the floor of sigma (paper: 0.02).")
+flags.DEFINE_float("zeta", None, "egnas: weight of the cross-entropy term of the fitness (paper: 1.0).")
+flags.DEFINE_float("eta", None, "egnas: weight of the cosine-similarity term of the fitness (paper: 0.4).")
+flags.DEFINE_float("step", None, "egnas: alpha <- alpha + step * softmax(z_best) (paper: 0.1).")
+flags.DEFINE_float("alpha_momentum", None, "egnas: momentum of the alpha update (paper: 0).")
+flags.DEFINE_bool("population_batch_stats", None, "egnas: candidates use the validation batch's batch-norm statistics (paper: true).")
+# ENAS
+flags.DEFINE_enum("enas_space", "macro", ("macro", "micro"), "enas: the search space.")
+flags.DEFINE_integer("num_layers", None, "enas macro: searched layers (short: 6; paper: 12).")
+flags.DEFINE_integer("num_cells", None, "enas micro: cells (short: 3; paper: 8).")
+flags.DEFINE_integer("num_blocks", None, "enas micro: blocks per cell (paper: 5).")
+flags.DEFINE_integer("filters", None, "enas: channels of the layers / first cells (short: 16 macro, 8 micro; paper: 36, 20).")
+flags.DEFINE_integer("lr_t0", None, "enas: epochs of the first cosine cycle (paper: 10).")
+flags.DEFINE_float("lr_t_mul", None, "enas: growth of the cosine cycles (paper: 2).")
+flags.DEFINE_float("l2_reg", None, "enas: L2 on the shared weights (paper: 1e-4).")
+flags.DEFINE_integer("controller_lstm_size", None, "enas: LSTM units of the controller (paper: 64).")
+flags.DEFINE_float("controller_tanh_constant", None, "enas: logit scale C*tanh(l/C) (paper: 1.5 macro, 1.1 micro).")
+flags.DEFINE_float("controller_op_tanh_reduce", None, "enas: divisor of the op logits (paper: 2.5).")
+flags.DEFINE_float("controller_temperature", None, "enas: sampling temperature (paper: none for macro, 5 for micro).")
+flags.DEFINE_float("controller_entropy_weight", None, "enas: entropy bonus in the reward (paper: 1e-4).")
+flags.DEFINE_float("controller_baseline_decay", None, "enas: decay of the moving-average baseline (paper: 0.99).")
+flags.DEFINE_float("controller_skip_target", None, "enas macro: skip-connection density target (paper: 0.4).")
+flags.DEFINE_float("controller_skip_weight", None, "enas macro: weight of the skip KL penalty (paper: 0.8).")
+flags.DEFINE_float("controller_learning_rate", None, "enas: controller Adam learning rate (paper: 1e-3 macro, 3.5e-3 micro).")
+flags.DEFINE_integer("controller_train_steps", None, "enas: REINFORCE steps per epoch (short: 10; paper: 50 macro, 30 micro).")
+flags.DEFINE_integer("controller_num_aggregate", None, "enas: sampled architectures per REINFORCE step (short: 5; paper: 20 macro, 10 micro).")
+flags.DEFINE_integer("final_candidates", None, "enas: sampled architectures among which the final one is chosen (paper: 10).")
+flags.DEFINE_integer("final_filters", None, "enas: channels of the final network (default: the searched --filters).")
+
+FLAGS = flags.FLAGS
+
+# -- which algorithm reads which flag ----------------------------------------------------------
+COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "seed", "batch_size", "augment",
+                "validation_split", "test_split", "max_examples", "overwrite", "paper_defaults")
+NASH_FLAGS = ("n_steps", "n_neighbors", "n_morphisms", "epochs_per_neighbor", "final_epochs", "pretrain_epochs",
+              "seed_filters", "lr_start", "lr_end", "momentum", "weight_decay", "morphism_probabilities",
+              "kernel_sizes", "widening_factors", "skip_modes", "preservation_tolerance", "time_budget")
+# The supernet tuners' flags carry the same names as their arguments; a flag is passed on only
+# when given, so the tuner's own default (the paper's) applies otherwise, or the short CPU value.
+SUPERNET_FLAGS = ("epochs", "final_epochs", "learning_rate", "learning_rate_min", "momentum", "grad_clip",
+                  "final_learning_rate")
+CELL_FLAGS = ("cells", "channels", "steps", "multiplier", "primitives", "partial_channels", "weight_decay",
+              "final_cells", "final_channels", "final_weight_decay", "auxiliary_weight", "drop_path_prob",
+              "jit_compile")
+DARTS_FLAGS = ("arch_learning_rate", "arch_beta_1", "arch_beta_2", "arch_weight_decay")
+EGNAS_FLAGS = ("warmup_epochs", "population_size", "sigma_initial", "sigma_min", "zeta", "eta", "step",
+               "alpha_momentum", "population_batch_stats")
+ENAS_FLAGS = ("lr_t0", "lr_t_mul", "l2_reg", "final_candidates", "final_filters", "controller_lstm_size",
+              "controller_tanh_constant", "controller_op_tanh_reduce", "controller_temperature",
+              "controller_entropy_weight", "controller_baseline_decay", "controller_skip_target",
+              "controller_skip_weight", "controller_learning_rate", "controller_train_steps",
+              "controller_num_aggregate")
+TUNER_FLAGS = {
+    "darts": SUPERNET_FLAGS + CELL_FLAGS + DARTS_FLAGS,
+    "egnas": SUPERNET_FLAGS + CELL_FLAGS + EGNAS_FLAGS,
+    "enas": SUPERNET_FLAGS + ENAS_FLAGS,
+}
+SPACE_FLAGS = {"macro": ("num_layers", "filters"), "micro": ("num_cells", "num_blocks", "filters")}
+
+# -- default values other than the flags' own ----------------------------------------------------
+NASH_PAPER = {
+    "n_steps": 5,
+    "n_neighbors": 8,
+    "n_morphisms": 5,
+    "epochs_per_neighbor": 17,
+    "final_epochs": 100,
+    "pretrain_epochs": 20,
+    "seed_filters": ["64", "128", "256"],
+}
+_CELL_SHORT = {"final_epochs": 10, "cells": 5, "channels": 8, "final_cells": 8, "final_channels": 16}
+SHORT = {
+    "darts": {"epochs": 3, **_CELL_SHORT},
+    "egnas": {"epochs": 4, "warmup_epochs": 1, **_CELL_SHORT},
+    "enas": {"epochs": 3, "final_epochs": 10, "controller_train_steps": 10, "controller_num_aggregate": 5},
+    "macro": {"num_layers": 6, "filters": 16},
+    "micro": {"num_cells": 3, "filters": 8},
+}
+PAPER_BATCH_SIZE = {"nash": 64, "darts": 64, "egnas": 256, "enas": 128}
+
+
+def used_flags() -> tuple:
+    """The flags the chosen algorithm reads (common flags first)."""
+    if FLAGS.algorithm == "nash":
+        used = NASH_FLAGS
+    elif FLAGS.algorithm == "enas":
+        used = TUNER_FLAGS["enas"] + ("enas_space",) + SPACE_FLAGS[FLAGS.enas_space]
+    else:
+        used = TUNER_FLAGS[FLAGS.algorithm]
+    return COMMON_FLAGS + used
+
+
+def check_flags_used() -> None:
+    """Raise `app.UsageError` for given flags that the chosen algorithm would silently ignore."""
+    ours = [flag.name for flag in FLAGS.get_flags_for_module(__name__)]
+    unused = [name for name in ours if FLAGS[name].present and name not in used_flags()]
+    if unused:
+        where = f"--algorithm={FLAGS.algorithm}" + (f" --enas_space={FLAGS.enas_space}" if FLAGS.algorithm == "enas" else "")
+        raise app.UsageError(
+            f"{where} does not use {', '.join('--' + name for name in unused)}: drop them, or choose the "
+            "algorithm they belong to (see --help)."
+        )
+
+
+def batch_size() -> int:
+    """--batch_size, or with --paper_defaults and no --batch_size the paper's for the algorithm."""
+    if FLAGS.paper_defaults and not FLAGS["batch_size"].present:
+        return PAPER_BATCH_SIZE[FLAGS.algorithm]
+    return FLAGS.batch_size
+
+
+# -- --help ---------------------------------------------------------------------------------------
+# Each section of --help: a title, its flags, and those shown with their help (the rest by name).
+_HELP_SECTIONS = (
+    ("common flags", COMMON_FLAGS, COMMON_FLAGS),
+    ("--algorithm=nash (hill climbing over network morphisms)", NASH_FLAGS,
+     ("n_steps", "n_neighbors", "n_morphisms", "epochs_per_neighbor", "pretrain_epochs", "final_epochs",
+      "seed_filters", "time_budget")),
+    ("--algorithm=darts, egnas or enas (unset: a short CPU value; with --paper_defaults the paper's)",
+     SUPERNET_FLAGS, ("epochs", "final_epochs", "learning_rate")),
+    ("--algorithm=darts or egnas: the DARTS cell space", CELL_FLAGS,
+     ("cells", "channels", "primitives", "partial_channels", "final_cells", "final_channels")),
+    ("--algorithm=darts", DARTS_FLAGS, ("arch_learning_rate",)),
+    ("--algorithm=egnas", EGNAS_FLAGS, ("warmup_epochs", "population_size")),
+    ("--algorithm=enas", ("enas_space", "num_layers", "num_cells", "num_blocks", "filters") + ENAS_FLAGS,
+     ("enas_space", "num_layers", "num_cells", "filters", "controller_train_steps", "controller_num_aggregate")),
+)
+_HELP_ARGS = {"-?", "--?", "-help", "--help", "-helpshort", "--helpshort"}
+_WIDTH, _COLUMN = 100, 32
+
+
+def asks_for_help(argv) -> bool:
+    """Whether the command line (`argv[0]` is the program) asks for --help (or --helpshort, -?)."""
+    for arg in argv[1:]:
+        if arg == "--":
+            return False
+        if arg in _HELP_ARGS:
+            return True
+    return False
+
+
+def help_text(doc: str) -> str:
+    """`doc` (the command's description) and the main flags of each algorithm, grouped."""
+    lines = [textwrap.dedent(doc).strip(), ""]
+    for title, names, shown in _HELP_SECTIONS:
+        lines.append(title + ":")
+        for name in names:
+            if name in shown:
+                lines.extend(_describe(FLAGS[name]))
+        more = [f"--{name}" for name in names if name not in shown]
+        if more:
+            lines.extend(textwrap.wrap("more: " + ", ".join(more), _WIDTH, initial_indent="  ",
+                                       subsequent_indent="    "))
+        lines.append("")
+    lines.append("Every flag with its help, absl's included (--verbosity, --flagfile, ...): --helpfull.")
+    return "\n".join(lines)
+
+
+def _describe(flag) -> list:
+    """One flag for --help: `--name=default` then its help, wrapped at a column."""
+    if isinstance(flag, flags.BooleanFlag) and flag.default is None:
+        usage = f"  --[no]{flag.name}"
+    elif flag.default is None:
+        usage = f"  --{flag.name}"
+    else:
+        default = flag.default
+        if isinstance(default, bool):
+            default = str(default).lower()
+        elif isinstance(default, (list, tuple)):
+            default = ",".join(map(str, default))
+        usage = f"  --{flag.name}={default}"
+    text = flag.help  # absl starts an enum's help with its values: "<nash|darts|egnas|enas>: ..."
+    indent = " " * _COLUMN
+    if len(usage) < _COLUMN - 1:
+        return textwrap.wrap(text, _WIDTH, initial_indent=usage.ljust(_COLUMN), subsequent_indent=indent)
+    return [usage] + textwrap.wrap(text, _WIDTH, initial_indent=indent, subsequent_indent=indent)
+
+
+def parse_flags(argv, doc: str) -> list:
+    """Parse `argv` into FLAGS (absl's usage errors), or print `help_text(doc)` and exit 0 on --help."""
+    if asks_for_help(argv):
+        sys.stdout.write(help_text(doc) + "\n")
+        sys.exit(0)
+    return app.parse_flags_with_usage(argv)
+
