@@ -45,8 +45,8 @@ setuptools.setup(
         # The search plot (search.png) of the command line and the benches; without it the
         # command line writes no plot and says how to install it.
         "plot": [_MATPLOTLIB],
-        # The tests check the plots too.
-        "test": ["pytest>=7", _MATPLOTLIB],
+        # The tests check the plots too; pytest-xdist runs them on both cores (README's command).
+        "test": ["pytest>=7", "pytest-xdist>=3", _MATPLOTLIB],
     },
     entry_points={"console_scripts": ["keras-nash=keras_nash.__main__:run"]},
 )

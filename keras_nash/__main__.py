@@ -221,7 +221,10 @@ def main(argv):
     if FLAGS.export_dir:
         from keras_nash import export
 
-        summary["exported"] = export.export(model, FLAGS.export_dir, architecture=architecture)
+        summary["exported"] = export.export(
+            model, FLAGS.export_dir, architecture=architecture, formats=FLAGS.export_formats,
+            preprocessing=data,
+        )
     summary["wall_seconds"] = time.perf_counter() - start
     summary_path = report.write_summary(os.path.join(output_dir, "summary.json"), summary)
     plot_path = report.plot_search(

@@ -17,7 +17,8 @@ flags.DEFINE_enum("algorithm", "nash", ALGORITHMS, "The search algorithm.")
 flags.DEFINE_string("dataset", "default", "'default' (embedded CIFAR-10 subset), a tensorflow-datasets name (e.g. cifar10) or an .npz file with x and y.")
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory (prepared data; no download is needed when it is there).")
 flags.DEFINE_string("output_dir", "runs/keras_nash", "Where the search keeps its project directory, summary.json and search.png.")
-flags.DEFINE_string("export_dir", None, "If set, export the best model there (.keras, SavedModel, TFLite, architecture JSON).")
+flags.DEFINE_string("export_dir", None, "If set, export the best model there, taking raw images (0-255) with the search's standardisation built in (.keras, SavedModel, TFLite, architecture JSON).")
+flags.DEFINE_list("export_formats", ["keras", "saved_model", "tflite", "json"], "With --export_dir: the formats to write (keras, saved_model, tflite, json).")
 flags.DEFINE_integer("seed", 1, "Random seed of the data split and the search.")
 flags.DEFINE_integer("batch_size", 64, "Training batch size (with --paper_defaults: 64, but 256 for egnas and 128 for enas).")
 flags.DEFINE_bool("augment", True, "Standard CIFAR augmentation (pad-4 crop, horizontal flip) on the training split.")
@@ -38,7 +39,7 @@ flags.DEFINE_list("seed_filters", ["16", "32", "64"], "Filters of the seed netwo
 flags.DEFINE_float("lr_start", 0.05, "Start of each neighbour's cosine schedule.")
 flags.DEFINE_float("lr_end", 0.0, "End of each neighbour's cosine schedule.")
 flags.DEFINE_float("momentum", 0.9, "SGD momentum (all algorithms).")
-flags.DEFINE_float("weight_decay", 5e-4, "SGD weight decay (NASH; darts/egnas: paper 3e-4 unless given).")
+flags.DEFINE_float("weight_decay", 5e-4, "Coupled L2 of every algorithm's SGD (gradient + weight_decay * w, as the papers' code). nash: 5e-4 (re-implementations); darts/egnas: 3e-4 and enas: 1e-4 (papers) unless given.")
 flags.DEFINE_list("morphism_probabilities", ["1", "1", "1"], "Weights of deeper, wider, skip.")
 flags.DEFINE_list("kernel_sizes", ["3", "5"], "Kernel sizes of the deeper operator.")
 flags.DEFINE_list("widening_factors", ["2", "4"], "Factors of the wider operator.")
@@ -64,14 +65,14 @@ flags.DEFINE_list("primitives", None, "Candidate operations (names in keras_nash
 flags.DEFINE_integer("partial_channels", None, "PC-DARTS's k: 1/k of the channels go through the ops (paper: 1 darts, 4 egnas).")
 flags.DEFINE_integer("final_cells", None, "Cells of the final network (short: 8; paper: 20).")
 flags.DEFINE_integer("final_channels", None, "Initial channels of the final network (short: 16; paper: 36).")
-flags.DEFINE_float("final_weight_decay", None, "Weight decay of the final training (paper: 3e-4).")
+flags.DEFINE_float("final_weight_decay", None, "darts/egnas: coupled L2 of the final training (paper: 3e-4).")
 flags.DEFINE_float("auxiliary_weight", None, "Weight of the final network's auxiliary head (paper: 0.4).")
 flags.DEFINE_float("drop_path_prob", None, "Drop-path probability of the final network (paper: 0.2).")
 # DARTS
 flags.DEFINE_float("arch_learning_rate", None, "darts: alpha's Adam learning rate (paper: 3e-4).")
 flags.DEFINE_float("arch_beta_1", None, "darts: alpha's Adam beta 1 (paper: 0.5).")
 flags.DEFINE_float("arch_beta_2", None, "darts: alpha's Adam beta 2 (paper: 0.999).")
-flags.DEFINE_float("arch_weight_decay", None, "darts: L2 on alpha (paper: 1e-3).")
+flags.DEFINE_float("arch_weight_decay", None, "darts: coupled L2 on alpha, Adam (paper: 1e-3).")
 # EG-NAS
 flags.DEFINE_integer("warmup_epochs", None, "egnas: epochs of weight training before the evolution starts (short: 1; paper: 15).")
 flags.DEFINE_integer("population_size", None, "egnas: candidates per generation (paper: 50).")
@@ -90,7 +91,6 @@ flags.DEFINE_integer("num_blocks", None, "enas micro: blocks per cell (paper: 5)
 flags.DEFINE_integer("filters", None, "enas: channels of the layers / first cells (short: 16 macro, 8 micro; paper: 36, 20).")
 flags.DEFINE_integer("lr_t0", None, "enas: epochs of the first cosine cycle (paper: 10).")
 flags.DEFINE_float("lr_t_mul", None, "enas: growth of the cosine cycles (paper: 2).")
-flags.DEFINE_float("l2_reg", None, "enas: L2 on the shared weights (paper: 1e-4).")
 flags.DEFINE_integer("controller_lstm_size", None, "enas: LSTM units of the controller (paper: 64).")
 flags.DEFINE_float("controller_tanh_constant", None, "enas: logit scale C*tanh(l/C) (paper: 1.5 macro, 1.1 micro).")
 flags.DEFINE_float("controller_op_tanh_reduce", None, "enas: divisor of the op logits (paper: 2.5).")
@@ -108,22 +108,21 @@ flags.DEFINE_integer("final_filters", None, "enas: channels of the final network
 FLAGS = flags.FLAGS
 
 # -- which algorithm reads which flag ----------------------------------------------------------
-COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "seed", "batch_size", "augment",
+COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "export_formats", "seed", "batch_size", "augment",
                 "validation_split", "test_split", "max_examples", "overwrite", "paper_defaults")
 NASH_FLAGS = ("n_steps", "n_neighbors", "n_morphisms", "epochs_per_neighbor", "final_epochs", "pretrain_epochs",
               "seed_filters", "lr_start", "lr_end", "momentum", "weight_decay", "morphism_probabilities",
               "kernel_sizes", "widening_factors", "skip_modes", "preservation_tolerance", "time_budget")
 # The supernet tuners' flags carry the same names as their arguments; a flag is passed on only
 # when given, so the tuner's own default (the paper's) applies otherwise, or the short CPU value.
-SUPERNET_FLAGS = ("epochs", "final_epochs", "learning_rate", "learning_rate_min", "momentum", "grad_clip",
-                  "final_learning_rate")
-CELL_FLAGS = ("cells", "channels", "steps", "multiplier", "primitives", "partial_channels", "weight_decay",
-              "final_cells", "final_channels", "final_weight_decay", "auxiliary_weight", "drop_path_prob",
+SUPERNET_FLAGS = ("epochs", "final_epochs", "learning_rate", "learning_rate_min", "momentum", "weight_decay",
+                  "grad_clip", "final_learning_rate")
+CELL_FLAGS = ("cells", "channels", "steps", "multiplier", "primitives", "partial_channels", "final_cells", "final_channels", "final_weight_decay", "auxiliary_weight", "drop_path_prob",
               "jit_compile")
 DARTS_FLAGS = ("arch_learning_rate", "arch_beta_1", "arch_beta_2", "arch_weight_decay")
 EGNAS_FLAGS = ("warmup_epochs", "population_size", "sigma_initial", "sigma_min", "zeta", "eta", "step",
                "alpha_momentum", "population_batch_stats")
-ENAS_FLAGS = ("lr_t0", "lr_t_mul", "l2_reg", "final_candidates", "final_filters", "controller_lstm_size",
+ENAS_FLAGS = ("lr_t0", "lr_t_mul", "final_candidates", "final_filters", "controller_lstm_size",
               "controller_tanh_constant", "controller_op_tanh_reduce", "controller_temperature",
               "controller_entropy_weight", "controller_baseline_decay", "controller_skip_target",
               "controller_skip_weight", "controller_learning_rate", "controller_train_steps",

@@ -15,4 +15,12 @@ def _seeded():
     keras.utils.set_random_seed(0)
     np.random.seed(0)
     yield
-    keras.backend.clear_session()
+    # Fresh Keras state (layer names, the default graph) for the next test, without the full
+    # gc.collect() of free_memory=True: that costs 1-3 s per test once the session is large.
+    keras.backend.clear_session(free_memory=False)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "long: a test of a minute or more (memory, distributed); CI runs it all the same"
+    )

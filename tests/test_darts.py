@@ -67,7 +67,8 @@ def searched(tmp_path_factory):
     tuner = DartsTuner(**CONFIG, directory=directory, project_name="search", overwrite=True)
     alpha_before = (tuner.oracle.alpha_normal.copy(), tuner.oracle.alpha_reduce.copy())
     Recorder.events.clear()
-    board = keras.callbacks.TensorBoard(log_dir=os.path.join(directory, "logs"))
+    board = keras.callbacks.TensorBoard(log_dir=os.path.join(directory, "logs"), write_graph=False,
+                                        profile_batch=0)
     tuner.search(x, y, validation_data=(x_val, y_val), batch_size=4, verbose=0,
                  callbacks=[Recorder(), board])
     return tuner, alpha_before, directory

@@ -61,12 +61,19 @@ Identity = keras.layers.Identity
 class ConvOp(StridedOp):
     """Base of the convolution operations: stores and serialises their common arguments.
 
-    Args:
+    Args (the same for `ReLUConvBN`, `DilConv` and `SepConv`):
         out_channels: int, the number of output channels (>= 1).
-        kernel_size: int, the square kernel size (>= 1).
+        kernel_size: int, the square (depthwise) kernel size (>= 1).
         strides: int, 1 or 2. Defaults to 1.
         affine: bool, whether the batch norms have scale and offset. Defaults to True.
         **kwargs: base `Layer` arguments.
+
+    Call arguments:
+        inputs: a 4D tensor `(batch, height, width, channels)`.
+        training: bool, whether batch norm uses batch statistics.
+
+    Returns:
+        A tensor `(batch, ceil(height / strides), ceil(width / strides), out_channels)`.
     """
 
     config_keys = ("out_channels", "kernel_size", "strides", "affine")
@@ -143,19 +150,7 @@ class ReLUConvBN(ConvOp):
     DARTS preprocesses cell inputs with it (1x1); ENAS's macro space uses it as "conv_3x3" and
     "conv_5x5".
 
-    Args:
-        out_channels: int, the number of output channels.
-        kernel_size: int, the square kernel size. Defaults to 1.
-        strides: int, 1 or 2. Defaults to 1.
-        affine: bool, whether the batch norm has scale and offset. Defaults to True.
-        **kwargs: base `Layer` arguments.
-
-    Call arguments:
-        inputs: a 4D tensor `(batch, height, width, channels)`.
-        training: bool, whether batch norm uses batch statistics.
-
-    Returns:
-        A tensor `(batch, ceil(height / strides), ceil(width / strides), out_channels)`.
+    Args, call arguments and output as `ConvOp` (`kernel_size` defaults to 1 here).
 
     Example:
 
@@ -196,20 +191,8 @@ class DilConv(ConvOp):
     convolution is computed at stride 1 and subsampled (the same output pixels as DARTS's
     symmetric padding).
 
-    Args:
-        out_channels: int, the number of output channels.
-        kernel_size: int, the square depthwise kernel size.
-        strides: int, 1 or 2. Defaults to 1.
+    Args, call arguments and output as `ConvOp`, plus:
         dilation_rate: int, the depthwise dilation. Defaults to 2.
-        affine: bool, whether the batch norm has scale and offset. Defaults to True.
-        **kwargs: base `Layer` arguments.
-
-    Call arguments:
-        inputs: a 4D tensor `(batch, height, width, channels)`.
-        training: bool, whether batch norm uses batch statistics.
-
-    Returns:
-        A tensor `(batch, ceil(height / strides), ceil(width / strides), out_channels)`.
 
     Example:
 
@@ -266,19 +249,7 @@ class SepConv(ConvOp):
     `out_channels` (DARTS's first maps to the input channels, which equal `out_channels`
     wherever the search spaces use it). Each half is a `DilConv` with dilation 1.
 
-    Args:
-        out_channels: int, the number of output channels.
-        kernel_size: int, the square depthwise kernel size.
-        strides: int, 1 or 2. Defaults to 1.
-        affine: bool, whether the batch norms have scale and offset. Defaults to True.
-        **kwargs: base `Layer` arguments.
-
-    Call arguments:
-        inputs: a 4D tensor `(batch, height, width, channels)`.
-        training: bool, whether batch norm uses batch statistics.
-
-    Returns:
-        A tensor `(batch, ceil(height / strides), ceil(width / strides), out_channels)`.
+    Args, call arguments and output as `ConvOp`.
 
     Example:
 

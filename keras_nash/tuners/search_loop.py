@@ -206,6 +206,10 @@ class EpochLoop:
     def __init__(self, epoch: int, callbacks, model, verbose=1, epochs: int = None):
         self.epoch = int(epoch)
         self.verbose = 1 if verbose == "auto" else int(verbose)
+        if not hasattr(model, "optimizer"):
+            # Keras callbacks (TensorBoard) read `model.optimizer`; a supernet is never compiled
+            # (its optimisers live in the `SearchState`).
+            model.optimizer = None
         self.callbacks = keras.callbacks.CallbackList(
             list(callbacks or []), model=model, verbose=self.verbose, epochs=epochs
         )

@@ -1,0 +1,165 @@
+"""Tests for NASH under stress: failed (NaN) children, memory over 30 trials, distributed
+workers, the time budget, and the random-network baseline. The long ones (memory,
+distributed) are marked `long`; CI runs them all the same."""
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from keras_nash import seed_models
+from keras_nash.tuners.nash import NashTuner
+from tests import nash_run
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return nash_run.data()
+
+
+class _PoisonWeights(keras.callbacks.Callback):
+    """Turns the first conv kernel into NaN on the second batch: the loss becomes NaN."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 1:
+            layer = self.model.get_layer("conv_1")
+            layer.kernel.assign(np.full(layer.kernel.shape, np.nan, "float32"))
+
+
+class _NaNChildren(NashTuner):
+    """Children of step 1 all diverge; in step 2 only the first child does."""
+
+    def _build_and_fit_model(self, trial, *args, **kwargs):
+        values = trial.hyperparameters.values
+        poisoned = [t for t in sorted(self.oracle.trials) if self.oracle.trials[t].hyperparameters.values["nash/role"] == "child"]
+        if values["nash/role"] == "child" and (values["nash/step"] == 1 or trial.trial_id == [t for t in poisoned if self.oracle.trials[t].hyperparameters.values["nash/step"] == 2][0]):
+            kwargs["callbacks"] = list(kwargs.get("callbacks", [])) + [_PoisonWeights()]
+        return super()._build_and_fit_model(trial, *args, **kwargs)
+
+
+def test_nan_children_fail_and_the_search_goes_on(tmp_path, data):
+    x, y, x_val, y_val = data
+    seed = seed_models.simple_cnn((16, 16, 3), 10, filters=(4, 8, 16))
+    tuner = _NaNChildren(seed, directory=str(tmp_path), project_name="nan", **nash_run.SEARCH)
+    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
+    trials = tuner.oracle.trials
+    status = {t: (trials[t].hyperparameters.values["nash/step"], trials[t].hyperparameters.values["nash/role"], trials[t].status) for t in sorted(trials)}
+    assert [s for s in status.values() if s[0] == 1 and s[1] == "child"] == [(1, "child", "FAILED")] * 2
+    assert sorted(s[2] for s in status.values() if s[0] == 2 and s[1] == "child") == ["COMPLETED", "FAILED"]
+    history = tuner.oracle.history
+    assert history[1]["incumbent"] in (history[0]["incumbent"], [t for t, s in status.items() if s[:2] == (1, "incumbent")][0])
+    assert status[max(status)][1:] == ("final", "COMPLETED")
+
+
+def test_random_network_baseline_applies_morphisms_without_selection(tmp_path, data):
+    x, y, x_val, y_val = data
+    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_neighbors=1, n_steps=2, final_epochs=0)
+    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
+    trials = tuner.oracle.trials
+    roles = [trials[t].hyperparameters.values["nash/role"] for t in sorted(trials)]
+    assert roles == ["seed", "child", "child"]
+    # Every child is kept, whatever its score: the second child's parent is the first child.
+    assert trials["0002"].hyperparameters.values["nash/parent"] == "0001"
+    assert tuner.oracle.incumbent == "0002"
+
+
+def _rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class _MemoryProbe(NashTuner):
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        self.rss = getattr(self, "rss", []) + [_rss_mb()]
+
+
+@pytest.mark.long
+def test_memory_does_not_grow_across_30_trials(tmp_path, data):
+    x, y, x_val, y_val = data
+    seed = seed_models.simple_cnn((16, 16, 3), 10, filters=(4, 8, 8))
+    settings = {**nash_run.SEARCH, "n_steps": 7, "n_neighbors": 4, "n_morphisms": 1}
+    tuner = _MemoryProbe(seed, directory=str(tmp_path), project_name="memory", **settings)
+    tuner.search(x[:64], y[:64], validation_data=(x_val[:32], y_val[:32]), batch_size=32, verbose=0)
+    assert len(tuner.rss) == 30
+    assert tuner.rss[-1] - tuner.rss[4] < 300, tuner.rss
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.long
+def test_distributed_chief_and_two_workers(tmp_path):
+    port = str(_free_port())
+    base = {**os.environ, "PYTHONPATH": str(ROOT), "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": port}
+    command = [sys.executable, "-m", "tests.nash_run", str(tmp_path)]
+    chief = subprocess.Popen(command + ["--overwrite"], cwd=ROOT, env={**base, "KERASTUNER_TUNER_ID": "chief"})
+    time.sleep(3)
+    # Workers must not overwrite: keras-tuner would delete the chief's project directory.
+    workers = [subprocess.Popen(command, cwd=ROOT, env={**base, "KERASTUNER_TUNER_ID": f"tuner{i}"}) for i in range(2)]
+    try:
+        for process in workers + [chief]:
+            assert process.wait(timeout=600) == 0
+    finally:
+        for process in workers + [chief]:
+            process.kill()
+    state = json.loads((tmp_path / "nash" / "oracle.json").read_text())
+    tuner_of = state["nash_tuner_of"]
+    assert set(tuner_of.values()) == {"tuner0", "tuner1"} and len(tuner_of) == 8
+    trials = {p.parent.name[len("trial_"):]: json.loads(p.read_text()) for p in (tmp_path / "nash").glob("trial_*/trial.json")}
+    assert all(t["status"] == "COMPLETED" for t in trials.values())
+    children = [t for t, v in trials.items() if v["hyperparameters"]["values"]["nash/role"] == "child"]
+    assert any(tuner_of[c] != tuner_of[trials[c]["hyperparameters"]["values"]["nash/parent"]] for c in children)
+
+
+def test_time_budget_ends_hill_climbing_early(tmp_path, data):
+    x, y, x_val, y_val = data
+    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=50, time_budget=1e-3)
+    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
+    roles = [tuner.oracle.trials[t].hyperparameters.values["nash/role"] for t in sorted(tuner.oracle.trials)]
+    assert roles == ["seed", "final"]
+    with pytest.raises(ValueError, match="`time_budget` must be > 0 seconds or None. Received: time_budget=0"):
+        nash_run.tuner(str(tmp_path), overwrite=True, time_budget=0)
+
+
+class _SpendBudgetDuringFirstChild(keras.callbacks.Callback):
+    def __init__(self, oracle):
+        super().__init__()
+        # keras-tuner deep-copies callbacks per trial; a function is copied by reference, so
+        # it reaches the tuner's own oracle.
+        def spend_during_first_child():
+            if len(oracle.trials) == 2:  # the seed and the first child
+                oracle.time_budget = 1e-3
+
+        self.spend = spend_during_first_child
+
+    def on_train_end(self, logs=None):
+        self.spend()
+
+
+def test_time_budget_spent_mid_step_starts_no_further_child(tmp_path, data):
+    x, y, x_val, y_val = data
+    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=50)
+    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0,
+                 callbacks=[_SpendBudgetDuringFirstChild(tuner.oracle)])
+    trials = [tuner.oracle.trials[t] for t in sorted(tuner.oracle.trials)]
+    assert [t.hyperparameters.values["nash/role"] for t in trials] == ["seed", "child", "final"]
+    seed, child, final = trials
+    step = tuner.oracle.history[1]
+    assert list(step["trials"]) == [child.trial_id]
+    # the pre-trained seed stays a candidate: the better of the two (a tie: the child) is final
+    best = seed if seed.score > child.score else child
+    assert step["incumbent"] == best.trial_id
+    assert final.hyperparameters.values["nash/arch"] == best.hyperparameters.values["nash/arch"]
