@@ -128,6 +128,11 @@ class DartsSpace:
             alpha_normal, alpha_reduce, self.primitives, self.steps, self.multiplier
         )
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "DartsSpace":
+        """The space `to_dict` described (JSON lists back to tuples)."""
+        return cls(**{**data, "primitives": tuple(data["primitives"])})
+
     def to_dict(self) -> dict:
         """JSON-ready settings."""
         data = dataclasses.asdict(self)

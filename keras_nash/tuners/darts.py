@@ -129,26 +129,19 @@ class DartsOracle(SupernetOracle):
         """The genotype of the current alpha."""
         return self.space.derive(self.alpha_normal, self.alpha_reduce)
 
-    def get_state(self):
-        state = super().get_state()
-        state["darts"] = {
+    def policy_state(self):
+        return {
             "space": self.space.to_dict(),
             "alpha_normal": np.asarray(self.alpha_normal).tolist(),
             "alpha_reduce": np.asarray(self.alpha_reduce).tolist(),
             "history": self.history,
         }
-        return state
 
-    def set_state(self, state):
-        super().set_state(state)
-        darts = state.get("darts")
-        if darts:
-            space = dict(darts["space"])
-            space["primitives"] = tuple(space["primitives"])
-            self.space = DartsSpace(**space)
-            self.alpha_normal = np.asarray(darts["alpha_normal"], "float64")
-            self.alpha_reduce = np.asarray(darts["alpha_reduce"], "float64")
-            self.history = darts.get("history", [])
+    def set_policy_state(self, darts):
+        self.space = DartsSpace.from_dict(darts["space"])
+        self.alpha_normal = np.asarray(darts["alpha_normal"], "float64")
+        self.alpha_reduce = np.asarray(darts["alpha_reduce"], "float64")
+        self.history = darts.get("history", [])
 
 
 class DartsTuner(CellSearch, SupernetTuner):

@@ -182,9 +182,8 @@ class EnasOracle(SupernetOracle):
             "controller_loss": float(np.mean([log["loss"] for log in logs])) if logs else 0.0,
         })
 
-    def get_state(self):
-        state = super().get_state()
-        state["enas"] = {
+    def policy_state(self):
+        return {
             "space": self.space.get_config(),
             "controller_file": self.controller_file,
             "controller_state": self.controller_state,
@@ -192,19 +191,15 @@ class EnasOracle(SupernetOracle):
             "input_shape": self.input_shape,
             "history": self.history,
         }
-        return state
 
-    def set_state(self, state):
-        super().set_state(state)
-        enas = state.get("enas")
-        if enas:
-            self.space = get_space(enas["space"])
-            self.controller_file = enas.get("controller_file")
-            self.controller_state = enas.get("controller_state", {"baseline": 0.0, "step": 0})
-            self.best_arch = enas.get("best_arch")
-            self.input_shape = enas.get("input_shape")
-            self.history = enas.get("history", [])
-            self._controller = None
+    def set_policy_state(self, enas):
+        self.space = get_space(enas["space"])
+        self.controller_file = enas.get("controller_file")
+        self.controller_state = enas.get("controller_state", {"baseline": 0.0, "step": 0})
+        self.best_arch = enas.get("best_arch")
+        self.input_shape = enas.get("input_shape")
+        self.history = enas.get("history", [])
+        self._controller = None
 
 
 class EnasTuner(SupernetTuner):

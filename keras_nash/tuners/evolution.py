@@ -276,9 +276,8 @@ class EvolutionOracle(SupernetOracle):
         """The genotype of the current alpha (`derive_genotype`)."""
         return self.space.derive(self.alpha[0], self.alpha[1])
 
-    def get_state(self):
-        state = super().get_state()
-        state["egnas"] = {
+    def policy_state(self):
+        return {
             "version": STATE_VERSION,
             "space": self.space.to_dict(),
             "warmup_epochs": self.warmup_epochs,
@@ -295,15 +294,9 @@ class EvolutionOracle(SupernetOracle):
             "generation": self.generation,
             "history": self.history,
         }
-        return state
 
-    def set_state(self, state):
-        super().set_state(state)
-        egnas = state.get("egnas")
-        if not egnas:
-            return
-        space = dict(egnas["space"])
-        self.space = DartsSpace(**{**space, "primitives": tuple(space["primitives"])})
+    def set_policy_state(self, egnas):
+        self.space = DartsSpace.from_dict(egnas["space"])
         for name in ("warmup_epochs", "population_size", "sigma_initial", "sigma_min", "zeta",
                      "eta", "step", "alpha_momentum", "sigma", "generation"):
             setattr(self, name, egnas.get(name, getattr(self, name)))

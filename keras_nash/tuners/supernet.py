@@ -100,6 +100,14 @@ class SupernetOracle(keras_tuner.Oracle):
     def update_policy(self, trial, result: dict) -> None:
         """Update the policy from a completed epoch trial and the result its tuner wrote."""
 
+    def policy_state(self) -> dict:
+        """The policy as JSON data, saved in the oracle's state under the prefix's name (e.g.
+        `state["darts"]`)."""
+        return {}
+
+    def set_policy_state(self, policy: dict) -> None:
+        """Restore the policy from what `policy_state` returned (called on resume)."""
+
     # ----- keras-tuner protocol -----
     def key(self, name: str) -> str:
         """The trial-value key `name` under this oracle's prefix."""
@@ -163,6 +171,7 @@ class SupernetOracle(keras_tuner.Oracle):
             "parent_trial_id": self.parent_trial_id,
             "final_trial_id": self.final_trial_id,
         }
+        state[self.key_prefix.rstrip("/")] = self.policy_state()
         return state
 
     def set_state(self, state):
@@ -172,6 +181,9 @@ class SupernetOracle(keras_tuner.Oracle):
         self.epoch = supernet.get("epoch", 0)
         self.parent_trial_id = supernet.get("parent_trial_id")
         self.final_trial_id = supernet.get("final_trial_id")
+        policy = state.get(self.key_prefix.rstrip("/"))
+        if policy:
+            self.set_policy_state(policy)
 
 
 class SupernetDisplay(internals.Display):
