@@ -46,7 +46,7 @@ setuptools.setup(
         # command line writes no plot and says how to install it.
         "plot": [_MATPLOTLIB],
         # The tests check the plots too; pytest-xdist runs them on both cores (README's command).
-        "test": ["pytest>=7", "pytest-xdist>=3", _MATPLOTLIB],
+        "test": ["pytest>=7", "pytest-xdist>=3.8", _MATPLOTLIB],
     },
     entry_points={"console_scripts": ["keras-nash=keras_nash.__main__:run"]},
 )

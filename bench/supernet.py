@@ -64,7 +64,7 @@ def run_variant(partial_channels, steps, batch_size, jit_compile):
     x = tf.constant(images)
     y = tf.constant(labels)
     start = time.perf_counter()
-    loss = state.search_step(x, y, x, y)[0]
+    loss = state.search_step(x, y, x, y)  # the training batch's loss
     float(loss)
     first_step_s = time.perf_counter() - start
     if gpu:
@@ -72,7 +72,7 @@ def run_variant(partial_channels, steps, batch_size, jit_compile):
     times = []
     for _ in range(steps):
         start = time.perf_counter()
-        loss = state.search_step(x, y, x, y)[0]
+        loss = state.search_step(x, y, x, y)  # the training batch's loss
         float(loss)
         times.append(time.perf_counter() - start)
     result = {

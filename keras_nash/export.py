@@ -43,9 +43,9 @@ import tempfile
 import types
 
 import keras
-from keras_nash.logs import logger
 
 from keras_nash.checks import check_choice, check_float
+from keras_nash.logs import logger
 
 FORMATS = ("keras", "saved_model", "tflite", "json")
 KERAS_FILE = "model.keras"

@@ -155,12 +155,12 @@ def test_darts_run_maps_flags_to_the_tuner_and_exports(run_cli, tmp_path):
     assert json.loads((tmp_path / "exported" / "architecture.json").read_text()) == genotype
 
 
-def test_egnas_run_evolves_after_the_warmup_and_runs_without_matplotlib(run_cli, tmp_path, monkeypatch):
+def test_egnas_run_maps_its_flags_and_runs_without_matplotlib(run_cli, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails: not installed
-    out, log = run_cli("--algorithm=egnas", *CELL_TINY, "--warmup_epochs=1", "--population_size=4",
+    out, log = run_cli("--algorithm=egnas", *CELL_TINY, "--epochs=1", "--warmup_epochs=0", "--population_size=4",
                        "--primitives=skip_connect,sep_conv_3x3,max_pool_3x3", "--partial_channels=2",
                        f"--output_dir={tmp_path / 'out'}", "--overwrite")
-    summary = _supernet_summary(out, log, tmp_path, "egnas", plot=False)
+    summary = _supernet_summary(out, log, tmp_path, "egnas", epochs=1, plot=False)
     assert summary["flags"]["population_size"] == 4
     assert "plot:" not in out and not (tmp_path / "out" / "search.png").exists()
     assert 'pip install "keras-nash[plot]"' in log

@@ -280,8 +280,8 @@ class DartsTuner(CellSearch, SupernetTuner):
             arch_optimizer.apply(arch_grads, arch_variables)
             state.arch_loss.update_state(arch_loss)
             # 2. weight step on the training batch.
-            weight_step(lambda inputs: network(inputs, training=True), weight_optimizer,
-                        network.weight_variables, x, y, state.metrics)
+            return weight_step(lambda inputs: network(inputs, training=True), weight_optimizer,
+                               network.weight_variables, x, y, state.metrics)
 
         x_spec, y_spec = data.input_signature()
         state.arch_loss = keras.metrics.Mean(name="arch_loss")

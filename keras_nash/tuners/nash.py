@@ -40,10 +40,10 @@ import keras
 import keras_tuner
 import numpy as np
 import tensorflow as tf
-from keras_nash.logs import logger
 
 from keras_nash import graph, internals, morphisms, schedules
 from keras_nash.graph import Architecture
+from keras_nash.logs import logger
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.tuners.hill_climbing import NashOracle, describe
 from keras_nash.tuners.nash_data import check_search_data, steps_per_epoch, validation_batch

@@ -24,9 +24,10 @@ from the policy and trained from scratch. Mapped onto keras-tuner:
 Weights and optimiser state move only through files in the project directory; the oracle
 holds no Keras object. Subclasses (see `tuners/darts.py`) implement:
 
-- oracle: `epoch_values()`, `final_values()`, `update_policy(trial, result)`, and extend
-  `get_state`/`set_state` with their policy.
-- tuner: `create_search(trial, data)`, `run_search_epoch(state, trial, data)`,
+- oracle: `epoch_values()`, `final_values()`, `update_policy(trial, result)`, and the policy's
+  JSON state: `policy_state()` / `set_policy_state(policy)`.
+- tuner: `create_search(trial, data)`, `run_search_epoch(state, trial, data, loop)` (the
+  batches through `loop.train`, the one training loop of `tuners/search_loop.py`),
   `build_final_model(hp)`, optionally `final_callbacks(hp)` and `build_supernet(hp)`.
 """
 
@@ -37,11 +38,11 @@ import time
 import keras
 import keras_tuner
 import numpy as np
-from keras_nash.logs import logger
 
 from keras_nash import internals
 from keras_nash.checks import check_int
 from keras_nash.internals import CHECKPOINT_FILE, TrialStatus, trial_dir
+from keras_nash.logs import logger
 from keras_nash.tuners.search_loop import EpochLoop, SearchData, SearchState, as_search_data
 
 ROLE_EPOCH = "epoch"
