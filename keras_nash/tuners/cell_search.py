@@ -8,12 +8,11 @@ learning rate, the validation pass and the final trial; each tuner adds its poli
 """
 
 import keras
-import tensorflow as tf
 
 from keras_nash.checks import check_float, check_int, check_range
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace, DropPathSchedule, Genotype
-from keras_nash.tuners.search_loop import EpochLoop, cross_entropy
+from keras_nash.tuners.search_loop import EpochLoop, compile_step, cross_entropy
 
 
 def cell_space(search_space, defaults: dict, **arguments) -> DartsSpace:
@@ -160,8 +159,3 @@ class CellSearch:
                 return Genotype.from_json(text)
         return self.oracle.genotype()
 
-
-def compile_step(function, signature, jit_compile: bool):
-    """`tf.function` with a fixed input signature (one trace per search), no autograph."""
-    return tf.function(function, input_signature=list(signature), jit_compile=jit_compile,
-                       autograph=False)

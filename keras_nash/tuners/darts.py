@@ -37,8 +37,8 @@ from keras_nash.checks import check_float
 from keras_nash.layers.ops import PRIMITIVES
 from keras_nash.optimizers import CoupledAdam
 from keras_nash.spaces.darts import DartsSpace, Genotype, check_alpha
-from keras_nash.tuners.cell_search import CellSearch, cell_space, compile_step
-from keras_nash.tuners.search_loop import SearchState, cross_entropy, weight_step
+from keras_nash.tuners.cell_search import CellSearch, cell_space
+from keras_nash.tuners.search_loop import SearchState, compile_step, cross_entropy, weight_step
 from keras_nash.tuners.supernet import SupernetOracle, SupernetTuner
 
 _KEY = "darts/"

@@ -47,7 +47,7 @@ from keras_nash.checks import check_float, check_int, check_range
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.spaces.enas import architecture_from_json, get_space
 from keras_nash.tuners.controller import DEFAULTS, Controller
-from keras_nash.tuners.search_loop import EpochMetrics, SearchState, cross_entropy, weight_step
+from keras_nash.tuners.search_loop import EpochMetrics, SearchState, cross_entropy, labels, weight_step
 from keras_nash.tuners.supernet import RESULT_FILE, ROLE_EPOCH, SupernetOracle, SupernetTuner
 
 _KEY = "enas/"
@@ -434,7 +434,7 @@ def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None,
         return network((x, arch), training=training) if arch_spec is not None else network(x, training=training)
 
     def batch_accuracy(logits, y):
-        y = tf.reshape(tf.cast(y, tf.int32), [-1])
+        y = labels(y)
         return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32))
 
     def train_step(x, y, arch=None):

@@ -45,7 +45,7 @@ import numpy as np
 
 from keras_nash.checks import check_float, check_int
 from keras_nash.layers.ops import PRIMITIVES
-from keras_nash.tuners.cell_search import CellSearch, cell_space, compile_step
+from keras_nash.tuners.cell_search import CellSearch, cell_space
 from keras_nash.tuners.evolution_strategy import (
     edge_softmax,
     normalise_candidates,
@@ -54,7 +54,7 @@ from keras_nash.tuners.evolution_strategy import (
     sigma_schedule,
 )
 from keras_nash.tuners.population import PopulationEvaluator
-from keras_nash.tuners.search_loop import SearchState, weight_step
+from keras_nash.tuners.search_loop import SearchState, compile_step, weight_step
 from keras_nash.tuners.supernet import SupernetOracle, SupernetTuner
 from keras_nash.spaces.darts import (
     DartsSpace,

@@ -191,6 +191,12 @@ def weight_step(forward, optimizer, variables, x, y, metrics: EpochMetrics):
     return loss
 
 
+def compile_step(function, signature, jit_compile: bool):
+    """`tf.function` with a fixed input signature (one trace per search), no autograph."""
+    return tf.function(function, input_signature=list(signature), jit_compile=jit_compile,
+                       autograph=False)
+
+
 class EpochLoop:
     """Runs the batches of one search epoch through a compiled step, with callbacks and Progbar.
 

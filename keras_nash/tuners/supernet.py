@@ -122,7 +122,11 @@ class SupernetOracle(keras_tuner.Oracle):
             return {"status": TrialStatus.IDLE}
         values = {self.key("parent"): self.parent_trial_id or "", self.key("epoch"): self.epoch}
         if self.epoch < self.epochs:
+            # Everything the tuner needs travels in the values: a distributed worker's oracle
+            # client has no `seed` or `epochs`.
             values[self.key("role")] = ROLE_EPOCH
+            values[self.key("epochs")] = self.epochs
+            values[self.key("data_seed")] = int(self.seed) * 1009 + self.epoch  # array shuffling
             values.update(self.epoch_values())
         else:
             values[self.key("role")] = ROLE_FINAL
@@ -308,8 +312,8 @@ class SupernetTuner(keras_tuner.Tuner):
         values = trial.hyperparameters.values
         epoch = int(values[self.key("epoch")])
         batch_size = check_int("batch_size", fit_kwargs.get("batch_size") or self.batch_size, 1)
-        seed = None if self.oracle.seed is None else int(self.oracle.seed) * 1009 + epoch
-        data = as_search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=seed)
+        data = as_search_data(fit_args, fit_kwargs, batch_size,
+                              shuffle_seed=values.get(self.key("data_seed")))
         parent = values.get(self.key("parent"), "")
         state, self._search_state = self._search_state, None  # dropped if the epoch fails
         if state is None or state.trial_id != (parent or None):
@@ -319,7 +323,7 @@ class SupernetTuner(keras_tuner.Tuner):
             state.trial_id = parent or None
         callbacks = internals.trial_callbacks(self, fit_kwargs.get("callbacks"), trial)
         loop = EpochLoop(epoch, callbacks, state.network, fit_kwargs.get("verbose", "auto"),
-                         epochs=self.oracle.epochs)
+                         epochs=values.get(self.key("epochs")))
         loop.begin()
         metrics, result = self.run_search_epoch(state, trial, data, loop)
         metrics = {name: float(value) for name, value in metrics.items()}
