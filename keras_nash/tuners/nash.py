@@ -88,7 +88,8 @@ class NashTuner(keras_tuner.Tuner):
         lr_start: float, each neighbour's cosine schedule starts here. Defaults to 0.05.
         lr_end: float, and ends here. Defaults to 0.0.
         momentum: float, SGD momentum. Defaults to 0.9.
-        weight_decay: float, SGD weight decay (0 for none). Defaults to 5e-4.
+        weight_decay: float, coupled L2 of the SGD (`keras_nash.optimizers.CoupledSGD`: added to
+            the gradient, through momentum; 0 for none). Defaults to 5e-4.
         loss: the Keras loss. Defaults to "sparse_categorical_crossentropy", or its
             `from_logits=True` form when the seed network ends without a softmax.
         metrics: Keras metrics. Defaults to ["accuracy"].
