@@ -12,7 +12,9 @@ import keras
 from keras_nash.checks import check_float, check_int, check_range
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace, DropPathSchedule, Genotype
+from keras_nash.tuners.arguments import oracle_arguments
 from keras_nash.tuners.search_loop import EpochLoop, compile_step, cross_entropy
+from keras_nash.tuners.supernet import SupernetTuner
 
 
 def cell_space(search_space, defaults: dict, **arguments) -> DartsSpace:
@@ -35,43 +37,83 @@ def cell_space(search_space, defaults: dict, **arguments) -> DartsSpace:
     return search_space
 
 
-class CellSearch:
-    """Mixin of the DARTS-cell tuners: shared arguments, weight optimiser, validation, final.
+class CellSearch(SupernetTuner):
+    """The base of the DARTS-cell tuners: shared arguments, weight optimiser, validation, final.
 
-    A tuner calls `init_cell_search(...)` in its constructor (before `SupernetTuner.__init__`)
-    and reads the attributes it sets; the final trial's `<prefix>genotype` value names the
-    genotype to train.
+    A subclass names its oracle (`oracle_class`, built from the same keyword arguments) and
+    its own defaults (`cell_search_defaults`), and adds the search step; the final trial's
+    `<prefix>genotype` value names the genotype to train. The oracle is built from the
+    tuner's keyword arguments, as keras-tuner's `Hyperband` builds its own. Labels are integer
+    class ids; the loss is sparse categorical cross-entropy on logits.
+
+    Args:
+        num_classes: int >= 2, the number of classes. Defaults to 10.
+        epochs: int >= 1, search epochs. Defaults to 50.
+        objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
+        seed: int or None.
+        max_trials: int or None. Defaults to None (stop after the final trial).
+        search_space: a `DartsSpace`, instead of the six space arguments below.
+        cells, channels, steps, multiplier, primitives, partial_channels: the supernet's
+            space (`DartsSpace`'s arguments; `partial_channels` is PC-DARTS's `k`, 1 = plain
+            DARTS). None: the tuner's default, else `DartsSpace`'s.
+        batch_size: int, the batch size of array inputs. None: the tuner's default.
+        learning_rate, learning_rate_min: float, the weights' SGD learning rate, annealed
+            by a cosine per epoch from the first to the second. None: the tuner's defaults.
+        momentum: float in [0, 1], SGD momentum (search and final training). Defaults to 0.9.
+        weight_decay: float >= 0, coupled L2 on the supernet's weights, added to the clipped
+            gradient (`keras_nash.optimizers`). Defaults to 3e-4.
+        grad_clip: float > 0, gradients' global-norm clip. Defaults to 5.0.
+        final_epochs: int >= 1, epochs of the final network's training (paper: 600).
+        final_cells: int >= 3, cells of the final network (paper: 20).
+        final_channels: int, its initial channels (paper: 36).
+        final_learning_rate: float > 0, SGD learning rate of the final training, cosine
+            to 0 over `final_epochs` (paper: 0.025).
+        final_weight_decay: float >= 0, the final training's coupled L2 (paper: 3e-4).
+        auxiliary_weight: float >= 0, the auxiliary head's loss weight (paper: 0.4).
+        drop_path_prob: float in [0, 1], drop-path probability, raised linearly over the
+            final training (paper: 0.2).
+        jit_compile: bool, compile the steps with XLA. Defaults to False.
+        **kwargs: the oracle's own arguments (those `oracle_class` takes), then
+            `keras_tuner.Oracle` ones (`max_retries_per_trial`, ...) and `keras_tuner.Tuner`
+            ones (`directory`, `project_name`, `overwrite`, `logger`, `tuner_id`, ...).
     """
 
-    def init_cell_search(
-        self, *, space, num_classes, epochs, learning_rate, learning_rate_min, momentum,
-        weight_decay, grad_clip, final_cells, final_channels, final_learning_rate,
-        final_weight_decay, auxiliary_weight, drop_path_prob, jit_compile, seed,
-    ) -> None:
-        """Validate and set the arguments both cell searches take.
+    oracle_class = None
+    """The `SupernetOracle` subclass, built with `epochs`, the space's `steps`, `multiplier`
+    and `primitives`, `objective`, `max_trials`, `seed` and the oracle's arguments in kwargs."""
 
-        The supernet and its weights' training (each tuner documents its own defaults):
-        `space` (a `DartsSpace`), `num_classes`, `epochs` (search epochs), `learning_rate`,
-        `learning_rate_min` (the weights' cosine per epoch), `momentum`, `weight_decay`
-        (coupled L2, `keras_nash.optimizers`), `grad_clip` (global norm, before the L2 term).
+    cell_search_defaults = {}
+    """The tuner's defaults of the space arguments, `batch_size`, `learning_rate` and
+    `learning_rate_min`."""
 
-        The final network, the same for both (DARTS's evaluation recipe):
-            final_cells: int >= 3, cells of the final network (paper: 20).
-            final_channels: int, its initial channels (paper: 36).
-            final_learning_rate: float > 0, SGD learning rate of the final training, cosine
-                to 0 over `final_epochs` (paper: 0.025).
-            final_weight_decay: float >= 0, the final training's coupled L2 (paper: 3e-4).
-            auxiliary_weight: float >= 0, the auxiliary head's loss weight (paper: 0.4).
-            drop_path_prob: float in [0, 1], drop-path probability, raised linearly over the
-                final training (paper: 0.2).
-            jit_compile: bool, compile the steps with XLA.
-            seed: int or None.
-        """
-        self.space = space
+    def __init__(
+        self, num_classes=10, epochs=50, objective="val_accuracy", seed=None, max_trials=None,
+        *, search_space=None, cells=None, channels=None, steps=None, multiplier=None,
+        primitives=None, partial_channels=None, batch_size=None, learning_rate=None,
+        learning_rate_min=None, momentum=0.9, weight_decay=3e-4, grad_clip=5.0,
+        final_epochs=600, final_cells=20, final_channels=36, final_learning_rate=0.025,
+        final_weight_decay=3e-4, auxiliary_weight=0.4, drop_path_prob=0.2, jit_compile=False,
+        **kwargs,
+    ):
+        defaults = self.cell_search_defaults
+        space_arguments = dict(
+            cells=cells, channels=channels, steps=steps, multiplier=multiplier,
+            primitives=primitives, partial_channels=partial_channels,
+        )
+        self.space = cell_space(
+            search_space, {k: v for k, v in defaults.items() if k in space_arguments},
+            **space_arguments,
+        )
+
+        def default(name, value):
+            return defaults[name] if value is None else value
+
+        learning_rate = default("learning_rate", learning_rate)
         self.num_classes = check_int("num_classes", num_classes, 2)
         self.epochs = check_int("epochs", epochs, 1)
         self.learning_rate_min, self.learning_rate = check_range(
-            "learning_rate_min", learning_rate_min, "learning_rate", learning_rate
+            "learning_rate_min", default("learning_rate_min", learning_rate_min),
+            "learning_rate", learning_rate,
         )
         check_float("learning_rate", learning_rate, 0, exclusive=True)
         self.momentum = check_float("momentum", momentum, 0, 1)
@@ -87,6 +129,15 @@ class CellSearch:
         self.drop_path_prob = check_float("drop_path_prob", drop_path_prob, 0, 1)
         self.jit_compile = bool(jit_compile)
         self.seed = seed
+        oracle = self.oracle_class(
+            epochs=epochs, steps=self.space.steps, multiplier=self.space.multiplier,
+            primitives=self.space.primitives, objective=objective, max_trials=max_trials,
+            seed=seed, **oracle_arguments(self.oracle_class, kwargs),
+        )
+        super().__init__(
+            oracle=oracle, final_epochs=final_epochs,
+            batch_size=default("batch_size", batch_size), **kwargs
+        )
 
     # ----- search -----
     def build_supernet(self, hp=None):

@@ -37,9 +37,9 @@ from keras_nash.checks import check_float
 from keras_nash.layers.ops import PRIMITIVES
 from keras_nash.optimizers import CoupledAdam
 from keras_nash.spaces.darts import DartsSpace, Genotype, check_alpha
-from keras_nash.tuners.cell_search import CellSearch, cell_space
+from keras_nash.tuners.cell_search import CellSearch
 from keras_nash.tuners.search_loop import SearchState, compile_step, cross_entropy, weight_step
-from keras_nash.tuners.supernet import SupernetOracle, SupernetTuner
+from keras_nash.tuners.supernet import SupernetOracle
 
 _KEY = "darts/"
 
@@ -144,43 +144,24 @@ class DartsOracle(SupernetOracle):
         self.history = darts.get("history", [])
 
 
-class DartsTuner(CellSearch, SupernetTuner):
+class DartsTuner(CellSearch):
     """First-order DARTS: alternate alpha and weight steps on the supernet, one trial per epoch.
 
-    Builds its `DartsOracle` from the same arguments (as keras-tuner's `Hyperband` does).
-    Labels are integer class ids; the loss is sparse categorical cross-entropy on logits.
+    Its `DartsOracle` is built from the same keyword arguments (see `CellSearch`).
 
     Args:
         num_classes: int, the number of classes. Defaults to 10.
         epochs: int, search epochs. Defaults to 50.
-        final_epochs: int, epochs of the final network's training. Defaults to 600.
-        cells: int, supernet cells. Defaults to 8.
-        channels: int, supernet initial channels. Defaults to 16.
-        steps: int, intermediate nodes per cell. Defaults to 4.
-        multiplier: int, nodes concatenated per cell. Defaults to 4.
-        primitives: sequence of str. Defaults to `PRIMITIVES`.
-        partial_channels: int, PC-DARTS's `k` (1 = plain DARTS). Defaults to 1.
-        search_space: a `DartsSpace`, instead of the six arguments above. Defaults to None.
-        batch_size: int, batch size for array inputs. Defaults to 64.
-        learning_rate: float, the weights' initial SGD learning rate. Defaults to 0.025.
-        learning_rate_min: float, the weights' final learning rate. Defaults to 0.001.
-        momentum: float. Defaults to 0.9.
-        weight_decay: float, coupled L2 on the weights (added to the clipped gradient, as
-            the papers' code; see `keras_nash.optimizers`). Defaults to 3e-4.
-        grad_clip: float, the weights' gradient global-norm clip. Defaults to 5.0.
         arch_learning_rate: float, alpha's Adam learning rate. Defaults to 3e-4.
         arch_beta_1: float. Defaults to 0.5.
         arch_beta_2: float. Defaults to 0.999.
         arch_weight_decay: float, coupled L2 on alpha (Adam). Defaults to 1e-3.
-        final_cells, final_channels, final_learning_rate, final_weight_decay,
-        auxiliary_weight, drop_path_prob, jit_compile: the final network (DARTS's evaluation
-            recipe, 20 cells x 36 channels, 0.025, 3e-4, 0.4, 0.2) and XLA: see
-            `CellSearch.init_cell_search`.
-        objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
-        seed: int or None.
-        max_trials: int or None. Defaults to None.
-        **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`, `overwrite`,
-            `logger`, `tuner_id`, ...) and `Oracle` ones (`max_retries_per_trial`, ...).
+        **kwargs: the arguments of `CellSearch` (`objective`, `seed`, `max_trials`, the space
+            as `search_space` or `cells`, `channels`, ...; the weights' training; the final
+            network), with DARTS's defaults: 8 cells x 16 channels, 4 steps, multiplier 4,
+            `PRIMITIVES`, `partial_channels=1`, `batch_size=64`, `learning_rate=0.025`,
+            `learning_rate_min=0.001`; and `keras_tuner.Oracle` / `Tuner` arguments
+            (`max_retries_per_trial`, `directory`, `project_name`, `overwrite`, ...).
 
     Example:
 
@@ -189,55 +170,19 @@ class DartsTuner(CellSearch, SupernetTuner):
     """
 
     key_prefix = _KEY
+    oracle_class = DartsOracle
+    cell_search_defaults = {"batch_size": 64, "learning_rate": 0.025, "learning_rate_min": 0.001}
 
     def __init__(
         self,
         num_classes: int = 10,
         epochs: int = 50,
-        final_epochs: int = 600,
-        cells: int = None,
-        channels: int = None,
-        steps: int = None,
-        multiplier: int = None,
-        primitives=None,
-        partial_channels: int = None,
-        search_space: DartsSpace = None,
-        batch_size: int = 64,
-        learning_rate: float = 0.025,
-        learning_rate_min: float = 0.001,
-        momentum: float = 0.9,
-        weight_decay: float = 3e-4,
-        grad_clip: float = 5.0,
         arch_learning_rate: float = 3e-4,
         arch_beta_1: float = 0.5,
         arch_beta_2: float = 0.999,
         arch_weight_decay: float = 1e-3,
-        final_cells: int = 20,
-        final_channels: int = 36,
-        final_learning_rate: float = 0.025,
-        final_weight_decay: float = 3e-4,
-        auxiliary_weight: float = 0.4,
-        drop_path_prob: float = 0.2,
-        jit_compile: bool = False,
-        objective="val_accuracy",
-        seed=None,
-        max_trials=None,
-        max_retries_per_trial: int = 0,
-        max_consecutive_failed_trials: int = 3,
         **kwargs,
     ):
-        self.init_cell_search(
-            space=cell_space(
-                search_space, {}, cells=cells, channels=channels, steps=steps,
-                multiplier=multiplier, primitives=primitives, partial_channels=partial_channels,
-            ),
-            num_classes=num_classes, epochs=epochs, learning_rate=learning_rate,
-            learning_rate_min=learning_rate_min, momentum=momentum, weight_decay=weight_decay,
-            grad_clip=grad_clip, final_cells=final_cells, final_channels=final_channels,
-            final_learning_rate=final_learning_rate, final_weight_decay=final_weight_decay,
-            auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
-            jit_compile=jit_compile, seed=seed,
-        )
         self.arch_learning_rate = check_float(
             "arch_learning_rate", arch_learning_rate, 0, exclusive=True
         )
@@ -245,14 +190,7 @@ class DartsTuner(CellSearch, SupernetTuner):
         self.arch_beta_2 = check_float("arch_beta_2", arch_beta_2, 0, 1)
         self.arch_weight_decay = check_float("arch_weight_decay", arch_weight_decay, 0)
         self.trace_counts = {"search_step": 0, "eval_step": 0}
-        oracle = DartsOracle(
-            epochs=epochs, steps=self.space.steps, multiplier=self.space.multiplier,
-            primitives=self.space.primitives,
-            objective=objective, max_trials=max_trials, seed=seed,
-            max_retries_per_trial=max_retries_per_trial,
-            max_consecutive_failed_trials=max_consecutive_failed_trials,
-        )
-        super().__init__(oracle=oracle, final_epochs=final_epochs, batch_size=batch_size, **kwargs)
+        super().__init__(num_classes=num_classes, epochs=epochs, **kwargs)
 
     # ----- search -----
     def create_search(self, trial, data):

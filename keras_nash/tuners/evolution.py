@@ -45,7 +45,7 @@ import numpy as np
 
 from keras_nash.checks import check_float, check_int
 from keras_nash.layers.ops import PRIMITIVES
-from keras_nash.tuners.cell_search import CellSearch, cell_space
+from keras_nash.tuners.cell_search import CellSearch
 from keras_nash.tuners.evolution_strategy import (
     edge_softmax,
     normalise_candidates,
@@ -55,7 +55,7 @@ from keras_nash.tuners.evolution_strategy import (
 )
 from keras_nash.tuners.population import PopulationEvaluator
 from keras_nash.tuners.search_loop import SearchState, compile_step, weight_step
-from keras_nash.tuners.supernet import SupernetOracle, SupernetTuner
+from keras_nash.tuners.supernet import SupernetOracle
 from keras_nash.spaces.darts import (
     DartsSpace,
     Genotype,
@@ -67,26 +67,6 @@ STATE_VERSION = 1
 
 EGNAS_PRIMITIVES = tuple(name for name in PRIMITIVES if name != "none")
 """The 7 DARTS operations without 'none', as the EG-NAS authors search them."""
-
-
-def _check_evolution_args(epochs, warmup_epochs, population_size, sigma_initial, sigma_min,
-                          zeta, eta, step, alpha_momentum):
-    epochs = check_int("epochs", epochs, 1)
-    warmup = check_int("warmup_epochs", warmup_epochs, 0)
-    if warmup >= epochs:
-        raise ValueError(
-            "`warmup_epochs` must be < `epochs` (at least one generation must run). "
-            f"Received: warmup_epochs={warmup_epochs}, epochs={epochs}"
-        )
-    check_int("population_size", population_size, 2)
-    check_float("sigma_initial", sigma_initial, 0, exclusive=True)
-    for name, value in (("sigma_min", sigma_min), ("zeta", zeta), ("eta", eta)):
-        check_float(name, value, 0)
-    check_float("step", step, 0, exclusive=True)
-    if not 0 <= alpha_momentum < 1:
-        raise ValueError(
-            f"`alpha_momentum` must be in [0, 1). Received: alpha_momentum={alpha_momentum}"
-        )
 
 
 def _alpha_json(alpha) -> str:
@@ -151,25 +131,31 @@ class EvolutionOracle(SupernetOracle):
         seed=None,
         **kwargs,
     ):
-        _check_evolution_args(epochs, warmup_epochs, population_size, sigma_initial, sigma_min,
-                              zeta, eta, step, alpha_momentum)
         # A 3-cell space only to validate steps/multiplier/primitives and shape alpha.
-        space = DartsSpace(cells=3, channels=1, steps=steps, multiplier=multiplier,
-                           primitives=tuple(primitives))
+        self.space = DartsSpace(cells=3, channels=1, steps=steps, multiplier=multiplier,
+                                primitives=tuple(primitives))
         super().__init__(
             epochs=epochs, objective=objective, max_trials=max_trials, seed=seed, **kwargs
         )
-        self.space = space
-        self.warmup_epochs = int(warmup_epochs)
-        self.population_size = int(population_size)
-        self.sigma_initial = float(sigma_initial)
-        self.sigma_min = float(sigma_min)
-        self.zeta = float(zeta)
-        self.eta = float(eta)
-        self.step = float(step)
-        self.alpha_momentum = float(alpha_momentum)
+        self.warmup_epochs = check_int("warmup_epochs", warmup_epochs, 0)
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError(
+                "`warmup_epochs` must be < `epochs` (at least one generation must run). "
+                f"Received: warmup_epochs={warmup_epochs}, epochs={epochs}"
+            )
+        self.population_size = check_int("population_size", population_size, 2)
+        self.sigma_initial = check_float("sigma_initial", sigma_initial, 0, exclusive=True)
+        self.sigma_min = check_float("sigma_min", sigma_min, 0)
+        self.zeta = check_float("zeta", zeta, 0)
+        self.eta = check_float("eta", eta, 0)
+        self.step = check_float("step", step, 0, exclusive=True)
+        self.alpha_momentum = check_float("alpha_momentum", alpha_momentum, 0, 1)
+        if self.alpha_momentum == 1:
+            raise ValueError(
+                f"`alpha_momentum` must be in [0, 1). Received: alpha_momentum={alpha_momentum}"
+            )
         if initial_alpha is None:
-            alpha = space.initial_alpha(np.random.default_rng(self.seed))
+            alpha = self.space.initial_alpha(np.random.default_rng(self.seed))
         else:
             if len(initial_alpha) != 2:
                 raise ValueError(
@@ -306,52 +292,26 @@ class EvolutionOracle(SupernetOracle):
 
 
 # ----- the tuner -----
-class EvolutionTuner(CellSearch, SupernetTuner):
+class EvolutionTuner(CellSearch):
     """EG-NAS: SGD on the supernet's weights, an evolution strategy on alpha, one trial per epoch.
 
-    Builds its `EvolutionOracle` from the same arguments (as keras-tuner's `Hyperband` does).
-    Labels are integer class ids; the loss is sparse categorical cross-entropy on logits.
+    Its `EvolutionOracle` is built from the same keyword arguments (see `CellSearch`).
 
     Args:
         num_classes: int, the number of classes. Defaults to 10.
         epochs: int, search epochs (warm-up included). Defaults to 50.
-        warmup_epochs: int in [0, epochs), weight-only epochs. Defaults to 15.
-        population_size: int >= 2, candidates per generation. Defaults to 50.
-        sigma_initial: float > 0, `sigma = max(sigma_initial / (epoch + 1), sigma_min)`.
-            Defaults to 1.0.
-        sigma_min: float >= 0. Defaults to 0.02.
-        zeta: float >= 0, the cross-entropy's weight in the fitness. Defaults to 1.0.
-        eta: float >= 0, the similarity's weight in the fitness. Defaults to 0.4.
-        step: float > 0, the alpha update's step. Defaults to 0.1.
-        alpha_momentum: float in [0, 1), momentum of the alpha update. Defaults to 0.0.
         population_batch_stats: bool, candidates use the minibatch's batch-norm statistics
             (moving statistics restored afterwards). Defaults to True.
-        final_epochs: int, epochs of the final network's training. Defaults to 600.
-        cells: int, supernet cells. Defaults to 8.
-        channels: int, supernet initial channels. Defaults to 16.
-        steps: int, intermediate nodes per cell. Defaults to 4.
-        multiplier: int, nodes concatenated per cell. Defaults to 4.
-        primitives: sequence of str. Defaults to `EGNAS_PRIMITIVES` (7 ops, no 'none').
-        partial_channels: int, PC-DARTS's `k` (1 = plain DARTS). Defaults to 4.
-        search_space: a `DartsSpace`, instead of the six arguments above (with its own
-            defaults: DARTS's 8 operations, `partial_channels=1`). Defaults to None.
-        batch_size: int, batch size for array inputs. Defaults to 256.
-        learning_rate: float, the weights' initial SGD learning rate. Defaults to 0.1.
-        learning_rate_min: float, the weights' final learning rate. Defaults to 0.0.
-        momentum: float, SGD momentum of the weights. Defaults to 0.9.
-        weight_decay: float, coupled L2 on the weights (see `keras_nash.optimizers`).
-            Defaults to 3e-4.
-        grad_clip: float, gradient global-norm clip. Defaults to 5.0.
-        final_cells, final_channels, final_learning_rate, final_weight_decay,
-        auxiliary_weight, drop_path_prob, jit_compile: the final network (DARTS's evaluation
-            recipe, 20 cells x 36 channels, 0.025, 3e-4, 0.4, 0.2) and XLA: see
-            `CellSearch.init_cell_search`.
-        initial_alpha: None or a pair `(alpha_normal, alpha_reduce)`. Defaults to None.
-        objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
-        seed: int or None.
-        max_trials: int or None. Defaults to None.
-        **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`, `overwrite`,
-            `logger`, `tuner_id`, ...) and `Oracle` ones (`max_retries_per_trial`, ...).
+        **kwargs: the evolution's arguments, passed to `EvolutionOracle` (`warmup_epochs`,
+            `population_size`, `sigma_initial`, `sigma_min`, `zeta`, `eta`, `step`,
+            `alpha_momentum`, `initial_alpha`, with its defaults); the arguments of
+            `CellSearch` (`objective`, `seed`, `max_trials`, the space as `search_space` or
+            `cells`, `channels`, ...; the weights' training; the final network), with
+            EG-NAS's defaults: 8 cells x 16 channels, `EGNAS_PRIMITIVES` (7 operations, no
+            'none'), `partial_channels=4` (a given `search_space` keeps its own),
+            `batch_size=256`, `learning_rate=0.1`, `learning_rate_min=0.0`; and
+            `keras_tuner.Oracle` / `Tuner` arguments (`max_retries_per_trial`, `directory`,
+            `project_name`, `overwrite`, ...).
 
     Example:
 
@@ -361,76 +321,19 @@ class EvolutionTuner(CellSearch, SupernetTuner):
     """
 
     key_prefix = _KEY
+    oracle_class = EvolutionOracle
+    cell_search_defaults = {
+        "primitives": EGNAS_PRIMITIVES, "partial_channels": 4,
+        "batch_size": 256, "learning_rate": 0.1, "learning_rate_min": 0.0,
+    }
 
     def __init__(
-        self,
-        num_classes: int = 10,
-        epochs: int = 50,
-        warmup_epochs: int = 15,
-        population_size: int = 50,
-        sigma_initial: float = 1.0,
-        sigma_min: float = 0.02,
-        zeta: float = 1.0,
-        eta: float = 0.4,
-        step: float = 0.1,
-        alpha_momentum: float = 0.0,
-        population_batch_stats: bool = True,
-        final_epochs: int = 600,
-        cells: int = None,
-        channels: int = None,
-        steps: int = None,
-        multiplier: int = None,
-        primitives=None,
-        partial_channels: int = None,
-        search_space: DartsSpace = None,
-        batch_size: int = 256,
-        learning_rate: float = 0.1,
-        learning_rate_min: float = 0.0,
-        momentum: float = 0.9,
-        weight_decay: float = 3e-4,
-        grad_clip: float = 5.0,
-        final_cells: int = 20,
-        final_channels: int = 36,
-        final_learning_rate: float = 0.025,
-        final_weight_decay: float = 3e-4,
-        auxiliary_weight: float = 0.4,
-        drop_path_prob: float = 0.2,
-        initial_alpha=None,
-        jit_compile: bool = False,
-        objective="val_accuracy",
-        seed=None,
-        max_trials=None,
-        max_retries_per_trial: int = 0,
-        max_consecutive_failed_trials: int = 3,
+        self, num_classes: int = 10, epochs: int = 50, population_batch_stats: bool = True,
         **kwargs,
     ):
-        _check_evolution_args(epochs, warmup_epochs, population_size, sigma_initial, sigma_min,
-                              zeta, eta, step, alpha_momentum)
-        self.init_cell_search(
-            space=cell_space(
-                search_space, {"primitives": EGNAS_PRIMITIVES, "partial_channels": 4},
-                cells=cells, channels=channels, steps=steps, multiplier=multiplier,
-                primitives=primitives, partial_channels=partial_channels,
-            ),
-            num_classes=num_classes, epochs=epochs, learning_rate=learning_rate,
-            learning_rate_min=learning_rate_min, momentum=momentum, weight_decay=weight_decay,
-            grad_clip=grad_clip, final_cells=final_cells, final_channels=final_channels,
-            final_learning_rate=final_learning_rate, final_weight_decay=final_weight_decay,
-            auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
-            jit_compile=jit_compile, seed=seed,
-        )
         self.population_batch_stats = bool(population_batch_stats)
         self.trace_counts = {"train_step": 0, "eval_step": 0, "population": 0}
-        oracle = EvolutionOracle(
-            epochs=epochs, warmup_epochs=warmup_epochs, population_size=population_size,
-            sigma_initial=sigma_initial, sigma_min=sigma_min, zeta=zeta, eta=eta, step=step,
-            alpha_momentum=alpha_momentum, steps=self.space.steps,
-            multiplier=self.space.multiplier, primitives=self.space.primitives,
-            initial_alpha=initial_alpha, objective=objective,
-            max_trials=max_trials, seed=seed, max_retries_per_trial=max_retries_per_trial,
-            max_consecutive_failed_trials=max_consecutive_failed_trials,
-        )
-        super().__init__(oracle=oracle, final_epochs=final_epochs, batch_size=batch_size, **kwargs)
+        super().__init__(num_classes=num_classes, epochs=epochs, **kwargs)
 
     # ----- search -----
     def create_search(self, trial, data):

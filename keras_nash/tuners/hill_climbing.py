@@ -70,34 +70,28 @@ class NashOracle(keras_tuner.Oracle):
         max_consecutive_failed_trials=None,
         **kwargs,
     ):
-        check_int("n_steps", n_steps, 1)
         if time_budget is not None and not time_budget > 0:
             raise ValueError(f"`time_budget` must be > 0 seconds or None. Received: time_budget={time_budget}")
-        check_int("n_neighbors", n_neighbors, 1)
-        check_int("n_morphisms", n_morphisms, 1)
-        check_int("epochs_per_neighbor", epochs_per_neighbor, 1)
-        check_int("final_epochs", final_epochs, 0)
-        check_int("pretrain_epochs", pretrain_epochs, 1)
         if isinstance(seed_architecture, str):
             seed_architecture = Architecture.from_json(seed_architecture)
         if not isinstance(seed_architecture, Architecture):
             raise ValueError(f"`seed_architecture` must be an Architecture. Received: {type(seed_architecture).__name__}")
+        self.n_steps = check_int("n_steps", n_steps, 1)
+        self.n_neighbors = check_int("n_neighbors", n_neighbors, 1)
+        self.n_morphisms = check_int("n_morphisms", n_morphisms, 1)
+        self.epochs_per_neighbor = check_int("epochs_per_neighbor", epochs_per_neighbor, 1)
+        self.final_epochs = check_int("final_epochs", final_epochs, 0)
+        self.pretrain_epochs = check_int("pretrain_epochs", pretrain_epochs, 1)
         # Fails early on bad operator settings (and checks the sampler accepts them).
         morphisms.random_morphisms(seed_architecture, 0, 0, morphism_probabilities, kernel_sizes, widening_factors, skip_modes)
         super().__init__(
             objective=objective,
             max_trials=None,
             seed=seed,
-            max_consecutive_failed_trials=max_consecutive_failed_trials or 2 * n_neighbors + 1,
+            max_consecutive_failed_trials=max_consecutive_failed_trials or 2 * self.n_neighbors + 1,
             **kwargs,
         )
         self.seed_architecture = seed_architecture
-        self.n_steps = int(n_steps)
-        self.n_neighbors = int(n_neighbors)
-        self.n_morphisms = int(n_morphisms)
-        self.epochs_per_neighbor = int(epochs_per_neighbor)
-        self.final_epochs = int(final_epochs)
-        self.pretrain_epochs = int(pretrain_epochs)
         self.morphism_probabilities = morphism_probabilities
         self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
         self.widening_factors = tuple(int(f) for f in widening_factors)

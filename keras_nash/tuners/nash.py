@@ -45,6 +45,7 @@ from keras_nash import graph, internals, morphisms, schedules
 from keras_nash.graph import Architecture
 from keras_nash.logs import logger
 from keras_nash.optimizers import CoupledSGD
+from keras_nash.tuners.arguments import oracle_arguments
 from keras_nash.tuners.hill_climbing import NashOracle, describe
 from keras_nash.tuners.nash_data import check_search_data, steps_per_epoch, validation_batch
 
@@ -82,9 +83,6 @@ class NashTuner(keras_tuner.Tuner):
             (see `Architecture.from_model`) or an `Architecture`. Pre-trained from its fresh
             initialisation as the first trial.
         objective: defaults to "val_accuracy" (needs `validation_data` in `search`).
-        n_steps, n_neighbors, n_morphisms, epochs_per_neighbor, final_epochs, pretrain_epochs,
-        morphism_probabilities, kernel_sizes, widening_factors, skip_modes, time_budget: see
-            `NashOracle`.
         lr_start: float, each neighbour's cosine schedule starts here. Defaults to 0.05.
         lr_end: float, and ends here. Defaults to 0.0.
         momentum: float, SGD momentum. Defaults to 0.9.
@@ -97,9 +95,13 @@ class NashTuner(keras_tuner.Tuner):
             than this on a validation batch (inference mode) fails instead of training.
             Defaults to 1e-4.
         seed: int, the random seed of the search. Defaults to a random one.
-        **kwargs: `keras_tuner.Tuner` arguments: `directory`, `project_name`, `overwrite`,
-            `distribution_strategy`, `executions_per_trial`, `logger`, `tuner_id`,
-            `max_retries_per_trial`, `max_consecutive_failed_trials`.
+        **kwargs: the hill climb's arguments, passed to `NashOracle` (`n_steps`,
+            `n_neighbors`, `n_morphisms`, `epochs_per_neighbor`, `final_epochs`,
+            `pretrain_epochs`, `morphism_probabilities`, `kernel_sizes`, `widening_factors`,
+            `skip_modes`, `time_budget`, `max_retries_per_trial`,
+            `max_consecutive_failed_trials`, with its defaults), and `keras_tuner.Tuner`
+            arguments: `directory`, `project_name`, `overwrite`, `distribution_strategy`,
+            `executions_per_trial`, `logger`, `tuner_id`.
 
     Example:
 
@@ -115,27 +117,14 @@ class NashTuner(keras_tuner.Tuner):
         self,
         seed_model,
         objective="val_accuracy",
-        n_steps=5,
-        n_neighbors=8,
-        n_morphisms=5,
-        epochs_per_neighbor=17,
-        final_epochs=100,
-        pretrain_epochs=20,
         lr_start=0.05,
         lr_end=0.0,
         momentum=0.9,
         weight_decay=5e-4,
-        morphism_probabilities=None,
-        kernel_sizes=(3, 5),
-        widening_factors=(2, 4),
-        skip_modes=("add", "concat"),
-        time_budget=None,
         loss=None,
         metrics=("accuracy",),
         preservation_tolerance=1e-4,
         seed=None,
-        max_retries_per_trial=0,
-        max_consecutive_failed_trials=None,
         **kwargs,
     ):
         if isinstance(seed_model, keras.Model):
@@ -151,22 +140,8 @@ class NashTuner(keras_tuner.Tuner):
         if not preservation_tolerance >= 0:
             raise ValueError(f"`preservation_tolerance` must be >= 0. Received: preservation_tolerance={preservation_tolerance}")
         oracle = NashOracle(
-            seed_architecture,
-            objective=objective,
-            n_steps=n_steps,
-            n_neighbors=n_neighbors,
-            n_morphisms=n_morphisms,
-            epochs_per_neighbor=epochs_per_neighbor,
-            final_epochs=final_epochs,
-            pretrain_epochs=pretrain_epochs,
-            morphism_probabilities=morphism_probabilities,
-            kernel_sizes=kernel_sizes,
-            widening_factors=widening_factors,
-            skip_modes=skip_modes,
-            time_budget=time_budget,
-            seed=seed,
-            max_retries_per_trial=max_retries_per_trial,
-            max_consecutive_failed_trials=max_consecutive_failed_trials,
+            seed_architecture, objective=objective, seed=seed,
+            **oracle_arguments(NashOracle, kwargs),
         )
         self.seed_architecture = seed_architecture
         self.lr_start, self.lr_end = float(lr_start), float(lr_end)
