@@ -68,6 +68,7 @@ flags.DEFINE_integer("final_channels", None, "Initial channels of the final netw
 flags.DEFINE_float("final_weight_decay", None, "darts/egnas: coupled L2 of the final training (paper: 3e-4).")
 flags.DEFINE_float("auxiliary_weight", None, "Weight of the final network's auxiliary head (paper: 0.4).")
 flags.DEFINE_float("drop_path_prob", None, "Drop-path probability of the final network (paper: 0.2).")
+flags.DEFINE_integer("cutout_length", None, "darts/egnas: side of the cutout hole in the final training's images, 0 for none (paper: 16).")
 # DARTS
 flags.DEFINE_float("arch_learning_rate", None, "darts: alpha's Adam learning rate (paper: 3e-4).")
 flags.DEFINE_float("arch_beta_1", None, "darts: alpha's Adam beta 1 (paper: 0.5).")
@@ -118,7 +119,7 @@ NASH_FLAGS = ("n_steps", "n_neighbors", "n_morphisms", "epochs_per_neighbor", "f
 SUPERNET_FLAGS = ("epochs", "final_epochs", "learning_rate", "learning_rate_min", "momentum", "weight_decay",
                   "grad_clip", "final_learning_rate")
 CELL_FLAGS = ("cells", "channels", "steps", "multiplier", "primitives", "partial_channels", "final_cells", "final_channels", "final_weight_decay", "auxiliary_weight", "drop_path_prob",
-              "jit_compile")
+              "cutout_length", "jit_compile")
 DARTS_FLAGS = ("arch_learning_rate", "arch_beta_1", "arch_beta_2", "arch_weight_decay")
 EGNAS_FLAGS = ("warmup_epochs", "population_size", "sigma_initial", "sigma_min", "zeta", "eta", "step",
                "alpha_momentum", "population_batch_stats")

@@ -16,6 +16,7 @@ import numpy as np
 from keras import ops
 
 from keras_nash.checks import check_float, check_int
+from keras_nash.layers.augment import Cutout
 from keras_nash.layers.cells import AuxiliaryHead, FixedCell, SearchCell, n_edges
 from keras_nash.layers.ops import PRIMITIVES, batch_norm
 from keras_nash.spaces.genotypes import Genotype, check_alpha, check_cell_settings, derive_genotype
@@ -232,8 +233,10 @@ class DartsEvalNetwork(_DartsNetwork):
         channels: int, the initial channels. Defaults to 36.
         auxiliary_weight: float, the auxiliary loss weight, 0 for no head. Defaults to 0.4.
         drop_path_prob: float in [0, 1), the final drop-path probability. Defaults to 0.2.
+        cutout_length: int >= 0, side of the square `Cutout` hole cut from each training
+            image at the input (DARTS's evaluation: 16); 0 for none. Defaults to 0.
         stem_multiplier: int. Defaults to 3.
-        seed: int or None, the drop-path seed. Defaults to None.
+        seed: int or None, the drop-path and cutout seed. Defaults to None.
         **kwargs: base `Model` arguments.
 
     Call arguments:
@@ -260,11 +263,16 @@ class DartsEvalNetwork(_DartsNetwork):
         channels: int = 36,
         auxiliary_weight: float = 0.4,
         drop_path_prob: float = 0.2,
+        cutout_length: int = 0,
         stem_multiplier: int = 3,
         seed=None,
         **kwargs,
     ):
         super().__init__(num_classes, cells, channels, stem_multiplier, seed, **kwargs)
+        self.cutout_length = check_int("cutout_length", cutout_length, 0)
+        self.cutout = (
+            Cutout(self.cutout_length, seed=seed, name="cutout") if self.cutout_length else None
+        )
         if isinstance(genotype, dict):
             genotype = Genotype.from_dict(genotype)
         if not isinstance(genotype, Genotype):
@@ -305,6 +313,8 @@ class DartsEvalNetwork(_DartsNetwork):
         self._auxiliary_logits = None
 
     def call(self, inputs, training=None):
+        if self.cutout is not None:
+            inputs = self.cutout(inputs, training=training)
         s0 = s1 = self.stem_bn(self.stem_conv(inputs), training=training)
         auxiliary = None
         for index, cell in enumerate(self.fixed_cells):
@@ -344,6 +354,7 @@ class DartsEvalNetwork(_DartsNetwork):
             "genotype": self.genotype.to_dict(),
             "auxiliary_weight": self.auxiliary_weight,
             "drop_path_prob": self.drop_path_prob,
+            "cutout_length": self.cutout_length,
         }
 
 

@@ -2,9 +2,9 @@
 
 Both searches train the weights of the same supernet (`spaces.DartsSpace`) and end the same
 way: the derived genotype's `DartsEvalNetwork` trained from scratch with DARTS's evaluation
-recipe (auxiliary head, drop-path, SGD with a cosine schedule to 0, coupled L2). `CellSearch`
-holds those shared arguments, their validation, the weights' optimiser and per-epoch
-learning rate, the validation pass and the final trial; each tuner adds its policy.
+recipe (auxiliary head, drop-path, cutout, SGD with a cosine schedule to 0, coupled L2).
+`CellSearch` holds those shared arguments, their validation, the weights' optimiser and
+per-epoch learning rate, the validation pass and the final trial; each tuner adds its policy.
 """
 
 import keras
@@ -72,6 +72,8 @@ class CellSearch(SupernetTuner):
         auxiliary_weight: float >= 0, the auxiliary head's loss weight (paper: 0.4).
         drop_path_prob: float in [0, 1], drop-path probability, raised linearly over the
             final training (paper: 0.2).
+        cutout_length: int >= 0, side of the square hole `Cutout` cuts from each training
+            image of the final training; 0 for none (paper: 16, DARTS's `--cutout`).
         jit_compile: bool, compile the steps with XLA. Defaults to False.
         **kwargs: the oracle's own arguments (those `oracle_class` takes), then
             `keras_tuner.Oracle` ones (`max_retries_per_trial`, ...) and `keras_tuner.Tuner`
@@ -92,8 +94,8 @@ class CellSearch(SupernetTuner):
         primitives=None, partial_channels=None, batch_size=None, learning_rate=None,
         learning_rate_min=None, momentum=0.9, weight_decay=3e-4, grad_clip=5.0,
         final_epochs=600, final_cells=20, final_channels=36, final_learning_rate=0.025,
-        final_weight_decay=3e-4, auxiliary_weight=0.4, drop_path_prob=0.2, jit_compile=False,
-        **kwargs,
+        final_weight_decay=3e-4, auxiliary_weight=0.4, drop_path_prob=0.2, cutout_length=16,
+        jit_compile=False, **kwargs,
     ):
         defaults = self.cell_search_defaults
         space_arguments = dict(
@@ -127,6 +129,7 @@ class CellSearch(SupernetTuner):
         self.final_weight_decay = check_float("final_weight_decay", final_weight_decay, 0)
         self.auxiliary_weight = check_float("auxiliary_weight", auxiliary_weight, 0)
         self.drop_path_prob = check_float("drop_path_prob", drop_path_prob, 0, 1)
+        self.cutout_length = check_int("cutout_length", cutout_length, 0)
         self.jit_compile = bool(jit_compile)
         self.seed = seed
         oracle = self.oracle_class(
@@ -180,7 +183,7 @@ class CellSearch(SupernetTuner):
         model = DartsEvalNetwork(
             genotype, num_classes=self.num_classes, cells=self.final_cells,
             channels=self.final_channels, auxiliary_weight=self.auxiliary_weight,
-            drop_path_prob=self.drop_path_prob, seed=self.seed,
+            drop_path_prob=self.drop_path_prob, cutout_length=self.cutout_length, seed=self.seed,
         )
         model.compile(
             optimizer=CoupledSGD(
