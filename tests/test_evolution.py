@@ -23,9 +23,12 @@ from keras_nash.tuners.evolution_strategy import (
     compound_fitness,
     cosine_term,
     edge_softmax,
+    mixture_spread,
     normalise_candidates,
+    recombination_weights,
     sample_population,
     sigma_schedule,
+    validation_batch,
 )
 from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace
 from tests import evolution_run
@@ -81,15 +84,21 @@ def test_normalise_and_sample_population():
     np.testing.assert_allclose(normalise_candidates(z).sum(-1), 1.0)
 
 
-def test_alpha_update_moves_toward_the_best_candidate():
+def test_alpha_update_moves_the_mean_toward_the_weighted_better_half():
     oracle = EvolutionOracle(epochs=2, warmup_epochs=0, population_size=4, steps=2,
                              multiplier=2, primitives=PRIMS, seed=1, step=0.1)
-    alpha = oracle.alpha.copy()
-    z = sample_population(edge_softmax(alpha), 0.5, 4, seed=9)
+    mean = edge_softmax(oracle.alpha)
+    q = normalise_candidates(sample_population(mean, 0.5, 4, seed=9))
     info = oracle.evolve([2.0, 1.0, 3.0, 2.5], [0.5, 0.5, 0.5, 0.5], 0.5, sigma=0.5, seed=9)
     assert info["best"]["index"] == 1 and oracle.generation == 1
-    np.testing.assert_allclose(oracle.alpha, alpha + 0.1 * edge_softmax(z[1]), atol=1e-12)
     assert [e["index"] for e in info["elite"]] == [1, 0]  # the better half, best first
+    w = recombination_weights(2)  # log-rank weights (0.80, 0.20)
+    assert [e["weight"] for e in info["elite"]] == pytest.approx(w.tolist(), abs=1e-12)
+    # softmax(alpha') = 0.9 m + 0.1 (w_1 q_1 + w_2 q_0): the scored mixtures, not softmax(z).
+    expected = 0.9 * mean + 0.1 * (w[0] * q[1] + w[1] * q[0])
+    np.testing.assert_allclose(edge_softmax(oracle.alpha), expected, atol=1e-12)
+    np.testing.assert_allclose(oracle.alpha.sum(-1), 0.0, atol=1e-12)  # centred per edge
+    assert info["shift"] == pytest.approx(np.abs(expected - mean).mean())
 
 
 # ----- evolution on a stub whose best operation is known -----
@@ -199,6 +208,13 @@ def test_search_runs_end_to_end(searched):
     assert "elite" not in oracle.history[0]
     assert len(oracle.history[1]["elite"]) == 3  # the better half of 6
     assert oracle.history[2]["sigma"] == pytest.approx(1 / 3)
+    # Each generation is scored on the validation batch its seed draws (2 batches here).
+    for entry in oracle.history[1:]:
+        assert entry["validation_batches"] == 2
+        assert entry["validation_batch"] == validation_batch(entry["population_seed"], 2)
+    # 2 generations (sigma 1/2, 1/3, 6 candidates) moved softmax(alpha) to a spread of 0.061;
+    # the update before issue 13 gave 0.0064 on this same search.
+    assert mixture_spread(oracle.alpha) > 5 * 0.0064
     assert tuner.get_best_genotype() == oracle.genotype()
     assert tuner.trace_counts == {"train_step": 1, "eval_step": 1, "population": 1}
     json.dumps(oracle.get_state())

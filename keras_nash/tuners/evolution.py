@@ -10,21 +10,24 @@ from the previous epoch's checkpoint, the search resumes at epoch granularity).
    `softmax(alpha)` (alpha fixed during the epoch): SGD momentum 0.9, gradient norm clipped to
    5, coupled L2 3e-4, learning rate by cosine per epoch from 0.1 to 0;
 2. measures the supernet's validation loss and accuracy (the trial's metrics);
-3. after the warm-up, runs one generation on the first validation minibatch: it samples the
-   population `z_i ~ N(m, sigma^2 I)` around `m = softmax(alpha)` (both cells, flattened)
-   from the seed and sigma the oracle sent, normalises each candidate per edge
-   (`normalise_candidates`: clip at 0, divide by the edge's sum), and evaluates `m` and every
-   candidate mixture on that minibatch in ONE compiled function (`PopulationEvaluator`,
-   traced once per search), writing the candidates' cross-entropies and accuracies to the
-   trial directory.
+3. after the warm-up, runs one generation on a validation minibatch drawn at random from the
+   generation's seed (`validation_batch`, recorded in the history): it samples the population
+   `z_i ~ N(m, sigma^2 I)` around `m = softmax(alpha)` (both cells, flattened) from the seed
+   and sigma the oracle sent, normalises each candidate per edge (`normalise_candidates`:
+   clip at 0, divide by the edge's sum), and evaluates `m` and every candidate mixture on
+   that minibatch in ONE compiled function (`PopulationEvaluator`, traced once per search),
+   writing the candidates' cross-entropies and accuracies to the trial directory.
 
 When the trial ends `EvolutionOracle` regenerates the same population from the seed, scores it
-with the compound fitness and moves alpha toward the best candidate (the mathematics, pure
-numpy, is `tuners/evolution_strategy.py`): `alpha <- alpha + v`,
-`v <- alpha_momentum * v + step * softmax(z_best)` (`alpha_momentum = 0` is the authors' plain
-update). The better half of the population is kept in the search history; sigma follows the
-paper's intended schedule (`sigma_schedule`; the authors' script keeps it at 1.0 by a bug). After the last epoch a final trial trains the derived genotype's
-`DartsEvalNetwork` from scratch, checkpointed, so `get_best_models` returns it.
+with the compound fitness and moves the mean `m` toward the better half, as evolution
+strategies do (the mathematics, pure numpy, and why not the paper's `alpha += step *
+softmax(z_best)`, which hardly moves alpha, are in `tuners/evolution_strategy.py`):
+`m <- m + v`, `v <- alpha_momentum * v + step * (sum_i w_i q_(i) - m)` over the scored
+mixtures `q_(i)` of the better half, then `alpha <- log(m)`. The better half of the population
+is kept in the search history; sigma follows the paper's intended schedule (`sigma_schedule`;
+the authors' script keeps it at 1.0 by a bug). After the last epoch a final trial trains the
+derived genotype's `DartsEvalNetwork` from scratch, checkpointed, so `get_best_models` returns
+it.
 
 Every policy decision (sampling seed, sigma, selection, the alpha update) lives in the oracle and
 its JSON state; the tuner only trains and measures, so distributed workers need nothing more.
@@ -47,11 +50,15 @@ from keras_nash.checks import check_float, check_int
 from keras_nash.layers.ops import PRIMITIVES
 from keras_nash.tuners.cell_search import CellSearch
 from keras_nash.tuners.evolution_strategy import (
+    alpha_from_mixture,
     edge_softmax,
+    mixture_spread,
+    move_mean,
     normalise_candidates,
     sample_population,
     score_generation,
     sigma_schedule,
+    validation_batch,
 )
 from keras_nash.tuners.population import PopulationEvaluator
 from keras_nash.tuners.search_loop import SearchState, compile_step, weight_step
@@ -63,7 +70,7 @@ from keras_nash.spaces.darts import (
 )
 
 _KEY = "egnas/"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the velocity is a move of the mixture softmax(alpha) (move_mean)
 
 EGNAS_PRIMITIVES = tuple(name for name in PRIMITIVES if name != "none")
 """The 7 DARTS operations without 'none', as the EG-NAS authors search them."""
@@ -90,8 +97,10 @@ class EvolutionOracle(SupernetOracle):
         sigma_min: float >= 0, see `sigma_schedule`. Defaults to 0.02.
         zeta: float >= 0, the cross-entropy's weight in the fitness. Defaults to 1.0.
         eta: float >= 0, the similarity's weight in the fitness. Defaults to 0.4.
-        step: float > 0, the alpha update's step. Defaults to 0.1.
-        alpha_momentum: float in [0, 1), momentum of the alpha update. Defaults to 0.0.
+        step: float > 0, the learning rate of the mean's move toward the recombined better
+            half (`move_mean`; 1 is the textbook evolution strategy). Defaults to 0.1 (the
+            value of the authors' alpha step, whose update this replaces).
+        alpha_momentum: float in [0, 1), momentum of that move. Defaults to 0.0.
         steps: int, intermediate nodes per cell. Defaults to 4.
         multiplier: int, nodes concatenated per cell. Defaults to 4.
         primitives: sequence of str, the candidate operations. Defaults to `EGNAS_PRIMITIVES`.
@@ -208,11 +217,13 @@ class EvolutionOracle(SupernetOracle):
         }
 
     def evolve(self, cross_entropy, accuracy, reference_accuracy, sigma, seed) -> dict:
-        """Score one evaluated population and move alpha toward its best candidate.
+        """Score one evaluated population and move the mean `softmax(alpha)` toward its best.
 
-        Regenerates the population (`sample_population(softmax(alpha), sigma, ..., seed)`),
-        normalises it, computes the similarity and the compound fitness, updates alpha (and
-        the velocity) and the generation counter.
+        Regenerates the population's mixtures (`score_generation`: the same `z` and
+        `normalise_candidates` the tuner evaluated), ranks them by the compound fitness and
+        moves the mixture toward the weighted better half (`move_mean`, learning rate `step`,
+        momentum `alpha_momentum`); alpha becomes `log` of the new mixture, centred per edge.
+        Why not the paper's `alpha += step * softmax(z_best)`: see `evolution_strategy`.
 
         Args:
             cross_entropy: sequence of `population_size` floats, each candidate's L1.
@@ -222,24 +233,24 @@ class EvolutionOracle(SupernetOracle):
             seed: int, the generation's seed.
 
         Returns:
-            A JSON-ready dict: the best candidate's index and fitness terms, and the better
-            half of the population (`elite`, best first).
+            A JSON-ready dict: the best candidate's index and fitness terms, the better half
+            of the population (`elite`, best first, with recombination weights), the mean
+            move `shift` (`|m' - m|` averaged over entries) and `spread` (`mixture_spread`).
         """
-        z, elite = score_generation(
+        mixtures, elite = score_generation(
             self.alpha, sigma, seed, self.population_size, cross_entropy, accuracy,
             reference_accuracy, self.zeta, self.eta,
         )
-        best = elite[0]["index"]
-        self.velocity = self.alpha_momentum * self.velocity + self.step * edge_softmax(z[best])
-        self.alpha = self.alpha + self.velocity
+        mean, self.velocity = move_mean(
+            edge_softmax(self.alpha), self.velocity, mixtures[[e["index"] for e in elite]],
+            [e["weight"] for e in elite], self.step, self.alpha_momentum,
+        )
+        self.alpha = alpha_from_mixture(mean)
         self.generation += 1
         return {
-            "generation": self.generation,
-            "sigma": float(sigma),
-            "population_seed": int(seed),
-            "reference_accuracy": float(reference_accuracy),
-            "best": elite[0],
-            "elite": elite,
+            "generation": self.generation, "sigma": float(sigma), "population_seed": int(seed),
+            "reference_accuracy": float(reference_accuracy), "best": elite[0], "elite": elite,
+            "shift": float(np.abs(self.velocity).mean()), "spread": mixture_spread(self.alpha),
         }
 
     def update_policy(self, trial, result):
@@ -252,6 +263,8 @@ class EvolutionOracle(SupernetOracle):
                 population["reference_accuracy"], float(values[self.key("sigma")]),
                 int(values[self.key("population_seed")]),
             ))
+            for name in ("validation_batch", "validation_batches"):
+                entry[name] = population.get(name)
         entry["metrics"] = {
             name: float(value) for name, value in result.get("metrics", {}).items()
         }
@@ -287,7 +300,9 @@ class EvolutionOracle(SupernetOracle):
                      "eta", "step", "alpha_momentum", "sigma", "generation"):
             setattr(self, name, egnas.get(name, getattr(self, name)))
         self.alpha = self._check_alpha(egnas["alpha"], "alpha")
-        self.velocity = np.asarray(egnas.get("velocity", np.zeros_like(self.alpha)), "float64")
+        # Before version 2 the velocity was a step of the logits, now one of the mixture.
+        velocity = egnas.get("velocity") if egnas.get("version", 1) >= 2 else None
+        self.velocity = np.asarray(velocity or np.zeros_like(self.alpha), "float64")
         self.history = egnas.get("history", [])
 
 
@@ -381,12 +396,19 @@ class EvolutionTuner(CellSearch):
         metrics.update(self.validate(state, data))
         result = {"epoch": epoch, "metrics": metrics}
         if values.get(self.key("evolve")):
-            x, y = next(iter(data.validation))
+            seed = int(values[self.key("population_seed")])
+            batches = int(data.validation.cardinality())
+            if batches < 1:  # unknown cardinality: counted once per search
+                if not getattr(state, "validation_batches", 0):
+                    state.validation_batches = sum(1 for _ in data.validation)
+                batches = state.validation_batches
+            index = validation_batch(seed, batches)  # a fresh batch per generation
+            x, y = next(iter(data.validation.skip(index)))
             result["population"] = self.evaluate_population(
-                state, x, y, alpha, float(values[self.key("sigma")]),
-                int(values[self.key("population_seed")]),
+                state, x, y, alpha, float(values[self.key("sigma")]), seed,
                 int(values[self.key("population_size")]),
             )
+            result["population"].update(validation_batch=index, validation_batches=batches)
             metrics["reference_accuracy"] = result["population"]["reference_accuracy"]
             self.trace_counts["population"] = state.population.trace_count
         return metrics, result
