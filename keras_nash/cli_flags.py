@@ -67,7 +67,7 @@ flags.DEFINE_integer("final_cells", None, "Cells of the final network (short: 8;
 flags.DEFINE_integer("final_channels", None, "Initial channels of the final network (short: 16; paper: 36).")
 flags.DEFINE_float("final_weight_decay", None, "darts/egnas: coupled L2 of the final training (paper: 3e-4).")
 flags.DEFINE_float("auxiliary_weight", None, "Weight of the final network's auxiliary head (paper: 0.4).")
-flags.DEFINE_float("drop_path_prob", None, "Drop-path probability of the final network (paper: 0.2).")
+flags.DEFINE_float("drop_path_prob", None, "Drop-path probability of the final network (paper: darts 0.2, egnas 0.3).")
 flags.DEFINE_integer("cutout_length", None, "darts/egnas: side of the cutout hole in the final training's images, 0 for none (paper: 16).")
 # DARTS
 flags.DEFINE_float("arch_learning_rate", None, "darts: alpha's Adam learning rate (paper: 3e-4).")

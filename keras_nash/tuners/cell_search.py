@@ -56,14 +56,17 @@ class CellSearch(SupernetTuner):
         cells, channels, steps, multiplier, primitives, partial_channels: the supernet's
             space (`DartsSpace`'s arguments; `partial_channels` is PC-DARTS's `k`, 1 = plain
             DARTS). None: the tuner's default, else `DartsSpace`'s.
-        batch_size: int, the batch size of array inputs. None: the tuner's default.
+        batch_size: int, the batch size of array inputs. None: the tuner's default (DARTS's
+            64).
         learning_rate, learning_rate_min: float, the weights' SGD learning rate, annealed
-            by a cosine per epoch from the first to the second. None: the tuner's defaults.
+            by a cosine per epoch from the first to the second. None: the tuner's defaults
+            (DARTS's 0.025 and 0.001).
         momentum: float in [0, 1], SGD momentum (search and final training). Defaults to 0.9.
         weight_decay: float >= 0, coupled L2 on the supernet's weights, added to the clipped
             gradient (`keras_nash.optimizers`). Defaults to 3e-4.
         grad_clip: float > 0, gradients' global-norm clip. Defaults to 5.0.
-        final_epochs: int >= 1, epochs of the final network's training (paper: 600).
+        final_epochs: int >= 1, epochs of the final network's training. None: the tuner's
+            default (DARTS's paper: 600).
         final_cells: int >= 3, cells of the final network (paper: 20).
         final_channels: int, its initial channels (paper: 36).
         final_learning_rate: float > 0, SGD learning rate of the final training, cosine
@@ -71,7 +74,7 @@ class CellSearch(SupernetTuner):
         final_weight_decay: float >= 0, the final training's coupled L2 (paper: 3e-4).
         auxiliary_weight: float >= 0, the auxiliary head's loss weight (paper: 0.4).
         drop_path_prob: float in [0, 1], drop-path probability, raised linearly over the
-            final training (paper: 0.2).
+            final training. None: the tuner's default (DARTS's paper: 0.2).
         cutout_length: int >= 0, side of the square hole `Cutout` cuts from each training
             image of the final training; 0 for none (paper: 16, DARTS's `--cutout`).
         jit_compile: bool, compile the steps with XLA. Defaults to False.
@@ -84,20 +87,23 @@ class CellSearch(SupernetTuner):
     """The `SupernetOracle` subclass, built with `epochs`, the space's `steps`, `multiplier`
     and `primitives`, `objective`, `max_trials`, `seed` and the oracle's arguments in kwargs."""
 
-    cell_search_defaults = {}
-    """The tuner's defaults of the space arguments, `batch_size`, `learning_rate` and
-    `learning_rate_min`."""
+    cell_search_defaults = {
+        "batch_size": 64, "learning_rate": 0.025, "learning_rate_min": 0.001,
+        "final_epochs": 600, "drop_path_prob": 0.2,
+    }
+    """The defaults of the arguments given as None (DARTS's; a subclass's own entries, the
+    space arguments among them, override these)."""
 
     def __init__(
         self, num_classes=10, epochs=50, objective="val_accuracy", seed=None, max_trials=None,
         *, search_space=None, cells=None, channels=None, steps=None, multiplier=None,
         primitives=None, partial_channels=None, batch_size=None, learning_rate=None,
         learning_rate_min=None, momentum=0.9, weight_decay=3e-4, grad_clip=5.0,
-        final_epochs=600, final_cells=20, final_channels=36, final_learning_rate=0.025,
-        final_weight_decay=3e-4, auxiliary_weight=0.4, drop_path_prob=0.2, cutout_length=16,
+        final_epochs=None, final_cells=20, final_channels=36, final_learning_rate=0.025,
+        final_weight_decay=3e-4, auxiliary_weight=0.4, drop_path_prob=None, cutout_length=16,
         jit_compile=False, **kwargs,
     ):
-        defaults = self.cell_search_defaults
+        defaults = {**CellSearch.cell_search_defaults, **self.cell_search_defaults}
         space_arguments = dict(
             cells=cells, channels=channels, steps=steps, multiplier=multiplier,
             primitives=primitives, partial_channels=partial_channels,
@@ -128,7 +134,9 @@ class CellSearch(SupernetTuner):
         )
         self.final_weight_decay = check_float("final_weight_decay", final_weight_decay, 0)
         self.auxiliary_weight = check_float("auxiliary_weight", auxiliary_weight, 0)
-        self.drop_path_prob = check_float("drop_path_prob", drop_path_prob, 0, 1)
+        self.drop_path_prob = check_float(
+            "drop_path_prob", default("drop_path_prob", drop_path_prob), 0, 1
+        )
         self.cutout_length = check_int("cutout_length", cutout_length, 0)
         self.jit_compile = bool(jit_compile)
         self.seed = seed
@@ -138,7 +146,7 @@ class CellSearch(SupernetTuner):
             seed=seed, **oracle_arguments(self.oracle_class, kwargs),
         )
         super().__init__(
-            oracle=oracle, final_epochs=final_epochs,
+            oracle=oracle, final_epochs=default("final_epochs", final_epochs),
             batch_size=default("batch_size", batch_size), **kwargs
         )
 

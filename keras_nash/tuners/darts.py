@@ -171,7 +171,6 @@ class DartsTuner(CellSearch):
 
     key_prefix = _KEY
     oracle_class = DartsOracle
-    cell_search_defaults = {"batch_size": 64, "learning_rate": 0.025, "learning_rate_min": 0.001}
 
     def __init__(
         self,

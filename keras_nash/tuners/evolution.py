@@ -36,7 +36,7 @@ Example:
 
 ```python
 tuner = EvolutionTuner(num_classes=10, epochs=50, warmup_epochs=15, population_size=50,
-                       final_epochs=600, directory="runs", project_name="egnas", seed=1)
+                       final_epochs=800, directory="runs", project_name="egnas", seed=1)
 tuner.search(train_ds, validation_data=val_ds)
 best = tuner.get_best_models(1)[0]
 ```
@@ -324,7 +324,8 @@ class EvolutionTuner(CellSearch):
             `cells`, `channels`, ...; the weights' training; the final network), with
             EG-NAS's defaults: 8 cells x 16 channels, `EGNAS_PRIMITIVES` (7 operations, no
             'none'), `partial_channels=4` (a given `search_space` keeps its own),
-            `batch_size=256`, `learning_rate=0.1`, `learning_rate_min=0.0`; and
+            `batch_size=256`, `learning_rate=0.1`, `learning_rate_min=0.0`, and EG-NAS's
+            final training: `final_epochs=800`, `drop_path_prob=0.3`; and
             `keras_tuner.Oracle` / `Tuner` arguments (`max_retries_per_trial`, `directory`,
             `project_name`, `overwrite`, ...).
 
@@ -340,6 +341,7 @@ class EvolutionTuner(CellSearch):
     cell_search_defaults = {
         "primitives": EGNAS_PRIMITIVES, "partial_channels": 4,
         "batch_size": 256, "learning_rate": 0.1, "learning_rate_min": 0.0,
+        "final_epochs": 800, "drop_path_prob": 0.3,
     }
 
     def __init__(
