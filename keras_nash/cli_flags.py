@@ -74,6 +74,7 @@ flags.DEFINE_float("arch_learning_rate", None, "darts: alpha's Adam learning rat
 flags.DEFINE_float("arch_beta_1", None, "darts: alpha's Adam beta 1 (paper: 0.5).")
 flags.DEFINE_float("arch_beta_2", None, "darts: alpha's Adam beta 2 (paper: 0.999).")
 flags.DEFINE_float("arch_weight_decay", None, "darts: coupled L2 on alpha, Adam (paper: 1e-3).")
+flags.DEFINE_bool("edge_normalization", None, "darts: PC-DARTS's edge normalisation, a searched weight per edge (off: DARTS; PC-DARTS turns it on).")
 # EG-NAS
 flags.DEFINE_integer("warmup_epochs", None, "egnas: epochs of weight training before the evolution starts (short: 1; paper: 15).")
 flags.DEFINE_integer("population_size", None, "egnas: candidates per generation (paper: 50).")
@@ -120,7 +121,7 @@ SUPERNET_FLAGS = ("epochs", "final_epochs", "learning_rate", "learning_rate_min"
                   "grad_clip", "final_learning_rate")
 CELL_FLAGS = ("cells", "channels", "steps", "multiplier", "primitives", "partial_channels", "final_cells", "final_channels", "final_weight_decay", "auxiliary_weight", "drop_path_prob",
               "cutout_length", "jit_compile")
-DARTS_FLAGS = ("arch_learning_rate", "arch_beta_1", "arch_beta_2", "arch_weight_decay")
+DARTS_FLAGS = ("arch_learning_rate", "arch_beta_1", "arch_beta_2", "arch_weight_decay", "edge_normalization")
 EGNAS_FLAGS = ("warmup_epochs", "population_size", "sigma_initial", "sigma_min", "zeta", "eta", "step",
                "alpha_momentum", "population_batch_stats")
 ENAS_FLAGS = ("lr_t0", "lr_t_mul", "final_candidates", "final_filters", "controller_lstm_size",

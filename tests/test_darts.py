@@ -22,7 +22,7 @@ CONFIG = dict(
     num_classes=3, epochs=2, final_epochs=1, cells=3, channels=4, steps=2, multiplier=2,
     primitives=["none", "max_pool_3x3", "skip_connect", "sep_conv_3x3"],
     final_cells=3, final_channels=4, auxiliary_weight=0.4, batch_size=8, seed=1,
-    arch_learning_rate=0.01,
+    arch_learning_rate=0.01, partial_channels=2, edge_normalization=True,  # PC-DARTS
 )
 
 DATA = """
@@ -114,6 +114,11 @@ def test_search_changes_alpha_and_derives_a_genotype(searched):
     assert trials[1].hyperparameters.values["darts/parent"] == trials[0].trial_id
     sent = json.loads(trials[1].hyperparameters.values["darts/alpha"])
     assert np.asarray(sent["normal"]).shape == (5, 4)
+    # PC-DARTS's betas are searched with alpha and travel with it.
+    assert np.asarray(sent["beta_normal"]).shape == (5,)
+    initial = DartsOracle(epochs=2, steps=2, multiplier=2, primitives=CONFIG["primitives"],
+                          edge_normalization=True, seed=CONFIG["seed"]).beta
+    assert all(np.abs(b - b0).max() > 1e-4 for b, b0 in zip(oracle.beta, initial))
     genotype = tuner.get_best_genotype()
     assert genotype == oracle.genotype()
     assert genotype == Genotype.from_json(trials[2].hyperparameters.values["darts/genotype"])

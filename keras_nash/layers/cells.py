@@ -82,6 +82,9 @@ class SearchCell(keras.layers.Layer):
         s1: the output of the previous cell, `(batch, h, w, c1)`.
         weights: the mixture `(n_edges(steps), len(primitives))`, one row per edge, edges
             ordered node by node and, within a node, by input (DARTS's order).
+        edge_weights: None, or `(n_edges(steps),)`: PC-DARTS's edge normalisation, each
+            edge's `MixedOp` output (partial channels' bypass included) scaled by its weight
+            before the node sums its edges. Defaults to None.
         training: bool, whether batch norms use batch statistics.
 
     Returns:
@@ -126,7 +129,7 @@ class SearchCell(keras.layers.Layer):
                     MixedOp(self.channels, strides, self.primitives, self.partial_channels)
                 )
 
-    def build(self, s0_shape, s1_shape, weights_shape=None):
+    def build(self, s0_shape, s1_shape, weights_shape=None, edge_weights_shape=None):
         shapes = [_build(self.preprocess0, s0_shape), _build(self.preprocess1, s1_shape)]
         offset = 0
         for i in range(self.steps):
@@ -136,7 +139,7 @@ class SearchCell(keras.layers.Layer):
             offset += len(shapes)
             shapes.append(node_shape)
 
-    def call(self, s0, s1, weights, training=None):
+    def call(self, s0, s1, weights, edge_weights=None, training=None):
         expected = (len(self.edges), len(self.primitives))
         if tuple(weights.shape) != expected and None not in weights.shape:
             raise ValueError(
@@ -149,12 +152,15 @@ class SearchCell(keras.layers.Layer):
             node = None
             for j, state in enumerate(states):
                 h = self.edges[offset + j](state, weights[offset + j], training=training)
+                if edge_weights is not None:
+                    h = edge_weights[offset + j] * h
                 node = h if node is None else node + h
             offset += len(states)
             states.append(node)
         return ops.concatenate(states[-self.multiplier :], axis=-1)
 
-    def compute_output_shape(self, s0_shape, s1_shape, weights_shape=None):
+    def compute_output_shape(self, s0_shape, s1_shape, weights_shape=None,
+                             edge_weights_shape=None):
         return _cell_output_shape(s1_shape, self.reduction, self.multiplier * self.channels)
 
     def get_config(self):

@@ -32,6 +32,7 @@ from keras_nash.spaces.genotypes import (  # noqa: F401  (re-exported)
     check_alpha,
     check_cell_settings,
     derive_genotype,
+    edge_weights,
 )
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "check_alpha",
     "check_cell_settings",
     "derive_genotype",
+    "edge_weights",
 ]
 
 
@@ -60,6 +62,8 @@ class DartsSpace:
         stem_multiplier: int >= 1. Defaults to 3.
         primitives: tuple of str. Defaults to `PRIMITIVES`.
         partial_channels: int, PC-DARTS's `k`, dividing `channels`. Defaults to 1.
+        edge_normalization: bool, PC-DARTS's edge normalisation (betas per edge; see
+            `DartsSearchNetwork`). Defaults to False (DARTS; EG-NAS as its authors run it).
 
     Example:
 
@@ -80,6 +84,7 @@ class DartsSpace:
     stem_multiplier: int = 3
     primitives: tuple = PRIMITIVES
     partial_channels: int = 1
+    edge_normalization: bool = False
 
     def __post_init__(self):
         primitives, steps, multiplier = check_cell_settings(
@@ -93,6 +98,7 @@ class DartsSpace:
             "channels": check_int("channels", self.channels, minimum=1),
             "stem_multiplier": check_int("stem_multiplier", self.stem_multiplier, minimum=1),
             "partial_channels": check_int("partial_channels", self.partial_channels, minimum=1),
+            "edge_normalization": bool(self.edge_normalization),
         }
         for field, value in checked.items():
             object.__setattr__(self, field, value)
@@ -114,18 +120,25 @@ class DartsSpace:
             1e-3 * rng.standard_normal(self.alpha_shape),
         )
 
+    def initial_beta(self, rng: np.random.Generator) -> tuple:
+        """`(beta_normal, beta_reduce)`, each `1e-3 * N(0, 1)` over the edges, from `rng`."""
+        return tuple(1e-3 * rng.standard_normal(n_edges(self.steps)) for _ in range(2))
+
     def build_supernet(self, num_classes: int, seed=None) -> DartsSearchNetwork:
         """The search network of this space."""
         return DartsSearchNetwork(
             num_classes=num_classes, cells=self.cells, channels=self.channels, steps=self.steps,
             multiplier=self.multiplier, stem_multiplier=self.stem_multiplier,
-            primitives=self.primitives, partial_channels=self.partial_channels, seed=seed,
+            primitives=self.primitives, partial_channels=self.partial_channels,
+            edge_normalization=self.edge_normalization, seed=seed,
         )
 
-    def derive(self, alpha_normal, alpha_reduce) -> Genotype:
-        """The genotype of `(alpha_normal, alpha_reduce)` (`derive_genotype`)."""
+    def derive(self, alpha_normal, alpha_reduce, beta_normal=None, beta_reduce=None) -> Genotype:
+        """The genotype of `(alpha_normal, alpha_reduce)` and, with edge normalisation, the
+        betas (`derive_genotype`)."""
         return derive_genotype(
-            alpha_normal, alpha_reduce, self.primitives, self.steps, self.multiplier
+            alpha_normal, alpha_reduce, self.primitives, self.steps, self.multiplier,
+            beta_normal, beta_reduce,
         )
 
     @classmethod

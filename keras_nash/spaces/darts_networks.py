@@ -19,7 +19,13 @@ from keras_nash.checks import check_float, check_int
 from keras_nash.layers.augment import Cutout
 from keras_nash.layers.cells import AuxiliaryHead, FixedCell, SearchCell, n_edges
 from keras_nash.layers.ops import PRIMITIVES, batch_norm
-from keras_nash.spaces.genotypes import Genotype, check_alpha, check_cell_settings, derive_genotype
+from keras_nash.spaces.genotypes import (
+    Genotype,
+    check_alpha,
+    check_cell_settings,
+    derive_genotype,
+    edge_weights,
+)
 
 
 def _cell_plan(cells: int, channels: int):
@@ -97,6 +103,10 @@ class DartsSearchNetwork(_DartsNetwork):
         stem_multiplier: int, the stem has `stem_multiplier * channels` channels. Defaults to 3.
         primitives: sequence of str, the candidate operations. Defaults to `PRIMITIVES`.
         partial_channels: int, PC-DARTS's `k`. Defaults to 1.
+        edge_normalization: bool, PC-DARTS's edge normalisation: architecture weights
+            `beta_normal` and `beta_reduce` (one per edge, `1e-3 * N(0, 1)`), each node sums
+            its edges weighted by the softmax of its edges' betas, and the genotype ranks
+            edges by `softmax(alpha) * edge weight`. Defaults to False.
         seed: int or None, the seed of alpha's initialisation. Defaults to None.
         **kwargs: base `Model` arguments.
 
@@ -134,10 +144,12 @@ class DartsSearchNetwork(_DartsNetwork):
         stem_multiplier: int = 3,
         primitives=PRIMITIVES,
         partial_channels: int = 1,
+        edge_normalization: bool = False,
         seed=None,
         **kwargs,
     ):
         super().__init__(num_classes, cells, channels, stem_multiplier, seed, **kwargs)
+        self.edge_normalization = bool(edge_normalization)
         self.primitives, self.steps, self.multiplier = check_cell_settings(
             primitives, steps, multiplier
         )
@@ -160,6 +172,13 @@ class DartsSearchNetwork(_DartsNetwork):
         self.alpha_reduce = self.add_weight(
             shape=self.alpha_shape, initializer=init, trainable=False, name="alpha_reduce"
         )
+        self.betas = []
+        if self.edge_normalization:
+            self.betas = [
+                self.add_weight(shape=(n_edges(self.steps),), initializer=init,
+                                trainable=False, name=name)
+                for name in ("beta_normal", "beta_reduce")
+            ]
 
     @property
     def alpha_shape(self) -> tuple:
@@ -168,8 +187,9 @@ class DartsSearchNetwork(_DartsNetwork):
 
     @property
     def arch_variables(self) -> list:
-        """The architecture weights `[alpha_normal, alpha_reduce]`."""
-        return [self.alpha_normal, self.alpha_reduce]
+        """The architecture weights `[alpha_normal, alpha_reduce]`, then with edge
+        normalisation `beta_normal` and `beta_reduce`."""
+        return [self.alpha_normal, self.alpha_reduce] + self.betas
 
     @property
     def weight_variables(self) -> list:
@@ -185,12 +205,28 @@ class DartsSearchNetwork(_DartsNetwork):
             check_alpha(alpha_reduce, self.steps, len(self.primitives), "alpha_reduce")
         )
 
+    def set_beta(self, beta_normal, beta_reduce):
+        """Assign both edge-normalisation betas (only with `edge_normalization`)."""
+        if not self.edge_normalization:
+            raise ValueError("This supernet has no betas: build it with edge_normalization=True.")
+        for variable, value in zip(self.betas, (beta_normal, beta_reduce)):
+            edge_weights(value, self.steps)  # checks the shape and finiteness
+            variable.assign(np.asarray(value, "float32"))
+
     def genotype(self) -> Genotype:
-        """The genotype derived from the current alpha (`derive_genotype`)."""
+        """The genotype derived from the current alpha (and betas) (`derive_genotype`)."""
+        betas = [np.asarray(beta) for beta in self.betas] or [None, None]
         return derive_genotype(
             np.asarray(self.alpha_normal), np.asarray(self.alpha_reduce), self.primitives,
-            self.steps, self.multiplier,
+            self.steps, self.multiplier, *betas,
         )
+
+    def _edge_weights(self, beta):
+        weights, start = [], 0
+        for i in range(self.steps):
+            weights.append(ops.softmax(beta[start : start + 2 + i]))
+            start += 2 + i
+        return ops.concatenate(weights)
 
     def call(self, inputs, training=None, mixture=None):
         if mixture is None:
@@ -198,10 +234,14 @@ class DartsSearchNetwork(_DartsNetwork):
             w_reduce = ops.softmax(self.alpha_reduce, axis=-1)
         else:
             w_normal, w_reduce = mixture
+        e_normal = e_reduce = None
+        if self.edge_normalization:
+            e_normal, e_reduce = (self._edge_weights(beta) for beta in self.betas)
         s0 = s1 = self.stem_bn(self.stem_conv(inputs), training=training)
         for cell, reduction in zip(self.search_cells, self.reductions):
             weights = w_reduce if reduction else w_normal
-            s0, s1 = s1, cell(s0, s1, weights, training=training)
+            edges = e_reduce if reduction else e_normal
+            s0, s1 = s1, cell(s0, s1, weights, edges, training=training)
         return self.classifier(self.pool(s1))
 
     def get_config(self):
@@ -211,6 +251,7 @@ class DartsSearchNetwork(_DartsNetwork):
             "multiplier": self.multiplier,
             "primitives": list(self.primitives),
             "partial_channels": self.partial_channels,
+            "edge_normalization": self.edge_normalization,
         }
 
 

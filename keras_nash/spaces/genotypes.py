@@ -206,18 +206,52 @@ def _parse_cell(weights, primitives, steps):
     return pairs
 
 
+def edge_weights(beta, steps: int) -> np.ndarray:
+    """PC-DARTS's edge normalisation: the softmax of `beta` over each node's incoming edges.
+
+    Args:
+        beta: array `(n_edges(steps),)`, one value per edge, the edges of node `i` (inputs:
+            the two cell inputs and the `i` earlier nodes) following those of node `i - 1`.
+        steps: int, the intermediate nodes of the cell.
+
+    Returns:
+        A float64 array of the same shape whose entries for each node sum to 1.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_nash.spaces.genotypes import edge_weights
+    >>> edge_weights(np.zeros(5), steps=2).round(3).tolist()
+    [0.5, 0.5, 0.333, 0.333, 0.333]
+    """
+    beta = np.asarray(beta, dtype="float64")
+    if beta.shape != (n_edges(steps),) or not np.all(np.isfinite(beta)):
+        raise ValueError(
+            f"`beta` must be {n_edges(steps)} finite values (edges of a {steps}-node cell). "
+            f"Received: beta of shape {beta.shape}"
+        )
+    weights, start = [], 0
+    for i in range(steps):
+        weights.append(_softmax(beta[start : start + 2 + i]))
+        start += 2 + i
+    return np.concatenate(weights)
+
+
 def derive_genotype(
     alpha_normal,
     alpha_reduce,
     primitives=PRIMITIVES,
     steps: int = 4,
     multiplier: int = 4,
+    beta_normal=None,
+    beta_reduce=None,
 ) -> Genotype:
     """Derive the discrete architecture from alpha, as DARTS's `Network.genotype()` does.
 
     For each intermediate node, the incoming edges are ranked by their strongest operation other
     than 'none' (after a softmax over each edge's operations); the top two are kept, each with
-    that operation. The output concatenates the last `multiplier` nodes.
+    that operation. The output concatenates the last `multiplier` nodes. With PC-DARTS's edge
+    normalisation, each edge's operation weights are first scaled by its `edge_weights(beta)`.
 
     Args:
         alpha_normal: array `(n_edges(steps), len(primitives))`, the normal cell's alpha.
@@ -226,6 +260,8 @@ def derive_genotype(
             `PRIMITIVES`.
         steps: int, the number of intermediate nodes. Defaults to 4.
         multiplier: int, the number of last nodes concatenated. Defaults to 4.
+        beta_normal, beta_reduce: None, or arrays `(n_edges(steps),)`: PC-DARTS's edge
+            weights of each cell (given together). Defaults to None.
 
     Returns:
         A `Genotype`.
@@ -245,6 +281,11 @@ def derive_genotype(
     primitives, steps, multiplier = check_cell_settings(primitives, steps, multiplier)
     normal = _softmax(check_alpha(alpha_normal, steps, len(primitives), "alpha_normal"))
     reduce = _softmax(check_alpha(alpha_reduce, steps, len(primitives), "alpha_reduce"))
+    if (beta_normal is None) != (beta_reduce is None):
+        raise ValueError("Give `beta_normal` and `beta_reduce` together, or neither.")
+    if beta_normal is not None:
+        normal = normal * edge_weights(beta_normal, steps)[:, None]
+        reduce = reduce * edge_weights(beta_reduce, steps)[:, None]
     concat = list(range(2 + steps - multiplier, 2 + steps))
     return Genotype(
         normal=_parse_cell(normal, primitives, steps),

@@ -53,9 +53,10 @@ class CellSearch(SupernetTuner):
         seed: int or None.
         max_trials: int or None. Defaults to None (stop after the final trial).
         search_space: a `DartsSpace`, instead of the six space arguments below.
-        cells, channels, steps, multiplier, primitives, partial_channels: the supernet's
-            space (`DartsSpace`'s arguments; `partial_channels` is PC-DARTS's `k`, 1 = plain
-            DARTS). None: the tuner's default, else `DartsSpace`'s.
+        cells, channels, steps, multiplier, primitives, partial_channels,
+        edge_normalization: the supernet's space (`DartsSpace`'s arguments;
+            `partial_channels` is PC-DARTS's `k`, 1 = plain DARTS; `edge_normalization` adds
+            PC-DARTS's betas, DARTS only). None: the tuner's default, else `DartsSpace`'s.
         batch_size: int, the batch size of array inputs. None: the tuner's default (DARTS's
             64).
         learning_rate, learning_rate_min: float, the weights' SGD learning rate, annealed
@@ -97,7 +98,7 @@ class CellSearch(SupernetTuner):
     def __init__(
         self, num_classes=10, epochs=50, objective="val_accuracy", seed=None, max_trials=None,
         *, search_space=None, cells=None, channels=None, steps=None, multiplier=None,
-        primitives=None, partial_channels=None, batch_size=None, learning_rate=None,
+        primitives=None, partial_channels=None, edge_normalization=None, batch_size=None, learning_rate=None,
         learning_rate_min=None, momentum=0.9, weight_decay=3e-4, grad_clip=5.0,
         final_epochs=None, final_cells=20, final_channels=36, final_learning_rate=0.025,
         final_weight_decay=3e-4, auxiliary_weight=0.4, drop_path_prob=None, cutout_length=16,
@@ -107,6 +108,7 @@ class CellSearch(SupernetTuner):
         space_arguments = dict(
             cells=cells, channels=channels, steps=steps, multiplier=multiplier,
             primitives=primitives, partial_channels=partial_channels,
+            edge_normalization=edge_normalization,
         )
         self.space = cell_space(
             search_space, {k: v for k, v in defaults.items() if k in space_arguments},
@@ -142,7 +144,9 @@ class CellSearch(SupernetTuner):
         self.seed = seed
         oracle = self.oracle_class(
             epochs=epochs, steps=self.space.steps, multiplier=self.space.multiplier,
-            primitives=self.space.primitives, objective=objective, max_trials=max_trials,
+            primitives=self.space.primitives,
+            edge_normalization=self.space.edge_normalization, objective=objective,
+            max_trials=max_trials,
             seed=seed, **oracle_arguments(self.oracle_class, kwargs),
         )
         super().__init__(

@@ -36,7 +36,7 @@ import tensorflow as tf
 from keras_nash.checks import check_float
 from keras_nash.layers.ops import PRIMITIVES
 from keras_nash.optimizers import CoupledAdam
-from keras_nash.spaces.darts import DartsSpace, Genotype, check_alpha
+from keras_nash.spaces.darts import DartsSpace, Genotype, check_alpha, edge_weights
 from keras_nash.tuners.cell_search import CellSearch
 from keras_nash.tuners.search_loop import SearchState, compile_step, cross_entropy, weight_step
 from keras_nash.tuners.supernet import SupernetOracle
@@ -44,13 +44,15 @@ from keras_nash.tuners.supernet import SupernetOracle
 _KEY = "darts/"
 
 
-def _alpha_json(alpha_normal, alpha_reduce) -> str:
-    return json.dumps(
-        {
-            "normal": np.asarray(alpha_normal, "float64").tolist(),
-            "reduce": np.asarray(alpha_reduce, "float64").tolist(),
-        }
-    )
+def _arch_data(alpha_normal, alpha_reduce, beta=None) -> dict:
+    """Alpha (and PC-DARTS's betas, when searched) as JSON-ready data."""
+    data = {
+        "normal": np.asarray(alpha_normal, "float64").tolist(),
+        "reduce": np.asarray(alpha_reduce, "float64").tolist(),
+    }
+    if beta is not None:
+        data["beta_normal"], data["beta_reduce"] = (np.asarray(b, "float64").tolist() for b in beta)
+    return data
 
 
 class DartsOracle(SupernetOracle):
@@ -65,6 +67,8 @@ class DartsOracle(SupernetOracle):
         steps: int, intermediate nodes per cell. Defaults to 4.
         multiplier: int, nodes concatenated per cell. Defaults to 4.
         primitives: sequence of str, the candidate operations. Defaults to `PRIMITIVES`.
+        edge_normalization: bool, also search PC-DARTS's betas (one per edge; the JSON of
+            "darts/alpha" then has "beta_normal" and "beta_reduce"). Defaults to False.
         objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
         max_trials: int or None. Defaults to None (stop after the final trial).
         seed: int or None, seeds alpha's initialisation (`1e-3 * N(0, 1)`).
@@ -85,6 +89,7 @@ class DartsOracle(SupernetOracle):
         steps: int = 4,
         multiplier: int = 4,
         primitives=PRIMITIVES,
+        edge_normalization: bool = False,
         objective="val_accuracy",
         max_trials=None,
         seed=None,
@@ -95,26 +100,33 @@ class DartsOracle(SupernetOracle):
         )
         # A 3-cell space only to validate steps/multiplier/primitives and shape alpha.
         self.space = DartsSpace(
-            cells=3, channels=1, steps=steps, multiplier=multiplier, primitives=primitives
+            cells=3, channels=1, steps=steps, multiplier=multiplier, primitives=primitives,
+            edge_normalization=edge_normalization,
         )
         rng = np.random.default_rng(self.seed)
         self.alpha_normal, self.alpha_reduce = self.space.initial_alpha(rng)
+        self.beta = self.space.initial_beta(rng) if self.space.edge_normalization else None
         self.history = []
 
     def epoch_values(self):
-        return {self.key("alpha"): _alpha_json(self.alpha_normal, self.alpha_reduce)}
+        return {self.key("alpha"): json.dumps(self.arch_data())}
 
     def final_values(self):
-        return {
-            self.key("alpha"): _alpha_json(self.alpha_normal, self.alpha_reduce),
-            self.key("genotype"): self.genotype().to_json(),
-        }
+        return {**self.epoch_values(), self.key("genotype"): self.genotype().to_json()}
+
+    def arch_data(self) -> dict:
+        """The current alpha (and betas) as JSON-ready data."""
+        return _arch_data(self.alpha_normal, self.alpha_reduce, self.beta)
 
     def update_policy(self, trial, result):
         alpha = result["alpha"]
         shape = self.space.alpha_shape
         self.alpha_normal = check_alpha(alpha["normal"], self.space.steps, shape[1], "alpha_normal")
         self.alpha_reduce = check_alpha(alpha["reduce"], self.space.steps, shape[1], "alpha_reduce")
+        if self.beta is not None:
+            for name in ("beta_normal", "beta_reduce"):
+                edge_weights(alpha[name], self.space.steps)  # checks shape and finiteness
+            self.beta = (np.asarray(alpha["beta_normal"]), np.asarray(alpha["beta_reduce"]))
         metrics = {
             name: float(trial.metrics.get_last_value(name))
             for name in trial.metrics.metrics
@@ -127,20 +139,21 @@ class DartsOracle(SupernetOracle):
 
     def genotype(self) -> Genotype:
         """The genotype of the current alpha."""
-        return self.space.derive(self.alpha_normal, self.alpha_reduce)
+        return self.space.derive(self.alpha_normal, self.alpha_reduce, *(self.beta or ()))
 
     def policy_state(self):
-        return {
-            "space": self.space.to_dict(),
-            "alpha_normal": np.asarray(self.alpha_normal).tolist(),
-            "alpha_reduce": np.asarray(self.alpha_reduce).tolist(),
-            "history": self.history,
-        }
+        return {"space": self.space.to_dict(), "arch": self.arch_data(), "history": self.history}
 
     def set_policy_state(self, darts):
         self.space = DartsSpace.from_dict(darts["space"])
-        self.alpha_normal = np.asarray(darts["alpha_normal"], "float64")
-        self.alpha_reduce = np.asarray(darts["alpha_reduce"], "float64")
+        # States written before the betas keep alpha under two keys of their own.
+        arch = darts.get("arch") or {"normal": darts["alpha_normal"],
+                                     "reduce": darts["alpha_reduce"]}
+        self.alpha_normal = np.asarray(arch["normal"], "float64")
+        self.alpha_reduce = np.asarray(arch["reduce"], "float64")
+        self.beta = None
+        if self.space.edge_normalization:
+            self.beta = (np.asarray(arch["beta_normal"]), np.asarray(arch["beta_reduce"]))
         self.history = darts.get("history", [])
 
 
@@ -232,6 +245,8 @@ class DartsTuner(CellSearch):
         epoch = int(values[self.key("epoch")])
         alpha = json.loads(values[self.key("alpha")])
         state.network.set_alpha(alpha["normal"], alpha["reduce"])
+        if "beta_normal" in alpha:
+            state.network.set_beta(alpha["beta_normal"], alpha["beta_reduce"])
         state.optimizers["weights"].learning_rate = self.epoch_learning_rate(epoch)
         validation = iter(data.validation.repeat())
         state.arch_loss.reset_state()
@@ -242,10 +257,8 @@ class DartsTuner(CellSearch):
         network = state.network
         result = {
             "epoch": epoch,
-            "alpha": {
-                "normal": np.asarray(network.alpha_normal, "float64").tolist(),
-                "reduce": np.asarray(network.alpha_reduce, "float64").tolist(),
-            },
+            "alpha": _arch_data(network.alpha_normal, network.alpha_reduce,
+                                network.betas or None),
             "metrics": metrics,
         }
         return metrics, result

@@ -104,6 +104,9 @@ class EvolutionOracle(SupernetOracle):
         steps: int, intermediate nodes per cell. Defaults to 4.
         multiplier: int, nodes concatenated per cell. Defaults to 4.
         primitives: sequence of str, the candidate operations. Defaults to `EGNAS_PRIMITIVES`.
+        edge_normalization: bool, must be False (EG-NAS searches alpha only, as its authors'
+            code; the argument exists so a `DartsSpace` with betas fails early). Defaults to
+            False.
         initial_alpha: None (`1e-3 * N(0, 1)` from the seed) or a pair `(alpha_normal,
             alpha_reduce)`, each `(n_edges(steps), len(primitives))` (e.g. a DARTS result).
         objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
@@ -134,12 +137,18 @@ class EvolutionOracle(SupernetOracle):
         steps: int = 4,
         multiplier: int = 4,
         primitives=EGNAS_PRIMITIVES,
+        edge_normalization: bool = False,
         initial_alpha=None,
         objective="val_accuracy",
         max_trials=None,
         seed=None,
         **kwargs,
     ):
+        if edge_normalization:
+            raise ValueError(
+                "EG-NAS evolves alpha only: `edge_normalization` (PC-DARTS's betas) must be "
+                "False, as in the authors' code. Received: edge_normalization=True"
+            )
         # A 3-cell space only to validate steps/multiplier/primitives and shape alpha.
         self.space = DartsSpace(cells=3, channels=1, steps=steps, multiplier=multiplier,
                                 primitives=tuple(primitives))
