@@ -119,6 +119,31 @@ def _flag_values(names, short) -> dict:
     return values
 
 
+def search_and_final_data(data):
+    """The search's `Data` and the final training's `fit` arguments (None: the search's data).
+
+    With --paper_defaults, DARTS and EG-NAS follow their papers' protocol: the search trains the
+    weights on one half of the training split and steps alpha (or scores the population) on the
+    other half; the final network then trains on the whole training split, with the validation
+    split as its validation data, and the test split is reported.
+    """
+    if not (FLAGS.paper_defaults and FLAGS.algorithm in ("darts", "egnas")):
+        return data, None
+    from keras_nash import datasets
+
+    arrays = datasets.load_arrays(
+        FLAGS.dataset, data_dir=FLAGS.data_dir, validation_split=FLAGS.validation_split,
+        test_split=FLAGS.test_split, seed=FLAGS.seed, max_examples=FLAGS.max_examples,
+    )
+    halves = datasets.from_arrays(
+        *arrays.train, class_names=arrays.class_names, batch_size=cli_flags.batch_size(),
+        validation_split=0.5, test_split=0.0, augment=FLAGS.augment, seed=FLAGS.seed,
+    )
+    logger.info("the papers' protocol: search on %d + %d training images, final training on all %d",
+                halves.num_examples["train"], halves.num_examples["validation"], data.num_examples["train"])
+    return halves, {"x": data.train, "validation_data": data.validation}
+
+
 def run_supernet(data, project_dir):
     """A DARTS, EG-NAS or ENAS search on `data`; returns (tuner, best model, architecture, records)."""
     from keras_nash.tuners.darts import DartsTuner
@@ -140,7 +165,8 @@ def run_supernet(data, project_dir):
     except ValueError as error:
         raise app.UsageError(str(error)) from None
     logger.info("%s search: %s", algorithm, ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items())))
-    tuner.search(data.train, validation_data=data.validation, verbose=0)
+    search_data, final_fit = search_and_final_data(data)
+    tuner.search(search_data.train, validation_data=search_data.validation, verbose=0, final_fit=final_fit)
     prefix = tuner.key_prefix
     records = []
     for trial_id in sorted(tuner.oracle.trials):

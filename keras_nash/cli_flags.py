@@ -26,7 +26,7 @@ flags.DEFINE_float("validation_split", 0.1, "Fraction held out for validation (s
 flags.DEFINE_float("test_split", 0.1, "Fraction held out for testing, when the dataset has no test split of its own.")
 flags.DEFINE_integer("max_examples", None, "Use at most this many training examples.")
 flags.DEFINE_bool("overwrite", False, "Start afresh instead of resuming the search found in --output_dir.")
-flags.DEFINE_bool("paper_defaults", False, "Use the paper's value for every flag of the algorithm that is not given.")
+flags.DEFINE_bool("paper_defaults", False, "Use the paper's value for every flag of the algorithm that is not given; darts/egnas also take the papers' data protocol (search on halves of the training split, final training on all of it).")
 
 # -- NASH ------------------------------------------------------------------------------------
 flags.DEFINE_integer("n_steps", 3, "Hill-climbing steps (paper: 5).")

@@ -144,8 +144,11 @@ def _supernet_summary(out, log, tmp_path, algorithm, epochs=2, plot=True):
 
 
 def test_darts_run_maps_flags_to_the_tuner_and_exports(run_cli, tmp_path):
-    out, log = run_cli("--algorithm=darts", *CELL_TINY, "--epochs=1", f"--output_dir={tmp_path / 'out'}",
-                       f"--export_dir={tmp_path / 'exported'}", "--export_formats=keras,json", "--overwrite")
+    # --paper_defaults with the sizes given: the papers' data protocol on tiny settings.
+    out, log = run_cli("--algorithm=darts", *CELL_TINY, "--epochs=1", "--paper_defaults",
+                       f"--output_dir={tmp_path / 'out'}", f"--export_dir={tmp_path / 'exported'}",
+                       "--export_formats=keras,json", "--overwrite")
+    assert "search on 64 + 64 training images, final training on all 128" in log
     summary = _supernet_summary(out, log, tmp_path, "darts", epochs=1)
     genotype = summary["architecture"]
     assert len(genotype["normal"]) == 4  # 2 steps x 2 edges

@@ -69,8 +69,11 @@ def searched(tmp_path_factory):
     Recorder.events.clear()
     board = keras.callbacks.TensorBoard(log_dir=os.path.join(directory, "logs"), write_graph=False,
                                         profile_batch=0)
+    # The papers' protocol: the final network trains on all 32 images (search: 16 + 16).
+    final_fit = {"x": np.concatenate([x, x_val]), "y": np.concatenate([y, y_val]),
+                 "validation_data": (x_val, y_val), "batch_size": 8}
     tuner.search(x, y, validation_data=(x_val, y_val), batch_size=4, verbose=0,
-                 callbacks=[Recorder(), board])
+                 callbacks=[Recorder(), board], final_fit=final_fit)
     return tuner, alpha_before, directory
 
 
@@ -92,6 +95,8 @@ def test_callbacks_see_every_search_epoch_and_the_final_training(searched):
         else:
             batches.append(epoch_batches)
     assert batches[:2] == [4, 4]
+    # final_fit's data and batch size in the final training, the search's callbacks kept.
+    assert batches[2:] == [4]
     # TensorBoard: one log directory per trial, search epochs included.
     trial_ids = sorted(tuner.oracle.trials)
     for trial_id in trial_ids:

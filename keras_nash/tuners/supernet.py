@@ -251,7 +251,8 @@ class SupernetTuner(keras_tuner.Tuner):
     `callbacks` (each trial gets its own copies; a search epoch is one epoch to them, numbered
     by the search epoch, with the epoch's metrics, so `TensorBoard` logs every search epoch
     under its trial id), `verbose` (1: a progress bar within each epoch, 2: one line per
-    epoch, 0: silent) and `batch_size` (array inputs).
+    epoch, 0: silent) and `batch_size` (array inputs). `search(..., final_fit={...})` gives
+    the final training data of its own (see `search`).
     """
 
     key_prefix = "supernet/"
@@ -260,7 +261,29 @@ class SupernetTuner(keras_tuner.Tuner):
         self.final_epochs = check_int("final_epochs", final_epochs, 1)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self._search_state = None
+        self._final_fit = None
         super().__init__(oracle=oracle, hypermodel=_FinalHyperModel(self), **kwargs)
+
+    def search(self, *fit_args, final_fit: dict = None, **fit_kwargs):
+        """Run the search epochs, then the final training, on the `model.fit` arguments given.
+
+        Args:
+            *fit_args, **fit_kwargs: what `model.fit` takes (`x`, `y`, `validation_data`,
+                `callbacks`, `verbose`, `batch_size`): the data of every trial.
+            final_fit: None, or a dict of `model.fit` arguments that replace the data of the
+                final training (`x`, `y`, `validation_data`, `batch_size`; `callbacks` and
+                `verbose` stay the search's unless given). The papers' protocol: search on
+                the two halves of the training set, then train the final network on all of
+                it, `final_fit={"x": train, "validation_data": held_out}`. Give it again
+                when resuming. Defaults to None.
+        """
+        if final_fit is not None and not isinstance(final_fit, dict):
+            raise ValueError(
+                "`final_fit` must be a dict of `model.fit` arguments (e.g. {'x': train, "
+                f"'validation_data': val}}) or None. Received: final_fit={final_fit!r}"
+            )
+        self._final_fit = final_fit
+        return super().search(*fit_args, **fit_kwargs)
 
     # ----- hooks for subclasses -----
     def create_search(self, trial, data: SearchData) -> SearchState:
@@ -304,6 +327,9 @@ class SupernetTuner(keras_tuner.Tuner):
     def run_trial(self, trial, *fit_args, **fit_kwargs):
         if self.role(trial) == ROLE_FINAL:
             self._search_state = None
+            if self._final_fit is not None:
+                kept = {k: v for k, v in fit_kwargs.items() if k in ("callbacks", "verbose")}
+                fit_args, fit_kwargs = (), {**kept, **self._final_fit}
             return super().run_trial(trial, *fit_args, **fit_kwargs)
         return self._run_epoch_trial(trial, fit_args, fit_kwargs)
 
