@@ -10,6 +10,7 @@ import sys
 import time
 
 import keras
+import keras_tuner
 import numpy as np
 import pytest
 
@@ -30,14 +31,28 @@ def data():
     return nash_run.data()
 
 
+class _EpochScores(keras.callbacks.Callback):
+    """Each training's per-epoch val_accuracy, in a list its deep copies (one per trial) share."""
+
+    runs = []
+
+    def on_train_begin(self, logs=None):
+        self.runs.append([])
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.runs[-1].append(logs["val_accuracy"])
+
+
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory, data):
-    """One uninterrupted small search (2 steps x 3 neighbours x 1 epoch), shared by tests."""
+    """One uninterrupted small search (2 steps x 3 neighbours x 2 epochs), shared by tests."""
     x, y, x_val, y_val = data
     directory = tmp_path_factory.mktemp("nash")
     keras.utils.set_random_seed(0)
     tuner = nash_run.tuner(str(directory), overwrite=True)
-    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
+    _EpochScores.runs.clear()
+    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0,
+                 callbacks=[_EpochScores()])
     return tuner, directory
 
 
@@ -64,11 +79,31 @@ def test_every_child_preserves_its_parents_function(searched):
     assert len(errors) == 7 and max(errors) <= 1e-4
 
 
-def test_incumbent_never_gets_worse(searched):
+def test_scores_are_end_of_cycle_and_the_incumbent_is_the_best_fresh_neighbour(searched, data):
     tuner, _ = searched
-    scores = [record["incumbent_score"] for record in tuner.oracle.history]
-    assert len(scores) == 4  # pre-training, 2 steps, final
-    assert all(b >= a for a, b in zip(scores[:3], scores[1:3]))
+    oracle = tuner.oracle
+    trials = [oracle.trials[t] for t in sorted(oracle.trials)]
+    assert [len(run) for run in _EpochScores.runs] == [1, 2, 2, 2, 2, 2, 2, 1]
+    for trial, run in zip(trials, _EpochScores.runs):
+        assert trial.score == pytest.approx(run[-1])  # its last epoch, not its best
+    assert len(oracle.history) == 4  # pre-training, 2 steps, final
+    for record in oracle.history[1:3]:
+        fresh = {t: r["score"] for t, r in record["trials"].items() if r["status"] == "COMPLETED"}
+        assert record["incumbent"] == max(fresh, key=fresh.get)  # the old score is no candidate
+    # The checkpoint a child leaves (and the next step inherits) is its end-of-cycle network.
+    _, _, x_val, y_val = data
+    child = next(t for t in oracle.trials.values() if t.hyperparameters.values["nash/role"] == "child")
+    model = tuner.load_model(child)
+    accuracy = np.mean(np.argmax(model.predict(x_val, verbose=0), axis=-1) == y_val)
+    assert accuracy == pytest.approx(child.score, abs=1e-6)
+
+
+def test_a_trial_reports_the_end_of_its_cycle_not_its_best_epoch(monkeypatch, tmp_path):
+    history = keras.callbacks.History()
+    history.history = {"val_accuracy": [0.9, 0.4], "loss": [1.0, 0.5]}
+    monkeypatch.setattr(keras_tuner.Tuner, "run_trial", lambda self, trial, *a, **k: [history])
+    tuner = nash_run.tuner(str(tmp_path), overwrite=True)
+    assert tuner.run_trial(None) == [{"val_accuracy": 0.4, "loss": 0.5}]
 
 
 def test_same_seed_gives_the_same_architectures(searched, tmp_path, data):

@@ -240,9 +240,12 @@ class NashOracle(keras_tuner.Oracle):
                 self._incumbent = completed[0].trial_id
             record["incumbent"] = self._incumbent
         else:
+            # The paper's selection: the argmax over the neighbours just trained (the old
+            # incumbent competes as its retrained copy). Only when that copy did not finish (a
+            # spent time budget, a failure) does the old incumbent's own score stand in for it.
             candidates = list(completed)
-            keep_old = self._incumbent is not None and self.n_neighbors > 1
-            if keep_old:
+            retrained = any(t.hyperparameters.values[_KEY + "role"] == "incumbent" for t in completed)
+            if self._incumbent is not None and self.n_neighbors > 1 and not retrained:
                 candidates.append(self.trials[self._incumbent])
             if candidates:
                 best = candidates[0]

@@ -11,8 +11,9 @@ The search, with the paper's defaults:
             weights inherited, each trained epochs_per_neighbor (17) epochs with a cosine
             schedule lr_start -> lr_end (0.05 -> 0) restarted for every child (SGDR)
         + the incumbent itself, trained on the same way
-        incumbent <- the best of these on the validation objective (the old incumbent is kept
-            when none beats it, so the incumbent never gets worse)
+        incumbent <- the best of these fresh neighbours on the validation objective at the
+            end of their cycles (the paper's selection: the old incumbent competes only as its
+            retrained copy; its old score stands in only when that copy did not finish)
     final trial: the incumbent trained final_epochs (100) epochs
 
 Every trial is one keras-tuner trial whose values carry the architecture as data: `nash/arch`
@@ -20,7 +21,7 @@ Every trial is one keras-tuner trial whose values carry the architecture as data
 morphisms, JSON), `nash/epochs`, `nash/step`, `nash/role` (seed, child, incumbent or final).
 The oracle draws every morphism itself (architectures only, from its saved seed), so the
 sequence of architectures is reproducible and a search killed at any point resumes with
-`overwrite=False`. A worker rebuilds the parent, loads the parent's best-epoch checkpoint from
+`overwrite=False`. A worker rebuilds the parent, loads the parent's end-of-cycle checkpoint from
 the project directory, applies the morphisms to the weights, checks on one validation batch that
 the child computes the parent's function (the difference is recorded as the trial metric
 `preservation_error`; above `preservation_tolerance` the trial fails rather than train a broken
@@ -165,6 +166,12 @@ class NashTuner(keras_tuner.Tuner):
         fit_kwargs.pop("epochs", None)  # each trial's epochs come from the oracle
         return super().search(*fit_args, **fit_kwargs)
 
+    def run_trial(self, trial, *args, **kwargs):
+        """Train the trial's network; its metrics are those of its last epoch: the paper scores
+        each network at the end of its cosine cycle (keras-tuner would take its best epoch)."""
+        histories = super().run_trial(trial, *args, **kwargs)
+        return [{name: values[-1] for name, values in h.history.items() if values} for h in histories]
+
     def _build_and_fit_model(self, trial, *args, **kwargs):
         values = trial.hyperparameters.values
         start = time.perf_counter()
@@ -189,6 +196,9 @@ class NashTuner(keras_tuner.Tuner):
             raise keras_tuner.errors.FailedTrialError(
                 f"Trial {trial.trial_id}: the loss became NaN or infinite (losses {losses}); the child is dropped."
             )
+        # keras-tuner saved the best epoch's weights; the paper scores and inherits the network
+        # at the end of its cycle (`run_trial`), so that is what the checkpoint holds.
+        model.save_weights(internals.checkpoint_path(self, trial.trial_id))
         history.history["trial_seconds"] = [time.perf_counter() - start] * len(losses)
         history.history["fit_seconds"] = [fit_seconds] * len(losses)
         self._log(trial, model, history)
@@ -217,13 +227,12 @@ class NashTuner(keras_tuner.Tuner):
     def _log(self, trial, model, history):
         values = trial.hyperparameters.values
         name = self.oracle.objective.name
-        scores = history.history.get(name, [float("nan")])
-        best = max(scores) if self.oracle.objective.direction == "max" else min(scores)
+        final = history.history.get(name, [float("nan")])[-1]  # the end-of-cycle score
         morphs = ", ".join(describe(m) for m in json.loads(values[_KEY + "morphs"])) or "none"
         logger.info(
             "NASH trial %s | step %s | %s of trial %s | %d params | %s %.4f | %.1f s | morphisms: %s",
             trial.trial_id, values[_KEY + "step"], values[_KEY + "role"], values[_KEY + "parent"] or "-",
-            model.count_params(), name, best, history.history["trial_seconds"][0], morphs,
+            model.count_params(), name, final, history.history["trial_seconds"][0], morphs,
         )
 
     # -- results ----------------------------------------------------------------------------
@@ -241,7 +250,7 @@ class NashTuner(keras_tuner.Tuner):
             )
 
     def load_model(self, trial):
-        """The network of a trial with its best-epoch weights (compiled)."""
+        """The network of a trial with its end-of-cycle weights (compiled)."""
         model = internals.try_build(self, trial.hyperparameters)
         _load_weights(model, internals.checkpoint_path(self, trial.trial_id))
         return model
