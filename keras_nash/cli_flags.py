@@ -45,7 +45,7 @@ flags.DEFINE_list("kernel_sizes", ["3", "5"], "Kernel sizes of the deeper operat
 flags.DEFINE_list("widening_factors", ["2", "4"], "Factors of the wider operator.")
 flags.DEFINE_list("skip_modes", ["add", "concat"], "Kinds of skip connection.")
 flags.DEFINE_float("preservation_tolerance", 1e-4, "A child whose output differs from its parent's by more fails.")
-flags.DEFINE_float("time_budget", None, "Seconds of wall time for pre-training and hill climbing; then the final training.")
+flags.DEFINE_float("time_budget", None, "Seconds of wall time for the whole nash search, final training included (the final training gets the epochs that fit, at most --final_epochs).")
 
 # -- DARTS, EG-NAS, ENAS (supernet searches) -------------------------------------------------
 # None means: the algorithm's short CPU value (SHORT below) or, with --paper_defaults, the

@@ -127,12 +127,21 @@ def test_distributed_chief_and_two_workers(tmp_path):
     assert any(tuner_of[c] != tuner_of[trials[c]["hyperparameters"]["values"]["nash/parent"]] for c in children)
 
 
-def test_time_budget_ends_hill_climbing_early(tmp_path, data):
+def test_time_budget_holds_the_whole_search_final_training_included(tmp_path, data):
     x, y, x_val, y_val = data
-    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=50, time_budget=1e-3)
+    budget = 30.0
+    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=50, final_epochs=100,
+                           time_budget=budget)
+    start = time.perf_counter()
     tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
-    roles = [tuner.oracle.trials[t].hyperparameters.values["nash/role"] for t in sorted(tuner.oracle.trials)]
-    assert roles == ["seed", "final"]
+    seconds = time.perf_counter() - start
+    trials = [tuner.oracle.trials[t] for t in sorted(tuner.oracle.trials)]
+    roles = [t.hyperparameters.values["nash/role"] for t in trials]
+    assert seconds <= 1.05 * budget, (seconds, roles)
+    assert roles[0] == "seed" and roles[-1] == "final" and "child" in roles
+    assert len(roles) < 2 + 50 * 3  # the budget, not n_steps, ended the hill climb
+    # The final training got what was left: some epochs, fewer than final_epochs.
+    assert 1 <= trials[-1].hyperparameters.values["nash/epochs"] < 100
     with pytest.raises(ValueError, match="`time_budget` must be > 0 seconds or None. Received: time_budget=0"):
         nash_run.tuner(str(tmp_path), overwrite=True, time_budget=0)
 
@@ -158,11 +167,12 @@ def test_time_budget_spent_mid_step_starts_no_further_child(tmp_path, data):
     tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0,
                  callbacks=[_SpendBudgetDuringFirstChild(tuner.oracle)])
     trials = [tuner.oracle.trials[t] for t in sorted(tuner.oracle.trials)]
-    assert [t.hyperparameters.values["nash/role"] for t in trials] == ["seed", "child", "final"]
-    seed, child, final = trials
+    # No time left for a final training either: the incumbent is the result.
+    assert [t.hyperparameters.values["nash/role"] for t in trials] == ["seed", "child"]
+    seed, child = trials
     step = tuner.oracle.history[1]
     assert list(step["trials"]) == [child.trial_id]
-    # the pre-trained seed stays a candidate: the better of the two (a tie: the child) is final
+    # the pre-trained seed stays a candidate: the better of the two (a tie: the child) is kept
     best = seed if seed.score > child.score else child
-    assert step["incumbent"] == best.trial_id
-    assert final.hyperparameters.values["nash/arch"] == best.hyperparameters.values["nash/arch"]
+    assert step["incumbent"] == best.trial_id == tuner.oracle.incumbent
+    assert tuner.oracle.history[-1]["step"] == 51 and tuner.get_best_models(1)

@@ -40,11 +40,15 @@ class NashOracle(keras_tuner.Oracle):
         kernel_sizes: kernel sizes of "deeper". Defaults to (3, 5).
         widening_factors: factors of "wider". Defaults to (2, 4).
         skip_modes: kinds of skip connection. Defaults to ("add", "concat").
-        time_budget: optional float, seconds of wall time for pre-training and hill climbing
-            (counted from the first trial, across resumes); once spent, no new hill-climbing
-            trial starts: the current step ends with the trials already started (the previous
-            incumbent stays a candidate) and the final training follows. Defaults to None (no
-            limit: `n_steps` decides).
+        time_budget: optional float, seconds of wall time for the whole search, final
+            training included (counted from the first trial, across resumes). The hill climb
+            gets the share of the budget that its planned epochs have among all planned
+            epochs (`climb_budget`); once that is spent no new hill-climbing trial starts (the
+            current step ends with the trials already started; the previous incumbent stays a
+            candidate). The final training then gets as many epochs as fit in what is left at
+            the incumbent's measured speed, at most `final_epochs`, its cosine schedule over
+            them (none if not one epoch fits: the incumbent is the result). Defaults to None
+            (no limit: `n_steps` and `final_epochs` decide).
         seed: int, the random seed. Defaults to a random one (keras-tuner's rule).
         max_consecutive_failed_trials: int, abort after this many failed trials in a row.
             Defaults to 2 * n_neighbors + 1 (a whole failed step does not abort the search).
@@ -176,8 +180,34 @@ class NashOracle(keras_tuner.Oracle):
         self._started = state.get("nash_started")
 
     # -- the hill climbing ------------------------------------------------------------------
+    @property
+    def climb_budget(self):
+        """Seconds of the time budget for pre-training and hill climbing: its share of the
+        planned epochs, the rest left for the final training (None without a budget)."""
+        if self.time_budget is None:
+            return None
+        climb = self.pretrain_epochs + self.n_steps * self.n_neighbors * self.epochs_per_neighbor
+        return self.time_budget * climb / (climb + self.final_epochs)
+
     def _budget_spent(self):
-        return self.time_budget is not None and time.time() - self._started >= self.time_budget
+        return self.time_budget is not None and time.time() - self._started >= self.climb_budget
+
+    def _final_epochs(self) -> int:
+        """`final_epochs`; with a time budget, as many as fit in what is left of it at the
+        incumbent's measured seconds per epoch (and its per-trial overhead), at most that."""
+        trial = self.trials.get(self._incumbent)
+        if self.time_budget is None or not self.final_epochs or trial is None:
+            return self.final_epochs
+        metrics = trial.metrics
+        if not (metrics.exists("fit_seconds") and metrics.exists("trial_seconds")):
+            return self.final_epochs  # nothing measured
+        fit, total = metrics.get_last_value("fit_seconds"), metrics.get_last_value("trial_seconds")
+        per_epoch = fit / int(trial.hyperparameters.values[_KEY + "epochs"])
+        left = self.time_budget - (time.time() - self._started) - max(0.0, total - fit)
+        epochs = int(min(self.final_epochs, max(0.0, 0.95 * left) // per_epoch))
+        logger.info("NASH time budget: %.0f s left, %.2f s an epoch: %d final epochs.",
+                    left, per_epoch, epochs)
+        return epochs
 
     @property
     def history(self) -> list:
@@ -211,7 +241,8 @@ class NashOracle(keras_tuner.Oracle):
             return [self._values("seed", self.seed_architecture, None, [], self.pretrain_epochs)]
         incumbent_arch = self.architecture(self._incumbent)
         if self._step > self.n_steps:
-            return [self._values("final", incumbent_arch, self._incumbent, [], self.final_epochs)]
+            epochs = self._final_epochs()
+            return [self._values("final", incumbent_arch, self._incumbent, [], epochs)] if epochs else []
         n_children = self.n_neighbors - 1 if self.n_neighbors > 1 else 1
         planned = []
         for j in range(n_children):
