@@ -235,6 +235,8 @@ def test_tfds_prepared_dataset_loads_without_network(tfds_dir, monkeypatch):
     assert data.class_names == ("a", "b", "c", "d")
     assert data.num_examples == {"train": 40, "validation": 10, "test": 20}
     assert _count(data.train) == 40 and _count(data.validation) == 10 and _count(data.test) == 20
+    # Known cardinality (batches), so nothing reads the data to count it.
+    assert [int(d.cardinality()) for d in (data.train, data.validation, data.test)] == [5, 2, 3]
     x, y = _first_batch(data.train)
     assert x.dtype == np.float32 and y.dtype == np.int32 and x.shape == (8, 8, 8, 3)
 

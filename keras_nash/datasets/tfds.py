@@ -20,7 +20,8 @@ import tensorflow as tf
 from keras_nash.datasets.arrays import DEFAULT_SOURCE, SplitOptions, split_indices
 from keras_nash.datasets.pipeline import Data, make_data, make_preprocessing, preprocessing_of
 
-_SHUFFLE_BUFFER = 10_000  # tfds training sets are not held in memory
+_SHUFFLE_BUFFER = 10_000  # for tfds training sets too large to cache in memory
+_CACHE_BYTES = 2**31  # decoded images up to 2 GiB are cached in memory (CIFAR-10: 150 MB)
 _STATS_SAMPLE = 10_000  # images to estimate mean/std on for sets without known statistics
 _PROBE_TIMEOUT_S = 5.0  # seconds to wait for a download host before calling the machine offline
 
@@ -60,15 +61,22 @@ def load_tfds(name: str, data_dir, options: SplitOptions, *, batch_size: int, au
     assignment = tf.constant(assignment)
     full_train = _read_split(builder, "train", image_key, label_key)
 
+    image_feature = builder.info.features[image_key]
+    input_shape = tuple(int(d) for d in image_feature.shape)
+    cache = n * int(np.prod(input_shape)) <= _CACHE_BYTES  # decoded uint8 images fit in memory
+
     def carved(code):
-        return (
+        # A known cardinality (the count is known: `filter` would hide it) so that consumers
+        # never read the data to count it; decoded once and cached in memory when it fits.
+        count = int(np.sum(assignment.numpy() == code))
+        dataset = (
             full_train.enumerate()
             .filter(lambda index, example: tf.equal(tf.gather(assignment, index), code))
             .map(lambda index, example: example)
+            .apply(tf.data.experimental.assert_cardinality(count))
         )
+        return dataset.cache() if cache else dataset
 
-    image_feature = builder.info.features[image_key]
-    input_shape = tuple(int(d) for d in image_feature.shape)
     known = _TFDS_STATS.get(builder.name)
     if known is not None and len(known[0]) == input_shape[-1]:
         preprocessing = make_preprocessing(image_feature.np_dtype, *known)
@@ -77,6 +85,7 @@ def load_tfds(name: str, data_dir, options: SplitOptions, *, batch_size: int, au
         preprocessing = preprocessing_of(np.concatenate([images for images, _ in batches]))
     if has_test:
         test, n_test = _read_split(builder, "test", image_key, label_key), splits["test"].num_examples
+        test = test.cache() if cache else test
     elif len(test_idx):
         test, n_test = carved(2), len(test_idx)
     else:
@@ -88,7 +97,7 @@ def load_tfds(name: str, data_dir, options: SplitOptions, *, batch_size: int, au
         batch_size=batch_size,
         augment=augment,
         seed=options.seed,
-        shuffle_buffer=min(len(train_idx), _SHUFFLE_BUFFER),
+        shuffle_buffer=len(train_idx) if cache else min(len(train_idx), _SHUFFLE_BUFFER),
         input_shape=input_shape,
         num_classes=int(label_feature.num_classes),
         class_names=_class_names(label_feature),

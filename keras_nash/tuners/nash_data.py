@@ -1,6 +1,7 @@
 """What NASH reads from `search()`'s arguments: checks before any training, and batch facts."""
 
 import math
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -59,11 +60,20 @@ def validation_batch(fit_kwargs):
     return x[: fit_kwargs.get("batch_size") or 32] if not isinstance(fit_kwargs["validation_data"], tf.data.Dataset) else x
 
 
+_COUNTED = weakref.WeakKeyDictionary()  # dataset -> batches, for unknown cardinalities
+
+
 def steps_per_epoch(args, kwargs):
+    """Batches per epoch of the training data: its cardinality (keras_nash's pipelines know
+    theirs), `steps_per_epoch`, or for a dataset of unknown size a count made once a search."""
     data = args[0] if args else kwargs.get("x")
     if isinstance(data, tf.data.Dataset):
         steps = int(data.cardinality())
-        if steps < 0:  # unknown or infinite: count once
-            steps = kwargs.get("steps_per_epoch") or sum(1 for _ in data)
+        if steps < 0:  # unknown or infinite
+            steps = kwargs.get("steps_per_epoch")
+        if steps is None:
+            if data not in _COUNTED:
+                _COUNTED[data] = sum(1 for _ in data)
+            steps = _COUNTED[data]
         return max(1, steps)
     return max(1, math.ceil(len(data) / (kwargs.get("batch_size") or 32)))
