@@ -11,7 +11,10 @@ keras-tuner:
 - `Tuner._try_build` (clear_session + build + size check), `Tuner._get_checkpoint_fname`,
   `Tuner._deepcopy_callbacks`, `Tuner._configure_tensorboard_dir`: through the functions below.
 - Hooks keras_nash overrides (`OVERRIDDEN`): `Tuner._build_and_fit_model` (documented by
-  keras-tuner as an override point "for AutoKeras") and `BaseTuner._populate_initial_space`.
+  keras-tuner as an override point "for AutoKeras"), `BaseTuner._populate_initial_space` and
+  `Oracle._save_trial` (with `Oracle._get_oracle_fname` / `_get_trial_dir`, in
+  `AtomicStateFiles`, and `BaseTuner._is_worker` / `_get_tuner_fname` in
+  `AtomicTunerFile`: the oracle's and the tuner's files written by atomic replace).
 - The project layout keras-tuner writes and reads: `<project>/trial_<id>/checkpoint.weights.h5`
   (`trial_dir`, `CHECKPOINT_FILE`).
 
@@ -29,6 +32,8 @@ from keras_tuner.engine.trial import TrialStatus  # noqa: F401  (public; re-expo
 from keras_tuner.src.engine import oracle as _oracle_module
 from keras_tuner.src.engine import base_tuner as _base_tuner_module
 
+from keras_nash import files
+
 CHECKPOINT_FILE = "checkpoint.weights.h5"
 """The file keras-tuner's `Tuner` saves a trial's best weights to and `load_model` reads."""
 
@@ -38,6 +43,7 @@ Display = _oracle_module.Display
 OVERRIDDEN = {
     keras_tuner.Tuner: ("_build_and_fit_model",),
     _base_tuner_module.BaseTuner: ("_populate_initial_space",),
+    keras_tuner.Oracle: ("_save_trial",),
     keras.optimizers.Optimizer: ("_apply_weight_decay",),
 }
 """Private methods keras_nash's subclasses override, by the class that must still define them."""
@@ -48,6 +54,8 @@ CALLED = {
         "_configure_tensorboard_dir",
     ),
     keras.optimizers.Optimizer: ("_use_weight_decay",),
+    keras_tuner.Oracle: ("_get_oracle_fname", "_get_trial_dir"),
+    _base_tuner_module.BaseTuner: ("_is_worker", "_get_tuner_fname"),
 }
 """Private methods keras_nash calls, by the class that must define them."""
 
@@ -91,3 +99,30 @@ def trial_callbacks(tuner, callbacks, trial) -> list:
 def uses_weight_decay(optimizer, variable) -> bool:
     """Whether `optimizer`'s `exclude_from_weight_decay` settings leave `variable` decayed."""
     return optimizer._use_weight_decay(variable)
+
+
+class AtomicStateFiles:
+    """Oracle mixin: the oracle's state file and every `trial.json` written by atomic replace.
+
+    keras-tuner writes both in place (`Stateful.save`), so a kill during a write leaves a torn
+    JSON file that the next start cannot read; here each is written whole to a temporary file
+    and moved over the old one (`keras_nash.files`). Put it before `keras_tuner.Oracle`.
+    """
+
+    def save(self):
+        files.write_json(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        files.write_json(
+            os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state()
+        )
+
+
+class AtomicTunerFile:
+    """Tuner mixin: the tuner's state file written by atomic replace (see `AtomicStateFiles`).
+    Put it before `keras_tuner.Tuner`."""
+
+    def save(self):
+        if not self._is_worker():
+            self.oracle.save()
+        files.write_json(self._get_tuner_fname(), self.get_state())

@@ -5,10 +5,10 @@ import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_nash"
 
-# Each layer may import only the layers below it (and the foundations: checks, internals,
+# Each layer may import only the layers below it (and the foundations: checks, files, internals,
 # logs, optimizers, schedules). The command line and the package's __init__ sit on top.
 LAYERS = [
-    {"checks", "internals", "logs"},
+    {"checks", "files", "internals", "logs"},
     {"optimizers", "schedules", "layers"},
     {"graph"},
     {"morphisms", "spaces", "seed_models"},

@@ -33,6 +33,8 @@ import numpy as np
 import keras
 import tensorflow as tf
 
+from keras_nash import files
+
 SPACES = ("macro", "micro")
 
 # The authors' CIFAR-10 defaults for each space.
@@ -379,8 +381,7 @@ class Controller:
         the caller's state (`get_state`)."""
         arrays = {f"w{i}": np.asarray(v) for i, v in enumerate(self.variables)}
         arrays.update({f"o{i}": np.asarray(v) for i, v in enumerate(self.optimizer.variables)})
-        with open(path, "wb") as f:
-            np.savez(f, **arrays)
+        files.replace_atomically(path, lambda temporary: np.savez(temporary, **arrays))
 
     def load(self, path: str):
         """Read what `save` wrote."""

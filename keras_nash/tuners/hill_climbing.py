@@ -22,7 +22,7 @@ _DONE = (TrialStatus.COMPLETED, TrialStatus.FAILED)
 _KEY = "nash/"
 
 
-class NashOracle(keras_tuner.Oracle):
+class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
     """The NASH hill-climbing coordinator: proposes children, promotes the best.
 
     Args:

@@ -42,7 +42,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from keras_nash import graph, internals, morphisms, schedules
+from keras_nash import files, graph, internals, morphisms, schedules
 from keras_nash.graph import Architecture
 from keras_nash.logs import logger
 from keras_nash.optimizers import CoupledSGD
@@ -76,7 +76,7 @@ class _ArchitectureHyperModel(keras_tuner.HyperModel):
         )
 
 
-class NashTuner(keras_tuner.Tuner):
+class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
     """NASH as a drop-in keras-tuner tuner.
 
     Args:
@@ -198,7 +198,7 @@ class NashTuner(keras_tuner.Tuner):
             )
         # keras-tuner saved the best epoch's weights; the paper scores and inherits the network
         # at the end of its cycle (`run_trial`), so that is what the checkpoint holds.
-        model.save_weights(internals.checkpoint_path(self, trial.trial_id))
+        files.replace_atomically(internals.checkpoint_path(self, trial.trial_id), model.save_weights)
         history.history["trial_seconds"] = [time.perf_counter() - start] * len(losses)
         history.history["fit_seconds"] = [fit_seconds] * len(losses)
         self._log(trial, model, history)

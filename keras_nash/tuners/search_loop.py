@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nash import internals
+from keras_nash import files, internals
 
 OPTIMIZER_FILE = "optimizers.npz"
 
@@ -287,13 +287,17 @@ class SearchState:
 
     def save(self, directory: str) -> None:
         """Write the weights (`checkpoint.weights.h5`) and optimiser state (`optimizers.npz`)."""
-        self.network.save_weights(os.path.join(directory, internals.CHECKPOINT_FILE))
+        files.replace_atomically(
+            os.path.join(directory, internals.CHECKPOINT_FILE), self.network.save_weights
+        )
         arrays = {
             f"{name}/{index}": np.asarray(variable)
             for name, optimizer in self.optimizers.items()
             for index, variable in enumerate(optimizer.variables)
         }
-        np.savez(os.path.join(directory, OPTIMIZER_FILE), **arrays)
+        files.replace_atomically(
+            os.path.join(directory, OPTIMIZER_FILE), lambda path: np.savez(path, **arrays)
+        )
 
     def restore(self, directory: str) -> None:
         """Read what `save` wrote (the optimisers must be built on the same variables)."""

@@ -39,7 +39,7 @@ import keras
 import keras_tuner
 import numpy as np
 
-from keras_nash import internals
+from keras_nash import files, internals
 from keras_nash.checks import check_int
 from keras_nash.internals import CHECKPOINT_FILE, TrialStatus, trial_dir
 from keras_nash.logs import logger
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 
-class SupernetOracle(keras_tuner.Oracle):
+class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
     """Issue one trial per search epoch, then one final from-scratch trial, then STOPPED.
 
     Subclasses set `key_prefix` (e.g. "darts/") and implement the policy hooks
@@ -236,7 +236,7 @@ def _format_metrics(metrics: dict) -> str:
     return " ".join(f"{name} {float(metrics[name]):.4f}" for name in shown if name in metrics)
 
 
-class SupernetTuner(keras_tuner.Tuner):
+class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
     """Run a `SupernetOracle`'s trials: search epochs on a shared supernet, then the final one.
 
     Args:
@@ -358,8 +358,7 @@ class SupernetTuner(keras_tuner.Tuner):
         directory = self.get_trial_dir(trial.trial_id)
         state.save(directory)
         result = {**result, "input_shape": list(data.input_shape)}
-        with open(os.path.join(directory, RESULT_FILE), "w") as f:
-            json.dump(result, f)
+        files.write_json(os.path.join(directory, RESULT_FILE), result)
         state.trial_id = trial.trial_id
         self._search_state = state
         logger.info(
