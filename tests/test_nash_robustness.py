@@ -84,17 +84,17 @@ class _MemoryProbe(NashTuner):
 
 
 @pytest.mark.long
-def test_memory_stays_bounded_across_18_trials(tmp_path, data):
+def test_memory_stays_bounded_across_14_trials(tmp_path, data):
     x, y, x_val, y_val = data
     seed = seed_models.simple_cnn((16, 16, 3), 10, filters=(4, 8, 8))
-    settings = {**nash_run.SEARCH, "n_steps": 4, "n_neighbors": 4, "n_morphisms": 1}
+    settings = {**nash_run.SEARCH, "n_steps": 3, "n_neighbors": 4, "n_morphisms": 1}
     tuner = _MemoryProbe(seed, directory=str(tmp_path), project_name="memory", **settings)
     tuner.search(x[:64], y[:64], validation_data=(x_val[:32], y_val[:32]), batch_size=32, verbose=0)
-    assert len(tuner.rss) == 18
+    assert len(tuner.rss) == 14
     # Measured: about 11 MB a trial from trial 4 on (with or without gc.collect() or
     # clear_session(free_memory=True) between trials: TensorFlow's side, not Python objects);
-    # the bound fails at twice that.
-    assert tuner.rss[-1] - tuner.rss[4] < 300, tuner.rss
+    # the bound fails at about twice that.
+    assert tuner.rss[-1] - tuner.rss[4] < 200, tuner.rss
 
 
 def _free_port():
