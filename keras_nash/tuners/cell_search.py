@@ -52,7 +52,7 @@ class CellSearch(SupernetTuner):
         objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
         seed: int or None.
         max_trials: int or None. Defaults to None (stop after the final trial).
-        search_space: a `DartsSpace`, instead of the six space arguments below.
+        search_space: a `DartsSpace`, instead of the seven space arguments below.
         cells, channels, steps, multiplier, primitives, partial_channels,
         edge_normalization: the supernet's space (`DartsSpace`'s arguments;
             `partial_channels` is PC-DARTS's `k`, 1 = plain DARTS; `edge_normalization` adds
@@ -98,8 +98,8 @@ class CellSearch(SupernetTuner):
     def __init__(
         self, num_classes=10, epochs=50, objective="val_accuracy", seed=None, max_trials=None,
         *, search_space=None, cells=None, channels=None, steps=None, multiplier=None,
-        primitives=None, partial_channels=None, edge_normalization=None, batch_size=None, learning_rate=None,
-        learning_rate_min=None, momentum=0.9, weight_decay=3e-4, grad_clip=5.0,
+        primitives=None, partial_channels=None, edge_normalization=None, batch_size=None,
+        learning_rate=None, learning_rate_min=None, momentum=0.9, weight_decay=3e-4, grad_clip=5.0,
         final_epochs=None, final_cells=20, final_channels=36, final_learning_rate=0.025,
         final_weight_decay=3e-4, auxiliary_weight=0.4, drop_path_prob=None, cutout_length=16,
         jit_compile=False, **kwargs,
