@@ -9,12 +9,19 @@ A morphism is a plain dict with every random choice already made, e.g.
 so it can be applied to an `Architecture` alone (what a search coordinator needs: `apply`) or to
 an architecture with its weights (what a worker needs: `apply_with_weights`), deterministically
 and with the same node ids either way. The child computes the same function as its parent in
-inference mode (up to float rounding); `max_output_difference` measures it.
+inference mode (up to float rounding). Only the batch norms that `deeper` inserts need data to be
+close in training mode too: `calibrate_batch_norms` sets them from a few training batches.
+`check_preservation` fails a child whose logits differ from its parent's by more than a
+tolerance relative to their size, set per numerical precision (`PRESERVATION_TOLERANCES`).
 
 How each operator keeps the function (Elsken et al. 2017, types I-IV):
 
 - deeper: after a conv block's ReLU, insert Conv(k)-BN-ReLU with a Dirac kernel, a batch norm
   that passes its input through, and a ReLU that is idempotent on the non-negative input.
+  The batch norm starts with mean 0, variance 1 (exact in inference mode);
+  `calibrate_batch_norms` then sets its statistics, gamma and beta from the data it sees
+  (moving mean = beta = mean, moving variance = variance, gamma = sqrt(variance + epsilon)), so
+  that it also passes its input through in training mode, up to batch-to-batch variation.
 - wider: the conv gets `(factor - 1) * filters` new filters (random He-normal values); every
   node downstream carries the new channels (batch norm gets identity parameters for them) until
   a conv or dense layer, whose weights for the new channels are zero. Where the new channels
@@ -36,6 +43,8 @@ Modules, by concept (imports point down the list, and only to `keras_nash.graph`
 - `operators`: checking and applying the three operators; `apply`, `apply_with_weights`.
 - `targets`: where each operator applies (`valid_targets`).
 - `sampling`: drawing random morphisms (`random_morphisms`).
+- `preservation`: what needs data: calibrating new batch norms, measuring and checking that a
+  child computes its parent's function.
 
 Example:
 
@@ -46,22 +55,35 @@ Example:
 16
 """
 
-from keras_nash.morphisms.operators import (
-    OPERATORS,
-    SKIP_MODES,
-    apply,
-    apply_with_weights,
+from keras_nash.morphisms.operators import OPERATORS, SKIP_MODES, apply, apply_with_weights
+from keras_nash.morphisms.preservation import (
+    PRESERVATION_TOLERANCES,
+    PreservationError,
+    calibrate_batch_norms,
+    check_preservation,
+    default_tolerance,
+    logit_difference,
+    logits_layer,
     max_output_difference,
+    new_batch_norms,
 )
 from keras_nash.morphisms.sampling import random_morphisms
 from keras_nash.morphisms.targets import valid_targets
 
 __all__ = [
     "OPERATORS",
+    "PRESERVATION_TOLERANCES",
     "SKIP_MODES",
+    "PreservationError",
     "apply",
     "apply_with_weights",
+    "calibrate_batch_norms",
+    "check_preservation",
+    "default_tolerance",
+    "logit_difference",
+    "logits_layer",
     "max_output_difference",
+    "new_batch_norms",
     "random_morphisms",
     "valid_targets",
 ]

@@ -3,11 +3,11 @@
 `apply` edits the architecture alone (the search coordinator's view), `apply_with_weights` also
 transforms the weights (the worker's view); both run the same code, so they give the same node
 ids. Each morphism is checked first (`check_morphism`: errors name the argument and the value),
-and the child is validated after each one. `max_output_difference` measures the promise: the
-child computes the parent's function.
+and the child is validated after each one. The child computes the parent's function in
+inference mode; `preservation.py` measures it, and calibrates the batch norms `deeper` inserts
+from data so that the child is close to its parent in training mode too.
 """
 
-import keras
 import numpy as np
 
 from keras_nash.checks import check_choice, check_int
@@ -72,30 +72,6 @@ def apply_with_weights(arch: Architecture, weights: dict, morphisms) -> tuple:
         raise ValueError(f"`weights` has no values for nodes {missing}.")
     arrays = {node_id: [np.asarray(v) for v in values] for node_id, values in weights.items()}
     return _apply_all(arch, morphisms, arrays)
-
-
-def max_output_difference(parent: keras.Model, child: keras.Model, x, output: str | None = None) -> float:
-    """Largest absolute difference between two models' outputs on `x`, in inference mode.
-
-    Args:
-        parent, child: `keras.Model`s.
-        x: a batch of inputs (numpy array or tensor).
-        output: str or None, a layer name (e.g. "logits") to compare instead of the models'
-            outputs; both models must have a layer of that name. Defaults to the outputs.
-
-    Returns:
-        float, `max |parent(x) - child(x)|`.
-    """
-
-    def outputs(model):
-        if output is not None:
-            model = keras.Model(model.input, model.get_layer(output).output)
-        return np.asarray(model(x, training=False))
-
-    a, b = outputs(parent), outputs(child)
-    if a.shape != b.shape:
-        raise ValueError(f"The models' outputs differ in shape: {a.shape} vs {b.shape}.")
-    return float(np.max(np.abs(a - b)))
 
 
 def check_morphism(arch: Architecture, morphism: dict) -> None:
@@ -212,7 +188,10 @@ def _deeper(arch, m, weights):
     if weights is not None:
         weights[conv_id] = [dirac_kernel(k, k, channels)]
         # gamma, beta, moving mean, moving variance: gamma = sqrt(1 + epsilon) over the unit
-        # variance makes the batch norm pass its input through.
+        # variance makes the batch norm pass its input through in inference mode. In training
+        # mode (batch statistics) it would standardise its input: `calibrate_batch_norms`
+        # (preservation.py) sets it from the data it sees, exact in inference and close in
+        # training mode (type I); this data-free form is what it starts from.
         weights[bn_id] = [
             np.full(channels, np.sqrt(1.0 + epsilon), "float32"),
             np.zeros(channels, "float32"),

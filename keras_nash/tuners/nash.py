@@ -22,10 +22,12 @@ morphisms, JSON), `nash/epochs`, `nash/step`, `nash/role` (seed, child, incumben
 The oracle draws every morphism itself (architectures only, from its saved seed), so the
 sequence of architectures is reproducible and a search killed at any point resumes with
 `overwrite=False`. A worker rebuilds the parent, loads the parent's end-of-cycle checkpoint from
-the project directory, applies the morphisms to the weights, checks on one validation batch that
-the child computes the parent's function (the difference is recorded as the trial metric
-`preservation_error`; above `preservation_tolerance` the trial fails rather than train a broken
-child), then trains. All of a step's neighbours are issued at once, so several keras-tuner
+the project directory, applies the morphisms to the weights, sets the batch norms a deeper
+morphism inserted from two training batches (so the child is close to its parent in training
+mode too), checks on two validation batches that the child computes the parent's logits
+(relative difference recorded as the trial metric `preservation_error`, the training-mode one as
+`training_mode_difference`; above `preservation_tolerance` the trial fails rather than train a
+broken child), then trains. All of a step's neighbours are issued at once, so several keras-tuner
 workers (KERASTUNER_* variables) train them in parallel; the oracle waits (IDLE) only while some
 are still running.
 
@@ -48,7 +50,7 @@ from keras_nash.logs import logger
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.tuners.arguments import oracle_arguments
 from keras_nash.tuners.hill_climbing import NashOracle, describe
-from keras_nash.tuners.nash_data import check_search_data, steps_per_epoch, validation_batch
+from keras_nash.tuners.nash_data import check_search_data, steps_per_epoch, training_batches, validation_batches
 
 _KEY = "nash/"
 
@@ -92,9 +94,11 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         loss: the Keras loss. Defaults to "sparse_categorical_crossentropy", or its
             `from_logits=True` form when the seed network ends without a softmax.
         metrics: Keras metrics. Defaults to ["accuracy"].
-        preservation_tolerance: float, a child whose output differs from its parent's by more
-            than this on a validation batch (inference mode) fails instead of training.
-            Defaults to 1e-4.
+        preservation_tolerance: float or None, a child whose logits differ from its parent's
+            by more than this (max |child - parent| / mean |parent| over two validation
+            batches, inference mode) fails instead of training. None: the tolerance of the
+            global dtype policy's precision (`morphisms.PRESERVATION_TOLERANCES`: 1e-4 in
+            float32, 1e-1 in `mixed_bfloat16`). Defaults to None.
         seed: int, the random seed of the search. Defaults to a random one.
         **kwargs: the hill climb's arguments, passed to `NashOracle` (`n_steps`,
             `n_neighbors`, `n_morphisms`, `epochs_per_neighbor`, `final_epochs`,
@@ -124,7 +128,7 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         weight_decay=5e-4,
         loss=None,
         metrics=("accuracy",),
-        preservation_tolerance=1e-4,
+        preservation_tolerance=None,
         seed=None,
         **kwargs,
     ):
@@ -138,15 +142,15 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
                 f"Received: {type(seed_model).__name__}"
             )
         schedules.cosine_annealing(lr_start, lr_end, 1)  # checks the learning rates
-        if not preservation_tolerance >= 0:
-            raise ValueError(f"`preservation_tolerance` must be >= 0. Received: preservation_tolerance={preservation_tolerance}")
+        if preservation_tolerance is not None and not preservation_tolerance >= 0:
+            raise ValueError(f"`preservation_tolerance` must be >= 0 or None. Received: preservation_tolerance={preservation_tolerance}")
         oracle = NashOracle(
             seed_architecture, objective=objective, seed=seed,
             **oracle_arguments(NashOracle, kwargs),
         )
         self.seed_architecture = seed_architecture
         self.lr_start, self.lr_end = float(lr_start), float(lr_end)
-        self.preservation_tolerance = float(preservation_tolerance)
+        self.preservation_tolerance = None if preservation_tolerance is None else float(preservation_tolerance)
         last = seed_architecture.node(seed_architecture.outputs[0])
         self._outputs_probabilities = last.op == "softmax" or (last.op == "dense" and last.config["activation"] == "softmax")
         if loss is None:
@@ -179,7 +183,7 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         model = internals.try_build(self, trial.hyperparameters)
         extra = {"params": float(model.count_params())}
         if values[_KEY + "parent"]:
-            extra["preservation_error"] = self._inherit(model, values, kwargs)
+            extra["preservation_error"], extra["training_mode_difference"] = self._inherit(model, values, args, kwargs)
         epochs = int(values[_KEY + "epochs"])
         steps = steps_per_epoch(args, kwargs)
         self.hypermodel.compile(model, schedules.cosine_annealing(self.lr_start, self.lr_end, max(1, epochs * steps)))
@@ -204,8 +208,10 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         self._log(trial, model, history)
         return history
 
-    def _inherit(self, model, values, fit_kwargs):
-        """Load the parent's weights, morph them into `model`, check the function is kept."""
+    def _inherit(self, model, values, fit_args, fit_kwargs):
+        """Load the parent's weights, morph them into `model`, set the batch norms a deeper
+        morphism inserted from two training batches, and check the child computes its
+        parent's logits; returns (inference difference, training-mode difference)."""
         parent_id = values[_KEY + "parent"]
         parent_arch = Architecture.from_json(self.oracle.get_trial(parent_id).hyperparameters.values[_KEY + "arch"])
         parent = graph.build_model(parent_arch, name="parent")
@@ -213,16 +219,18 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         ms = json.loads(values[_KEY + "morphs"])
         child_arch, child_weights = morphisms.apply_with_weights(parent_arch, graph.get_weights(parent, parent_arch), ms)
         graph.set_weights(model, child_weights)
-        x = validation_batch(fit_kwargs)
-        difference = morphisms.max_output_difference(parent, model, x)
+        new = morphisms.new_batch_norms(parent_arch, child_arch)
+        if new:
+            morphisms.calibrate_batch_norms(model, new, training_batches(fit_args, fit_kwargs, 2))
+        batches = validation_batches(fit_kwargs, 2)
+        layer = morphisms.logits_layer(parent_arch)
+        try:
+            difference = morphisms.check_preservation(parent, model, batches, self.preservation_tolerance, layer)
+        except morphisms.PreservationError as error:
+            raise keras_tuner.errors.FailedTrialError(f"The child of trial {parent_id} (morphisms {ms}): {error}") from None
+        training = morphisms.logit_difference(parent, model, batches, layer, training=True, reduction="mean")
         del parent
-        if not difference <= self.preservation_tolerance:
-            raise keras_tuner.errors.FailedTrialError(
-                f"The child of trial {parent_id} does not compute its parent's function: max output "
-                f"difference {difference:.3g} > preservation_tolerance={self.preservation_tolerance} "
-                f"(morphisms {ms})."
-            )
-        return difference
+        return difference, training
 
     def _log(self, trial, model, history):
         values = trial.hyperparameters.values

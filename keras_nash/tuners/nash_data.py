@@ -54,10 +54,24 @@ def check_search_data(arch, fit_args, fit_kwargs, objective):
             )
 
 
-def validation_batch(fit_kwargs):
-    batch = first_batch(fit_kwargs["validation_data"])
-    x = batch[0]
-    return x[: fit_kwargs.get("batch_size") or 32] if not isinstance(fit_kwargs["validation_data"], tf.data.Dataset) else x
+def _batches(data, n, batch_size):
+    """The first `n` input batches of a dataset of `(x, y)` batches or of an `(x, y)` pair."""
+    if isinstance(data, tf.data.Dataset):
+        return [batch[0] for batch in data.take(n)]
+    x = np.asarray(data[0])
+    return [x[i * batch_size:(i + 1) * batch_size] for i in range(n) if len(x) > i * batch_size]
+
+
+def training_batches(fit_args, fit_kwargs, n):
+    """The first `n` input batches of `search()`'s training data."""
+    x = fit_args[0] if fit_args else fit_kwargs.get("x")
+    data = x if isinstance(x, tf.data.Dataset) else (x, None)
+    return _batches(data, n, fit_kwargs.get("batch_size") or 32)
+
+
+def validation_batches(fit_kwargs, n):
+    """The first `n` input batches of `search()`'s validation data."""
+    return _batches(fit_kwargs["validation_data"], n, fit_kwargs.get("batch_size") or 32)
 
 
 _COUNTED = weakref.WeakKeyDictionary()  # dataset -> batches, for unknown cardinalities
