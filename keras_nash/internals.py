@@ -7,7 +7,8 @@ and nowhere else, so an upgrade that removes one breaks this module (and
 
 keras-tuner:
 - `Display` (`keras_tuner.src.engine.oracle.Display`): the base of the one-line trial displays.
-- `Oracle._display`, `Oracle._project_dir`: through `set_display` and `project_dir`.
+- `Oracle._display`, `Oracle._project_dir`: through `set_display` and `project_dir`;
+  `Oracle._retry_queue` (the trials a restart runs again): through `retry_queue`.
 - `Tuner._try_build` (clear_session + build + size check), `Tuner._get_checkpoint_fname`,
   `Tuner._deepcopy_callbacks`, `Tuner._configure_tensorboard_dir`: through the functions below.
 - Hooks keras_nash overrides (`OVERRIDDEN`): `Tuner._build_and_fit_model` (documented by
@@ -59,7 +60,7 @@ CALLED = {
 }
 """Private methods keras_nash calls, by the class that must define them."""
 
-INSTANCE_ATTRIBUTES = {keras_tuner.Oracle: ("_display", "_project_dir")}
+INSTANCE_ATTRIBUTES = {keras_tuner.Oracle: ("_display", "_project_dir", "_retry_queue")}
 """Private attributes keras_nash reads or sets on instances (set in `__init__` / `_set_project_dir`)."""
 
 
@@ -71,6 +72,12 @@ def trial_dir(project_dir: str, trial_id: str) -> str:
 def project_dir(oracle) -> str:
     """The oracle's project directory (set by the tuner that owns it)."""
     return oracle._project_dir
+
+
+def retry_queue(oracle) -> list:
+    """The ids of the trials the oracle hands out again before new ones (keras-tuner's list:
+    `reload` puts the trials that were running at a restart in it)."""
+    return oracle._retry_queue
 
 
 def set_display(oracle, display_class) -> None:

@@ -1,11 +1,7 @@
-"""ENAS through keras-tuner: macro and micro searches end to end, resume after SIGKILL, export."""
+"""ENAS through keras-tuner: macro and micro searches end to end, export (resume: test_resume.py)."""
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import keras
 import numpy as np
@@ -106,74 +102,3 @@ def test_bad_arguments(tmp_path, kwargs, message):
 def test_bad_space_size():
     with pytest.raises(ValueError, match="num_layers=0"):
         EnasTuner(MacroSpace(num_layers=0))
-
-
-def test_resume_after_sigkill(tmp_path):
-    log = tmp_path / "epochs.log"
-    env = {**os.environ, "ENAS_TEST_LOG": str(log), "ENAS_TEST_SLOW": "1"}
-    command = [sys.executable, __file__, str(tmp_path)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        # Wait until the first epoch trial has finished (its end is in the oracle's state).
-        oracle_file = tmp_path / "macro" / "oracle.json"
-        deadline = time.time() + 400  # slow on a loaded machine
-        while time.time() < deadline:
-            if oracle_file.exists():
-                try:
-                    if json.loads(oracle_file.read_text())["enas"]["history"]:
-                        break
-                except (ValueError, KeyError):
-                    pass
-            assert process.poll() is None, "the search ended before it was killed"
-            time.sleep(0.2)
-        else:
-            pytest.fail("the first epoch did not finish in time")
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    finally:
-        if process.poll() is None:
-            process.kill()
-    first_run = log.read_text().split()
-    assert first_run[0] == "0"
-    snapshot = json.loads(oracle_file.read_text())["enas"]
-
-    env["ENAS_TEST_SLOW"] = "0"
-    subprocess.run(command, env=env, check=True, timeout=120, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    second_run = log.read_text().split()[len(first_run):]
-    # It went on from the second epoch (an epoch killed mid-way runs again), then the final trial.
-    assert second_run[0] == "1" and second_run[-1] == "final"
-    assert "0" not in second_run
-    state = json.loads(oracle_file.read_text())["enas"]
-    assert state["history"][0] == snapshot["history"][0]
-    assert [h["epoch"] for h in state["history"]] == [0, 1, 2]
-    assert state["best_arch"] is not None
-
-
-class _LoggingTuner(EnasTuner):
-    """Appends each epoch (and "final") to a log; slow epochs after the first when asked."""
-
-    def run_search_epoch(self, state, trial, data, loop):
-        epoch = int(trial.hyperparameters.values["enas/epoch"])
-        with open(os.environ["ENAS_TEST_LOG"], "a") as f:
-            f.write(f"{epoch}\n")
-        if epoch >= 1 and os.environ.get("ENAS_TEST_SLOW") == "1":
-            time.sleep(600)
-        return super().run_search_epoch(state, trial, data, loop)
-
-    def build_final_model(self, hp):
-        with open(os.environ["ENAS_TEST_LOG"], "a") as f:
-            f.write("final\n")
-        return super().build_final_model(hp)
-
-
-def _resume_main(directory):
-    _, train, val = _data()
-    tuner = _LoggingTuner(MacroSpace(num_layers=3, filters=4), epochs=3, directory=directory,
-                          project_name="macro", overwrite=False, **SMALL)
-    tuner.search(train, validation_data=val, verbose=0)
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    _resume_main(sys.argv[1])

@@ -2,7 +2,6 @@
 preservation check on logits that rejects broken children and accepts bf16 ones."""
 
 import keras
-import numpy as np
 import pytest
 
 from keras_nash import graph, morphisms, seed_models

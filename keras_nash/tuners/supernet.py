@@ -38,12 +38,15 @@ import time
 import keras
 import keras_tuner
 import numpy as np
+import tensorflow as tf
 
 from keras_nash import files, internals
 from keras_nash.checks import check_int
 from keras_nash.internals import CHECKPOINT_FILE, TrialStatus, trial_dir
 from keras_nash.logs import logger
-from keras_nash.tuners.search_loop import EpochLoop, SearchData, SearchState, as_search_data
+from keras_nash.tuners.search_loop import (
+    EpochLoop, SearchData, SearchState, as_search_data, skip_passes,
+)
 
 ROLE_EPOCH = "epoch"
 ROLE_FINAL = "final"
@@ -139,15 +142,52 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         stored = self.trials[trial.trial_id]
         if stored.status != TrialStatus.COMPLETED:
             return
-        values = stored.hyperparameters.values
+        self._record_completed(stored)
+        self.save()
+
+    def _record_completed(self, trial) -> None:
+        """Move the search on from a completed trial: the next epoch, or the final's end."""
+        values = trial.hyperparameters.values
         role = values.get(self.key("role"))
         if role == ROLE_EPOCH and int(values[self.key("epoch")]) == self.epoch:
-            self.update_policy(stored, self.read_result(stored.trial_id))
+            self.update_policy(trial, self.read_result(trial.trial_id))
             self.epoch += 1
-            self.parent_trial_id = stored.trial_id
+            self.parent_trial_id = trial.trial_id
         elif role == ROLE_FINAL:
-            self.final_trial_id = stored.trial_id
-        self.save()
+            self.final_trial_id = trial.trial_id
+
+    def reload(self):
+        """Reload the state, then finish what a kill interrupted (see `reconcile`)."""
+        super().reload()
+        if self.reconcile():
+            self.save()
+
+    def reconcile(self) -> bool:
+        """Apply completed trials whose end the oracle's state does not record yet.
+
+        keras-tuner ends a trial by writing its `trial.json` (COMPLETED), then the oracle's
+        state with the trial still ongoing; this oracle then updates the policy and writes its
+        state again. A kill between those writes leaves a completed epoch trial that a restart
+        would queue for retry and train again. Here such a trial leaves the retry queue and, if
+        it is the current epoch's, updates the policy from the result file its tuner wrote (as
+        `end_trial` would have), so finished work is never redone.
+
+        Returns:
+            True when something was reconciled (the caller saves the state).
+        """
+        changed = False
+        queue = internals.retry_queue(self)
+        for trial_id in list(queue):
+            trial = self.trials.get(trial_id)
+            if trial is None or trial.status != TrialStatus.COMPLETED:
+                continue
+            queue.remove(trial_id)
+            if trial_id not in self.end_order:
+                self.end_order.append(trial_id)
+            self._record_completed(trial)
+            logger.info("trial %s had completed before the restart: not run again", trial_id)
+            changed = True
+        return changed
 
     def read_result(self, trial_id: str) -> dict:
         """The result the tuner wrote for an epoch trial (`supernet_result.json`)."""
@@ -262,6 +302,7 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         self.batch_size = check_int("batch_size", batch_size, 1)
         self._search_state = None
         self._final_fit = None
+        self._train_source, self._train_passes = None, 0
         super().__init__(oracle=oracle, hypermodel=_FinalHyperModel(self), **kwargs)
 
     def search(self, *fit_args, final_fit: dict = None, **fit_kwargs):
@@ -310,6 +351,13 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         raise NotImplementedError
 
     # ----- machinery -----
+    def on_search_begin(self):
+        # keras-tuner reloads a project only if the tuner's file exists, and writes it first
+        # when a trial ends: a kill during the first trial's end would start the search over
+        # (and train that trial again). Written now, a restart always reloads and reconciles.
+        super().on_search_begin()
+        self.save()
+
     def _populate_initial_space(self):
         # keras-tuner builds the hypermodel once to discover registered hyperparameters; a
         # supernet search has none (its values are the oracle's JSON strings), and there is no
@@ -330,8 +378,34 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             if self._final_fit is not None:
                 kept = {k: v for k, v in fit_kwargs.items() if k in ("callbacks", "verbose")}
                 fit_args, fit_kwargs = (), {**kept, **self._final_fit}
+            else:  # the final training goes on with the search's data from the next pass
+                epoch = int(trial.hyperparameters.values[self.key("epoch")])
+                self._align_passes(fit_args, fit_kwargs, epoch)
             return super().run_trial(trial, *fit_args, **fit_kwargs)
         return self._run_epoch_trial(trial, fit_args, fit_kwargs)
+
+    def _align_passes(self, fit_args, fit_kwargs, passes: int) -> None:
+        """Bring a training dataset to its pass number `passes` (search epoch `passes`).
+
+        An uninterrupted search makes one pass over the training data per epoch, so a
+        reshuffling pipeline gives epoch k its k-th order. A resumed search has a new
+        dataset object: `skip_passes` advances it to the pass the epoch would have had, so a
+        resumed search trains on the same batches. Arrays need nothing (each epoch's order is
+        drawn from the epoch's seed).
+        """
+        source = fit_args[0] if fit_args else fit_kwargs.get("x")
+        if not isinstance(source, tf.data.Dataset):
+            return
+        made = self._train_passes if source is self._train_source else 0
+        if made < passes:
+            skip_passes(source, passes - made)
+        elif made > passes:
+            logger.warning(
+                "The training dataset has made %d passes where search epoch %d expects %d "
+                "(an epoch run again in this process); a reshuffling dataset now gives this "
+                "epoch another order than an uninterrupted search would.", made, passes, passes,
+            )
+        self._train_source, self._train_passes = source, passes + 1
 
     def _run_epoch_trial(self, trial, fit_args, fit_kwargs):
         start = time.perf_counter()
@@ -340,6 +414,7 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         batch_size = check_int("batch_size", fit_kwargs.get("batch_size") or self.batch_size, 1)
         data = as_search_data(fit_args, fit_kwargs, batch_size,
                               shuffle_seed=values.get(self.key("data_seed")))
+        self._align_passes(fit_args, fit_kwargs, epoch)
         parent = values.get(self.key("parent"), "")
         state, self._search_state = self._search_state, None  # dropped if the epoch fails
         if state is None or state.trial_id != (parent or None):
