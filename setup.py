@@ -21,7 +21,7 @@ setuptools.setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=setuptools.find_packages(include=["keras_nash", "keras_nash.*"]),
-    package_data={"keras_nash": ["data/*.npz"]},
+    package_data={"keras_nash": ["data/*.npz", "data/ptb_default/*.txt"]},
     python_requires=">=3.10",
     install_requires=[
         "keras>=3.5",

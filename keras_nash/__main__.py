@@ -13,6 +13,7 @@ channels, then 600 epochs of a 20-cell, 36-channel network; and so on).
     python -m keras_nash                                   # short NASH search, default data
     python -m keras_nash --algorithm=egnas --export_dir=exported/
     python -m keras_nash --algorithm=enas --enas_space=micro
+    python -m keras_nash --algorithm=enas --enas_space=recurrent    # language model, PTB subset
     python -m keras_nash --dataset=cifar10 --data_dir=~/tensorflow_datasets --paper_defaults
     python -m keras_nash --dataset=my_images.npz --export_dir=exported/
     python -m keras_nash --helpfull                        # every flag, absl's included
@@ -190,6 +191,62 @@ def run_supernet(data, project_dir):
     return tuner, tuner.load_model(best_trial), architecture, records
 
 
+def run_language_model(start):
+    """--algorithm=enas --enas_space=recurrent: ENAS's recurrent cell for a language model on
+    Penn Treebank-format text; prints validation and test perplexity."""
+    import numpy as np
+
+    from keras_nash import datasets, export, report
+    from keras_nash.spaces.enas_recurrent import RecurrentSpace
+    from keras_nash.tuners.enas import EnasTuner
+
+    directory = None if FLAGS.dataset == "default" else FLAGS.dataset
+    try:
+        text = datasets.load_text(directory, batch_size=cli_flags.batch_size(), bptt=FLAGS.bptt)
+        space_values = _flag_values(("num_nodes", "hidden_size"), cli_flags.SHORT["recurrent"])
+        tuner = EnasTuner(
+            RecurrentSpace(**space_values, seed=FLAGS.seed), num_classes=len(text.vocabulary),
+            seed=FLAGS.seed, directory=os.path.abspath(os.path.expanduser(FLAGS.output_dir)),
+            project_name="enas_recurrent", overwrite=FLAGS.overwrite,
+            **_flag_values(cli_flags.TUNER_FLAGS["enas"], cli_flags.SHORT["enas"]),
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise app.UsageError(str(error)) from None
+    logger.info("text %s: %s tokens, vocabulary %d", FLAGS.dataset, text.num_tokens, len(text.vocabulary))
+    tuner.search(text.train, validation_data=text.validation, verbose=0)
+    model = tuner.get_best_models(1)[0]
+    architecture = tuner.get_best_architecture()
+
+    def perplexity(dataset):
+        model.reset_state()  # windows in order, the state carried from a zero start
+        return float(np.exp(model.evaluate(dataset, verbose=0, return_dict=True)["loss"]))
+
+    summary = {
+        "algorithm": "enas", "enas_space": "recurrent", "dataset": FLAGS.dataset,
+        "num_tokens": text.num_tokens, "vocabulary": len(text.vocabulary),
+        "flags": {name: FLAGS[name].value for name in cli_flags.used_flags()},
+        "best_params": model.count_params(), "architecture": architecture.to_dict(),
+        "validation_perplexity": perplexity(text.validation),
+    }
+    if text.test is not None:
+        summary["test_perplexity"] = perplexity(text.test)
+    if FLAGS.export_dir:
+        formats = [name for name in FLAGS.export_formats if name in ("keras", "saved_model")]
+        summary["exported"] = export.export(model.language_model, FLAGS.export_dir,
+                                            formats=formats, vocabulary=text.vocabulary)
+    summary["wall_seconds"] = time.perf_counter() - start
+    output_dir = os.path.abspath(os.path.expanduser(FLAGS.output_dir))
+    path = report.write_summary(os.path.join(output_dir, "summary.json"), summary)
+    print(f"found cell: {architecture.to_json()}")
+    print(f"validation perplexity {summary['validation_perplexity']:.2f}")
+    if "test_perplexity" in summary:
+        print(f"test perplexity {summary['test_perplexity']:.2f}")
+    print(f"summary: {path}")
+    if FLAGS.export_dir:
+        print(f"exported: {FLAGS.export_dir} (model, SavedModel and vocab.json)")
+    print(f"wall time: {summary['wall_seconds'] / 60:.1f} min")
+
+
 RUNNERS = {"nash": run_nash, "darts": run_supernet, "egnas": run_supernet, "enas": run_supernet}
 STEP_LABELS = {
     "nash": "hill-climbing step (0: seed pre-training)",
@@ -211,6 +268,8 @@ def main(argv):
         absl_logging.set_verbosity(absl_logging.INFO)
     logs.set_verbosity(logging.NOTSET)  # keras_nash's lines follow --verbosity, through absl's handler
     keras.utils.set_random_seed(FLAGS.seed)
+    if FLAGS.algorithm == "enas" and FLAGS.enas_space == "recurrent":
+        return run_language_model(start)
     try:
         data = datasets.load(
             FLAGS.dataset,

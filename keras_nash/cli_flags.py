@@ -86,25 +86,28 @@ flags.DEFINE_float("step", None, "egnas: learning rate of the mixture's move tow
 flags.DEFINE_float("alpha_momentum", None, "egnas: momentum of the alpha update (paper: 0).")
 flags.DEFINE_bool("population_batch_stats", None, "egnas: candidates use the validation batch's batch-norm statistics (paper: true).")
 # ENAS
-flags.DEFINE_enum("enas_space", "macro", ("macro", "micro"), "enas: the search space.")
+flags.DEFINE_enum("enas_space", "macro", ("macro", "micro", "recurrent"), "enas: the search space (recurrent: a language model's cell on Penn Treebank text; --dataset a directory with ptb.train.txt, ptb.valid.txt, ptb.test.txt, or 'default', the embedded PTB subset).")
+flags.DEFINE_integer("num_nodes", None, "enas recurrent: nodes of the cell (short: 8; paper: 12).")
+flags.DEFINE_integer("hidden_size", None, "enas recurrent: the cell's and the embedding's width (short: 64; the authors' search script: 720).")
+flags.DEFINE_integer("bptt", 35, "enas recurrent: tokens per training window (the authors' scripts: 35).")
 flags.DEFINE_integer("num_layers", None, "enas macro: searched layers (short: 6; paper: 12).")
 flags.DEFINE_integer("num_cells", None, "enas micro: cells (short: 3; paper: 8).")
 flags.DEFINE_integer("num_blocks", None, "enas micro: blocks per cell (paper: 5).")
 flags.DEFINE_integer("filters", None, "enas: channels of the layers / first cells (short: 16 macro, 8 micro; paper: 36, 20).")
 flags.DEFINE_integer("lr_t0", None, "enas: epochs of the first cosine cycle (paper: 10).")
 flags.DEFINE_float("lr_t_mul", None, "enas: growth of the cosine cycles (paper: 2).")
-flags.DEFINE_integer("controller_lstm_size", None, "enas: LSTM units of the controller (paper: 64).")
-flags.DEFINE_float("controller_tanh_constant", None, "enas: logit scale C*tanh(l/C) (paper: 1.5 macro, 1.1 micro).")
-flags.DEFINE_float("controller_op_tanh_reduce", None, "enas: divisor of the op logits (paper: 2.5).")
-flags.DEFINE_float("controller_temperature", None, "enas: sampling temperature (paper: none for macro, 5 for micro).")
-flags.DEFINE_float("controller_entropy_weight", None, "enas: entropy bonus in the reward (paper: 1e-4).")
-flags.DEFINE_float("controller_baseline_decay", None, "enas: decay of the moving-average baseline (paper: 0.99).")
-flags.DEFINE_float("controller_skip_target", None, "enas macro: skip-connection density target (paper: 0.4).")
-flags.DEFINE_float("controller_skip_weight", None, "enas macro: weight of the skip KL penalty (paper: 0.8).")
-flags.DEFINE_float("controller_learning_rate", None, "enas: controller Adam learning rate (paper: 1e-3 macro, 3.5e-3 micro).")
-flags.DEFINE_integer("controller_train_steps", None, "enas: REINFORCE steps per epoch (short: 10; paper: 50 macro, 30 micro).")
-flags.DEFINE_integer("controller_num_aggregate", None, "enas: sampled architectures per REINFORCE step (short: 5; paper: 20 macro, 10 micro).")
-flags.DEFINE_integer("final_candidates", None, "enas: sampled architectures among which the final one is chosen (paper: 10).")
+flags.DEFINE_integer("controller_lstm_size", None, "enas: LSTM units of the controller (the authors' scripts: 64 macro and micro, 100 recurrent).")
+flags.DEFINE_float("controller_tanh_constant", None, "enas: logit scale C*tanh(l/C) (the authors' scripts: 1.5 macro, 1.1 micro, 2.5 recurrent).")
+flags.DEFINE_float("controller_op_tanh_reduce", None, "enas: divisor of the op logits (the authors' micro controller: 2.5; their macro and recurrent controllers have none).")
+flags.DEFINE_float("controller_temperature", None, "enas: sampling temperature (the authors' scripts: none for macro and micro, 5 for recurrent).")
+flags.DEFINE_float("controller_entropy_weight", None, "enas: entropy bonus in the reward (the authors' scripts: 1e-4 macro and micro, 1e-3 recurrent).")
+flags.DEFINE_float("controller_baseline_decay", None, "enas: decay of the moving-average baseline (the authors' scripts: 0.99).")
+flags.DEFINE_float("controller_skip_target", None, "enas macro: skip-connection density target (the authors' script: 0.4).")
+flags.DEFINE_float("controller_skip_weight", None, "enas macro: weight of the skip KL penalty (the authors' script: 0.8).")
+flags.DEFINE_float("controller_learning_rate", None, "enas: controller Adam learning rate (the authors' scripts: 1e-3 macro, 3.5e-3 micro, 1e-3 recurrent).")
+flags.DEFINE_integer("controller_train_steps", None, "enas: REINFORCE steps per epoch (short: 10; the authors' scripts: 50 macro, 30 micro, 100 recurrent).")
+flags.DEFINE_integer("controller_num_aggregate", None, "enas: sampled architectures per REINFORCE step (short: 5; the authors' scripts: 20 macro, 10 micro, 10 recurrent).")
+flags.DEFINE_integer("final_candidates", None, "enas: sampled architectures among which the final one is chosen (the authors' scripts: 10).")
 flags.DEFINE_integer("final_filters", None, "enas: channels of the final network (default: the searched --filters).")
 
 FLAGS = flags.FLAGS
@@ -134,7 +137,8 @@ TUNER_FLAGS = {
     "egnas": SUPERNET_FLAGS + CELL_FLAGS + EGNAS_FLAGS,
     "enas": SUPERNET_FLAGS + ENAS_FLAGS,
 }
-SPACE_FLAGS = {"macro": ("num_layers", "filters"), "micro": ("num_cells", "num_blocks", "filters")}
+SPACE_FLAGS = {"macro": ("num_layers", "filters"), "micro": ("num_cells", "num_blocks", "filters"),
+               "recurrent": ("num_nodes", "hidden_size", "bptt")}
 
 # -- default values other than the flags' own ----------------------------------------------------
 NASH_PAPER = {
@@ -153,8 +157,10 @@ SHORT = {
     "enas": {"epochs": 3, "final_epochs": 10, "controller_train_steps": 10, "controller_num_aggregate": 5},
     "macro": {"num_layers": 6, "filters": 16},
     "micro": {"num_cells": 3, "filters": 8},
+    "recurrent": {"num_nodes": 8, "hidden_size": 64},
 }
 PAPER_BATCH_SIZE = {"nash": 64, "darts": 64, "egnas": 256, "enas": 128}
+LM_BATCH_SIZE = 20  # enas recurrent's batch size unless --batch_size is given (the authors' script)
 
 
 def used_flags() -> tuple:
@@ -181,7 +187,10 @@ def check_flags_used() -> None:
 
 
 def batch_size() -> int:
-    """--batch_size, or with --paper_defaults and no --batch_size the paper's for the algorithm."""
+    """--batch_size, or with --paper_defaults and no --batch_size the paper's for the algorithm
+    (enas recurrent: the authors' 20 unless given)."""
+    if FLAGS.algorithm == "enas" and FLAGS.enas_space == "recurrent" and not FLAGS["batch_size"].present:
+        return LM_BATCH_SIZE
     if FLAGS.paper_defaults and not FLAGS["batch_size"].present:
         return PAPER_BATCH_SIZE[FLAGS.algorithm]
     return FLAGS.batch_size
@@ -200,7 +209,8 @@ _HELP_SECTIONS = (
      ("cells", "channels", "primitives", "partial_channels", "final_cells", "final_channels")),
     ("--algorithm=darts", DARTS_FLAGS, ("arch_learning_rate",)),
     ("--algorithm=egnas", EGNAS_FLAGS, ("warmup_epochs", "population_size")),
-    ("--algorithm=enas", ("enas_space", "num_layers", "num_cells", "num_blocks", "filters") + ENAS_FLAGS,
+    ("--algorithm=enas", ("enas_space", "num_layers", "num_cells", "num_blocks", "filters", "num_nodes",
+                          "hidden_size", "bptt") + ENAS_FLAGS,
      ("enas_space", "num_layers", "num_cells", "filters", "controller_train_steps", "controller_num_aggregate")),
 )
 _HELP_ARGS = {"-?", "--?", "-help", "--help", "-helpshort", "--helpshort"}

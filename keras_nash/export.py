@@ -53,6 +53,7 @@ SAVED_MODEL_DIR = "saved_model"
 TFLITE_FILE = "model.tflite"
 ARCHITECTURE_FILE = "architecture.json"
 PREPROCESSING_FILE = "preprocessing.json"
+VOCABULARY_FILE = "vocab.json"
 RAW_DTYPES = ("uint8", "float32")  # the dtypes a raw-image SavedModel / TFLite model can take
 _LOADABLE_PACKAGES = ("keras", "keras_hub", "keras_cv", "keras_nlp")  # Keras imports these itself
 
@@ -64,6 +65,7 @@ def export(
     architecture=None,
     formats=FORMATS,
     preprocessing=None,
+    vocabulary=None,
 ) -> dict[str, str]:
     """Write a model (and its architecture) into `directory` in the requested formats.
 
@@ -84,10 +86,15 @@ def export(
             "uint8" | "float32" (optional)}`. When given, the exported models take raw images
             and standardise them, `(raw * scale - mean) / std` (see the module docstring).
             Defaults to None (the models take what `model` takes).
+        vocabulary: None, or a language model's vocabulary (a
+            `keras_nash.datasets.Vocabulary`: anything with `to_json()`), written beside the
+            model as `vocab.json` so that token ids can be read from the export alone.
+            Defaults to None.
 
     Returns:
-        A dict from each format written to its path; `"json"` is the architecture file, and
-        `"preprocessing"` the preprocessing file when one was written.
+        A dict from each format written to its path; `"json"` is the architecture file,
+        `"preprocessing"` the preprocessing file and `"vocabulary"` the vocabulary file when
+        one was written.
 
     Raises:
         ValueError: `model` is not a `keras.Model`, `formats` names an unknown format,
@@ -125,6 +132,13 @@ def export(
         input_signature = [_tensor_spec(spec.shape, preprocessing["dtype"])]
         if "json" in formats:
             texts["preprocessing"] = json.dumps(preprocessing, indent=2) + "\n"
+    if vocabulary is not None:
+        if not callable(getattr(vocabulary, "to_json", None)):
+            raise ValueError(
+                "`vocabulary` must be a keras_nash.datasets.Vocabulary (with `to_json()`). "
+                f"Received: vocabulary of type {type(vocabulary).__name__}"
+            )
+        texts["vocabulary"] = vocabulary.to_json()
     if "keras" in formats:
         _check_safe_mode_loadable(model)
 
@@ -146,7 +160,8 @@ def export(
             flatbuffer = _convert_to_tflite(saved_model)
         with open(paths["tflite"], "wb") as file:
             file.write(flatbuffer)
-    for key, name in (("json", ARCHITECTURE_FILE), ("preprocessing", PREPROCESSING_FILE)):
+    for key, name in (("json", ARCHITECTURE_FILE), ("preprocessing", PREPROCESSING_FILE),
+                      ("vocabulary", VOCABULARY_FILE)):
         if key in texts:
             paths[key] = os.path.join(directory, name)
             with open(paths[key], "w", encoding="utf-8") as file:

@@ -3,6 +3,7 @@
 Usage: python -m tests.resume_run ALGORITHM DIRECTORY [--kill_after_end_of=N] [--hang_at_epoch=N]
                                      [--max_trials=N]
 
+ALGORITHM: darts, egnas, enas or enas_recurrent (a language model on a random token stream).
 Each search has 2 search epochs and a 1-epoch final training on 8x8 images (`--max_trials=2`:
 the search epochs only), with a training
 dataset reshuffled every pass (as keras_nash's pipelines are), so a resumed search is the same
@@ -30,10 +31,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_nash.spaces.enas import MacroSpace  # noqa: E402
+from keras_nash.spaces.enas_recurrent import RecurrentSpace  # noqa: E402
 from keras_nash.tuners import darts, enas, evolution, supernet  # noqa: E402
 from keras_nash.tuners.search_loop import EpochLoop  # noqa: E402
 
-ALGORITHMS = ("darts", "egnas", "enas")
+ALGORITHMS = ("darts", "egnas", "enas", "enas_recurrent")
 CELLS = dict(
     num_classes=3, epochs=2, final_epochs=1, cells=3, channels=4, steps=2, multiplier=2,
     partial_channels=2, final_cells=3, final_channels=4, batch_size=8, seed=1,
@@ -47,7 +49,28 @@ CONFIGS = {
         final_epochs=1, controller_train_steps=2, controller_num_aggregate=2,
         controller_lstm_size=8, final_candidates=2, batch_size=8, seed=1,
     )),
+    "enas_recurrent": (enas.EnasTuner, dict(
+        search_space=RecurrentSpace(num_nodes=4, hidden_size=8), num_classes=20, epochs=2,
+        final_epochs=1, controller_train_steps=2, controller_num_aggregate=2,
+        controller_lstm_size=8, final_candidates=2, seed=1,
+    )),
 }
+VOCABULARY = 20  # the language model's tokens
+
+
+def text_data(batch_size=4, bptt=5):
+    """A random token stream as a language model's windows: 6 training and 3 validation
+    `(inputs, targets)` batches of `(batch_size, bptt)`, in order."""
+    stream = np.random.default_rng(0).integers(0, VOCABULARY, 3000).astype("int32")
+
+    def windows(ids, count):
+        rows = ids[: len(ids) // batch_size * batch_size].reshape(batch_size, -1)
+        starts = range(0, count * bptt, bptt)
+        inputs = np.stack([rows[:, t : t + bptt] for t in starts])
+        targets = np.stack([rows[:, t + 1 : t + 1 + bptt] for t in starts])
+        return tf.data.Dataset.from_tensor_slices((inputs, targets))
+
+    return windows(stream[:2000], 6), windows(stream[2000:], 3)
 
 
 def data():
@@ -76,7 +99,7 @@ def tuner(algorithm, directory, overwrite, max_trials=None):
 def search(algorithm, directory, overwrite, max_trials=None):
     """Build the tuner (resuming unless `overwrite`) and run the search to its end."""
     keras.utils.set_random_seed(0)
-    train, validation = data()
+    train, validation = text_data() if algorithm == "enas_recurrent" else data()
     found = tuner(algorithm, directory, overwrite, max_trials)
     found.search(train, validation_data=validation, verbose=0)
     return found

@@ -180,6 +180,20 @@ def test_enas_macro_run(run_cli, tmp_path):
     assert summary["flags"]["enas_space"] == "macro" and summary["flags"]["weight_decay"] == 2e-4
 
 
+def test_enas_recurrent_run_prints_perplexity_and_exports_the_vocabulary(run_cli, tmp_path):
+    out, _ = run_cli("--algorithm=enas", "--enas_space=recurrent", "--epochs=1", "--final_epochs=1",
+                     "--controller_train_steps=1", "--controller_num_aggregate=2", "--final_candidates=2",
+                     "--num_nodes=3", "--hidden_size=8", "--bptt=10", f"--output_dir={tmp_path / 'out'}",
+                     f"--export_dir={tmp_path / 'exported'}", "--export_formats=keras", "--overwrite")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["architecture"]["space"] == "recurrent" and summary["num_tokens"]["train"] == 71278
+    assert f"validation perplexity {summary['validation_perplexity']:.2f}" in out
+    assert 1.0 < summary["test_perplexity"] < 10 * summary["vocabulary"]
+    words = json.loads((tmp_path / "exported" / "vocab.json").read_text())["words"]
+    assert len(words) == summary["vocabulary"] and "<unk>" in words
+    assert (tmp_path / "exported" / "model.keras").exists()
+
+
 def test_flags_of_another_algorithm_fail_before_any_work(parse, tmp_path, capsys):
     parse("--algorithm=darts", "--population_size=10", "--n_steps=2", f"--output_dir={tmp_path}")
     assert cli._main_or_usage_error(["keras_nash"]) == 1

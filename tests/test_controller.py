@@ -1,9 +1,11 @@
 """The ENAS controller: valid seeded samples, log-probabilities, REINFORCE, bad input."""
 
+import types
+
 import numpy as np
 import pytest
 
-from keras_nash.tuners.controller import Controller
+from keras_nash.tuners.controller import Controller, num_decisions
 from keras_nash.spaces.enas import MacroSpace, MicroSpace
 
 MACRO = MacroSpace(num_layers=4, filters=4)
@@ -100,6 +102,7 @@ def _batch(controller):
         (dict(space="macro", num_layers=2, num_ops=3, lstm_size=0), "lstm_size=0"),
         (dict(space="macro", num_layers=2, num_ops=1), "num_ops=1"),
         (dict(space="macro", num_layers=2, num_ops=3, baseline_decay=1.0), "baseline_decay=1.0"),
+        (dict(space="micro", num_layers=2, num_ops=3, operations=("a", "b")), "operations="),
     ],
 )
 def test_bad_arguments(kwargs, message):
@@ -113,3 +116,129 @@ def test_bad_decisions_and_rewards():
         controller.log_prob(np.zeros((2, 5), "int32"))
     with pytest.raises(ValueError, match="rewards"):
         controller.update(np.zeros((2, 3), "int32"), [0.5])
+
+
+# The recurrent (PTB cell) program --------------------------------------------------------------
+
+RECURRENT = types.SimpleNamespace(name="recurrent", controller_layers=6,
+                                  operations=("tanh", "relu", "identity", "sigmoid"))
+
+
+@pytest.fixture(scope="module")
+def recurrent():
+    return Controller.for_space(RECURRENT, lstm_size=16)
+
+
+def _recurrent_columns(num_nodes):
+    """Columns of i_j and f_j (j = 2..N) in `[f_1, i_2, f_2, ..., i_N, f_N]`."""
+    nodes = np.arange(2, num_nodes + 1)
+    return nodes, 2 * nodes - 3, 2 * nodes - 2
+
+
+def test_recurrent_samples_are_valid_and_seeded(recurrent):
+    assert num_decisions("recurrent", 12) == 23
+    assert recurrent.num_decisions == 11 and recurrent.lstm_size == 16
+    assert recurrent.tanh_constant == 2.5 and recurrent.temperature == 5.0  # the ptb defaults
+    decisions, log_probs, entropies = recurrent.sample(256, seed=3)
+    assert decisions.shape == (256, 11) and decisions.dtype == np.int32
+    nodes, inputs, funcs = _recurrent_columns(6)
+    assert np.all(decisions[:, inputs] >= 0) and np.all(decisions[:, inputs] <= nodes - 2)
+    assert np.all((decisions[:, [0, *funcs]] >= 0) & (decisions[:, [0, *funcs]] < 4))
+    assert np.all(np.isin(np.arange(4), decisions[:, funcs]))  # all activations occur
+    assert np.all(np.isin([0, 1], decisions[:, inputs[1]]))  # node 3 reads node 1 or node 2
+    # The authors' distance penalty (j - k)^2 / 6 favours recent nodes: node 6 reads node 5 most.
+    counts = np.bincount(decisions[:, inputs[-1]], minlength=5)
+    assert counts.argmax() == 4 and counts[0] < counts[3]
+    assert np.all(log_probs < 0) and np.all(entropies > 0)
+    np.testing.assert_array_equal(recurrent.sample(256, seed=3)[0], decisions)
+    assert not np.array_equal(recurrent.sample(256, seed=4)[0], decisions)
+
+
+def test_recurrent_log_probs_match_sampling(recurrent):
+    decisions, log_probs, entropies = recurrent.sample(32, seed=11)
+    recomputed, recomputed_entropies, penalties = recurrent.log_prob(decisions)
+    np.testing.assert_allclose(recomputed, log_probs, atol=1e-5)
+    np.testing.assert_allclose(recomputed_entropies, entropies, atol=1e-5)
+    np.testing.assert_array_equal(penalties, np.zeros(32))
+
+
+def test_recurrent_update_raises_a_rewarded_architecture():
+    # With the ptb temperature (5) the gradients are ~1e-4, below Adam's epsilon (1e-3), so a
+    # step moves the weights by about lr * g / 1e-3: a larger rate makes the change measurable.
+    controller = Controller.for_space(RECURRENT, lstm_size=16, entropy_weight=0.0,
+                                      learning_rate=0.05)
+    decisions = controller.sample(4, seed=0)[0]
+    before = controller.log_prob(decisions)[0]
+    controller.update(decisions[:1], [1.0])  # advantage 1 - 0.01 > 0
+    after = controller.log_prob(decisions)[0]
+    assert after[0] > before[0] + 1e-4  # measured: +4.4e-4
+    assert controller.baseline == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("space", ["macro", "micro", "recurrent"])
+def test_sampling_is_traced_once(space):
+    controller = Controller(space, num_layers=3, num_ops=4, lstm_size=4)
+    for num in (1, 2, 5, 8):
+        assert controller.sample(num, seed=num)[0].shape == (num, controller.num_decisions)
+    assert controller._sample_fn.experimental_get_tracing_count() == 1
+
+
+# Initialisation --------------------------------------------------------------------------------
+
+def test_weights_are_independent_draws(controllers):
+    controller = controllers["macro"]
+    first = [np.asarray(v).ravel()[:4] for v in controller.variables]
+    assert len({tuple(values) for values in first}) == len(first)
+    assert np.abs(np.asarray(controller.w_attn_1)).max() <= 0.1
+
+
+def test_micro_b_soft_favours_separable_convolutions(controllers):
+    # The authors' b_soft starts at 10 for sep_conv ops: at initialisation they make 62.5% of the
+    # normal cell's and 50.7% of the reduction cell's ops (measured, 2000 samples), 40% without.
+    controller = controllers["micro"]
+    np.testing.assert_array_equal(np.asarray(controller.b_soft), [0, 10, 10, 0, 0])
+    assert controller.b_soft is controller.variables[-1]
+    separable = [MICRO.operations.index("sep_conv_3x3"), MICRO.operations.index("sep_conv_5x5")]
+    op_columns = np.arange(24).reshape(2, 3, 4)[:, :, 2:].reshape(2, -1)  # cell, (block, op)
+
+    def rates(controller):
+        decisions = controller.sample(1000, seed=7)[0]
+        return [np.isin(decisions[:, columns], separable).mean() for columns in op_columns]
+
+    normal, reduction = rates(controller)
+    assert 0.58 < normal < 0.67 and 0.46 < reduction < 0.56
+    unbiased = Controller("micro", num_layers=3, num_ops=5, lstm_size=16, tanh_constant=1.1,
+                          op_tanh_reduce=2.5)
+    np.testing.assert_array_equal(np.asarray(unbiased.b_soft), np.zeros(5))
+    assert all(0.35 < rate < 0.45 for rate in rates(unbiased))
+    assert Controller("macro", num_layers=2, num_ops=6, operations=MACRO.operations).b_soft is None
+
+
+def test_micro_b_soft_survives_save_and_load(tmp_path):
+    controller = Controller.for_space(MICRO, lstm_size=8, learning_rate=0.05)
+    decisions = controller.sample(4, seed=0)[0]
+    controller.update(decisions, np.linspace(0, 1, 4))
+    path = str(tmp_path / "micro.npz")
+    controller.save(path)
+    other = Controller("micro", num_layers=3, num_ops=5, lstm_size=8, seed=5)  # b_soft zeros
+    other.load(path)
+    np.testing.assert_array_equal(np.asarray(other.b_soft), np.asarray(controller.b_soft))
+    assert np.asarray(other.b_soft)[1] > 9
+    for mine, theirs in zip(other.optimizer.variables, controller.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+
+
+def test_load_refuses_other_files(tmp_path, controllers):
+    # A micro controller file written before b_soft (format 1: no "format", one weight fewer).
+    controller = Controller("micro", num_layers=2, num_ops=5, lstm_size=4)
+    old = {f"w{i}": np.asarray(v) for i, v in enumerate(controller.variables[:-1])}
+    old.update({f"o{i}": np.asarray(v) for i, v in enumerate(controller.optimizer.variables)})
+    np.savez(tmp_path / "old.npz", **old)
+    with pytest.raises(ValueError, match="format 1.*b_soft"):
+        controller.load(str(tmp_path / "old.npz"))
+    controllers["macro"].save(str(tmp_path / "macro.npz"))
+    with pytest.raises(ValueError, match="micro controller"):
+        controller.load(str(tmp_path / "macro.npz"))
+    np.savez(tmp_path / "new.npz", format=np.asarray(3), **old)
+    with pytest.raises(ValueError, match="newer"):
+        controller.load(str(tmp_path / "new.npz"))

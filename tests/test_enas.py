@@ -4,12 +4,15 @@ import json
 import os
 
 import keras
+import keras_nash
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_nash.tuners.controller import Controller
 from keras_nash.tuners.enas import EnasTuner
 from keras_nash.spaces.enas import MacroSpace, MicroSpace
+from tests import resume_run
 
 SHAPE = (8, 8, 3)
 SMALL = dict(num_classes=3, final_epochs=1, controller_train_steps=2, controller_num_aggregate=2,
@@ -47,18 +50,40 @@ def test_macro_search_end_to_end(macro_search):
     assert tuner.trace_counts == {"train_step": 1, "eval_step": 1}
     history = tuner.oracle.history
     assert [h["epoch"] for h in history] == [0, 1]
-    assert tuner.oracle.controller().step == 4  # 2 epochs x 2 REINFORCE steps
-    assert history[1]["baseline"] == tuner.oracle.controller().baseline
-    # The rewards and architectures of each epoch are in its trial directory.
+    assert tuner.oracle.controller_state["step"] == 4  # 2 epochs x 2 REINFORCE steps
+    assert history[1]["baseline"] == tuner.oracle.controller_state["baseline"]
+    # The rewards and architectures of each epoch are in its trial directory, with the
+    # controller the epoch trained (the next epoch's snapshot).
     with open(os.path.join(tuner.get_trial_dir(trials[0].trial_id), "supernet_result.json")) as f:
         result = json.load(f)
-    assert len(result["decisions"]) == 4 and len(result["rewards"]) == 4
-    assert all(0.0 <= r <= 1.0 for r in result["rewards"])
+    assert np.asarray(result["decisions"]).shape == (2, 2, 6)  # steps x aggregate x decisions
+    assert all(0.0 <= r <= 1.0 for step in result["rewards"] for r in step)
+    assert trials[1].hyperparameters.values["enas/controller"] == result["controller_file"]
     arch = tuner.get_best_architecture()
     assert arch is not None and arch.num_layers == 3
     assert trials[-1].hyperparameters.values["enas/arch"] == arch.to_json()
     # The oracle's state is plain JSON.
     json.dumps(tuner.oracle.get_state())
+
+
+def test_controller_is_trained_on_policy(macro_search):
+    """Step k + 1's architectures come from the controller after update k: replaying the
+    epoch from its controller snapshot (sample, update with the recorded rewards, ...) gives
+    the recorded architectures of every step."""
+    tuner = macro_search
+    trial = tuner.oracle.trials[sorted(tuner.oracle.trials)[1]]
+    values = trial.hyperparameters.values
+    with open(os.path.join(tuner.get_trial_dir(trial.trial_id), "supernet_result.json")) as f:
+        result = json.load(f)
+    controller = Controller(**tuner.controller_kwargs)
+    controller.load(os.path.join(tuner.project_dir, values["enas/controller"]))
+    controller.set_state(json.loads(values["enas/controller_state"]))
+    seed = values["enas/sample_seed"]
+    for step, (decisions, rewards) in enumerate(zip(result["decisions"], result["rewards"])):
+        sampled = controller.sample(len(decisions), seed=seed + step)[0]
+        np.testing.assert_array_equal(sampled, decisions)
+        controller.update(sampled, np.asarray(rewards))
+    assert controller.get_state() == result["controller_state"]
 
 
 def test_export_reloads_and_predicts_the_same(macro_search, tmp_path):
@@ -102,3 +127,47 @@ def test_bad_arguments(tmp_path, kwargs, message):
 def test_bad_space_size():
     with pytest.raises(ValueError, match="num_layers=0"):
         EnasTuner(MacroSpace(num_layers=0))
+
+
+class _Vocabulary:
+    """A vocabulary as `export` takes it (what `keras_nash.datasets.Vocabulary` gives)."""
+
+    def to_json(self):
+        return json.dumps({"words": [f"w{i}" for i in range(resume_run.VOCABULARY)]})
+
+
+def test_recurrent_search_exports_a_language_model_that_reloads(tmp_path):
+    train, val = resume_run.text_data()
+    tuner = resume_run.tuner("enas_recurrent", str(tmp_path), overwrite=True)
+    tuner.search(train, validation_data=val, verbose=0)
+    trials = [tuner.oracle.trials[i] for i in sorted(tuner.oracle.trials)]
+    assert [t.hyperparameters.values["enas/role"] for t in trials] == ["epoch", "epoch", "final"]
+    assert all(t.status == "COMPLETED" for t in trials)
+    assert tuner.trace_counts == {"train_step": 1, "eval_step": 1}  # every architecture
+    # Rewards are 80 / perplexity; the epochs report the samples' mean log-perplexity.
+    with open(os.path.join(tuner.get_trial_dir(trials[0].trial_id), "supernet_result.json")) as f:
+        rewards = np.asarray(json.load(f)["rewards"])
+    np.testing.assert_allclose(trials[0].metrics.get_last_value("val_loss"),
+                               np.log(80.0 / rewards).mean(), rtol=1e-6)
+    assert tuner.get_best_architecture().num_nodes == 4
+
+    model = tuner.get_best_models(1)[0]
+    paths = keras_nash.export(model.language_model, str(tmp_path / "export"),
+                              formats=("keras", "saved_model"), vocabulary=_Vocabulary())
+    assert json.loads(open(paths["vocabulary"]).read())["words"][3] == "w3"
+    tokens = next(iter(val))[0]
+    state = tf.random.normal((4, 8), seed=1)
+    expected = [np.asarray(t) for t in model.language_model((tokens, state))]
+    reloaded = keras.saving.load_model(paths["keras"], safe_mode=True)
+    saved_model = tf.saved_model.load(paths["saved_model"])  # kept: .serve needs its variables
+    served = saved_model.serve((tokens, state))
+    for outputs in ([np.asarray(t) for t in reloaded((tokens, state))], served):
+        for got, want in zip(outputs, expected):  # next-token logits, then the state
+            np.testing.assert_allclose(np.asarray(got), want, atol=1e-5)
+
+
+def test_recurrent_space_needs_token_windows(tmp_path):
+    tuner = resume_run.tuner("enas_recurrent", str(tmp_path), overwrite=True)
+    x, train, val = _data()
+    with pytest.raises(ValueError, match=r"needs `x` as a tf.data.Dataset of `\(inputs, targets\)`"):
+        tuner.search(train, validation_data=val, verbose=0)

@@ -8,8 +8,9 @@ run once uninterrupted here, then from scratch in child processes that are SIGKI
 2. in the middle of epoch 1 (after its first training batch);
 
 and resumed here to the end. The resumed search must have the uninterrupted one's trials, each
-epoch's loss (float tolerance: two processes) and architecture; ENAS goes on through its final
-training, resumed on the same pass of the training data.
+epoch's loss (float tolerance: two processes) and architecture; the ENAS searches (images, and
+the recurrent cell's language model) go on through their final training, resumed on the same
+pass of the training data.
 """
 
 import json
@@ -28,9 +29,9 @@ from keras_nash.tuners.search_loop import as_search_data, skip_passes
 from tests import resume_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# max_trials: 2 stops after the search epochs; ENAS's small final training (4 s) runs too, so
-# that one search is also resumed through its final trial.
-MAX_TRIALS = {"darts": 2, "egnas": 2, "enas": 0}
+# max_trials: 2 stops after the search epochs; the ENAS searches' small final trainings (4 s)
+# run too, so that they are also resumed through their final trials.
+MAX_TRIALS = {"darts": 2, "egnas": 2, "enas": 0, "enas_recurrent": 0}
 
 
 def _child(algorithm, directory, *flags):

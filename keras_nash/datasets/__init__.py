@@ -24,7 +24,8 @@ H x W, random horizontal flip) from stateless random ops seeded per example, so 
 pipelines built with the same seed yield the same batches epoch after epoch.
 
 Modules: `arrays` (array sources and splits), `pipeline` (the tf.data pipeline and the
-preprocessing record), `tfds` (tensorflow-datasets sources).
+preprocessing record), `tfds` (tensorflow-datasets sources), `text` (language models:
+`load_text` reads Penn Treebank-format text into truncated-BPTT batches, with its `Vocabulary`).
 """
 
 import tensorflow as tf
@@ -41,8 +42,10 @@ from keras_nash.datasets.arrays import (
 )
 from keras_nash.datasets.pipeline import Data, make_data, preprocessing_of
 from keras_nash.datasets.tfds import is_tfds_name, load_tfds, tfds_arrays
+from keras_nash.datasets.text import TextData, Vocabulary, load_text
 
-__all__ = ["DEFAULT_FILE", "DEFAULT_SOURCE", "Arrays", "Data", "default_data_path", "from_arrays", "load", "load_arrays"]
+__all__ = ["DEFAULT_FILE", "DEFAULT_SOURCE", "Arrays", "Data", "TextData", "Vocabulary", "default_data_path",
+           "from_arrays", "load", "load_arrays", "load_text"]
 
 
 def load(

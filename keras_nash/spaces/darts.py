@@ -141,6 +141,33 @@ class DartsSpace:
             beta_normal, beta_reduce,
         )
 
+    def random_genotype(self, rng: np.random.Generator) -> Genotype:
+        """A uniformly random genotype of this space: the control a search is measured against.
+
+        Each intermediate node of each cell takes two distinct earlier nodes (as DARTS's
+        derivation keeps two), each through an operation drawn uniformly from `primitives`
+        other than "none"; the last `multiplier` nodes are concatenated.
+
+        Example:
+
+        >>> space = DartsSpace(steps=2, multiplier=2)
+        >>> genotype = space.random_genotype(np.random.default_rng(0))
+        >>> len(genotype.normal), genotype.normal_concat
+        (4, (2, 3))
+        """
+        operations = [name for name in self.primitives if name != "none"]
+        concat = list(range(2 + self.steps - self.multiplier, 2 + self.steps))
+
+        def cell():
+            pairs = []
+            for node in range(self.steps):
+                for index in sorted(rng.choice(node + 2, size=2, replace=False)):
+                    pairs.append((operations[rng.integers(len(operations))], int(index)))
+            return pairs
+
+        normal = cell()
+        return Genotype(normal=normal, normal_concat=concat, reduce=cell(), reduce_concat=concat)
+
     @classmethod
     def from_dict(cls, data: dict) -> "DartsSpace":
         """The space `to_dict` described (JSON lists back to tuples)."""

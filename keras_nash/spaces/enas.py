@@ -1,4 +1,4 @@
-"""The ENAS search spaces (Pham et al. 2018): macro (whole network) and micro (cells).
+"""The ENAS search spaces (Pham et al. 2018): macro (whole network), micro (cells), recurrent.
 
 This module is the ENAS spaces' one address; each concept lives in its own module:
 
@@ -9,6 +9,8 @@ This module is the ENAS spaces' one address; each concept lives in its own modul
   shared-weight model and fixed child models out) and the model pieces (stem, head).
 - `keras_nash.spaces.enas_macro`: `MacroSpace`, `MACRO_OPERATIONS` and its shared model.
 - `keras_nash.spaces.enas_micro`: `MicroSpace`, `MICRO_OPERATIONS` and its shared model.
+- `keras_nash.spaces.enas_recurrent`: `RecurrentSpace` (the language-model cell),
+  `RecurrentArchitecture`, `RECURRENT_ACTIVATIONS`; its models take tokens and a state.
 
 A space turns architectures into int32 decision vectors for the controller (`encode` /
 `decode`) and builds two kinds of Keras models: the shared-weight model
@@ -22,34 +24,44 @@ from keras_nash.spaces.enas_architectures import (  # noqa: F401  (re-exported)
     SCHEMA_VERSION,
     MacroArchitecture,
     MicroArchitecture,
+    RecurrentArchitecture,
     architecture_from_json,
 )
 from keras_nash.spaces.enas_macro import MACRO_OPERATIONS, MacroSpace  # noqa: F401
 from keras_nash.spaces.enas_micro import MICRO_OPERATIONS, MicroSpace  # noqa: F401
+from keras_nash.spaces.enas_recurrent import (  # noqa: F401
+    ENAS_PTB_DECISIONS,
+    RECURRENT_ACTIVATIONS,
+    RecurrentSpace,
+)
 from keras_nash.spaces.enas_shared import EnasSpace, check_operations  # noqa: F401
 
 __all__ = [
+    "ENAS_PTB_DECISIONS",
     "MACRO_OPERATIONS",
     "MICRO_OPERATIONS",
+    "RECURRENT_ACTIVATIONS",
     "SCHEMA_VERSION",
     "EnasSpace",
     "MacroArchitecture",
     "MacroSpace",
     "MicroArchitecture",
     "MicroSpace",
+    "RecurrentArchitecture",
+    "RecurrentSpace",
     "architecture_from_json",
     "check_operations",
     "get_space",
 ]
 
-_SPACES = {"macro": MacroSpace, "micro": MicroSpace}
+_SPACES = {"macro": MacroSpace, "micro": MicroSpace, "recurrent": RecurrentSpace}
 
 
 def get_space(search_space) -> EnasSpace:
-    """A space from itself, its name ("macro", "micro") or its `get_config()` dict.
+    """A space from itself, its name ("macro", "micro", "recurrent") or its `get_config()` dict.
 
     Args:
-        search_space: a `MacroSpace` or `MicroSpace`, "macro", "micro", or a space's
+        search_space: a `MacroSpace`, `MicroSpace` or `RecurrentSpace`, its name, or a space's
             `get_config()`.
 
     Returns:
@@ -77,6 +89,7 @@ def get_space(search_space) -> EnasSpace:
     if isinstance(search_space, str) and search_space in _SPACES:
         return _SPACES[search_space]()
     raise ValueError(
-        "`search_space` must be a MacroSpace, a MicroSpace, 'macro' or 'micro'. "
+        "`search_space` must be an ENAS space, 'macro', 'micro', 'recurrent' or a space's "
+        "config. "
         f"Received: search_space={search_space!r}"
     )

@@ -1,16 +1,19 @@
-"""ENAS architectures as plain data: `MacroArchitecture`, `MicroArchitecture` and their JSON.
+"""ENAS architectures as plain data: `MacroArchitecture`, `MicroArchitecture`,
+`RecurrentArchitecture` and their JSON.
 
 An architecture is a frozen dataclass of tuples, validated on construction, with a JSON round
-trip (`to_json` / `from_json`, `to_dict` / `from_dict`) whose header names the space ("macro"
-or "micro") and the schema version (1). `architecture_from_json` reads either kind. Whether an
-architecture fits a given space (its number of layers or blocks, its operations) is the space's
-`validate`; nothing here builds a network.
+trip (`to_json` / `from_json`, `to_dict` / `from_dict`) whose header names the space ("macro",
+"micro" or "recurrent") and the schema version (1). `architecture_from_json` reads any kind.
+Whether an architecture fits a given space (its number of layers, blocks or nodes, its
+operations) is the space's `validate`; nothing here builds a network.
 """
 
 import dataclasses
 import json
 
 import numpy as np
+
+from keras_nash.layers.enas_rnn import RECURRENT_ACTIVATIONS
 
 SCHEMA_VERSION = 1
 
@@ -185,8 +188,77 @@ class MicroArchitecture(_ArchitectureData):
         return len(self.normal)
 
 
+@dataclasses.dataclass(frozen=True)
+class RecurrentArchitecture(_ArchitectureData):
+    """An ENAS recurrent cell: node 1's activation, then (input node, activation) per node.
+
+    Node 1 reads the token's embedding and the previous state; `nodes[k]` is node `k + 2`'s
+    `(previous, activation)`: `previous` the 0-based index of the node it reads (node 1 is 0),
+    in `[0, k]`, and `activation` one of `RECURRENT_ACTIVATIONS`. The nodes no later node reads
+    (`loose_ends`) are averaged into the cell's output.
+
+    Args:
+        first_activation: str, node 1's activation.
+        nodes: tuple of `(previous, activation)` pairs, one per node after the first.
+
+    Example:
+
+    >>> from keras_nash.spaces.enas_recurrent import RecurrentArchitecture
+    >>> arch = RecurrentArchitecture("tanh", ((0, "relu"), (0, "identity"), (2, "sigmoid")))
+    >>> arch.num_nodes, arch.loose_ends  # nodes 2 and 4 (indices 1 and 3) are read by nobody
+    (4, (1, 3))
+    >>> RecurrentArchitecture.from_json(arch.to_json()) == arch
+    True
+    """
+
+    space = "recurrent"
+
+    first_activation: str
+    nodes: tuple
+
+    def __post_init__(self):
+        if self.first_activation not in RECURRENT_ACTIVATIONS:
+            raise ValueError(
+                f"`first_activation` must be one of {RECURRENT_ACTIVATIONS}. "
+                f"Received: first_activation={self.first_activation!r}"
+            )
+        nodes = []
+        for k, node in enumerate(self.nodes):
+            if not isinstance(node, (tuple, list)) or len(node) != 2:
+                raise ValueError(
+                    f"`nodes[{k}]` must be a (previous, activation) pair. "
+                    f"Received: nodes[{k}]={node!r}"
+                )
+            previous, activation = node
+            if not _is_node_index(previous, k - 1):
+                raise ValueError(
+                    f"`nodes[{k}]` (node {k + 2}) must read a previous node in [0, {k}]. "
+                    f"Received: nodes[{k}]={list(node)}"
+                )
+            if activation not in RECURRENT_ACTIVATIONS:
+                raise ValueError(
+                    f"`nodes[{k}]` (node {k + 2}) activation must be one of "
+                    f"{RECURRENT_ACTIVATIONS}. Received: nodes[{k}]={list(node)}"
+                )
+            nodes.append((int(previous), str(activation)))
+        object.__setattr__(self, "first_activation", str(self.first_activation))
+        object.__setattr__(self, "nodes", tuple(nodes))
+
+    @property
+    def num_nodes(self) -> int:
+        """The number of nodes (the first one included)."""
+        return 1 + len(self.nodes)
+
+    @property
+    def loose_ends(self) -> tuple:
+        """The 0-based indices of the nodes no later node reads (averaged into the output)."""
+        used = {previous for previous, _ in self.nodes}
+        return tuple(n for n in range(self.num_nodes) if n not in used)
+
+
 def architecture_from_json(text: str):
-    """Read a `MacroArchitecture` or `MicroArchitecture` from its JSON (dispatch on "space").
+    """Read a `MacroArchitecture`, `MicroArchitecture` or `RecurrentArchitecture` from its JSON
+    (dispatch on "space").
 
     Args:
         text: str, what `to_json` wrote.
@@ -203,7 +275,9 @@ def architecture_from_json(text: str):
     """
     data = json.loads(text)
     space = data.get("space") if isinstance(data, dict) else None
-    for kind in (MacroArchitecture, MicroArchitecture):
+    for kind in (MacroArchitecture, MicroArchitecture, RecurrentArchitecture):
         if space == kind.space:
             return kind.from_dict(data)
-    raise ValueError(f"`space` must be 'macro' or 'micro'. Received: space={space!r}")
+    raise ValueError(
+        f"`space` must be 'macro', 'micro' or 'recurrent'. Received: space={space!r}"
+    )

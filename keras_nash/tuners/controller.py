@@ -4,8 +4,9 @@ The controller knows nothing of keras-tuner: it samples batches of architectures
 decision vectors, recomputes the log-probability of given decisions, and takes REINFORCE steps
 from rewards. `EnasOracle` owns one and keeps its weights in a file.
 
-Two decision programs, as in the authors' TensorFlow code (`general_controller.py`,
-`micro_controller.py`):
+Three decision programs (`tuners/controller_programs.py`), as in the authors' TensorFlow code
+(melodyguan/enas, `src/cifar10/general_controller.py`, `src/cifar10/micro_controller.py`,
+`src/ptb/ptb_enas_controller.py`):
 
 - "macro": for each layer i, one LSTM step picks the operation (softmax over `num_ops`), a second
   LSTM step picks the skip mask over the i earlier layers with attention over their anchors
@@ -16,15 +17,39 @@ Two decision programs, as in the authors' TensorFlow code (`general_controller.p
   `num_blocks` blocks: two input indices chosen by attention over the anchors of the earlier nodes
   (the two cell inputs have zero anchors), then two operations. Decision vector: per cell, per
   block `[input_1, input_2, op_1, op_2]`, length `8 * num_blocks`.
+- "recurrent" (ENAS's PTB cell, N nodes): per node j an LSTM step gives node j's anchor; for
+  j > 1 the input node is chosen by attention over the anchors of nodes 1..j-1, minus
+  `(j - k)^2 / 6`, and the chosen anchor divided by `0.1 + j - k` is the next input; a second
+  LSTM step picks the activation (softmax over `w_soft`, 4 in the paper: tanh, relu, identity,
+  sigmoid). Decision vector `[f_1, i_2, f_2, ..., i_N, f_N]`, length `2N - 1`, `i_j <= j - 2`.
+  Rewards for "recurrent" are `c / valid_perplexity` with c = 80 (`ptb_enas_controller.py`
+  line 181), computed by the tuner, not here.
 
-Logits: divided by `temperature` (if set), then `tanh_constant * tanh(logits)` for input and
-skip decisions and `tanh_constant / op_tanh_reduce * tanh(logits)` for operations. The authors'
-micro controller reduces op logits by 2.5; their macro controller has no such divisor (1.0).
+Logits: operation logits are `h @ w_soft + b_soft` (micro only: a learned bias, as the authors);
+all are divided by `temperature` (if set), then bounded by `tanh_constant * tanh(logits)` for
+input and skip decisions and `tanh_constant / op_tanh_reduce * tanh(logits)` for operations. The
+authors' micro controller reduces op logits by 2.5; their macro and ptb controllers have no such
+divisor (1.0: `general_controller.py` takes `op_tanh_reduce` from its flags and ignores it).
+Micro favours separable convolutions at initialisation as the authors' `micro_controller.py`
+(lines 100-109, 178-185) does, when `operations` names them: `b_soft` starts at 10 for
+`sep_conv*` and 0 for the others (inside the tanh), and a constant +0.25 / -0.25 is added after
+the tanh in the normal cell only (their `b_soft_no_learn`, `use_bias=True` for the first cell).
 
 REINFORCE: the reward of a sample is `reward + entropy_weight * entropy` (exact entropy of the
 sampled decisions' distributions), the baseline moves first, `b <- b - (1 - decay)(b - R)`, then
 the loss is `-log pi(a) * (R - b)` averaged over the batch (+ `skip_weight * KL` for macro).
-Adam with beta_1 = 0 and epsilon = 1e-3 as the authors' `get_train_ops`.
+Adam with beta_1 = 0 and epsilon = 1e-3 as the authors' `get_train_ops` (`src/utils.py`), no
+L2, no gradient clipping, no learning-rate decay (their `lr_dec_every=1000000`). All weights
+start independently uniform in `(-init_range, init_range)`; the LSTM is one layer without bias.
+
+Where we differ from the authors, knowingly:
+
+- Entropy: their micro controller adds the exact entropy; their macro and ptb controllers add
+  only the sampled decision's term `-p(a) log p(a)`. We use the exact entropy for all spaces.
+- Their ptb controller is built without `num_funcs` (`src/ptb/main.py`), so it samples only
+  among the first 2 activations (tanh, relu) of the child's 4; we sample among all `num_ops`.
+- Their batch is `num_aggregate` single samples through `SyncReplicasOptimizer` (the mean of
+  the gradients); ours is one batched pass, the same mean.
 
 Sampling is deterministic given `(seed, num)`: stateless random ops, one seed per decision.
 """
@@ -34,14 +59,28 @@ import keras
 import tensorflow as tf
 
 from keras_nash import files
+from keras_nash.tuners.controller_programs import PROGRAMS, Run, num_decisions
 
-SPACES = ("macro", "micro")
+SPACES = tuple(PROGRAMS)
+# Controller files: format 2 added micro's `b_soft` (last of the weights) and this key.
+FILE_FORMAT = 2
 
-# The authors' CIFAR-10 defaults for each space.
+# The authors' defaults for each space. macro / micro: their CIFAR-10 scripts
+# (scripts/cifar10_{macro,micro}_search.sh). recurrent: the authors' ptb script values,
+# scripts/ptb_search.sh lines 32 (lr 1e-3), 36 (tanh constant 2.5), 37 (temperature 5.0),
+# 38 (entropy weight 1e-3); LSTM size 100 from src/ptb/main.py line 145; the baseline decay is
+# their flag default 0.99 (src/ptb/main.py line 72), as for CIFAR-10.
 DEFAULTS = {
     "macro": dict(tanh_constant=1.5, op_tanh_reduce=1.0, learning_rate=1e-3, skip_weight=0.8),
     "micro": dict(tanh_constant=1.1, op_tanh_reduce=2.5, learning_rate=3.5e-3, skip_weight=0.0),
+    "recurrent": dict(tanh_constant=2.5, op_tanh_reduce=1.0, temperature=5.0, entropy_weight=1e-3,
+                      baseline_decay=0.99, learning_rate=1e-3, skip_weight=0.0, lstm_size=100),
 }
+# micro_controller.py lines 100-109: `b_soft` starts at 10 for the separable convolutions (0 for
+# the rest); the normal cell adds a fixed +0.25 to them and -0.25 to the rest after the tanh.
+SEP_CONV_PREFIX = "sep_conv"
+B_SOFT_INIT = 10.0
+B_SOFT_FIXED = 0.25
 
 
 def _check_positive_int(name, value):
@@ -49,32 +88,40 @@ def _check_positive_int(name, value):
         raise ValueError(f"`{name}` must be an int >= 1. Received: {name}={value!r}")
 
 
-def num_decisions(space: str, num_layers: int) -> int:
-    """The length of the decision vector of a space.
+def authors_op_biases(space: str, operations) -> tuple:
+    """The authors' initial `b_soft` and fixed normal-cell op bias for `operations` (names).
 
     Args:
-        space: str, "macro" or "micro".
-        num_layers: int, layers (macro) or blocks per cell (micro).
+        space: str, the decision program.
+        operations: sequence of operation names, or None (unknown: no bias).
 
     Returns:
-        int, `L + L(L-1)/2` for macro, `8 * L` for micro.
+        A tuple `(b_soft_init, fixed)` of float32 arrays `(num_ops,)`: 10 / +0.25 for `sep_conv*`
+        and 0 / -0.25 for the rest; `(None, None)` where the authors have no op bias (macro,
+        recurrent) or without names (a micro `Controller` then starts `b_soft` at 0).
     """
-    if space == "macro":
-        return num_layers + num_layers * (num_layers - 1) // 2
-    return 8 * num_layers
+    if space != "micro":
+        return None, None
+    if operations is None:
+        return None, None
+    favoured = np.array([str(op).startswith(SEP_CONV_PREFIX) for op in operations])
+    b_soft = np.where(favoured, B_SOFT_INIT, 0.0).astype("float32")
+    fixed = np.where(favoured, B_SOFT_FIXED, -B_SOFT_FIXED).astype("float32")
+    return b_soft, fixed
 
 
 class Controller:
     """An LSTM policy over architectures, trained with REINFORCE.
 
     Args:
-        space: str, "macro" or "micro": the decision program.
-        num_layers: int >= 1, layers (macro) or blocks per cell (micro, 5 in ENAS).
-        num_ops: int >= 2, candidate operations per decision.
-        lstm_size: int >= 1, LSTM units. Defaults to 64.
+        space: str, "macro", "micro" or "recurrent": the decision program.
+        num_layers: int >= 1, layers (macro), blocks per cell (micro, 5 in ENAS) or nodes
+            (recurrent, 12 in ENAS).
+        num_ops: int >= 2, candidate operations (activations for recurrent) per decision.
+        lstm_size: int >= 1, LSTM units. Defaults to 64 (the authors' ptb controller: 100).
         tanh_constant: float, logit bound `c * tanh(logits)`; 0 disables. Defaults to 1.5.
         op_tanh_reduce: float > 0, divides `tanh_constant` for operation logits. Defaults to 1.0
-            (macro; the authors use 2.5 in micro).
+            (macro and recurrent; the authors use 2.5 in micro).
         temperature: float, logits are divided by it first; 0 disables. Defaults to 0.
         entropy_weight: float, entropy bonus added to the reward. Defaults to 1e-4.
         baseline_decay: float in [0, 1), the moving-average baseline's decay. Defaults to 0.99.
@@ -85,6 +132,9 @@ class Controller:
         adam_epsilon: float, Adam epsilon. Defaults to 1e-3 (the authors' code).
         init_range: float, weights start uniform in `(-init_range, init_range)`. Defaults to 0.1.
         seed: int, seed of the weight initialisation. Defaults to 0.
+        operations: sequence of `num_ops` operation names, or None. Micro only: places the
+            authors' op-logit biases favouring `sep_conv*` (without names `b_soft` starts at 0).
+            Defaults to None; `for_space` passes the space's.
 
     Example:
 
@@ -114,6 +164,7 @@ class Controller:
         adam_epsilon: float = 1e-3,
         init_range: float = 0.1,
         seed: int = 0,
+        operations=None,
     ):
         if space not in SPACES:
             raise ValueError(f"`space` must be one of {SPACES}. Received: space={space!r}")
@@ -122,13 +173,23 @@ class Controller:
         if isinstance(num_ops, bool) or not isinstance(num_ops, (int, np.integer)) or num_ops < 2:
             raise ValueError(f"`num_ops` must be an int >= 2. Received: num_ops={num_ops!r}")
         if not 0.0 <= baseline_decay < 1.0:
-            raise ValueError(f"`baseline_decay` must be in [0, 1). Received: baseline_decay={baseline_decay}")
+            raise ValueError(
+                f"`baseline_decay` must be in [0, 1). Received: baseline_decay={baseline_decay}")
         if not 0.0 < skip_target < 1.0:
-            raise ValueError(f"`skip_target` must be in (0, 1). Received: skip_target={skip_target}")
+            raise ValueError(
+                f"`skip_target` must be in (0, 1). Received: skip_target={skip_target}")
         if op_tanh_reduce <= 0:
-            raise ValueError(f"`op_tanh_reduce` must be > 0. Received: op_tanh_reduce={op_tanh_reduce}")
+            raise ValueError(
+                f"`op_tanh_reduce` must be > 0. Received: op_tanh_reduce={op_tanh_reduce}")
         if learning_rate <= 0:
-            raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}")
+            raise ValueError(
+                f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}")
+        if init_range < 0:
+            raise ValueError(f"`init_range` must be >= 0. Received: init_range={init_range}")
+        if operations is not None and len(operations) != num_ops:
+            raise ValueError(
+                f"`operations` must name the {num_ops} operations. "
+                f"Received: operations={operations!r}")
         self.space = space
         self.num_layers = int(num_layers)
         self.num_ops = int(num_ops)
@@ -145,142 +206,68 @@ class Controller:
         self.baseline = 0.0
         self.step = 0
 
-        init = keras.initializers.RandomUniform(-init_range, init_range, seed=seed)
+        # Every weight is its own uniform draw (a seeded Keras initializer repeats its values).
+        rng = np.random.default_rng(seed)
+
+        def uniform(shape):
+            return rng.uniform(-init_range, init_range, shape).astype("float32")
+
         size = self.lstm_size
-        self.lstm = keras.layers.LSTMCell(
-            size, use_bias=False, kernel_initializer=init, recurrent_initializer=init, name="controller_lstm"
-        )
+        self.lstm = keras.layers.LSTMCell(size, use_bias=False, name="controller_lstm")
         self.lstm.build((None, size))
-
-        def variable(name, shape):
-            return keras.Variable(init(shape), name=name)
-
-        self.g_emb = variable("g_emb", (1, size))
-        self.w_emb = variable("w_emb", (self.num_ops, size))
-        self.w_soft = variable("w_soft", (size, self.num_ops))
-        self.w_attn_1 = variable("w_attn_1", (size, size))
-        self.w_attn_2 = variable("w_attn_2", (size, size))
-        self.v_attn = variable("v_attn", (size, 1))
+        for weight in self.lstm.trainable_weights:
+            weight.assign(uniform(weight.shape))
+        self.g_emb = keras.Variable(uniform((1, size)), name="g_emb")
+        self.w_emb = keras.Variable(uniform((self.num_ops, size)), name="w_emb")
+        self.w_soft = keras.Variable(uniform((size, self.num_ops)), name="w_soft")
+        self.w_attn_1 = keras.Variable(uniform((size, size)), name="w_attn_1")
+        self.w_attn_2 = keras.Variable(uniform((size, size)), name="w_attn_2")
+        self.v_attn = keras.Variable(uniform((size, 1)), name="v_attn")
         self.variables = list(self.lstm.trainable_weights) + [
             self.g_emb, self.w_emb, self.w_soft, self.w_attn_1, self.w_attn_2, self.v_attn
         ]
-        self.optimizer = keras.optimizers.Adam(self.learning_rate, beta_1=adam_beta_1, epsilon=adam_epsilon)
+        # Micro's learned op-logit bias comes last, so the other weights keep their positions.
+        b_soft, self.op_bias_fixed = authors_op_biases(space, operations)
+        self.b_soft = None
+        if space == "micro":
+            initial = np.zeros(self.num_ops, "float32") if b_soft is None else b_soft
+            self.b_soft = keras.Variable(initial, name="b_soft")
+            self.variables.append(self.b_soft)
+        self.optimizer = keras.optimizers.Adam(
+            self.learning_rate, beta_1=adam_beta_1, epsilon=adam_epsilon)
         self.optimizer.build(self.variables)
 
         spec = tf.TensorSpec([None, self.num_decisions], tf.int32)
-        self._sample_fn = tf.function(
-            self._sample, input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.int32)]
-        )
+        scalar = tf.TensorSpec([], tf.int32)
+        self._sample_fn = tf.function(self._sample, input_signature=[scalar, scalar])
         self._log_prob_fn = tf.function(self._log_prob, input_signature=[spec])
-        self._apply_fn = tf.function(self._apply, input_signature=[spec, tf.TensorSpec([None], tf.float32)])
+        self._apply_fn = tf.function(
+            self._apply, input_signature=[spec, tf.TensorSpec([None], tf.float32)])
 
     @classmethod
     def for_space(cls, search_space, **overrides) -> "Controller":
-        """A controller with the authors' defaults for `search_space` (a `MacroSpace`/`MicroSpace`).
+        """A controller with the authors' defaults for `search_space`.
 
         Args:
-            search_space: a search space with `name`, `controller_layers` and `operations`.
+            search_space: a search space with `name` (one of `SPACES`), `controller_layers` and
+                `operations` (its operation names).
             **overrides: any constructor argument; `None` values keep the space default.
 
         Returns:
             A `Controller`.
         """
-        kwargs = dict(DEFAULTS[search_space.name])
+        kwargs = dict(DEFAULTS[search_space.name], operations=tuple(search_space.operations))
         kwargs.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(search_space.name, search_space.controller_layers, len(search_space.operations), **kwargs)
+        return cls(search_space.name, search_space.controller_layers,
+                   len(search_space.operations), **kwargs)
 
-    # The decision programs ---------------------------------------------------------------------
-
-    def _scale(self, logits, op):
-        if self.temperature > 0:
-            logits = logits / self.temperature
-        if self.tanh_constant > 0:
-            constant = self.tanh_constant / self.op_tanh_reduce if op else self.tanh_constant
-            logits = constant * tf.tanh(logits)
-        return logits
+    # The decision programs (tuners/controller_programs.py) ---------------------------------
 
     def _run(self, batch, decisions=None, seed=None):
-        """Run the program; sample (decisions None) or teacher-force. Returns 5 tensors."""
-        columns, log_prob, entropy, penalties = [], [], [], []
-        counter = [0]
-
-        def choose(logits):
-            # logits (B, n, K) -> chosen (B, n): n decisions at once; adds their log-probs and entropies.
-            n, k = logits.shape[1], logits.shape[2]
-            if decisions is None:
-                seed_pair = tf.stack([seed, tf.constant(counter[0], tf.int32)])
-                flat = tf.reshape(logits, [-1, k])
-                chosen = tf.random.stateless_categorical(flat, 1, seed=seed_pair, dtype=tf.int32)
-                chosen = tf.reshape(chosen, [-1, n])
-            else:
-                chosen = decisions[:, len(columns) : len(columns) + n]
-            counter[0] += 1
-            columns.extend(tf.unstack(chosen, axis=1))
-            log_softmax = tf.nn.log_softmax(logits)
-            log_prob.append(tf.reduce_sum(tf.gather(log_softmax, chosen, batch_dims=2), axis=1))
-            entropy.append(tf.stop_gradient(-tf.reduce_sum(tf.exp(log_softmax) * log_softmax, axis=[1, 2])))
-            return chosen
-
-        h = c = tf.zeros([batch, self.lstm_size])
-        g_emb = tf.tile(tf.convert_to_tensor(self.g_emb), [batch, 1])
-
-        def lstm(inputs, h, c):
-            out, (h, c) = self.lstm(inputs, [h, c])
-            return h, c
-
-        def attention(anchors_w_1, h):
-            query = tf.tanh(tf.stack(anchors_w_1, axis=1) + tf.matmul(h, self.w_attn_2)[:, None, :])
-            return tf.squeeze(tf.matmul(query, self.v_attn), -1)  # (B, n)
-
-        if self.space == "macro":
-            inputs, anchors, anchors_w_1 = g_emb, [], []
-            targets = tf.constant([1.0 - self.skip_target, self.skip_target])
-            for layer in range(self.num_layers):
-                h, c = lstm(inputs, h, c)
-                op = choose(self._scale(tf.matmul(h, self.w_soft), op=True)[:, None])[:, 0]
-                inputs = tf.gather(self.w_emb, op)
-                h, c = lstm(inputs, h, c)
-                if layer > 0:
-                    query = attention(anchors_w_1, h)
-                    logits = self._scale(tf.stack([-query, query], axis=-1), op=False)  # (B, layer, 2)
-                    skips = choose(logits)
-                    skip_prob = tf.sigmoid(logits)
-                    penalties.append(tf.reduce_sum(skip_prob * tf.math.log(skip_prob / targets), axis=[1, 2]))
-                    skips = tf.cast(skips, tf.float32)
-                    inputs = tf.reduce_sum(skips[:, :, None] * tf.stack(anchors, axis=1), axis=1)
-                    inputs = inputs / (1.0 + tf.reduce_sum(skips, axis=1, keepdims=True))
-                else:
-                    inputs = g_emb
-                anchors.append(h)
-                anchors_w_1.append(tf.matmul(h, self.w_attn_1))
-        else:
-            for _cell in range(2):
-                anchors, anchors_w_1 = [], []
-                for _ in range(2):
-                    h, c = lstm(g_emb, h, c)
-                    anchors.append(tf.zeros_like(h))
-                    anchors_w_1.append(tf.matmul(h, self.w_attn_1))
-                inputs = g_emb
-                for _block in range(self.num_layers):
-                    for _ in range(2):
-                        h, c = lstm(inputs, h, c)
-                        index = choose(self._scale(attention(anchors_w_1, h), op=False)[:, None])[:, 0]
-                        inputs = tf.gather(tf.stack(anchors, axis=1), index, batch_dims=1)
-                    for _ in range(2):
-                        h, c = lstm(inputs, h, c)
-                        op = choose(self._scale(tf.matmul(h, self.w_soft), op=True)[:, None])[:, 0]
-                        inputs = tf.gather(self.w_emb, op)
-                    h, c = lstm(inputs, h, c)
-                    anchors.append(h)
-                    anchors_w_1.append(tf.matmul(h, self.w_attn_1))
-                    inputs = g_emb
-        penalty = tf.reduce_mean(tf.stack(penalties), axis=0) if penalties else tf.zeros([batch])
-        return (
-            tf.stack(columns, axis=1),
-            tf.add_n(log_prob),
-            tf.add_n(entropy),
-            penalty,
-        )
+        """Run the program; sample (decisions None) or teacher-force. Returns 4 tensors."""
+        run = Run(self, batch, decisions=decisions, seed=seed)
+        PROGRAMS[self.space](run)
+        return run.results()
 
     def _sample(self, num, seed):
         decisions, log_prob, entropy, _ = self._run(num, seed=seed)
@@ -310,12 +297,13 @@ class Controller:
             seed: int, the sampling seed.
 
         Returns:
-            A tuple `(decisions, log_probs, entropies)` of numpy arrays: int32 `(num, D)`, the sum of
-            the log-probabilities of each sample's decisions `(num,)`, and the sum of the entropies
-            of the distributions they were drawn from `(num,)`.
+            A tuple `(decisions, log_probs, entropies)` of numpy arrays: int32 `(num, D)`, the sum
+            of the log-probabilities of each sample's decisions `(num,)`, and the sum of the
+            entropies of the distributions they were drawn from `(num,)`.
         """
         _check_positive_int("num", num)
-        decisions, log_prob, entropy = self._sample_fn(tf.constant(num, tf.int32), tf.constant(seed % 2**31, tf.int32))
+        decisions, log_prob, entropy = self._sample_fn(
+            tf.constant(num, tf.int32), tf.constant(seed % 2**31, tf.int32))
         return decisions.numpy(), log_prob.numpy(), entropy.numpy()
 
     def log_prob(self, decisions):
@@ -355,7 +343,8 @@ class Controller:
         rewards = rewards + self.entropy_weight * entropy
         advantages = np.empty_like(rewards)
         for k, reward in enumerate(rewards):
-            self.baseline = float(self.baseline - (1.0 - self.baseline_decay) * (self.baseline - reward))
+            decay = 1.0 - self.baseline_decay
+            self.baseline = float(self.baseline - decay * (self.baseline - reward))
             advantages[k] = reward - self.baseline
         loss = self._apply_fn(tf.constant(decisions), tf.constant(advantages, tf.float32))
         self.step += 1
@@ -372,24 +361,47 @@ class Controller:
             decisions = decisions[None]
         if decisions.ndim != 2 or decisions.shape[1] != self.num_decisions:
             raise ValueError(
-                f"`decisions` must have shape (num, {self.num_decisions}). Received: shape={decisions.shape}"
+                f"`decisions` must have shape (num, {self.num_decisions}). "
+                f"Received: shape={decisions.shape}"
             )
         return decisions
 
     def save(self, path: str):
-        """Write the weights and the Adam state to `path` (a `.npz` file); baseline and step are
-        the caller's state (`get_state`)."""
+        """Write the weights and the Adam state to `path` (a `.npz` file, format `FILE_FORMAT`);
+        baseline and step are the caller's state (`get_state`)."""
         arrays = {f"w{i}": np.asarray(v) for i, v in enumerate(self.variables)}
         arrays.update({f"o{i}": np.asarray(v) for i, v in enumerate(self.optimizer.variables)})
+        arrays["format"] = np.asarray(FILE_FORMAT)
         files.replace_atomically(path, lambda temporary: np.savez(temporary, **arrays))
 
     def load(self, path: str):
-        """Read what `save` wrote."""
+        """Read what `save` wrote.
+
+        Raises:
+            ValueError: if the file is of another format or holds other weights (another space,
+                size, or a micro controller saved before `b_soft` existed); nothing is assigned.
+        """
         with np.load(path) as data:
-            for i, v in enumerate(self.variables):
-                v.assign(data[f"w{i}"])
-            for i, v in enumerate(self.optimizer.variables):
-                v.assign(data[f"o{i}"])
+            file_format = int(data["format"]) if "format" in data.files else 1
+            pairs = [(v, f"w{i}") for i, v in enumerate(self.variables)]
+            pairs += [(v, f"o{i}") for i, v in enumerate(self.optimizer.variables)]
+            keys = {k for k in data.files if k != "format"}
+            problem = None
+            if file_format > FILE_FORMAT:
+                problem = f"its format {file_format} is newer than this code's {FILE_FORMAT}"
+            elif keys != {key for _, key in pairs}:
+                problem = (f"it holds {len(keys)} arrays, this {self.space} controller needs "
+                           f"{len(pairs)} (micro controller files before format 2 lack b_soft)")
+            else:
+                shapes = [(key, data[key].shape, tuple(v.shape)) for v, key in pairs
+                          if data[key].shape != tuple(v.shape)]
+                if shapes:
+                    problem = f"shapes differ (array, file, controller): {shapes[:3]}"
+            if problem:
+                raise ValueError(f"Cannot load the controller file {path} (format {file_format}): "
+                                 f"{problem}.")
+            for v, key in pairs:
+                v.assign(data[key])
 
     def get_state(self) -> dict:
         """The JSON part of the controller's state: `{"baseline": float, "step": int}`."""

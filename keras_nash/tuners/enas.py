@@ -1,26 +1,24 @@
 """ENAS (Pham et al. 2018): a REINFORCE controller over a shared-weight model, as an Oracle and Tuner.
 
-`EnasOracle` owns the LSTM controller (`tuners/controller.py`): its weights and Adam state in
-`<project>/enas/controller_<epoch>.npz`, its baseline and step in the oracle's JSON state. Each
-search epoch is one trial (the machinery of `tuners/supernet.py`); its values carry the
-controller snapshot to sample from and the epoch's sampling seeds. `EnasTuner` then
+`EnasOracle` holds the policy: the latest controller snapshot (weights and Adam state in an
+`.npz` file, baseline and step in its JSON state). Each search epoch is one trial (the machinery
+of `tuners/supernet.py`); its values carry the snapshot and the epoch's sampling seeds.
+`EnasTuner` then, as the authors' training loop does,
 
 1. trains the shared weights (inherited from the previous epoch's checkpoint) one minibatch at a
-   time, each minibatch with a fresh architecture sampled from the controller snapshot: SGD
-   Nesterov 0.9, learning rate by cosine with warm restarts 0.05 -> 0.0005 (T0 = 10 epochs,
-   Tmul = 2, set per epoch), gradient norm clipped to 5, then coupled L2 1e-4 (`search_loop.weight_step`);
-2. samples `controller_train_steps * controller_num_aggregate` architectures and scores each on
-   one validation minibatch (its reward: the accuracy);
-3. writes the decisions and rewards to the trial directory (`supernet_result.json`).
+   time, each minibatch with a fresh architecture sampled from the controller: SGD Nesterov
+   0.9, learning rate by cosine with warm restarts 0.05 -> 0.0005 (T0 = 10 epochs, Tmul = 2,
+   set per epoch), gradient norm clipped to 5, then coupled L2 1e-4 (`search_loop.weight_step`);
+2. trains the controller on-policy: `controller_train_steps` REINFORCE steps, each on
+   `controller_num_aggregate` architectures sampled afresh from the controller as the previous
+   step left it, each rewarded on one validation minibatch (the accuracy);
+3. writes the controller it trained (`controller.npz`) and the epoch's decisions, rewards and
+   controller state to the trial directory; the oracle takes them as the next snapshot.
 
-When the trial ends the oracle takes `controller_train_steps` REINFORCE steps, each on
-`controller_num_aggregate` of those samples, and writes the next controller snapshot. (The
-samples of an epoch all come from the epoch's first controller, so later steps are slightly off
-policy; the authors sample again after every step. This keeps every policy decision in the
-oracle and the epoch a unit of resume.) In the last epoch the tuner also scores
-`final_candidates` sampled architectures on the whole validation data; the oracle keeps the
-best, and a final trial trains it from scratch as a standalone Keras model
-(`space.build_child_model`), checkpointed, so `get_best_models` returns it.
+In the last epoch the tuner also scores `final_candidates` architectures sampled from the trained
+controller on the whole validation data; the oracle keeps the best, and a final trial trains it
+from scratch as a standalone Keras model (`space.build_child_model`), checkpointed, so
+`get_best_models` returns it.
 
 The shared train step is one `tf.function` with the architecture as an int32 input: traced once
 per search process whatever the architecture (`EnasTuner.trace_counts`).
@@ -39,6 +37,7 @@ import json
 import os
 
 import keras
+import keras_tuner
 import numpy as np
 import tensorflow as tf
 
@@ -46,38 +45,58 @@ from keras_nash import internals
 from keras_nash.checks import check_float, check_int, check_range
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.spaces.enas import architecture_from_json, get_space
+from keras_nash.tuners.enas_lm import (
+    REWARD_CONSTANT, ResetState, StatefulLanguageModel, as_text_search_data, make_lm_steps,
+    summed_loss_sgd,
+)
 from keras_nash.tuners.controller import DEFAULTS, Controller
-from keras_nash.tuners.search_loop import EpochMetrics, SearchState, cross_entropy, labels, weight_step
+from keras_nash.tuners.enas_steps import make_steps  # noqa: F401  (re-exported)
+from keras_nash.tuners.search_loop import SearchState
 from keras_nash.tuners.supernet import RESULT_FILE, ROLE_EPOCH, SupernetOracle, SupernetTuner
 
 _KEY = "enas/"
 CONTROLLER_DIR = "enas"
+CONTROLLER_FILE = "controller.npz"  # the controller an epoch trained, in its trial directory
 # The authors' controller steps x aggregation per epoch.
-TRAIN_STEPS = {"macro": (50, 20), "micro": (30, 10)}
+TRAIN_STEPS = {"macro": (50, 20), "micro": (30, 10), "recurrent": (100, 10)}
+# The shared weights' training by kind of space: the authors' CIFAR-10 scripts, and their Penn
+# Treebank search script (`scripts/ptb_search.sh`: plain SGD 0.25 on the loss summed over time,
+# decayed by 0.95 a epoch from epoch 12, clip 10, L2 1e-7, batch 20).
+TRAINING = {
+    "images": dict(learning_rate=0.05, learning_rate_min=0.0005, momentum=0.9, weight_decay=1e-4,
+                   grad_clip=5.0, final_learning_rate=0.05, batch_size=128),
+    "recurrent": dict(learning_rate=0.25, learning_rate_min=0.0005, momentum=0.0,
+                      weight_decay=1e-7, grad_clip=10.0, final_learning_rate=0.25, batch_size=20),
+}
+LM_DECAY_START, LM_DECAY_RATE = 12, 0.95
 
 
-def controller_kwargs(search_space, lstm_size=64, tanh_constant=None, op_tanh_reduce=None, temperature=None,
-                      entropy_weight=1e-4, baseline_decay=0.99, skip_target=0.4, skip_weight=None,
-                      learning_rate=None, seed=0) -> dict:
+def controller_kwargs(search_space, lstm_size=None, tanh_constant=None, op_tanh_reduce=None,
+                      temperature=None, entropy_weight=None, baseline_decay=None, skip_target=None,
+                      skip_weight=None, learning_rate=None, seed=0) -> dict:
     """The `Controller` arguments of a space: its defaults, overridden by non-None values.
 
     Args:
-        search_space: a `MacroSpace` or `MicroSpace`.
+        search_space: a `MacroSpace`, `MicroSpace` or `RecurrentSpace`.
         lstm_size, tanh_constant, op_tanh_reduce, temperature, entropy_weight, baseline_decay,
             skip_target, skip_weight, learning_rate, seed: see `Controller`; None keeps the
-            space's default (`controller.DEFAULTS`).
+            space's default (`controller.DEFAULTS`, else `Controller`'s own).
 
     Returns:
-        dict of `Controller` keyword arguments (space, num_layers and num_ops included).
+        dict of `Controller` keyword arguments (space, num_layers, num_ops and the operations'
+        names included: the micro controller's initial op bias favours separable convolutions
+        by name, as the authors' does).
     """
-    check_int("controller_lstm_size", lstm_size, 1)
+    if lstm_size is not None:
+        check_int("controller_lstm_size", lstm_size, 1)
     kwargs = dict(DEFAULTS[search_space.name])
     given = dict(lstm_size=lstm_size, tanh_constant=tanh_constant, op_tanh_reduce=op_tanh_reduce,
                  temperature=temperature, entropy_weight=entropy_weight, baseline_decay=baseline_decay,
                  skip_target=skip_target, skip_weight=skip_weight, learning_rate=learning_rate, seed=seed)
     kwargs.update({k: v for k, v in given.items() if v is not None})
     return dict(space=search_space.name, num_layers=search_space.controller_layers,
-                num_ops=len(search_space.operations), **kwargs)
+                num_ops=len(search_space.operations), operations=list(search_space.operations),
+                **kwargs)
 
 
 class EnasOracle(SupernetOracle):
@@ -119,67 +138,51 @@ class EnasOracle(SupernetOracle):
         self.best_arch = None
         self.input_shape = None
         self.history = []
-        self._controller = None
 
     # ----- the controller -----
-    def controller(self) -> Controller:
-        """The controller, loaded from its latest snapshot (created and saved on first use)."""
-        if self._controller is None:
-            self._controller = Controller(**self.controller_kwargs)
-            if self.controller_file:
-                self._controller.load(os.path.join(internals.project_dir(self), self.controller_file))
-            self._controller.set_state(self.controller_state)
+    def _first_controller(self) -> str:
+        """The initial controller snapshot (written on first use), relative to the project."""
         if self.controller_file is None:
-            self._save_controller()
-        return self._controller
-
-    def _save_controller(self):
-        name = os.path.join(CONTROLLER_DIR, f"controller_{self.epoch:04d}.npz")
-        project = internals.project_dir(self)
-        os.makedirs(os.path.join(project, CONTROLLER_DIR), exist_ok=True)
-        self._controller.save(os.path.join(project, name))
-        self.controller_file = name
-        self.controller_state = self._controller.get_state()
+            name = os.path.join(CONTROLLER_DIR, "controller_0000.npz")
+            project = internals.project_dir(self)
+            os.makedirs(os.path.join(project, CONTROLLER_DIR), exist_ok=True)
+            controller = Controller(**self.controller_kwargs)
+            controller.save(os.path.join(project, name))
+            self.controller_file = name
+            self.controller_state = controller.get_state()
+        return self.controller_file
 
     def _seed(self, epoch, purpose):
         return int(np.random.default_rng([int(self.seed), int(epoch), purpose]).integers(2**31 - 1))
 
     # ----- SupernetOracle hooks -----
     def epoch_values(self):
-        self.controller()
-        values = {
-            self.key("controller"): self.controller_file,
+        return {
+            self.key("controller"): self._first_controller(),
+            self.key("controller_state"): json.dumps(self.controller_state),
             self.key("train_seed"): self._seed(self.epoch, 0),
             self.key("sample_seed"): self._seed(self.epoch, 1),
-            self.key("num_samples"): self.controller_train_steps * self.controller_num_aggregate,
+            self.key("controller_train_steps"): self.controller_train_steps,
+            self.key("controller_num_aggregate"): self.controller_num_aggregate,
             self.key("num_candidates"): self.final_candidates if self.epoch == self.epochs - 1 else 0,
         }
-        return values
 
     def final_values(self):
         return {self.key("arch"): self.best_arch, self.key("input_shape"): json.dumps(self.input_shape)}
 
     def update_policy(self, trial, result):
-        controller = self.controller()
-        decisions = np.asarray(result["decisions"], "int32")
-        rewards = np.asarray(result["rewards"], "float64")
-        aggregate = self.controller_num_aggregate
-        logs = []
-        for step in range(self.controller_train_steps):
-            chunk = slice(step * aggregate, (step + 1) * aggregate)
-            if len(decisions[chunk]):
-                logs.append(controller.update(decisions[chunk], rewards[chunk]))
-        self.epoch += 1  # the snapshot is named after the epoch it serves
-        self._save_controller()
-        self.epoch -= 1
+        # The controller the tuner trained in the epoch (on-policy) is the next snapshot.
+        self.controller_file = result["controller_file"]
+        self.controller_state = dict(result["controller_state"])
         self.input_shape = list(result["input_shape"])
         if result.get("candidates"):
             best = int(np.argmax(result["candidate_rewards"]))
             self.best_arch = architecture_from_json(json.dumps(result["candidates"][best])).to_json()
+        rewards = np.asarray(result["rewards"], "float64")
         self.history.append({
             "epoch": self.epoch, "trial_id": trial.trial_id, "mean_reward": float(rewards.mean()),
-            "baseline": controller.baseline,
-            "controller_loss": float(np.mean([log["loss"] for log in logs])) if logs else 0.0,
+            "baseline": self.controller_state["baseline"],
+            "controller_loss": float(np.mean(result["controller_losses"])),
         })
 
     def policy_state(self):
@@ -199,7 +202,6 @@ class EnasOracle(SupernetOracle):
         self.best_arch = enas.get("best_arch")
         self.input_shape = enas.get("input_shape")
         self.history = enas.get("history", [])
-        self._controller = None
 
 
 class EnasTuner(SupernetTuner):
@@ -245,17 +247,28 @@ class EnasTuner(SupernetTuner):
     key_prefix = _KEY
 
     def __init__(self, search_space="macro", num_classes: int = 10, epochs: int = 150,
-                 final_epochs: int = 310, batch_size: int = 128, learning_rate: float = 0.05,
-                 learning_rate_min: float = 0.0005, lr_t0: int = 10, lr_t_mul: float = 2.0,
-                 momentum: float = 0.9, weight_decay: float = 1e-4, grad_clip: float = 5.0,
-                 controller_lstm_size: int = 64, controller_tanh_constant=None, controller_op_tanh_reduce=None,
-                 controller_temperature=None, controller_entropy_weight: float = 1e-4,
-                 controller_baseline_decay: float = 0.99, controller_skip_target: float = 0.4,
+                 final_epochs: int = 310, batch_size=None, learning_rate=None,
+                 learning_rate_min=None, lr_t0: int = 10, lr_t_mul: float = 2.0,
+                 momentum=None, weight_decay=None, grad_clip=None,
+                 controller_lstm_size=None, controller_tanh_constant=None, controller_op_tanh_reduce=None,
+                 controller_temperature=None, controller_entropy_weight=None,
+                 controller_baseline_decay=None, controller_skip_target=None,
                  controller_skip_weight=None, controller_learning_rate=None, controller_train_steps=None,
                  controller_num_aggregate=None, final_candidates: int = 10, final_filters=None,
-                 final_learning_rate: float = 0.05, objective="val_accuracy", seed=None, max_trials=None,
+                 final_learning_rate=None, objective=None, seed=None, max_trials=None,
                  max_retries_per_trial: int = 0, max_consecutive_failed_trials: int = 3, **kwargs):
         self.space = get_space(search_space)
+        self.recurrent = self.space.name == "recurrent"
+        given = dict(learning_rate=learning_rate, learning_rate_min=learning_rate_min,
+                     momentum=momentum, weight_decay=weight_decay, grad_clip=grad_clip,
+                     final_learning_rate=final_learning_rate, batch_size=batch_size)
+        training = TRAINING["recurrent" if self.recurrent else "images"]
+        given = {name: training[name] if value is None else value for name, value in given.items()}
+        learning_rate, learning_rate_min, final_learning_rate = (
+            given["learning_rate"], given["learning_rate_min"], given["final_learning_rate"])
+        momentum, weight_decay, grad_clip = given["momentum"], given["weight_decay"], given["grad_clip"]
+        if objective is None:  # a language model is scored by its (log-)perplexity
+            objective = keras_tuner.Objective("val_loss", "min") if self.recurrent else "val_accuracy"
         self.num_classes = check_int("num_classes", num_classes, 2)
         self.learning_rate_min, self.learning_rate = check_range(
             "learning_rate_min", learning_rate_min, "learning_rate", learning_rate
@@ -287,11 +300,19 @@ class EnasTuner(SupernetTuner):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         self.controller_kwargs["seed"] = int(oracle.seed)
-        super().__init__(oracle=oracle, final_epochs=final_epochs, batch_size=batch_size, **kwargs)
+        super().__init__(oracle=oracle, final_epochs=final_epochs, batch_size=given["batch_size"],
+                         **kwargs)
 
     # ----- search -----
     def build_supernet(self, hp=None, input_shape=None):
+        if self.recurrent:  # num_classes is the vocabulary's size
+            return self.space.build_shared_model(self.num_classes)
         return self.space.build_shared_model(input_shape, self.num_classes)
+
+    def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed):
+        if self.recurrent:
+            return as_text_search_data(fit_args, fit_kwargs)
+        return super().search_data(fit_args, fit_kwargs, batch_size, shuffle_seed)
 
     def load_model(self, trial):
         """The final network, or an epoch's shared-weight model with its weights."""
@@ -308,22 +329,42 @@ class EnasTuner(SupernetTuner):
         if self.seed is not None:
             keras.utils.set_random_seed(int(self.seed))
         network = self.build_supernet(input_shape=data.input_shape)
-        optimizer = CoupledSGD(self.learning_rate, momentum=self.momentum, nesterov=True,
-                               weight_decay=self.weight_decay or None,
-                               global_clipnorm=self.grad_clip)
+        optimizer = CoupledSGD(momentum=self.momentum, nesterov=self.momentum > 0,
+                               **self._sgd_arguments(data.input_shape))
         optimizer.build(network.trainable_variables)
         state = SearchState(network, {"weights": optimizer},
                             controller=Controller(**self.controller_kwargs))
-        x_spec, y_spec = data.input_signature()
         arch_spec = tf.TensorSpec([self.space.num_decisions], tf.int32)
+        if self.recurrent:
+            state.train_step, state.eval_step, state.lm_state = make_lm_steps(
+                network, optimizer, data, self.space.hidden_size, arch_spec, self.trace_counts,
+                state.metrics, state.val_metrics,
+            )
+            return state
+        x_spec, y_spec = data.input_signature()
         state.train_step, state.eval_step = make_steps(
             network, optimizer, x_spec, y_spec, arch_spec, self.trace_counts,
             metrics=state.metrics, val_metrics=state.val_metrics,
         )
         return state
 
+    def _sgd_arguments(self, input_shape, learning_rate=None) -> dict:
+        """The weights' SGD arguments: as given, or for the recurrent space the authors' SGD on
+        the loss summed over time as SGD on the per-token mean (`summed_loss_sgd`)."""
+        learning_rate = learning_rate or self.learning_rate
+        if self.recurrent:
+            return summed_loss_sgd(learning_rate, self.weight_decay, self.grad_clip,
+                                           bptt=int(input_shape[1]))
+        return dict(learning_rate=learning_rate, weight_decay=self.weight_decay or None,
+                    global_clipnorm=self.grad_clip)
+
     def epoch_learning_rate(self, epoch: int) -> float:
-        """The shared weights' learning rate of epoch `epoch`: cosine with warm restarts."""
+        """The shared weights' learning rate of epoch `epoch`: cosine with warm restarts (the
+        recurrent space: constant, then decayed by 0.95 a epoch from epoch 12, as the authors'
+        Penn Treebank search, not below `learning_rate_min`)."""
+        if self.recurrent:
+            decay = LM_DECAY_RATE ** max(0, epoch - LM_DECAY_START + 1)
+            return max(self.learning_rate_min, self.learning_rate * decay)
         schedule = keras.optimizers.schedules.CosineDecayRestarts(
             self.learning_rate, first_decay_steps=self.lr_t0, t_mul=self.lr_t_mul, m_mul=1.0,
             alpha=self.learning_rate_min / self.learning_rate,
@@ -335,7 +376,9 @@ class EnasTuner(SupernetTuner):
         epoch = int(values[self.key("epoch")])
         controller = state.controller
         controller.load(os.path.join(self.project_dir, values[self.key("controller")]))
-        state.optimizers["weights"].learning_rate = self.epoch_learning_rate(epoch)
+        controller.set_state(json.loads(values[self.key("controller_state")]))
+        state.optimizers["weights"].learning_rate = self._sgd_arguments(
+            data.input_shape, self.epoch_learning_rate(epoch))["learning_rate"]
 
         # 1. Shared weights: one fresh architecture per minibatch.
         train_seed = int(values[self.key("train_seed")])
@@ -347,32 +390,57 @@ class EnasTuner(SupernetTuner):
                 archs[batch // chunk] = controller.sample(chunk, seed=train_seed + batch // chunk)[0]
             return (tf.constant(archs[batch // chunk][batch % chunk]),)
 
+        if self.recurrent:
+            state.lm_state.assign(tf.zeros_like(state.lm_state))  # each epoch from a zero state
         metrics = loop.train(state.train_step, data.train, state.metrics, batch_args=architecture)
 
-        # 2. Rewards: each sample's accuracy on one validation minibatch.
-        num_samples = int(values[self.key("num_samples")])
-        decisions = controller.sample(num_samples, seed=int(values[self.key("sample_seed")]))[0]
+        # 2. The controller, on-policy: each step samples from the controller the previous
+        # step left; each sample is rewarded on the next validation minibatch.
+        sample_seed = int(values[self.key("sample_seed")])
         validation = iter(data.validation.repeat())
-        accuracies = []
-        for vector in decisions:
-            x, y = next(validation)
-            accuracies.append(state.eval_step(x, y, tf.constant(vector))[1])
-        rewards = [float(reward) for reward in np.asarray(accuracies)]
-        metrics = {**metrics, "val_accuracy": float(np.mean(rewards))}
-        result = {"epoch": epoch, "decisions": decisions.tolist(), "rewards": rewards, "metrics": metrics}
+        decisions, rewards, losses = [], [], []
+        for step in range(int(values[self.key("controller_train_steps")])):
+            sampled = controller.sample(int(values[self.key("controller_num_aggregate")]),
+                                        seed=sample_seed + step)[0]
+            step_rewards = [self.reward(state, *next(validation), vector) for vector in sampled]
+            losses.append(controller.update(sampled, np.asarray(step_rewards))["loss"])
+            decisions.append(sampled.tolist())
+            rewards.append(step_rewards)
+        directory = self.get_trial_dir(trial.trial_id)
+        controller.save(os.path.join(directory, CONTROLLER_FILE))
+        if self.recurrent:  # rewards are c / perplexity: the samples' mean log-perplexity
+            metrics = {**metrics, "val_loss": float(np.mean(np.log(
+                REWARD_CONSTANT / np.asarray(rewards))))}
+        else:
+            metrics = {**metrics, "val_accuracy": float(np.mean(rewards))}
+        result = {
+            "epoch": epoch, "decisions": decisions, "rewards": rewards,
+            "controller_losses": [float(loss) for loss in losses],
+            "controller_file": os.path.relpath(os.path.join(directory, CONTROLLER_FILE),
+                                               self.project_dir),
+            "controller_state": controller.get_state(), "metrics": metrics,
+        }
 
-        # 3. Last epoch: the final candidates, scored on the whole validation data.
+        # 3. Last epoch: the final candidates, from the trained controller, scored on the whole
+        # validation data.
         num_candidates = int(values.get(self.key("num_candidates"), 0))
         if num_candidates:
-            candidates = controller.sample(num_candidates, seed=int(values[self.key("sample_seed")]) + 1)[0]
+            candidates = controller.sample(num_candidates, seed=sample_seed - 1)[0]
             scores = []
             for vector in candidates:
                 arch = tf.constant(vector)
-                scores.append(loop.evaluate(state.eval_step, data.validation, state.val_metrics,
-                                            batch_args=lambda batch: (arch,))["val_accuracy"])
+                scored = loop.evaluate(state.eval_step, data.validation, state.val_metrics,
+                                       batch_args=lambda batch: (arch,))
+                scores.append(-scored["val_loss"] if self.recurrent else scored["val_accuracy"])
             result["candidates"] = [self.space.decode(v).to_dict() for v in candidates]
             result["candidate_rewards"] = scores
         return metrics, result
+
+    def reward(self, state, x, y, vector) -> float:
+        """The reward of one sampled architecture on the minibatch `(x, y)`: its accuracy (the
+        recurrent space: `80 / perplexity`, the paper's)."""
+        score = float(state.eval_step(x, y, tf.constant(vector))[1])
+        return REWARD_CONSTANT / score if self.recurrent else score
 
     # ----- final network -----
     def build_final_model(self, hp):
@@ -381,6 +449,16 @@ class EnasTuner(SupernetTuner):
         input_shape = tuple(json.loads(values[self.key("input_shape")]))
         if self.seed is not None:
             keras.utils.set_random_seed(int(self.seed))
+        if self.recurrent:
+            model = StatefulLanguageModel(
+                self.space.build_child_model(arch, self.num_classes), batch_size=input_shape[0])
+            model.compile(
+                optimizer=CoupledSGD(momentum=self.momentum, **self._sgd_arguments(
+                    input_shape, self.final_learning_rate)),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=["accuracy"],
+            )
+            return model
         model = self.space.build_child_model(arch, input_shape, self.num_classes, filters=self.final_filters)
         model.compile(
             optimizer=CoupledSGD(self.final_learning_rate, momentum=self.momentum, nesterov=True,
@@ -391,6 +469,8 @@ class EnasTuner(SupernetTuner):
         return model
 
     def final_callbacks(self, hp):
+        if self.recurrent:  # the carried state starts from zero each epoch and evaluation
+            return [ResetState()]
         schedule = keras.optimizers.schedules.CosineDecay(self.final_learning_rate, decay_steps=self.final_epochs)
         return [keras.callbacks.LearningRateScheduler(lambda epoch: float(schedule(epoch)))]
 
@@ -401,54 +481,3 @@ class EnasTuner(SupernetTuner):
             if text:
                 return architecture_from_json(text)
         return None
-
-
-def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None, metrics=None,
-               val_metrics=None):
-    """The compiled shared-weight train and eval steps, architecture as an int32 input.
-
-    The train step is the library's one weight step (`search_loop.weight_step`: clip, coupled
-    L2, momentum, all in `optimizer`); each step adds its batch to its `EpochMetrics`.
-
-    Args:
-        network: the shared-weight model (called on `(x, arch)`), or any model called on `x`
-            when `arch_spec` is None (a fixed child, for comparisons).
-        optimizer: a built Keras optimizer over `network.trainable_variables` (e.g.
-            `CoupledSGD(..., weight_decay=1e-4, global_clipnorm=5.0)`).
-        x_spec, y_spec: `tf.TensorSpec`s of a batch (free batch dimension).
-        arch_spec: `tf.TensorSpec` of the decision vector, or None.
-        trace_counts: dict with "train_step" and "eval_step" counters, incremented at tracing.
-        metrics, val_metrics: `EpochMetrics` of the train and eval steps (new ones if None).
-
-    Returns:
-        `(train_step, eval_step)`: `train_step(x, y, arch) -> (batch loss, the epoch's running
-        accuracy)` and `eval_step(x, y, arch) -> (batch loss, batch accuracy)` (`arch`
-        omitted without `arch_spec`).
-    """
-    counts = trace_counts if trace_counts is not None else {"train_step": 0, "eval_step": 0}
-    metrics = metrics or EpochMetrics()
-    val_metrics = val_metrics or EpochMetrics("val_")
-    variables = network.trainable_variables
-
-    def forward(x, arch, training):
-        return network((x, arch), training=training) if arch_spec is not None else network(x, training=training)
-
-    def batch_accuracy(logits, y):
-        y = labels(y)
-        return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32))
-
-    def train_step(x, y, arch=None):
-        counts["train_step"] += 1  # runs only while tracing
-        loss = weight_step(lambda inputs: forward(inputs, arch, True), optimizer, variables, x, y, metrics)
-        return loss, metrics.accuracy.result()
-
-    def eval_step(x, y, arch=None):
-        counts["eval_step"] += 1
-        logits = forward(x, arch, False)
-        loss = cross_entropy(y, logits)
-        val_metrics.update(y, logits, loss)
-        return loss, batch_accuracy(logits, y)
-
-    signature = [x_spec, y_spec] + ([arch_spec] if arch_spec is not None else [])
-    return (tf.function(train_step, input_signature=signature),
-            tf.function(eval_step, input_signature=signature))

@@ -139,17 +139,36 @@ def skip_passes(dataset: tf.data.Dataset, count: int) -> None:
         iter(dataset)
 
 
+def reseed(model: keras.Model, seed: int) -> None:
+    """Set every random-number generator of `model` (its layers' `keras.random.SeedGenerator`s:
+    dropout, drop-path) to a state drawn from `seed`.
+
+    A search epoch's randomness then depends on the epoch's seed alone, not on what ran
+    before in the process: a resumed search (fresh generators) and an uninterrupted one
+    (generators advanced by the earlier epochs) draw the same masks.
+    """
+    states = [v for v in model.variables if v.name == "seed_generator_state"]
+    draws = np.random.default_rng(int(seed)).integers(0, 2**31 - 1, size=len(states))
+    for state, draw in zip(states, draws):
+        state.assign(keras.ops.convert_to_tensor([int(draw), 0], dtype=state.dtype))
+
+
 def labels(y):
-    """Integer class ids `(batch,)` from `(batch,)` or `(batch, 1)` labels of any int dtype."""
+    """Integer class ids `(n,)` from `(batch,)` or `(batch, 1)` labels of any int dtype (or a
+    language model's `(batch, bptt)` next tokens, flattened)."""
     return tf.reshape(tf.cast(y, "int32"), (-1,))
 
 
+def flat_logits(logits):
+    """Logits `(..., classes)` as float32 `(n, classes)`: one row per label of `labels(y)`
+    (a language model's `(batch, bptt, vocab)` becomes one row per token)."""
+    return tf.reshape(tf.cast(logits, "float32"), (-1, tf.shape(logits)[-1]))
+
+
 def cross_entropy(y, logits):
-    """Mean sparse categorical cross-entropy of logits (computed in float32)."""
+    """Mean sparse categorical cross-entropy of logits (computed in float32), over every label."""
     return tf.reduce_mean(
-        tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=labels(y), logits=tf.cast(logits, "float32")
-        )
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels(y), logits=flat_logits(logits))
     )
 
 
@@ -177,7 +196,7 @@ class EpochMetrics:
         """Add one batch: its mean `loss` (weighted by the batch size) and its predictions."""
         y = labels(y)
         self.loss.update_state(loss, sample_weight=tf.cast(tf.shape(y)[0], "float32"))
-        self.accuracy.update_state(y, tf.cast(logits, "float32"))
+        self.accuracy.update_state(y, flat_logits(logits))
 
     def tensors(self) -> dict:
         """The running figures as tensors (no copy to the host)."""

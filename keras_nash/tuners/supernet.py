@@ -45,7 +45,7 @@ from keras_nash.checks import check_int
 from keras_nash.internals import CHECKPOINT_FILE, TrialStatus, trial_dir
 from keras_nash.logs import logger
 from keras_nash.tuners.search_loop import (
-    EpochLoop, SearchData, SearchState, as_search_data, skip_passes,
+    EpochLoop, SearchData, SearchState, as_search_data, reseed, skip_passes,
 )
 
 ROLE_EPOCH = "epoch"
@@ -129,7 +129,8 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             # client has no `seed` or `epochs`.
             values[self.key("role")] = ROLE_EPOCH
             values[self.key("epochs")] = self.epochs
-            values[self.key("data_seed")] = int(self.seed) * 1009 + self.epoch  # array shuffling
+            # The epoch's seed: array shuffling, the supernet's dropout masks (`reseed`).
+            values[self.key("data_seed")] = int(self.seed) * 1009 + self.epoch
             values.update(self.epoch_values())
         else:
             values[self.key("role")] = ROLE_FINAL
@@ -324,9 +325,16 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
                 f"'validation_data': val}}) or None. Received: final_fit={final_fit!r}"
             )
         self._final_fit = final_fit
+        # Bad data fails here, before any trial (a trial's error would be retried).
+        batch_size = check_int("batch_size", fit_kwargs.get("batch_size") or self.batch_size, 1)
+        self.search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=None)
         return super().search(*fit_args, **fit_kwargs)
 
     # ----- hooks for subclasses -----
+    def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed) -> SearchData:
+        """`search()`'s data as `SearchData` (images and labels: `as_search_data`)."""
+        return as_search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=shuffle_seed)
+
     def create_search(self, trial, data: SearchData) -> SearchState:
         """Build the supernet, its built optimisers and compiled steps (weights fresh)."""
         raise NotImplementedError
@@ -412,8 +420,8 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         values = trial.hyperparameters.values
         epoch = int(values[self.key("epoch")])
         batch_size = check_int("batch_size", fit_kwargs.get("batch_size") or self.batch_size, 1)
-        data = as_search_data(fit_args, fit_kwargs, batch_size,
-                              shuffle_seed=values.get(self.key("data_seed")))
+        data = self.search_data(fit_args, fit_kwargs, batch_size,
+                                shuffle_seed=values.get(self.key("data_seed")))
         self._align_passes(fit_args, fit_kwargs, epoch)
         parent = values.get(self.key("parent"), "")
         state, self._search_state = self._search_state, None  # dropped if the epoch fails
@@ -422,6 +430,7 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             if parent:
                 state.restore(self.get_trial_dir(parent))
             state.trial_id = parent or None
+        reseed(state.network, values[self.key("data_seed")])  # the epoch's dropout masks
         callbacks = internals.trial_callbacks(self, fit_kwargs.get("callbacks"), trial)
         loop = EpochLoop(epoch, callbacks, state.network, fit_kwargs.get("verbose", "auto"),
                          epochs=values.get(self.key("epochs")))

@@ -1,0 +1,166 @@
+"""ENAS's language-model side: the recurrent space's data, compiled steps and final network.
+
+`EnasTuner` with a `RecurrentSpace` (Penn Treebank) trains a language model, not a classifier:
+
+- data: `search(train, validation_data=valid)` with `(inputs, targets)` batches of token ids,
+  int32 `(batch_size, bptt)`, windows in order (`keras_nash.datasets.load_text`);
+  `as_text_search_data` checks them;
+- steps (`make_lm_steps`): the shared model on `((tokens, arch), state)`; the training state is
+  carried from one window to the next in a variable (as the authors' stateful training, the
+  gradient stopped at the window's start) and reset at each epoch's start, through the
+  library's one weight step; an eval step scores an architecture on one window from a zero
+  state: the controller's reward is `REWARD_CONSTANT / perplexity` (paper: 80);
+- the authors' SGD on the loss summed over time (averaged over the batch) is, exactly, SGD on
+  the per-token mean loss with the learning rate times `bptt` and the clip norm and L2 divided
+  by it (`summed_loss_sgd`);
+- the final network (`StatefulLanguageModel`): the found cell's child model with its state
+  carried across windows in `fit`/`evaluate` (reset at each epoch and evaluation by
+  `ResetState`), so `val_loss` is the per-token cross-entropy and `exp(val_loss)` the
+  validation perplexity.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_nash.tuners.search_loop import EpochMetrics, SearchData, cross_entropy, weight_step
+
+REWARD_CONSTANT = 80.0  # the paper's c in the reward c / valid_ppl
+
+
+def as_text_search_data(fit_args, fit_kwargs) -> SearchData:
+    """Read `search(train, validation_data=valid)` of token-id datasets into `SearchData`.
+
+    Raises:
+        ValueError: the data are not datasets of `(inputs, targets)` int batches of one fixed
+            shape `(batch_size, bptt)` (what `keras_nash.datasets.load_text` gives).
+    """
+    train = fit_args[0] if fit_args else fit_kwargs.get("x")
+    validation = fit_kwargs.get("validation_data")
+    for name, dataset in (("x", train), ("validation_data", validation)):
+        spec = getattr(dataset, "element_spec", None)
+        if not isinstance(dataset, tf.data.Dataset) or not isinstance(spec, tuple) or len(
+            spec
+        ) < 2 or spec[0].shape.rank != 2 or not spec[0].dtype.is_integer or not all(
+            spec[0].shape
+        ):
+            raise ValueError(
+                f"The recurrent space needs `{name}` as a tf.data.Dataset of `(inputs, targets)` "
+                "token-id batches of one fixed shape `(batch_size, bptt)` (see "
+                f"keras_nash.datasets.load_text). Received: {name}={spec or type(dataset).__name__}"
+            )
+    if train.element_spec[0].shape != validation.element_spec[0].shape:
+        raise ValueError(
+            "`x` and `validation_data` must have batches of the same shape (the carried state "
+            f"has the batch size). Received: {train.element_spec[0].shape} and "
+            f"{validation.element_spec[0].shape}"
+        )
+    return SearchData(  # input_shape: the batches' `(batch_size, bptt)`
+        train.map(lambda *batch: batch[:2]).prefetch(tf.data.AUTOTUNE),
+        validation.map(lambda *batch: batch[:2]).prefetch(tf.data.AUTOTUNE),
+        tuple(train.element_spec[0].shape),
+    )
+
+
+def summed_loss_sgd(learning_rate, weight_decay, grad_clip, bptt: int) -> dict:
+    """`CoupledSGD` arguments (no momentum) that step as SGD on the loss summed over `bptt`
+    time steps does, when the gradients are those of the per-token mean loss (the authors'
+    `learning_rate`, `weight_decay` and `grad_clip` are for the summed loss)."""
+    return dict(learning_rate=learning_rate * bptt, weight_decay=(weight_decay / bptt) or None,
+                global_clipnorm=grad_clip / bptt)
+
+
+def make_lm_steps(network, optimizer, data: SearchData, hidden_size: int, arch_spec,
+                  trace_counts: dict, metrics: EpochMetrics, val_metrics: EpochMetrics):
+    """The compiled shared-weight language-model steps, and the carried state's variable.
+
+    Returns:
+        `(train_step, eval_step, state)`: `train_step(x, y, arch)` (one weight step from the
+        carried state, which it then advances), `eval_step(x, y, arch) -> (loss, perplexity)`
+        on one window from a zero state, and `state`, the `(batch, hidden)` variable (assign
+        zeros to reset it).
+    """
+    x_spec, y_spec = data.train.element_spec
+    batch, bptt = x_spec.shape
+    state = tf.Variable(tf.zeros((batch, hidden_size)), trainable=False, name="lm_state")
+    variables = network.trainable_variables
+
+    def train_step(x, y, arch):
+        trace_counts["train_step"] += 1  # runs only while tracing
+
+        def forward(tokens):
+            logits, final = network(((tokens, arch), tf.stop_gradient(state.read_value())), training=True)
+            state.assign(final)
+            return logits
+
+        return weight_step(forward, optimizer, variables, x, y, metrics)
+
+    def eval_step(x, y, arch):
+        trace_counts["eval_step"] += 1
+        logits, _ = network(((x, arch), tf.zeros((tf.shape(x)[0], hidden_size))), training=False)
+        loss = cross_entropy(y, logits)
+        val_metrics.update(y, logits, loss)
+        return loss, tf.exp(loss)
+
+    signature = [tf.TensorSpec(x_spec.shape, x_spec.dtype), tf.TensorSpec(y_spec.shape, y_spec.dtype),
+                 arch_spec]
+    return (tf.function(train_step, input_signature=signature, autograph=False),
+            tf.function(eval_step, input_signature=signature, autograph=False), state)
+
+
+@keras.saving.register_keras_serializable(package="keras_nash")
+class StatefulLanguageModel(keras.Model):
+    """A language model `(tokens, state) -> (logits, state)` trained with its state carried.
+
+    `fit` and `evaluate` see a model of `tokens -> logits` whose state (a `(batch_size,
+    hidden)` variable) carries from one window to the next, with the gradient stopped at the
+    window's start; `ResetState` zeroes it at each epoch's and each evaluation's start. The
+    wrapped `language_model` (e.g. `RecurrentSpace.build_child_model`) is what export writes:
+    it takes the state as an input, so perplexity can be computed from the export alone.
+
+    Args:
+        language_model: a Keras model called on `(tokens, state)` returning `(logits, state)`.
+        batch_size: int, the batch size of every batch it is called on.
+    """
+
+    def __init__(self, language_model, batch_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.language_model = language_model
+        self.batch_size = int(batch_size)
+        self.hidden_size = int(language_model.inputs[1].shape[-1])
+        self.state = self.add_weight(shape=(self.batch_size, self.hidden_size),
+                                     initializer="zeros", trainable=False, name="state")
+        self(np.zeros((self.batch_size, 1), "int32"))  # built, so checkpoints load into it
+        self.reset_state()
+
+    def call(self, tokens, training=None):
+        logits, final = self.language_model(
+            (tokens, keras.ops.stop_gradient(keras.ops.convert_to_tensor(self.state))),
+            training=training,
+        )
+        self.state.assign(final)
+        return logits
+
+    def reset_state(self):
+        self.state.assign(np.zeros((self.batch_size, self.hidden_size), "float32"))
+
+    def get_config(self):
+        return {**super().get_config(), "batch_size": self.batch_size,
+                "language_model": keras.saving.serialize_keras_object(self.language_model)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        model = keras.saving.deserialize_keras_object(config.pop("language_model"))
+        return cls(model, **config)
+
+
+class ResetState(keras.callbacks.Callback):
+    """Zero a `StatefulLanguageModel`'s state at each epoch's and each evaluation's start."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.reset_state()
+
+    def on_test_begin(self, logs=None):
+        self.model.reset_state()
+

@@ -1,0 +1,60 @@
+"""ENAS's compiled shared-weight steps for the image spaces (macro, micro).
+
+One `tf.function` each, the architecture an int32 input, traced once per search whatever the
+architecture; the language model's are in `tuners/enas_lm.py`.
+"""
+
+import tensorflow as tf
+
+from keras_nash.tuners.search_loop import EpochMetrics, cross_entropy, labels, weight_step
+
+
+def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None, metrics=None,
+               val_metrics=None):
+    """The compiled shared-weight train and eval steps, architecture as an int32 input.
+
+    The train step is the library's one weight step (`search_loop.weight_step`: clip, coupled
+    L2, momentum, all in `optimizer`); each step adds its batch to its `EpochMetrics`.
+
+    Args:
+        network: the shared-weight model (called on `(x, arch)`), or any model called on `x`
+            when `arch_spec` is None (a fixed child, for comparisons).
+        optimizer: a built Keras optimizer over `network.trainable_variables` (e.g.
+            `CoupledSGD(..., weight_decay=1e-4, global_clipnorm=5.0)`).
+        x_spec, y_spec: `tf.TensorSpec`s of a batch (free batch dimension).
+        arch_spec: `tf.TensorSpec` of the decision vector, or None.
+        trace_counts: dict with "train_step" and "eval_step" counters, incremented at tracing.
+        metrics, val_metrics: `EpochMetrics` of the train and eval steps (new ones if None).
+
+    Returns:
+        `(train_step, eval_step)`: `train_step(x, y, arch) -> (batch loss, the epoch's running
+        accuracy)` and `eval_step(x, y, arch) -> (batch loss, batch accuracy)` (`arch`
+        omitted without `arch_spec`).
+    """
+    counts = trace_counts if trace_counts is not None else {"train_step": 0, "eval_step": 0}
+    metrics = metrics or EpochMetrics()
+    val_metrics = val_metrics or EpochMetrics("val_")
+    variables = network.trainable_variables
+
+    def forward(x, arch, training):
+        return network((x, arch), training=training) if arch_spec is not None else network(x, training=training)
+
+    def batch_accuracy(logits, y):
+        y = labels(y)
+        return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32))
+
+    def train_step(x, y, arch=None):
+        counts["train_step"] += 1  # runs only while tracing
+        loss = weight_step(lambda inputs: forward(inputs, arch, True), optimizer, variables, x, y, metrics)
+        return loss, metrics.accuracy.result()
+
+    def eval_step(x, y, arch=None):
+        counts["eval_step"] += 1
+        logits = forward(x, arch, False)
+        loss = cross_entropy(y, logits)
+        val_metrics.update(y, logits, loss)
+        return loss, batch_accuracy(logits, y)
+
+    signature = [x_spec, y_spec] + ([arch_spec] if arch_spec is not None else [])
+    return (tf.function(train_step, input_signature=signature),
+            tf.function(eval_step, input_signature=signature))
