@@ -65,10 +65,10 @@ flags.DEFINE_list("primitives", None, "Candidate operations (names in keras_nash
 flags.DEFINE_integer("partial_channels", None, "PC-DARTS's k: 1/k of the channels go through the ops (paper: 1 darts, 4 egnas).")
 flags.DEFINE_integer("final_cells", None, "Cells of the final network (short: 8; paper: 20).")
 flags.DEFINE_integer("final_channels", None, "Initial channels of the final network (short: 16; paper: 36).")
-flags.DEFINE_float("final_weight_decay", None, "darts/egnas: coupled L2 of the final training (paper: 3e-4).")
+flags.DEFINE_float("final_weight_decay", None, "darts/egnas/enas: coupled L2 of the final training (paper: 3e-4 darts/egnas; enas: 2e-4, the authors' final scripts).")
 flags.DEFINE_float("auxiliary_weight", None, "Weight of the final network's auxiliary head (paper: 0.4).")
 flags.DEFINE_float("drop_path_prob", None, "Drop-path probability of the final network (paper: darts 0.2, egnas 0.3).")
-flags.DEFINE_integer("cutout_length", None, "darts/egnas: side of the cutout hole in the final training's images, 0 for none (paper: 16).")
+flags.DEFINE_integer("cutout_length", None, "darts/egnas/enas: side of the cutout hole in the final training's images, 0 for none (paper: 16; enas: 0, the paper's 2.89% micro result used 16).")
 # DARTS
 flags.DEFINE_float("arch_learning_rate", None, "darts: alpha's Adam learning rate (paper: 3e-4).")
 flags.DEFINE_float("arch_beta_1", None, "darts: alpha's Adam beta 1 (paper: 0.5).")
@@ -127,7 +127,8 @@ CELL_FLAGS = ("cells", "channels", "steps", "multiplier", "primitives", "partial
 DARTS_FLAGS = ("arch_learning_rate", "arch_beta_1", "arch_beta_2", "arch_weight_decay", "edge_normalization")
 EGNAS_FLAGS = ("warmup_epochs", "population_size", "sigma_initial", "sigma_min", "zeta", "eta", "step",
                "alpha_momentum", "population_batch_stats")
-ENAS_FLAGS = ("lr_t0", "lr_t_mul", "final_candidates", "final_filters", "controller_lstm_size",
+ENAS_FLAGS = ("lr_t0", "lr_t_mul", "final_candidates", "final_filters", "final_weight_decay", "cutout_length",
+              "controller_lstm_size",
               "controller_tanh_constant", "controller_op_tanh_reduce", "controller_temperature",
               "controller_entropy_weight", "controller_baseline_decay", "controller_skip_target",
               "controller_skip_weight", "controller_learning_rate", "controller_train_steps",

@@ -62,6 +62,10 @@ def test_macro_search_end_to_end(macro_search):
     arch = tuner.get_best_architecture()
     assert arch is not None and arch.num_layers == 3
     assert trials[-1].hyperparameters.values["enas/arch"] == arch.to_json()
+    # The final network trains with the authors' final regularisation (macro: keep_prob 0.5
+    # before the classifier, coupled L2 2e-4).
+    final = tuner.get_best_models(1)[0]
+    assert final.get_layer("head_dropout").rate == 0.5 and final.optimizer.weight_decay == 2e-4
     # The oracle's state is plain JSON.
     json.dumps(tuner.oracle.get_state())
 

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nash.checks import check_int
+from keras_nash.layers.augment import Cutout
 from keras_nash.layers.ops import OPS, batch_norm
 
 
@@ -99,7 +100,8 @@ class EnasSpace:
             self, tuple(input_shape), check_int("num_classes", num_classes, minimum=2)
         )
 
-    def build_child_model(self, arch, input_shape, num_classes: int, filters=None) -> keras.Model:
+    def build_child_model(self, arch, input_shape, num_classes: int, filters=None,
+                          dropout: float = 0.0, cutout_length: int = 0, seed=None) -> keras.Model:
         """A functional Keras model with only `arch`'s operations (logits out).
 
         Args:
@@ -108,6 +110,11 @@ class EnasSpace:
             num_classes: int >= 2.
             filters: int >= 2, the first layers' channels (defaults to the space's; another
                 value builds a wider net that cannot take the shared weights).
+            dropout: float in [0, 1), dropout before the classifier (the authors' final
+                training: 1 - keep_prob, 0.5 macro, 0.2 micro). Defaults to 0.
+            cutout_length: int >= 0, a `Cutout` hole of this side in training images (0: none).
+                Defaults to 0.
+            seed: int or None, seeds the dropout and the cutout.
 
         Returns:
             A `keras.Model` named "enas_<space name>_child".
@@ -115,8 +122,12 @@ class EnasSpace:
         self.validate(arch)
         filters = self.filters if filters is None else check_int("filters", filters, minimum=2)
         num_classes = check_int("num_classes", num_classes, minimum=2)
+        cutout_length = check_int("cutout_length", cutout_length, minimum=0)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
         images = keras.Input(tuple(input_shape), name="images")
-        outputs = _head(self._child_features(arch, images, filters), num_classes)
+        x = Cutout(cutout_length, seed=seed, name="cutout")(images) if cutout_length else images
+        outputs = _head(self._child_features(arch, x, filters), num_classes, dropout, seed)
         return keras.Model(images, outputs, name=f"enas_{self.name}_child")
 
 
@@ -137,9 +148,11 @@ def _child_stem(images, channels):
     return batch_norm(True, name="stem_bn")(_stem_conv(channels, "stem_conv")(images))
 
 
-def _head(x, num_classes):
+def _head(x, num_classes, dropout=0.0, seed=None):
     x = keras.layers.ReLU(name="head_relu")(x)
     x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, seed=seed, name="head_dropout")(x)
     return keras.layers.Dense(num_classes, name="head")(x)
 
 

@@ -49,7 +49,7 @@ from keras_nash.tuners.enas_lm import (
     REWARD_CONSTANT, ResetState, StatefulLanguageModel, as_text_search_data, make_lm_steps,
     summed_loss_sgd,
 )
-from keras_nash.tuners.controller import DEFAULTS, Controller
+from keras_nash.tuners.controller import Controller, controller_kwargs
 from keras_nash.tuners.enas_steps import make_steps  # noqa: F401  (re-exported)
 from keras_nash.tuners.search_loop import SearchState
 from keras_nash.tuners.supernet import RESULT_FILE, ROLE_EPOCH, SupernetOracle, SupernetTuner
@@ -65,38 +65,14 @@ TRAIN_STEPS = {"macro": (50, 20), "micro": (30, 10), "recurrent": (100, 10)}
 TRAINING = {
     "images": dict(learning_rate=0.05, learning_rate_min=0.0005, momentum=0.9, weight_decay=1e-4,
                    grad_clip=5.0, final_learning_rate=0.05, batch_size=128),
+    # the authors' final scripts (cifar10_{macro,micro}_final.sh): SGDR 0.05 -> lr_min, L2 2e-4,
+    # dropout 1 - keep_prob before the classifier
+    "macro": dict(final_learning_rate_min=0.001, final_dropout=0.5),
+    "micro": dict(final_learning_rate_min=0.0001, final_dropout=0.2),
     "recurrent": dict(learning_rate=0.25, learning_rate_min=0.0005, momentum=0.0,
                       weight_decay=1e-7, grad_clip=10.0, final_learning_rate=0.25, batch_size=20),
 }
 LM_DECAY_START, LM_DECAY_RATE = 12, 0.95
-
-
-def controller_kwargs(search_space, lstm_size=None, tanh_constant=None, op_tanh_reduce=None,
-                      temperature=None, entropy_weight=None, baseline_decay=None, skip_target=None,
-                      skip_weight=None, learning_rate=None, seed=0) -> dict:
-    """The `Controller` arguments of a space: its defaults, overridden by non-None values.
-
-    Args:
-        search_space: a `MacroSpace`, `MicroSpace` or `RecurrentSpace`.
-        lstm_size, tanh_constant, op_tanh_reduce, temperature, entropy_weight, baseline_decay,
-            skip_target, skip_weight, learning_rate, seed: see `Controller`; None keeps the
-            space's default (`controller.DEFAULTS`, else `Controller`'s own).
-
-    Returns:
-        dict of `Controller` keyword arguments (space, num_layers, num_ops and the operations'
-        names included: the micro controller's initial op bias favours separable convolutions
-        by name, as the authors' does).
-    """
-    if lstm_size is not None:
-        check_int("controller_lstm_size", lstm_size, 1)
-    kwargs = dict(DEFAULTS[search_space.name])
-    given = dict(lstm_size=lstm_size, tanh_constant=tanh_constant, op_tanh_reduce=op_tanh_reduce,
-                 temperature=temperature, entropy_weight=entropy_weight, baseline_decay=baseline_decay,
-                 skip_target=skip_target, skip_weight=skip_weight, learning_rate=learning_rate, seed=seed)
-    kwargs.update({k: v for k, v in given.items() if v is not None})
-    return dict(space=search_space.name, num_layers=search_space.controller_layers,
-                num_ops=len(search_space.operations), operations=list(search_space.operations),
-                **kwargs)
 
 
 class EnasOracle(SupernetOracle):
@@ -215,23 +191,36 @@ class EnasTuner(SupernetTuner):
         num_classes: int >= 2. Defaults to 10.
         epochs: int >= 1, search epochs. Defaults to 150.
         final_epochs: int >= 1, epochs of the final from-scratch training. Defaults to 310.
-        batch_size: int, batch size for array inputs. Defaults to 128.
-        learning_rate: float, the shared weights' maximum learning rate. Defaults to 0.05.
+        batch_size: int, batch size for array inputs. None: 128 (recurrent: 20).
+        learning_rate: float, the shared weights' maximum learning rate. None: 0.05
+            (recurrent: 0.25 on the loss summed over time).
         learning_rate_min: float, the minimum. Defaults to 0.0005.
         lr_t0: int, epochs of the first cosine cycle. Defaults to 10.
         lr_t_mul: float, cycle growth. Defaults to 2.
-        momentum: float, Nesterov momentum. Defaults to 0.9.
+        momentum: float, Nesterov momentum. None: 0.9 (recurrent: 0, plain SGD).
         weight_decay: float, coupled L2 on the shared weights (see `keras_nash.optimizers`;
-            the authors add it to the loss, so their clip sees it). Defaults to 1e-4.
-        grad_clip: float, global gradient norm bound, before the L2 term. Defaults to 5.0.
+            the authors add it to the loss, so their clip sees it). None: 1e-4 (recurrent: 1e-7).
+        grad_clip: float, global gradient norm bound, before the L2 term. None: 5.0
+            (recurrent: 10).
         controller_lstm_size, controller_tanh_constant, controller_op_tanh_reduce,
         controller_temperature, controller_entropy_weight, controller_baseline_decay,
         controller_skip_target, controller_skip_weight, controller_learning_rate: the
             `Controller` arguments; None keeps the space's default.
         controller_train_steps, controller_num_aggregate, final_candidates: see `EnasOracle`.
         final_filters: int, channels of the final network; None: the space's.
-        final_learning_rate: float, the final training's initial learning rate (cosine to 0).
-            Defaults to 0.05.
+        final_learning_rate: float, the final training's maximum learning rate (cosine with
+            warm restarts, `lr_t0` and `lr_t_mul` as the search). None: 0.05 (recurrent: 0.25).
+        final_learning_rate_min: float, its minimum. None: the authors' final scripts', 0.001
+            (macro) or 0.0001 (micro).
+        final_weight_decay: float, coupled L2 of the final training (images). Defaults to 2e-4,
+            the authors' final scripts'.
+        final_dropout: float in [0, 1), dropout before the final network's classifier. None:
+            the authors' final scripts' 1 - keep_prob, 0.5 (macro) or 0.2 (micro).
+        cutout_length: int, a `Cutout` hole of this side in the final network's training images
+            (the paper's 2.89% micro result uses 16; the authors' scripts none). Defaults to 0.
+        The recurrent space's training (`learning_rate`, `momentum`, `weight_decay`, `grad_clip`,
+            `batch_size` None) is the authors' Penn Treebank search script's (`TRAINING`); its
+            final training is the found cell's language model with the same SGD.
         objective, seed, max_trials, max_retries_per_trial, max_consecutive_failed_trials:
             keras-tuner's.
         **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`, `overwrite`, ...).
@@ -255,7 +244,9 @@ class EnasTuner(SupernetTuner):
                  controller_baseline_decay=None, controller_skip_target=None,
                  controller_skip_weight=None, controller_learning_rate=None, controller_train_steps=None,
                  controller_num_aggregate=None, final_candidates: int = 10, final_filters=None,
-                 final_learning_rate=None, objective=None, seed=None, max_trials=None,
+                 final_learning_rate=None, final_learning_rate_min=None,
+                 final_weight_decay: float = 2e-4, final_dropout=None, cutout_length: int = 0,
+                 objective=None, seed=None, max_trials=None,
                  max_retries_per_trial: int = 0, max_consecutive_failed_trials: int = 3, **kwargs):
         self.space = get_space(search_space)
         self.recurrent = self.space.name == "recurrent"
@@ -264,6 +255,15 @@ class EnasTuner(SupernetTuner):
                      final_learning_rate=final_learning_rate, batch_size=batch_size)
         training = TRAINING["recurrent" if self.recurrent else "images"]
         given = {name: training[name] if value is None else value for name, value in given.items()}
+        if not self.recurrent:  # the final image network's training
+            final = TRAINING[self.space.name]
+            self.final_learning_rate_min = check_float(
+                "final_learning_rate_min", final["final_learning_rate_min"]
+                if final_learning_rate_min is None else final_learning_rate_min, 0)
+            self.final_dropout = check_float(
+                "final_dropout", final["final_dropout"] if final_dropout is None else final_dropout, 0, 1)
+            self.final_weight_decay = check_float("final_weight_decay", final_weight_decay, 0)
+            self.cutout_length = check_int("cutout_length", cutout_length, 0)
         learning_rate, learning_rate_min, final_learning_rate = (
             given["learning_rate"], given["learning_rate_min"], given["final_learning_rate"])
         momentum, weight_decay, grad_clip = given["momentum"], given["weight_decay"], given["grad_clip"]
@@ -459,9 +459,13 @@ class EnasTuner(SupernetTuner):
                 metrics=["accuracy"],
             )
             return model
-        model = self.space.build_child_model(arch, input_shape, self.num_classes, filters=self.final_filters)
+        model = self.space.build_child_model(
+            arch, input_shape, self.num_classes, filters=self.final_filters,
+            dropout=self.final_dropout, cutout_length=self.cutout_length, seed=self.seed,
+        )
         model.compile(
             optimizer=CoupledSGD(self.final_learning_rate, momentum=self.momentum, nesterov=True,
+                                 weight_decay=self.final_weight_decay or None,
                                  global_clipnorm=self.grad_clip),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
@@ -471,7 +475,10 @@ class EnasTuner(SupernetTuner):
     def final_callbacks(self, hp):
         if self.recurrent:  # the carried state starts from zero each epoch and evaluation
             return [ResetState()]
-        schedule = keras.optimizers.schedules.CosineDecay(self.final_learning_rate, decay_steps=self.final_epochs)
+        schedule = keras.optimizers.schedules.CosineDecayRestarts(  # SGDR, as the search
+            self.final_learning_rate, first_decay_steps=self.lr_t0, t_mul=self.lr_t_mul,
+            m_mul=1.0, alpha=self.final_learning_rate_min / self.final_learning_rate,
+        )
         return [keras.callbacks.LearningRateScheduler(lambda epoch: float(schedule(epoch)))]
 
     def get_best_architecture(self):
