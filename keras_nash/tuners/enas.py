@@ -59,18 +59,19 @@ CONTROLLER_DIR = "enas"
 CONTROLLER_FILE = "controller.npz"  # the controller an epoch trained, in its trial directory
 # The authors' controller steps x aggregation per epoch.
 TRAIN_STEPS = {"macro": (50, 20), "micro": (30, 10), "recurrent": (100, 10)}
-# The shared weights' training by kind of space: the authors' CIFAR-10 scripts, and their Penn
-# Treebank search script (`scripts/ptb_search.sh`: plain SGD 0.25 on the loss summed over time,
-# decayed by 0.95 a epoch from epoch 12, clip 10, L2 1e-7, batch 20).
+# The training by space, for the arguments left None: the authors' CIFAR-10 scripts (search, and
+# final: cifar10_{macro,micro}_final.sh: SGDR 0.05 -> lr_min, L2 2e-4, dropout 1 - keep_prob
+# before the classifier), and their Penn Treebank search script (`scripts/ptb_search.sh`: plain
+# SGD 0.25 on the loss summed over time, decayed by 0.95 a epoch from epoch 12, clip 10, L2 1e-7,
+# batch 20; the found cell's final training uses the same SGD).
+_IMAGES = dict(learning_rate=0.05, learning_rate_min=0.0005, momentum=0.9, weight_decay=1e-4,
+               grad_clip=5.0, final_learning_rate=0.05, batch_size=128)
 TRAINING = {
-    "images": dict(learning_rate=0.05, learning_rate_min=0.0005, momentum=0.9, weight_decay=1e-4,
-                   grad_clip=5.0, final_learning_rate=0.05, batch_size=128),
-    # the authors' final scripts (cifar10_{macro,micro}_final.sh): SGDR 0.05 -> lr_min, L2 2e-4,
-    # dropout 1 - keep_prob before the classifier
-    "macro": dict(final_learning_rate_min=0.001, final_dropout=0.5),
-    "micro": dict(final_learning_rate_min=0.0001, final_dropout=0.2),
+    "macro": dict(_IMAGES, final_learning_rate_min=0.001, final_dropout=0.5),
+    "micro": dict(_IMAGES, final_learning_rate_min=0.0001, final_dropout=0.2),
     "recurrent": dict(learning_rate=0.25, learning_rate_min=0.0005, momentum=0.0,
-                      weight_decay=1e-7, grad_clip=10.0, final_learning_rate=0.25, batch_size=20),
+                      weight_decay=1e-7, grad_clip=10.0, final_learning_rate=0.25, batch_size=20,
+                      final_learning_rate_min=0.0, final_dropout=0.0),
 }
 LM_DECAY_START, LM_DECAY_RATE = 12, 0.95
 
@@ -252,21 +253,18 @@ class EnasTuner(SupernetTuner):
         self.recurrent = self.space.name == "recurrent"
         given = dict(learning_rate=learning_rate, learning_rate_min=learning_rate_min,
                      momentum=momentum, weight_decay=weight_decay, grad_clip=grad_clip,
-                     final_learning_rate=final_learning_rate, batch_size=batch_size)
-        training = TRAINING["recurrent" if self.recurrent else "images"]
-        given = {name: training[name] if value is None else value for name, value in given.items()}
-        if not self.recurrent:  # the final image network's training
-            final = TRAINING[self.space.name]
-            self.final_learning_rate_min = check_float(
-                "final_learning_rate_min", final["final_learning_rate_min"]
-                if final_learning_rate_min is None else final_learning_rate_min, 0)
-            self.final_dropout = check_float(
-                "final_dropout", final["final_dropout"] if final_dropout is None else final_dropout, 0, 1)
-            self.final_weight_decay = check_float("final_weight_decay", final_weight_decay, 0)
-            self.cutout_length = check_int("cutout_length", cutout_length, 0)
+                     final_learning_rate=final_learning_rate, batch_size=batch_size,
+                     final_learning_rate_min=final_learning_rate_min, final_dropout=final_dropout)
+        defaults = TRAINING[self.space.name]
+        given = {name: defaults[name] if value is None else value for name, value in given.items()}
         learning_rate, learning_rate_min, final_learning_rate = (
             given["learning_rate"], given["learning_rate_min"], given["final_learning_rate"])
         momentum, weight_decay, grad_clip = given["momentum"], given["weight_decay"], given["grad_clip"]
+        self.final_learning_rate_min = check_float(
+            "final_learning_rate_min", given["final_learning_rate_min"], 0)
+        self.final_dropout = check_float("final_dropout", given["final_dropout"], 0, 1)
+        self.final_weight_decay = check_float("final_weight_decay", final_weight_decay, 0)
+        self.cutout_length = check_int("cutout_length", cutout_length, 0)
         if objective is None:  # a language model is scored by its (log-)perplexity
             objective = keras_tuner.Objective("val_loss", "min") if self.recurrent else "val_accuracy"
         self.num_classes = check_int("num_classes", num_classes, 2)
