@@ -1,4 +1,4 @@
-"""Search spaces: ENAS's macro and micro spaces and the DARTS cell space, architectures as data.
+"""Search spaces: ENAS's macro, micro and recurrent spaces and the DARTS cell space, as data.
 
 Modules, one concept each:
 
@@ -6,8 +6,9 @@ Modules, one concept each:
 - `darts_networks`: the DARTS Keras networks (`DartsSearchNetwork`, `DartsEvalNetwork`).
 - `darts`: the DARTS space's settings (`DartsSpace`) and the address of every DARTS name.
 - `enas_architectures`: ENAS architectures as plain data (`MacroArchitecture`,
-  `MicroArchitecture`).
-- `enas_shared`, `enas_macro`, `enas_micro`: the ENAS spaces and their shared-weight models.
+  `MicroArchitecture`, `RecurrentArchitecture`).
+- `enas_shared`, `enas_macro`, `enas_micro`, `enas_recurrent`: the ENAS spaces and their
+  shared-weight models (the recurrent one a language model).
 - `enas`: the address of every ENAS name, and `get_space`.
 
 Spaces import only `keras_nash.layers`, `keras_nash.checks` and each other.
@@ -31,6 +32,8 @@ from keras_nash.spaces.enas import (
     MacroSpace,
     MicroArchitecture,
     MicroSpace,
+    RecurrentArchitecture,
+    RecurrentSpace,
     architecture_from_json,
     get_space,
 )
@@ -49,6 +52,8 @@ __all__ = [
     "MacroSpace",
     "MicroArchitecture",
     "MicroSpace",
+    "RecurrentArchitecture",
+    "RecurrentSpace",
     "architecture_from_json",
     "check_alpha",
     "derive_genotype",
