@@ -6,7 +6,8 @@ on 2 CPU cores), split here with a fixed seed into 3,500 train / 750 validation 
 
 - search arms: first-order DARTS, EG-NAS with the paper's compound fitness (eta 0.4) and EG-NAS
   with cross-entropy alone (eta 0), each searching `--search_epochs` epochs on two halves of
-  `--search_images` training images each (weights / architecture), as the papers do;
+  `--search_images` training images each (weights / architecture), as the papers do, recording
+  the mean per-edge entropy of softmax(alpha) over the epochs;
 - control arms: `--random_cells` genotypes drawn uniformly from the same space
   (`DartsSpace.random_genotype`);
 
@@ -15,7 +16,8 @@ training: `--final_cells` cells x `--final_channels` channels, SGD cosine, coupl
 auxiliary head 0.4, drop-path 0.2, cutout 16, pad-crop-flip augmentation) on the whole training
 split for `--final_epochs` epochs. Reported per arm: the final validation accuracy (the only
 figure anything is selected on: the best random cell is the best on validation) and the test
-accuracy, with the search's and the training's seconds.
+accuracy, with the search's and the training's seconds; for the random cells the mean, spread
+(standard deviation), minimum and maximum of the test accuracy.
 
     python bench/cell_search.py [--search_epochs 8] [--final_epochs 10] [--random_cells 3]
 
@@ -116,6 +118,20 @@ def evaluate(model, data) -> dict:
     return {"val_accuracy": float(val_accuracy), "test_accuracy": float(test_accuracy)}
 
 
+def alpha_entropy(tuner) -> list:
+    """The mean per-edge entropy (nats) of softmax(alpha), both cells, at the start of each
+    search epoch and after the last (log 7 = 1.95 for 7 operations: uniform)."""
+    def entropy(arch):
+        logits = np.concatenate([np.asarray(arch["normal"]), np.asarray(arch["reduce"])])
+        p = np.exp(logits - logits.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        return float(-(p * np.log(p)).sum(-1).mean())
+
+    oracle, key = tuner.oracle, tuner.key("alpha")
+    values = [oracle.trials[t].hyperparameters.values for t in sorted(oracle.trials)]
+    return [entropy(json.loads(v[key])) for v in values if key in v]
+
+
 def search_arm(arm, data, directory) -> dict:
     tuner = tuner_of(arm, directory)
     start = time.perf_counter()
@@ -124,7 +140,8 @@ def search_arm(arm, data, directory) -> dict:
     seconds = time.perf_counter() - start
     model = tuner.get_best_models(1)[0]
     return {"arm": arm, "genotype": tuner.get_best_genotype().to_dict(),
-            "seconds": round(seconds, 1), **evaluate(model, data)}
+            "alpha_entropy": alpha_entropy(tuner), "seconds": round(seconds, 1),
+            **evaluate(model, data)}
 
 
 def random_arm(index, genotype, data, directory) -> dict:
@@ -161,7 +178,9 @@ def main(argv):
     summary = {}
     if randoms:
         best = max(randoms, key=lambda r: r["val_accuracy"])  # selected on validation
-        summary = {"random_mean_test": float(np.mean([r["test_accuracy"] for r in randoms])),
+        tests = [r["test_accuracy"] for r in randoms]
+        summary = {"random_mean_test": float(np.mean(tests)), "random_std_test": float(np.std(tests)),
+                   "random_min_test": float(min(tests)), "random_max_test": float(max(tests)),
                    "random_best_on_validation": best["arm"],
                    "random_best_on_validation_test": best["test_accuracy"]}
     settings = {name: flags.FLAGS[name].value for name in (

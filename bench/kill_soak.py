@@ -95,14 +95,20 @@ def _summary(algorithm, directory) -> dict:
     return resume_run.summary(resume_run.tuner(algorithm, directory, overwrite=False))
 
 
-def _identical(reference, soaked) -> bool:
+def _compare(reference, soaked) -> dict:
+    """Whether the soaked search is the reference's: the same trials (role, epoch, status; NASH:
+    architectures) and architecture, and each trial's loss within rtol 1e-5 (two processes)."""
     def shape(summary):
         return [{k: v for k, v in t.items() if k != "loss"} for t in summary["trials"]]
 
-    if shape(reference) != shape(soaked) or reference["architecture"] != soaked["architecture"]:
-        return False
-    losses = [(t.get("loss"), s.get("loss")) for t, s in zip(reference["trials"], soaked["trials"])]
-    return all(a is None and b is None or np.isclose(a, b, rtol=1e-5) for a, b in losses)
+    pairs = [(t.get("loss"), s.get("loss")) for t, s in zip(reference["trials"], soaked["trials"])]
+    differences = [abs(a - b) / abs(a) for a, b in pairs if a is not None and b is not None]
+    same = {"same_trials": shape(reference) == shape(soaked),
+            "same_architecture": reference["architecture"] == soaked["architecture"],
+            "max_loss_rel_diff": max(differences, default=0.0)}
+    same["identical"] = bool(same["same_trials"] and same["same_architecture"]
+                             and same["max_loss_rel_diff"] <= 1e-5)
+    return same
 
 
 def soak(algorithm, kills, mean_delay, rng) -> dict:
@@ -141,9 +147,10 @@ def soak(algorithm, kills, mean_delay, rng) -> dict:
     soak_seconds = time.perf_counter() - start
     reference, soaked = _summary(algorithm, reference_dir), _summary(algorithm, soak_dir)
     shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"reference": reference, "soaked": soaked}), flush=True)
     return {
         "algorithm": algorithm, "kills": killed, "restarts": restarts,
-        "identical": _identical(reference, soaked), "lost": sorted(lost),
+        **_compare(reference, soaked), "lost": sorted(lost),
         "trials": len(soaked["trials"]), "reference_s": round(reference_seconds, 1),
         "soak_s": round(soak_seconds, 1), "redone_s": round(soak_seconds - reference_seconds, 1),
     }
@@ -156,12 +163,12 @@ def main(argv):
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {"kills": KILLS.value, "mean_delay_s": MEAN_DELAY.value, "rows": rows}
     (RESULTS / "kill_soak.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{'algorithm':<10}{'kills':>6}{'restarts':>9}{'identical':>10}{'lost':>6}"
-          f"{'trials':>7}{'reference_s':>12}{'soak_s':>8}{'redone_s':>9}")
+    print(f"{'algorithm':<16}{'kills':>6}{'restarts':>9}{'identical':>10}{'loss_rel':>10}"
+          f"{'lost':>6}{'trials':>7}{'reference_s':>12}{'soak_s':>8}{'redone_s':>9}")
     for r in rows:
-        print(f"{r['algorithm']:<10}{r['kills']:>6}{r['restarts']:>9}{str(r['identical']):>10}"
-              f"{len(r['lost']):>6}{r['trials']:>7}{r['reference_s']:>12}{r['soak_s']:>8}"
-              f"{r['redone_s']:>9}")
+        print(f"{r['algorithm']:<16}{r['kills']:>6}{r['restarts']:>9}{str(r['identical']):>10}"
+              f"{r['max_loss_rel_diff']:>10.1e}{len(r['lost']):>6}{r['trials']:>7}"
+              f"{r['reference_s']:>12}{r['soak_s']:>8}{r['redone_s']:>9}")
 
 
 if __name__ == "__main__":

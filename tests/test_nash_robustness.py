@@ -103,28 +103,63 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _running_trial_of(project, tuner_id):
+    """A trial the oracle gave `tuner_id` that has not completed yet, or None."""
+    try:
+        tuner_of = json.loads((project / "oracle.json").read_text()).get("nash_tuner_of", {})
+    except (OSError, ValueError):
+        return None
+    for trial_id, owner in tuner_of.items():
+        path = project / f"trial_{trial_id}" / "trial.json"
+        if owner == tuner_id and path.exists() and json.loads(path.read_text())["status"] == "RUNNING":
+            return trial_id
+    return None
+
+
 @pytest.mark.long
-def test_distributed_chief_and_two_workers(tmp_path):
+def test_distributed_chief_and_two_workers_one_killed_mid_trial(tmp_path, data):
     port = str(_free_port())
     base = {**os.environ, "PYTHONPATH": str(ROOT), "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": port}
     command = [sys.executable, "-m", "tests.nash_run", str(tmp_path)]
+    project = tmp_path / "nash"
     chief = subprocess.Popen(command + ["--overwrite"], cwd=ROOT, env={**base, "KERASTUNER_TUNER_ID": "chief"})
     time.sleep(3)
-    # Workers must not overwrite: keras-tuner would delete the chief's project directory.
-    workers = [subprocess.Popen(command, cwd=ROOT, env={**base, "KERASTUNER_TUNER_ID": f"tuner{i}"}) for i in range(2)]
+
+    def worker(index, *flags):
+        # Workers must not overwrite: keras-tuner would delete the chief's project directory.
+        return subprocess.Popen(command + list(flags), cwd=ROOT, env={**base, "KERASTUNER_TUNER_ID": f"tuner{index}"})
+
+    workers = [worker(0, "--slow"), worker(1)]
     try:
+        # Kill worker 0 in the middle of a trial (its trials are slowed), then start it again:
+        # the chief gives the restarted worker the trial it was running.
+        deadline = time.time() + 400
+        while (killed := _running_trial_of(project, "tuner0")) is None:
+            assert time.time() < deadline and workers[0].poll() is None, "worker 0 ran no trial"
+            time.sleep(0.2)
+        time.sleep(1.0)
+        workers[0].kill()
+        workers[0].wait()
+        workers[0] = worker(0)
         for process in workers + [chief]:
             assert process.wait(timeout=600) == 0
     finally:
         for process in workers + [chief]:
             process.kill()
-    state = json.loads((tmp_path / "nash" / "oracle.json").read_text())
+    state = json.loads((project / "oracle.json").read_text())
     tuner_of = state["nash_tuner_of"]
     assert set(tuner_of.values()) == {"tuner0", "tuner1"} and len(tuner_of) == 8
-    trials = {p.parent.name[len("trial_"):]: json.loads(p.read_text()) for p in (tmp_path / "nash").glob("trial_*/trial.json")}
-    assert all(t["status"] == "COMPLETED" for t in trials.values())
+    trials = {p.parent.name[len("trial_"):]: json.loads(p.read_text()) for p in project.glob("trial_*/trial.json")}
+    assert all(t["status"] == "COMPLETED" for t in trials.values()) and killed in trials
     children = [t for t, v in trials.items() if v["hyperparameters"]["values"]["nash/role"] == "child"]
     assert any(tuner_of[c] != tuner_of[trials[c]["hyperparameters"]["values"]["nash/parent"]] for c in children)
+    # The same architectures, trial by trial, as one process searching alone.
+    x, y, x_val, y_val = data
+    keras.utils.set_random_seed(0)
+    alone = nash_run.tuner(str(tmp_path / "alone"), overwrite=True)
+    alone.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
+    expected = {t: alone.oracle.trials[t].hyperparameters.values["nash/arch"] for t in alone.oracle.trials}
+    assert {t: v["hyperparameters"]["values"]["nash/arch"] for t, v in trials.items()} == expected
 
 
 def test_time_budget_holds_the_whole_search_final_training_included(tmp_path, data):

@@ -324,8 +324,6 @@ class EnasTuner(SupernetTuner):
         return model
 
     def create_search(self, trial, data):
-        if self.seed is not None:
-            keras.utils.set_random_seed(int(self.seed))
         network = self.build_supernet(input_shape=data.input_shape)
         optimizer = CoupledSGD(momentum=self.momentum, nesterov=self.momentum > 0,
                                **self._sgd_arguments(data.input_shape))

@@ -426,6 +426,9 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         parent = values.get(self.key("parent"), "")
         state, self._search_state = self._search_state, None  # dropped if the epoch fails
         if state is None or state.trial_id != (parent or None):
+            # A fresh supernet's initial weights from the epoch's seed, not from whatever drew
+            # from the global generator before in this process (a restarted epoch 0 is the same).
+            keras.utils.set_random_seed(int(values[self.key("data_seed")]) % (2**31 - 1))
             state = self.create_search(trial, data)
             if parent:
                 state.restore(self.get_trial_dir(parent))
