@@ -443,8 +443,6 @@ class EnasTuner(SupernetTuner):
         values = hp.values
         arch = architecture_from_json(values[self.key("arch")])
         input_shape = tuple(json.loads(values[self.key("input_shape")]))
-        if self.seed is not None:
-            keras.utils.set_random_seed(int(self.seed))
         if self.recurrent:
             model = StatefulLanguageModel(
                 self.space.build_child_model(arch, self.num_classes), batch_size=input_shape[0])

@@ -123,14 +123,14 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         if self.ongoing_trials:
             # Epochs are sequential: another worker runs the current one.
             return {"status": TrialStatus.IDLE}
-        values = {self.key("parent"): self.parent_trial_id or "", self.key("epoch"): self.epoch}
+        # Everything the tuner needs travels in the values: a distributed worker's oracle client
+        # has no `seed` or `epochs`. The trial's seed: array shuffling, a fresh network's weights,
+        # the supernet's dropout masks (`reseed`).
+        values = {self.key("parent"): self.parent_trial_id or "", self.key("epoch"): self.epoch,
+                  self.key("data_seed"): int(self.seed) * 1009 + self.epoch}
         if self.epoch < self.epochs:
-            # Everything the tuner needs travels in the values: a distributed worker's oracle
-            # client has no `seed` or `epochs`.
             values[self.key("role")] = ROLE_EPOCH
             values[self.key("epochs")] = self.epochs
-            # The epoch's seed: array shuffling, the supernet's dropout masks (`reseed`).
-            values[self.key("data_seed")] = int(self.seed) * 1009 + self.epoch
             values.update(self.epoch_values())
         else:
             values[self.key("role")] = ROLE_FINAL
@@ -254,6 +254,11 @@ class _FinalHyperModel(keras_tuner.HyperModel):
         self.tuner = tuner
 
     def build(self, hp):
+        # After keras-tuner's clear_session: the final network's weights from the trial's seed,
+        # whatever ran before in this process (a restarted final training is the same).
+        seed = hp.values.get(self.tuner.key("data_seed"))
+        if seed is not None:
+            keras.utils.set_random_seed(int(seed) % (2**31 - 1))
         return self.tuner.build_final_model(hp)
 
     def fit(self, hp, model, *args, **kwargs):
