@@ -104,9 +104,9 @@ def common(directory, name):
     )
 
 
-def tuner_of(arm, directory):
+def tuner_of(arm, directory, project=None):
     if arm == "darts":
-        return darts.DartsTuner(**common(directory, arm))
+        return darts.DartsTuner(**common(directory, project or arm))
     eta = 0.0 if arm == "egnas_eta0" else 0.4
     warmup = max(1, SEARCH_EPOCHS.value // 3)
     return evolution.EvolutionTuner(**common(directory, arm), eta=eta, warmup_epochs=warmup)
@@ -146,8 +146,8 @@ def search_arm(arm, data, directory) -> dict:
 
 def random_arm(index, genotype, data, directory) -> dict:
     """Train a random genotype with the search arms' final recipe (a DartsTuner's)."""
-    tuner = tuner_of("darts", directory)
-    hp = keras_tuner.HyperParameters()
+    tuner = tuner_of("darts", directory, project="random")  # its final recipe; the DARTS
+    hp = keras_tuner.HyperParameters()                        # arm's project is left alone
     hp.values[tuner.key("genotype")] = genotype.to_json()
     keras.utils.set_random_seed(SEED.value)
     model = tuner.build_final_model(hp)
@@ -169,7 +169,7 @@ def main(argv):
             rows.append(search_arm(arm, data, directory))
             print(json.dumps(rows[-1]), flush=True)
             continue
-        space = tuner_of("darts", directory).space
+        space = tuner_of("darts", directory, project="random").space
         rng = np.random.default_rng(SEED.value)
         for index in range(RANDOM_CELLS.value):
             rows.append(random_arm(index, space.random_genotype(rng), data, directory))
