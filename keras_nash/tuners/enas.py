@@ -80,7 +80,7 @@ class EnasOracle(SupernetOracle):
     """The ENAS policy: an LSTM controller trained by REINFORCE, one trial per search epoch.
 
     Args:
-        search_space: `MacroSpace`, `MicroSpace`, "macro" or "micro".
+        search_space: `MacroSpace`, `MicroSpace`, `RecurrentSpace`, or one's name.
         epochs: int >= 1, search epochs. Defaults to 150.
         controller_kwargs: dict, the `Controller` arguments (see `controller_kwargs()`);
             defaults to the space's.
@@ -188,8 +188,10 @@ class EnasTuner(SupernetTuner):
     are integer class ids; models return logits.
 
     Args:
-        search_space: `MacroSpace`, `MicroSpace`, "macro" or "micro". Defaults to "macro".
-        num_classes: int >= 2. Defaults to 10.
+        search_space: `MacroSpace`, `MicroSpace`, `RecurrentSpace`, or one's name. Defaults to
+            "macro".
+        num_classes: int >= 2, the classes (the recurrent space: the vocabulary's size).
+            Defaults to 10.
         epochs: int >= 1, search epochs. Defaults to 150.
         final_epochs: int >= 1, epochs of the final from-scratch training. Defaults to 310.
         batch_size: int, batch size for array inputs. None: 128 (recurrent: 20).
