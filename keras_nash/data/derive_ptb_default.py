@@ -8,7 +8,12 @@ file (less a last line cut mid-way, if any) + the first 80% of the validation fi
 valid = its next 10%; test = its last 10%. Written as `ptb.train.txt`, `ptb.valid.txt`,
 `ptb.test.txt`, the three files `keras_nash.datasets.load_text` reads.
 
-Usage: python keras_nash/data/derive_ptb_default.py /path/to/shared/data/ptb
+The partial training file ends at a line end (544 whole lines, nothing dropped), so the result
+is: train 3,240 lines (544 + 2,696), 71,278 tokens with `<eos>`; valid 337 lines, 7,174
+tokens; test 337 lines, 7,279 tokens; 465,865 bytes in all. The training file's vocabulary
+(what `load_text` builds) has 6,043 words, `<unk>` and `<eos>` included.
+
+Usage: python keras_nash/data/derive_ptb_default.py [/path/to/shared/data/ptb]
 """
 
 import os
@@ -34,5 +39,12 @@ def derive(source_dir, output_dir=OUTPUT):
             f.writelines(lines)
 
 
+# The project's sibling folder shared/data/ptb (the source the embedded text was derived from).
+SHARED_PTB = os.path.join(os.path.dirname(os.path.abspath(__file__)), *[os.pardir] * 3, "shared",
+                          "data", "ptb")
+
+
 if __name__ == "__main__":
-    derive(sys.argv[1])
+    derive(sys.argv[1] if len(sys.argv) > 1 else SHARED_PTB)
+    for name in sorted(os.listdir(OUTPUT)):
+        print(os.path.join(OUTPUT, name), os.path.getsize(os.path.join(OUTPUT, name)), "bytes")

@@ -44,8 +44,8 @@ from keras_nash.datasets.pipeline import Data, make_data, preprocessing_of
 from keras_nash.datasets.tfds import is_tfds_name, load_tfds, tfds_arrays
 from keras_nash.datasets.text import TextData, Vocabulary, load_text
 
-__all__ = ["DEFAULT_FILE", "DEFAULT_SOURCE", "Arrays", "Data", "TextData", "Vocabulary", "default_data_path",
-           "from_arrays", "load", "load_arrays", "load_text"]
+__all__ = ["DEFAULT_FILE", "DEFAULT_SOURCE", "Arrays", "Data", "TextData", "Vocabulary",
+           "default_data_path", "from_arrays", "load", "load_arrays", "load_text"]
 
 
 def load(
