@@ -1,21 +1,25 @@
-"""Benchmark: NASH on 5,000 real CIFAR-10 images under a wall-clock budget, against the seed
-network trained from scratch for the same time.
+"""Benchmark: NASH on 5,000 real CIFAR-10 images against its two controls, same data and budget.
 
-Data: ../shared/data/cifar10_5k.npz (or --data), fixed split with --seed: 4,000 images for the
-search (3,500 train / 500 validation) and 1,000 held-out test images. Both runs get the same
-budget (--budget_minutes, default 20):
-- NASH: pre-training and hill climbing with `time_budget` = --search_share of the budget (no
-  trial starts once it is spent), then the final training of the best network (--final_epochs);
-- baseline: the seed network trained from scratch with one cosine schedule for as many epochs as
-  fit in the budget or in NASH's measured wall time, whichever is longer (epoch time measured
-  on a probe's second and third epochs), so NASH never gets more time than the baseline.
+Data: ../shared/data/cifar10_5k.npz (or --data), one fixed split (--split_seed): 3,500 training,
+500 validation and 1,000 held-out test images, the same for every run. Three arms, each run
+once per seed in --seeds with the same wall-clock budget (--budget_minutes, default 20):
+- nash: hill climbing (--n_neighbors neighbours a step, the incumbent's retrained copy among
+  them, --n_morphisms morphisms a child, --epochs_per_neighbor epochs of SGDR each) and the
+  final training of the best network, all inside `time_budget` = the budget;
+- random: the paper's random-network baseline, the same tuner with n_neighbors=1 (each step's
+  one child is the next incumbent, whatever its score) and --n_neighbors times the steps, so
+  it plans the same number of child epochs and gets the same share of the same budget;
+- scratch: the seed network trained from scratch with one cosine schedule, as many epochs as
+  fit in the budget (measured on a probe's second and third epochs).
+Everything is chosen on validation; the test split is only reported. Reports per run and, per
+arm, the mean and standard deviation of test accuracy, parameters and trials; the NASH runs'
+wall time against their budget (a search must return within 1.05 T); the share of NASH's wall
+time spent outside training (building, morphing, checking, checkpoints, the oracle); peak
+resident memory. Writes bench/results/nash_cifar.json after every run (a rerun with the same
+settings skips runs already there) and bench/results/nash_cifar.png (the first NASH run), and
+prints a table.
 
-Reports validation and test accuracy, parameters, trials, the share of NASH's wall time spent
-outside training and evaluation (the search's own overhead: building, morphing and checking
-networks, checkpoints, the oracle), and peak resident memory. Writes
-bench/results/nash_cifar.json and bench/results/nash_cifar.png, and prints a table.
-
-    python bench/nash_cifar.py [--budget_minutes 20] [--data PATH]
+    python bench/nash_cifar.py [--budget_minutes 20] [--seeds 1,2,3] [--arms nash,random,scratch]
 """
 
 import os
@@ -32,108 +36,172 @@ import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from keras_nash import datasets, report, schedules, seed_models  # noqa: E402
+from keras_nash.optimizers import CoupledSGD  # noqa: E402
 from keras_nash.tuners.nash import NashTuner  # noqa: E402
 
-BUDGET = flags.DEFINE_float("budget_minutes", 20.0, "Wall-clock budget of each run (NASH, baseline).")
+BUDGET = flags.DEFINE_float("budget_minutes", 20.0, "Wall-clock budget of every run, in minutes.")
 DATA = flags.DEFINE_string("data", str(HERE.parents[1] / "shared" / "data" / "cifar10_5k.npz"), "An .npz with x, y.")
-SEED = flags.DEFINE_integer("seed", 1, "Seed of the split and of the search.")
+SPLIT_SEED = flags.DEFINE_integer("split_seed", 1, "Seed of the train / validation / test split (the same for every run).")
+SEEDS = flags.DEFINE_list("seeds", ["1", "2", "3"], "Seeds of the runs (search and initialisation).")
+ARMS = flags.DEFINE_list("arms", ["nash", "random", "scratch"], "Arms to run.")
 FILTERS = flags.DEFINE_list("seed_filters", ["16", "32", "64"], "Seed network filters.")
 BATCH = flags.DEFINE_integer("batch_size", 64, "Batch size.")
-FINAL_EPOCHS = flags.DEFINE_integer("final_epochs", 10, "NASH's final training epochs.")
-SEARCH_SHARE = flags.DEFINE_float("search_share", 0.6, "Share of the budget for NASH's pre-training and hill climbing.")
+N_STEPS = flags.DEFINE_integer("n_steps", 8, "NASH's planned hill-climbing steps (the budget usually ends the climb first).")
+N_NEIGHBORS = flags.DEFINE_integer("n_neighbors", 4, "NASH's neighbours per step, the incumbent's copy included.")
+N_MORPHISMS = flags.DEFINE_integer("n_morphisms", 3, "Morphisms per child.")
+EPOCHS_PER_NEIGHBOR = flags.DEFINE_integer("epochs_per_neighbor", 3, "SGDR epochs per child.")
+PRETRAIN_EPOCHS = flags.DEFINE_integer("pretrain_epochs", 8, "Epochs of the seed's pre-training.")
+FINAL_EPOCHS = flags.DEFINE_integer(
+    "final_epochs", 70, "Most epochs of the final training (what fits in the budget's rest is used; "
+    "with the defaults the planned climb is 60% of the planned epochs).")
+LR = 0.05
+WEIGHT_DECAY = 5e-4  # coupled L2, as NashTuner's default
 RESULTS = HERE / "results"
+PATH = RESULTS / "nash_cifar.json"
 
 
 def load():
     # Fractions of all 5,000: 20% = 1,000 test images, 10% = 500 validation images, 3,500 train.
-    return datasets.load(DATA.value, batch_size=BATCH.value, validation_split=0.1, test_split=0.2, augment=True, seed=SEED.value)
+    return datasets.load(DATA.value, batch_size=BATCH.value, validation_split=0.1, test_split=0.2, augment=True,
+                         seed=SPLIT_SEED.value)
 
 
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_nash(data, budget, directory):
-    seed = seed_models.simple_cnn(data.input_shape, data.num_classes, filters=tuple(int(f) for f in FILTERS.value))
+def seed_network(data):
+    return seed_models.simple_cnn(data.input_shape, data.num_classes, filters=tuple(int(f) for f in FILTERS.value))
+
+
+def run_search(arm, data, budget, seed, directory, plot=None):
+    """NASH (arm "nash") or the random-network baseline (arm "random", n_neighbors=1)."""
+    n_neighbors = N_NEIGHBORS.value if arm == "nash" else 1
+    n_steps = N_STEPS.value if arm == "nash" else N_STEPS.value * N_NEIGHBORS.value
     tuner = NashTuner(
-        seed, n_steps=1000, n_neighbors=4, n_morphisms=3, epochs_per_neighbor=3, pretrain_epochs=8,
-        final_epochs=FINAL_EPOCHS.value, time_budget=budget * SEARCH_SHARE.value, seed=SEED.value,
-        directory=directory, project_name="nash", overwrite=True,
+        seed_network(data), n_steps=n_steps, n_neighbors=n_neighbors, n_morphisms=N_MORPHISMS.value,
+        epochs_per_neighbor=EPOCHS_PER_NEIGHBOR.value, pretrain_epochs=PRETRAIN_EPOCHS.value,
+        final_epochs=FINAL_EPOCHS.value, time_budget=budget, lr_start=LR, weight_decay=WEIGHT_DECAY, seed=seed,
+        directory=directory, project_name=arm, overwrite=True,
     )
     start = time.perf_counter()
     tuner.search(data.train, validation_data=data.validation, verbose=0)
     wall = time.perf_counter() - start
-    trials = [tuner.oracle.trials[t] for t in sorted(tuner.oracle.trials)]
+    oracle = tuner.oracle
+    trials = [oracle.trials[t] for t in sorted(oracle.trials)]
     metric = lambda t, name: t.metrics.get_last_value(name) if t.metrics.exists(name) else 0.0  # noqa: E731
-    fit_seconds = sum(metric(t, "fit_seconds") for t in trials)
-    best = tuner.get_best_models(1)[0]
     records = [{
         "trial_id": t.trial_id, "step": t.hyperparameters.values["nash/step"], "role": t.hyperparameters.values["nash/role"],
-        "score": t.score, "seconds": metric(t, "trial_seconds"), "params": tuner.oracle.architecture(t.trial_id).count_params(),
+        "epochs": t.hyperparameters.values["nash/epochs"], "status": t.status, "score": t.score,
+        "seconds": metric(t, "trial_seconds"), "params": oracle.architecture(t.trial_id).count_params(),
     } for t in trials]
-    report.plot_search(records, RESULTS / "nash_cifar.png", "val_accuracy", "NASH on CIFAR-10 (5k subset)")
+    if plot:
+        report.plot_search(records, plot, "val_accuracy", f"NASH on CIFAR-10 (5k subset), seed {seed}")
+    best = tuner.get_best_models(1)[0]
+    final = [r for r in records if r["role"] == "final"]
     return {
         "wall_seconds": wall,
+        "wall_over_budget": wall / budget,
         "trials": len(trials),
-        "steps": max(r["step"] for r in records if r["role"] != "final"),  # hill-climbing steps done
+        "failed_trials": sum(r["status"] != "COMPLETED" for r in records),
+        "steps": max(r["step"] for r in records if r["role"] != "final"),
+        "final_epochs": final[0]["epochs"] if final else 0,
         "validation_accuracy": best.evaluate(data.validation, verbose=0, return_dict=True)["accuracy"],
         "test_accuracy": best.evaluate(data.test, verbose=0, return_dict=True)["accuracy"],
         "params": best.count_params(),
-        "overhead_share": 1.0 - fit_seconds / wall,
+        "overhead_share": 1.0 - sum(metric(t, "fit_seconds") for t in trials) / wall,
         "trial_records": records,
     }
 
 
-def run_baseline(data, budget):
-    keras.utils.set_random_seed(SEED.value)
-    steps = int(data.train.cardinality())
-    probe = seed_models.simple_cnn(data.input_shape, data.num_classes, filters=tuple(int(f) for f in FILTERS.value))
-    probe.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=5e-4), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+def run_scratch(data, budget, seed):
+    """The seed network from scratch: one cosine schedule over the epochs that fit in `budget`."""
+    def compiled(schedule):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(seed)
+        model = seed_network(data)
+        model.compile(optimizer=CoupledSGD(schedule, momentum=0.9, weight_decay=WEIGHT_DECAY),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
     start = time.perf_counter()
     ends = []
     record_end = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ends.append(time.perf_counter()))
-    probe.fit(data.train, validation_data=data.validation, epochs=3, verbose=0, callbacks=[record_end])
+    compiled(LR).fit(data.train, validation_data=data.validation, epochs=3, verbose=0, callbacks=[record_end])
     epoch_seconds = (ends[2] - ends[0]) / 2  # epochs 2 and 3: the first one traces
-    epochs = max(1, math.floor((budget - (time.perf_counter() - start)) / epoch_seconds))
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(SEED.value)
-    model = seed_models.simple_cnn(data.input_shape, data.num_classes, filters=tuple(int(f) for f in FILTERS.value))
-    model.compile(
-        optimizer=keras.optimizers.SGD(schedules.cosine_annealing(0.05, 0.0, epochs * steps), momentum=0.9, weight_decay=5e-4),
-        loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-    )
+    epochs = max(1, math.floor(0.98 * (budget - (time.perf_counter() - start)) / epoch_seconds))
+    steps = int(data.train.cardinality())
+    model = compiled(schedules.cosine_annealing(LR, 0.0, epochs * steps))
     model.fit(data.train, validation_data=data.validation, epochs=epochs, verbose=0)
+    wall = time.perf_counter() - start
     return {
-        "wall_seconds": time.perf_counter() - start,
+        "wall_seconds": wall,
+        "wall_over_budget": wall / budget,
         "epochs": epochs,
+        "trials": 1,
         "validation_accuracy": model.evaluate(data.validation, verbose=0, return_dict=True)["accuracy"],
         "test_accuracy": model.evaluate(data.test, verbose=0, return_dict=True)["accuracy"],
         "params": model.count_params(),
     }
 
 
+def summarise(runs):
+    summary = {}
+    for arm in ARMS.value:
+        rows = [r for r in runs if r["arm"] == arm]
+        if not rows:
+            continue
+        summary[arm] = {"runs": len(rows)}
+        for key in ("test_accuracy", "validation_accuracy", "params", "trials", "wall_seconds"):
+            values = np.array([r[key] for r in rows], dtype=float)
+            summary[arm][key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+    return summary
+
+
 def main(_):
     RESULTS.mkdir(exist_ok=True)
     budget = BUDGET.value * 60
+    settings = {flag.name: flag.value for flag in (BUDGET, SPLIT_SEED, FILTERS, BATCH, N_STEPS, N_NEIGHBORS, N_MORPHISMS,
+                                                   EPOCHS_PER_NEIGHBOR, PRETRAIN_EPOCHS, FINAL_EPOCHS)}
+    previous = json.loads(PATH.read_text()) if PATH.exists() else {}
+    runs = previous.get("runs", []) if previous.get("settings") == settings else []
     data = load()
-    with tempfile.TemporaryDirectory() as directory:
-        nash = run_nash(data, budget, directory)
-    nash["peak_rss_mb"] = peak_rss_mb()
-    keras.backend.clear_session()
-    baseline = run_baseline(data, max(budget, nash["wall_seconds"]))
-    result = {"budget_minutes": BUDGET.value, "num_examples": data.num_examples, "nash": nash, "seed_from_scratch": baseline, "peak_rss_mb": peak_rss_mb()}
-    (RESULTS / "nash_cifar.json").write_text(json.dumps(result, indent=2, default=float))
-    print(f"budget {BUDGET.value:.0f} min per run, data {data.num_examples}")
-    print(f"{'run':<20}{'val acc':>9}{'test acc':>10}{'params':>11}{'minutes':>9}  details")
-    print(f"{'NASH':<20}{nash['validation_accuracy']:>9.4f}{nash['test_accuracy']:>10.4f}{nash['params']:>11,}{nash['wall_seconds'] / 60:>9.1f}"
-          f"  {nash['trials']} trials, {nash['steps']} steps, overhead {100 * nash['overhead_share']:.1f}% of wall time")
-    print(f"{'seed from scratch':<20}{baseline['validation_accuracy']:>9.4f}{baseline['test_accuracy']:>10.4f}{baseline['params']:>11,}"
-          f"{baseline['wall_seconds'] / 60:>9.1f}  {baseline['epochs']} epochs")
-    print(f"peak resident memory {result['peak_rss_mb']:.0f} MB; results {RESULTS / 'nash_cifar.json'}, plot {RESULTS / 'nash_cifar.png'}")
+    for seed in (int(s) for s in SEEDS.value):
+        for arm in ARMS.value:
+            if any(r["arm"] == arm and r["seed"] == seed for r in runs):
+                continue
+            print(f"{arm}, seed {seed}, budget {BUDGET.value:g} min", flush=True)
+            keras.backend.clear_session()
+            if arm == "scratch":
+                run = run_scratch(data, budget, seed)
+            else:
+                with tempfile.TemporaryDirectory() as directory:
+                    first = arm == "nash" and not any(r["arm"] == "nash" for r in runs)
+                    run = run_search(arm, data, budget, seed, directory, RESULTS / "nash_cifar.png" if first else None)
+            runs.append({"arm": arm, "seed": seed, **run})
+            result = {"settings": settings, "num_examples": data.num_examples, "runs": runs, "summary": summarise(runs),
+                      "peak_rss_mb": peak_rss_mb()}
+            PATH.write_text(json.dumps(result, indent=2, default=float))
+            print(f"  test {run['test_accuracy']:.4f} (validation {run['validation_accuracy']:.4f}), "
+                  f"{run['params']:,} params, {run['wall_seconds'] / 60:.1f} min", flush=True)
+    result = json.loads(PATH.read_text())
+    print(f"budget {BUDGET.value:g} min a run, data {data.num_examples}, seeds {', '.join(SEEDS.value)}")
+    print(f"{'arm':<10}{'runs':>5}{'test acc':>18}{'val acc':>18}{'params':>22}{'trials':>12}{'minutes':>9}")
+    for arm, s in result["summary"].items():
+        print(f"{arm:<10}{s['runs']:>5}{s['test_accuracy']['mean']:>11.4f} ± {s['test_accuracy']['std']:.4f}"
+              f"{s['validation_accuracy']['mean']:>11.4f} ± {s['validation_accuracy']['std']:.4f}"
+              f"{s['params']['mean']:>13,.0f} ± {s['params']['std']:<7,.0f}{s['trials']['mean']:>6.1f} ± {s['trials']['std']:.1f}"
+              f"{s['wall_seconds']['mean'] / 60:>9.1f}")
+    searches = [r for r in result["runs"] if r["arm"] != "scratch"]
+    if searches:
+        print(f"searches' wall time / budget: at most {max(r['wall_over_budget'] for r in searches):.3f}; NASH's own overhead "
+              f"{100 * np.mean([r['overhead_share'] for r in searches if r['arm'] == 'nash'] or [0]):.1f}% of its wall time")
+    print(f"peak resident memory {result['peak_rss_mb']:.0f} MB; results {PATH}")
 
 
 if __name__ == "__main__":

@@ -211,3 +211,18 @@ def test_time_budget_spent_mid_step_starts_no_further_child(tmp_path, data):
     best = seed if seed.score > child.score else child
     assert step["incumbent"] == best.trial_id == tuner.oracle.incumbent
     assert tuner.oracle.history[-1]["step"] == 51 and tuner.get_best_models(1)
+
+
+def test_no_child_starts_that_would_end_past_the_budget(tmp_path, data, monkeypatch):
+    # final_epochs=0: the climb may use the whole hour, so only the measured speed (monkeypatched:
+    # 1e6 s an epoch) stops the first child from starting; the pre-trained seed is the result.
+    x, y, x_val, y_val = data
+    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=5, final_epochs=0, time_budget=3600)
+    oracle = tuner.oracle
+    monkeypatch.setattr(oracle, "_speed", lambda: (1e6, 0.0) if oracle.incumbent else None)
+    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
+    assert [t.hyperparameters.values["nash/role"] for t in oracle.trials.values()] == ["seed"]
+    assert oracle.incumbent == "0000" and oracle.climb_budget == 3600
+    # At a measured speed that fits, children start as usual.
+    monkeypatch.setattr(oracle, "_speed", lambda: (1e-3, 0.0) if oracle.incumbent else None)
+    assert oracle._fits({"nash/epochs": 2})

@@ -43,12 +43,13 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         time_budget: optional float, seconds of wall time for the whole search, final
             training included (counted from the first trial, across resumes). The hill climb
             gets the share of the budget that its planned epochs have among all planned
-            epochs (`climb_budget`); once that is spent no new hill-climbing trial starts (the
-            current step ends with the trials already started; the previous incumbent stays a
-            candidate). The final training then gets as many epochs as fit in what is left at
-            the incumbent's measured speed, at most `final_epochs`, its cosine schedule over
-            them (none if not one epoch fits: the incumbent is the result). Defaults to None
-            (no limit: `n_steps` and `final_epochs` decide).
+            epochs (`climb_budget`); once that is spent, or when a trial would not end inside
+            the whole budget at the incumbent's measured speed, no new hill-climbing trial
+            starts (the current step ends with the trials already started; the previous
+            incumbent stays a candidate). The final training then gets as many epochs as fit
+            in what is left at the incumbent's measured speed, at most `final_epochs`, its
+            cosine schedule over them (none if not one epoch fits: the incumbent is the
+            result). Defaults to None (no limit: `n_steps` and `final_epochs` decide).
         seed: int, the random seed. Defaults to a random one (keras-tuner's rule).
         max_consecutive_failed_trials: int, abort after this many failed trials in a row.
             Defaults to 2 * n_neighbors + 1 (a whole failed step does not abort the search).
@@ -118,7 +119,10 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             return {"status": TrialStatus.STOPPED, "values": None}
         if self._started is None:
             self._started = time.time()
-        if 1 <= self._step <= self.n_steps and self._budget_spent():
+        if 1 <= self._step <= self.n_steps and not self._pending and not self._step_trials:
+            self._pending = self._plan_step()
+        if 1 <= self._step <= self.n_steps and (
+                self._budget_spent() or (self._pending and not self._fits(self._pending[0]))):
             # No new hill-climbing trial: the step ends with the trials already started (the
             # previous incumbent stays a candidate), then the final training.
             if self._pending:
@@ -192,18 +196,33 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
     def _budget_spent(self):
         return self.time_budget is not None and time.time() - self._started >= self.climb_budget
 
+    def _speed(self):
+        """The incumbent's measured (seconds per epoch, seconds per trial outside training), or
+        None before it has been measured."""
+        trial = self.trials.get(self._incumbent)
+        if trial is None or not (trial.metrics.exists("fit_seconds") and trial.metrics.exists("trial_seconds")):
+            return None
+        fit, total = trial.metrics.get_last_value("fit_seconds"), trial.metrics.get_last_value("trial_seconds")
+        return fit / int(trial.hyperparameters.values[_KEY + "epochs"]), max(0.0, total - fit)
+
+    def _fits(self, values) -> bool:
+        """Whether a hill-climbing trial is expected to end inside the whole time budget, at the
+        incumbent's measured speed (a child a morphism made bigger may run a little longer)."""
+        speed = self._speed()
+        if self.time_budget is None or speed is None:
+            return True
+        per_epoch, overhead = speed
+        expected = per_epoch * int(values[_KEY + "epochs"]) + overhead
+        return time.time() - self._started + expected <= self.time_budget
+
     def _final_epochs(self) -> int:
         """`final_epochs`; with a time budget, as many as fit in what is left of it at the
         incumbent's measured seconds per epoch (and its per-trial overhead), at most that."""
-        trial = self.trials.get(self._incumbent)
-        if self.time_budget is None or not self.final_epochs or trial is None:
+        speed = self._speed()
+        if self.time_budget is None or not self.final_epochs or speed is None:
             return self.final_epochs
-        metrics = trial.metrics
-        if not (metrics.exists("fit_seconds") and metrics.exists("trial_seconds")):
-            return self.final_epochs  # nothing measured
-        fit, total = metrics.get_last_value("fit_seconds"), metrics.get_last_value("trial_seconds")
-        per_epoch = fit / int(trial.hyperparameters.values[_KEY + "epochs"])
-        left = self.time_budget - (time.time() - self._started) - max(0.0, total - fit)
+        per_epoch, overhead = speed
+        left = self.time_budget - (time.time() - self._started) - overhead
         epochs = int(min(self.final_epochs, max(0.0, 0.95 * left) // per_epoch))
         logger.info("NASH time budget: %.0f s left, %.2f s an epoch: %d final epochs.",
                     left, per_epoch, epochs)
