@@ -226,3 +226,13 @@ def test_no_child_starts_that_would_end_past_the_budget(tmp_path, data, monkeypa
     # At a measured speed that fits, children start as usual.
     monkeypatch.setattr(oracle, "_speed", lambda: (1e-3, 0.0) if oracle.incumbent else None)
     assert oracle._fits({"nash/epochs": 2})
+
+
+def test_final_training_shorter_than_a_childs_cycle_is_skipped(tmp_path, monkeypatch):
+    # SEARCH: epochs_per_neighbor=2. 100 s left at 40 s an epoch: 2 fit (0.95 * 100 // 40);
+    # at 60 s an epoch 1 would fit, shorter than a child's cycle: none, the incumbent stands.
+    oracle = nash_run.tuner(str(tmp_path), overwrite=True, final_epochs=50, time_budget=100).oracle
+    oracle._started = time.time()
+    for per_epoch, expected in ((40.0, 2), (60.0, 0), (1e-3, 50)):
+        monkeypatch.setattr(oracle, "_speed", lambda: (per_epoch, 0.0))
+        assert oracle._final_epochs() == expected, per_epoch
