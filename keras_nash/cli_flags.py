@@ -20,7 +20,7 @@ flags.DEFINE_string("output_dir", "runs/keras_nash", "Where the search keeps its
 flags.DEFINE_string("export_dir", None, "If set, export the best model there, taking raw images (0-255) with the search's standardisation built in (.keras, SavedModel, TFLite, architecture JSON).")
 flags.DEFINE_list("export_formats", ["keras", "saved_model", "tflite", "json"], "With --export_dir: the formats to write (keras, saved_model, tflite, json).")
 flags.DEFINE_integer("seed", 1, "Random seed of the data split and the search.")
-flags.DEFINE_integer("batch_size", 64, "Training batch size (with --paper_defaults: 64, but 256 for egnas and 128 for enas).")
+flags.DEFINE_integer("batch_size", 64, "Training batch size (with --paper_defaults: 64, but 256 for egnas and, from the authors' scripts, 128 for enas macro and 160 for enas micro).")
 flags.DEFINE_bool("augment", True, "Standard CIFAR augmentation (pad-4 crop, horizontal flip) on the training split.")
 flags.DEFINE_float("validation_split", 0.1, "Fraction held out for validation (selection).")
 flags.DEFINE_float("test_split", 0.1, "Fraction held out for testing, when the dataset has no test split of its own.")
@@ -39,7 +39,7 @@ flags.DEFINE_list("seed_filters", ["16", "32", "64"], "Filters of the seed netwo
 flags.DEFINE_float("lr_start", 0.05, "Start of each neighbour's cosine schedule.")
 flags.DEFINE_float("lr_end", 0.0, "End of each neighbour's cosine schedule.")
 flags.DEFINE_float("momentum", 0.9, "SGD momentum (all algorithms).")
-flags.DEFINE_float("weight_decay", 5e-4, "Coupled L2 of every algorithm's SGD (gradient + weight_decay * w, as the papers' code). nash: 5e-4 (re-implementations); darts/egnas: 3e-4 and enas: 1e-4 (papers) unless given.")
+flags.DEFINE_float("weight_decay", 5e-4, "Coupled L2 of every algorithm's SGD (gradient + weight_decay * w, as the papers' code). nash: 5e-4 (re-implementations); darts/egnas: 3e-4 (the papers' code); enas: the authors' scripts' l2_reg as a gradient term, 5e-4 macro, 2e-4 micro, 2e-7 recurrent, unless given.")
 flags.DEFINE_list("morphism_probabilities", ["1", "1", "1"], "Weights of deeper, wider, skip.")
 flags.DEFINE_list("kernel_sizes", ["3", "5"], "Kernel sizes of the deeper operator.")
 flags.DEFINE_list("widening_factors", ["2", "4"], "Factors of the wider operator.")
@@ -65,7 +65,7 @@ flags.DEFINE_list("primitives", None, "Candidate operations (names in keras_nash
 flags.DEFINE_integer("partial_channels", None, "PC-DARTS's k: 1/k of the channels go through the ops (paper: 1 darts, 4 egnas).")
 flags.DEFINE_integer("final_cells", None, "Cells of the final network (short: 8; paper: 20).")
 flags.DEFINE_integer("final_channels", None, "Initial channels of the final network (short: 16; paper: 36).")
-flags.DEFINE_float("final_weight_decay", None, "darts/egnas/enas: coupled L2 of the final training (paper: 3e-4 darts/egnas; enas: 2e-4, the authors' final scripts).")
+flags.DEFINE_float("final_weight_decay", None, "darts/egnas/enas: coupled L2 of the final training (paper: 3e-4 darts/egnas; enas: 4e-4, the authors' final scripts' l2_reg 2e-4 as a gradient term).")
 flags.DEFINE_float("auxiliary_weight", None, "Weight of the final network's auxiliary head (paper: 0.4).")
 flags.DEFINE_float("drop_path_prob", None, "Drop-path probability of the final network (paper: darts 0.2, egnas 0.3).")
 flags.DEFINE_integer("cutout_length", None, "darts/egnas/enas: side of the cutout hole in the final training's images, 0 for none (paper: 16; enas: 0, the paper's 2.89% micro result used 16).")
@@ -193,6 +193,8 @@ def batch_size() -> int:
     if FLAGS.algorithm == "enas" and FLAGS.enas_space == "recurrent" and not FLAGS["batch_size"].present:
         return LM_BATCH_SIZE
     if FLAGS.paper_defaults and not FLAGS["batch_size"].present:
+        if FLAGS.algorithm == "enas" and FLAGS.enas_space == "micro":
+            return 160  # the authors' micro search script
         return PAPER_BATCH_SIZE[FLAGS.algorithm]
     return FLAGS.batch_size
 

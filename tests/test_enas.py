@@ -63,9 +63,9 @@ def test_macro_search_end_to_end(macro_search):
     assert arch is not None and arch.num_layers == 3
     assert trials[-1].hyperparameters.values["enas/arch"] == arch.to_json()
     # The final network trains with the authors' final regularisation (macro: keep_prob 0.5
-    # before the classifier, coupled L2 2e-4).
+    # before the classifier, their l2_reg 2e-4 as coupled L2 4e-4).
     final = tuner.get_best_models(1)[0]
-    assert final.get_layer("head_dropout").rate == 0.5 and final.optimizer.weight_decay == 2e-4
+    assert final.get_layer("head_dropout").rate == 0.5 and final.optimizer.weight_decay == 4e-4
     # The oracle's state is plain JSON.
     json.dumps(tuner.oracle.get_state())
 
@@ -121,6 +121,9 @@ def test_micro_search_end_to_end(tmp_path):
         (dict(search_space="macro", epochs=0), "epochs=0"),
         (dict(search_space="macro", num_classes=1), "num_classes=1"),
         (dict(search_space="macro", controller_train_steps=0), "controller_train_steps=0"),
+        (dict(search_space="macro", final_dropout=1.0), r"`final_dropout` must be in \[0, 1\)"),
+        (dict(search_space="micro", final_learning_rate=0.01, final_learning_rate_min=0.1),
+         "final_learning_rate_min=0.1, final_learning_rate=0.01"),
     ],
 )
 def test_bad_arguments(tmp_path, kwargs, message):

@@ -8,7 +8,7 @@ of `tuners/supernet.py`); its values carry the snapshot and the epoch's sampling
 1. trains the shared weights (inherited from the previous epoch's checkpoint) one minibatch at a
    time, each minibatch with a fresh architecture sampled from the controller: SGD Nesterov
    0.9, learning rate by cosine with warm restarts 0.05 -> 0.0005 (T0 = 10 epochs, Tmul = 2,
-   set per epoch), gradient norm clipped to 5, then coupled L2 1e-4 (`search_loop.weight_step`);
+   set per epoch), gradient norm clipped to 5, then coupled L2 (5e-4 macro, 2e-4 micro: `search_loop.weight_step`);
 2. trains the controller on-policy: `controller_train_steps` REINFORCE steps, each on
    `controller_num_aggregate` architectures sampled afresh from the controller as the previous
    step left it, each rewarded on one validation minibatch (the accuracy);
@@ -46,10 +46,11 @@ from keras_nash.checks import check_float, check_int, check_range
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.spaces.enas import architecture_from_json, get_space
 from keras_nash.tuners.enas_lm import (
-    REWARD_CONSTANT, ResetState, StatefulLanguageModel, as_text_search_data, make_lm_steps,
-    summed_loss_sgd,
+    REWARD_CONSTANT, ResetState, StatefulLanguageModel, as_text_search_data, lm_learning_rate,
+    make_lm_steps, summed_loss_sgd,
 )
 from keras_nash.tuners.controller import Controller, controller_kwargs
+from keras_nash.tuners.enas_settings import FINAL_WEIGHT_DECAY, TRAIN_STEPS, TRAINING, default_objective
 from keras_nash.tuners.enas_steps import make_steps  # noqa: F401  (re-exported)
 from keras_nash.tuners.search_loop import SearchState
 from keras_nash.tuners.supernet import RESULT_FILE, ROLE_EPOCH, SupernetOracle, SupernetTuner
@@ -57,23 +58,6 @@ from keras_nash.tuners.supernet import RESULT_FILE, ROLE_EPOCH, SupernetOracle, 
 _KEY = "enas/"
 CONTROLLER_DIR = "enas"
 CONTROLLER_FILE = "controller.npz"  # the controller an epoch trained, in its trial directory
-# The authors' controller steps x aggregation per epoch.
-TRAIN_STEPS = {"macro": (50, 20), "micro": (30, 10), "recurrent": (100, 10)}
-# The training by space, for the arguments left None: the authors' CIFAR-10 scripts (search, and
-# final: cifar10_{macro,micro}_final.sh: SGDR 0.05 -> lr_min, L2 2e-4, dropout 1 - keep_prob
-# before the classifier), and their Penn Treebank search script (`scripts/ptb_search.sh`: plain
-# SGD 0.25 on the loss summed over time, decayed by 0.95 a epoch from epoch 12, clip 10, L2 1e-7,
-# batch 20; the found cell's final training uses the same SGD).
-_IMAGES = dict(learning_rate=0.05, learning_rate_min=0.0005, momentum=0.9, weight_decay=1e-4,
-               grad_clip=5.0, final_learning_rate=0.05, batch_size=128)
-TRAINING = {
-    "macro": dict(_IMAGES, final_learning_rate_min=0.001, final_dropout=0.5),
-    "micro": dict(_IMAGES, final_learning_rate_min=0.0001, final_dropout=0.2),
-    "recurrent": dict(learning_rate=0.25, learning_rate_min=0.0005, momentum=0.0,
-                      weight_decay=1e-7, grad_clip=10.0, final_learning_rate=0.25, batch_size=20,
-                      final_learning_rate_min=0.0, final_dropout=0.0),
-}
-LM_DECAY_START, LM_DECAY_RATE = 12, 0.95
 
 
 class EnasOracle(SupernetOracle):
@@ -88,7 +72,9 @@ class EnasOracle(SupernetOracle):
         controller_num_aggregate: int >= 1, samples per step; None: 20 (macro), 10 (micro).
         final_candidates: int >= 1, sampled architectures among which the final one is the best
             on validation. Defaults to 10.
-        objective, max_trials, seed, **kwargs: as `SupernetOracle`.
+        objective: the keras-tuner objective. None: "val_accuracy" (recurrent: "val_loss",
+            minimised). Defaults to None.
+        max_trials, seed, **kwargs: as `SupernetOracle`.
 
     Example:
 
@@ -99,8 +85,10 @@ class EnasOracle(SupernetOracle):
 
     def __init__(self, search_space="macro", epochs: int = 150, controller_kwargs=None,
                  controller_train_steps=None, controller_num_aggregate=None, final_candidates: int = 10,
-                 objective="val_accuracy", max_trials=None, seed=None, **kwargs):
+                 objective=None, max_trials=None, seed=None, **kwargs):
         self.space = get_space(search_space)
+        if objective is None:  # a language model is scored by its (log-)perplexity
+            objective = default_objective(self.space)
         super().__init__(epochs=epochs, objective=objective, max_trials=max_trials, seed=seed, **kwargs)
         steps, aggregate = TRAIN_STEPS[self.space.name]
         self.controller_train_steps = check_int(
@@ -194,7 +182,8 @@ class EnasTuner(SupernetTuner):
             Defaults to 10.
         epochs: int >= 1, search epochs. Defaults to 150.
         final_epochs: int >= 1, epochs of the final from-scratch training. Defaults to 310.
-        batch_size: int, batch size for array inputs. None: 128 (recurrent: 20).
+        batch_size: int, batch size for array inputs. None: 128 macro, 160 micro (the authors' search
+            scripts; the recurrent space takes batched windows, `load_text(batch_size=)`).
         learning_rate: float, the shared weights' maximum learning rate. None: 0.05
             (recurrent: 0.25 on the loss summed over time).
         learning_rate_min: float, the minimum. Defaults to 0.0005.
@@ -202,7 +191,8 @@ class EnasTuner(SupernetTuner):
         lr_t_mul: float, cycle growth. Defaults to 2.
         momentum: float, Nesterov momentum. None: 0.9 (recurrent: 0, plain SGD).
         weight_decay: float, coupled L2 on the shared weights (see `keras_nash.optimizers`;
-            the authors add it to the loss, so their clip sees it). None: 1e-4 (recurrent: 1e-7).
+            the authors add it to the loss, so their clip sees it). None: the authors' scripts'
+            `l2_reg` as a gradient term, 5e-4 macro, 2e-4 micro, 2e-7 recurrent (`TRAINING`).
         grad_clip: float, global gradient norm bound, before the L2 term. None: 5.0
             (recurrent: 10).
         controller_lstm_size, controller_tanh_constant, controller_op_tanh_reduce,
@@ -212,11 +202,12 @@ class EnasTuner(SupernetTuner):
         controller_train_steps, controller_num_aggregate, final_candidates: see `EnasOracle`.
         final_filters: int, channels of the final network; None: the space's.
         final_learning_rate: float, the final training's maximum learning rate (cosine with
-            warm restarts, `lr_t0` and `lr_t_mul` as the search). None: 0.05 (recurrent: 0.25).
+            warm restarts, `lr_t0` and `lr_t_mul` as the search; recurrent: the search's decay,
+            `enas_lm.lm_learning_rate`). None: 0.05 (recurrent: 0.25).
         final_learning_rate_min: float, its minimum. None: the authors' final scripts', 0.001
-            (macro) or 0.0001 (micro).
-        final_weight_decay: float, coupled L2 of the final training (images). Defaults to 2e-4,
-            the authors' final scripts'.
+            (macro) or 0.0001 (micro) (recurrent: their search script's 0.0005).
+        final_weight_decay: float, coupled L2 of the final training (images). Defaults to 4e-4,
+            the authors' final scripts' `l2_reg` 2e-4 as a gradient term (see `TRAINING`).
         final_dropout: float in [0, 1), dropout before the final network's classifier. None:
             the authors' final scripts' 1 - keep_prob, 0.5 (macro) or 0.2 (micro).
         cutout_length: int, a `Cutout` hole of this side in the final network's training images
@@ -248,7 +239,7 @@ class EnasTuner(SupernetTuner):
                  controller_skip_weight=None, controller_learning_rate=None, controller_train_steps=None,
                  controller_num_aggregate=None, final_candidates: int = 10, final_filters=None,
                  final_learning_rate=None, final_learning_rate_min=None,
-                 final_weight_decay: float = 2e-4, final_dropout=None, cutout_length: int = 0,
+                 final_weight_decay: float = FINAL_WEIGHT_DECAY, final_dropout=None, cutout_length: int = 0,
                  objective=None, seed=None, max_trials=None,
                  max_retries_per_trial: int = 0, max_consecutive_failed_trials: int = 3, **kwargs):
         self.space = get_space(search_space)
@@ -262,13 +253,16 @@ class EnasTuner(SupernetTuner):
         learning_rate, learning_rate_min, final_learning_rate = (
             given["learning_rate"], given["learning_rate_min"], given["final_learning_rate"])
         momentum, weight_decay, grad_clip = given["momentum"], given["weight_decay"], given["grad_clip"]
-        self.final_learning_rate_min = check_float(
-            "final_learning_rate_min", given["final_learning_rate_min"], 0)
+        self.final_learning_rate_min, _ = check_range(
+            "final_learning_rate_min", given["final_learning_rate_min"], "final_learning_rate",
+            final_learning_rate)
         self.final_dropout = check_float("final_dropout", given["final_dropout"], 0, 1)
+        if self.final_dropout == 1:
+            raise ValueError("`final_dropout` must be in [0, 1): 1 drops everything. Received: final_dropout=1")
         self.final_weight_decay = check_float("final_weight_decay", final_weight_decay, 0)
         self.cutout_length = check_int("cutout_length", cutout_length, 0)
-        if objective is None:  # a language model is scored by its (log-)perplexity
-            objective = keras_tuner.Objective("val_loss", "min") if self.recurrent else "val_accuracy"
+        if objective is None:
+            objective = default_objective(self.space)
         self.num_classes = check_int("num_classes", num_classes, 2)
         self.learning_rate_min, self.learning_rate = check_range(
             "learning_rate_min", learning_rate_min, "learning_rate", learning_rate
@@ -358,11 +352,10 @@ class EnasTuner(SupernetTuner):
 
     def epoch_learning_rate(self, epoch: int) -> float:
         """The shared weights' learning rate of epoch `epoch`: cosine with warm restarts (the
-        recurrent space: constant, then decayed by 0.95 a epoch from epoch 12, as the authors'
-        Penn Treebank search, not below `learning_rate_min`)."""
+        recurrent space: `enas_lm.lm_learning_rate`, the authors' Penn Treebank decay, not below
+        `learning_rate_min`)."""
         if self.recurrent:
-            decay = LM_DECAY_RATE ** max(0, epoch - LM_DECAY_START + 1)
-            return max(self.learning_rate_min, self.learning_rate * decay)
+            return lm_learning_rate(self.learning_rate, epoch, self.learning_rate_min)
         schedule = keras.optimizers.schedules.CosineDecayRestarts(
             self.learning_rate, first_decay_steps=self.lr_t0, t_mul=self.lr_t_mul, m_mul=1.0,
             alpha=self.learning_rate_min / self.learning_rate,
@@ -449,8 +442,8 @@ class EnasTuner(SupernetTuner):
             model = StatefulLanguageModel(
                 self.space.build_child_model(arch, self.num_classes), batch_size=input_shape[0])
             model.compile(
-                optimizer=CoupledSGD(momentum=self.momentum, **self._sgd_arguments(
-                    input_shape, self.final_learning_rate)),
+                optimizer=CoupledSGD(momentum=self.momentum, nesterov=self.momentum > 0,
+                                     **self._sgd_arguments(input_shape, self.final_learning_rate)),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 metrics=["accuracy"],
             )
@@ -470,7 +463,10 @@ class EnasTuner(SupernetTuner):
 
     def final_callbacks(self, hp):
         if self.recurrent:  # the carried state starts from zero each epoch and evaluation
-            return [ResetState()]
+            bptt = int(json.loads(hp.values[self.key("input_shape")])[1])
+            return [ResetState(), keras.callbacks.LearningRateScheduler(
+                lambda epoch: bptt * lm_learning_rate(self.final_learning_rate, epoch,
+                                                      self.final_learning_rate_min))]
         schedule = keras.optimizers.schedules.CosineDecayRestarts(  # SGDR, as the search
             self.final_learning_rate, first_decay_steps=self.lr_t0, t_mul=self.lr_t_mul,
             m_mul=1.0, alpha=self.final_learning_rate_min / self.final_learning_rate,

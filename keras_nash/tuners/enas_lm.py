@@ -26,6 +26,18 @@ import tensorflow as tf
 from keras_nash.tuners.search_loop import EpochMetrics, SearchData, cross_entropy, weight_step
 
 REWARD_CONSTANT = 80.0  # the paper's c in the reward c / valid_ppl
+LM_DECAY_START, LM_DECAY_RATE = 12, 0.95  # the authors' ptb_search.sh: lr_dec_start, lr_dec_rate
+
+
+def lm_learning_rate(learning_rate: float, epoch: int, minimum: float) -> float:
+    """The authors' Penn Treebank learning rate of epoch `epoch` (counted from 0): constant
+    through epoch 12, then times 0.95 a epoch (epoch 13: one factor), not below `minimum`
+    (their staircase `exponential_decay` of `max(step - 12 epochs, 0)`, `lr_dec_min`).
+
+    >>> lm_learning_rate(0.25, 12, 0.0005), round(lm_learning_rate(0.25, 14, 0.0005), 6)
+    (0.25, 0.225625)
+    """
+    return max(minimum, learning_rate * LM_DECAY_RATE ** max(0, epoch - LM_DECAY_START))
 
 
 def as_text_search_data(fit_args, fit_kwargs) -> SearchData:
@@ -65,7 +77,8 @@ def as_text_search_data(fit_args, fit_kwargs) -> SearchData:
 def summed_loss_sgd(learning_rate, weight_decay, grad_clip, bptt: int) -> dict:
     """`CoupledSGD` arguments (no momentum) that step as SGD on the loss summed over `bptt`
     time steps does, when the gradients are those of the per-token mean loss (the authors'
-    `learning_rate`, `weight_decay` and `grad_clip` are for the summed loss)."""
+    learning rate and clip are for the summed loss; `weight_decay` is the coupled L2 of that
+    summed loss, twice the authors' `l2_reg`, see `tuners/enas_settings.py`)."""
     return dict(learning_rate=learning_rate * bptt, weight_decay=(weight_decay / bptt) or None,
                 global_clipnorm=grad_clip / bptt)
 

@@ -38,7 +38,8 @@ class SearchData:
     Attributes:
         train: batches `(x, y)` for the weight steps.
         validation: batches `(x, y)` for the policy and for the epoch's metrics.
-        input_shape: tuple, one example's shape `(height, width, channels)`.
+        input_shape: tuple, one example's shape `(height, width, channels)` (token windows:
+            a batch's `(batch_size, bptt)`).
     """
 
     train: tf.data.Dataset

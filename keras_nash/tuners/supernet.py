@@ -331,7 +331,7 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             )
         self._final_fit = final_fit
         # Bad data fails here, before any trial (a trial's error would be retried).
-        batch_size = check_int("batch_size", fit_kwargs.get("batch_size") or self.batch_size, 1)
+        batch_size = check_int("batch_size", _given_batch_size(fit_kwargs, self.batch_size), 1)
         self.search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=None)
         return super().search(*fit_args, **fit_kwargs)
 
@@ -424,7 +424,7 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         start = time.perf_counter()
         values = trial.hyperparameters.values
         epoch = int(values[self.key("epoch")])
-        batch_size = check_int("batch_size", fit_kwargs.get("batch_size") or self.batch_size, 1)
+        batch_size = check_int("batch_size", _given_batch_size(fit_kwargs, self.batch_size), 1)
         data = self.search_data(fit_args, fit_kwargs, batch_size,
                                 shuffle_seed=values.get(self.key("data_seed")))
         self._align_passes(fit_args, fit_kwargs, epoch)
@@ -476,3 +476,8 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
     def search_state(self):
         """The in-memory `SearchState` of the running search (None before, after the final)."""
         return self._search_state
+
+
+def _given_batch_size(fit_kwargs, default):
+    """`search(batch_size=)` when given (0 included, to fail its check), else `default`."""
+    return default if fit_kwargs.get("batch_size") is None else fit_kwargs["batch_size"]

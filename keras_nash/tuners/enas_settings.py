@@ -1,0 +1,37 @@
+"""ENAS's training settings by search space, from the authors' scripts (melodyguan/enas).
+
+`EnasTuner` takes these for the arguments left None; each value says whose it is.
+"""
+
+import keras_tuner
+
+# The authors' controller steps x aggregation per epoch.
+TRAIN_STEPS = {"macro": (50, 20), "micro": (30, 10), "recurrent": (100, 10)}
+# The training by space, for the arguments left None: the authors' CIFAR-10 scripts (search:
+# cifar10_{macro,micro}_search.sh, SGDR 0.05 -> 0.0005, batch 128 / 160; final:
+# cifar10_{macro,micro}_final.sh, SGDR 0.05 -> lr_min, dropout 1 - keep_prob before the
+# classifier), and their Penn Treebank search script (`scripts/ptb_search.sh`: plain SGD 0.25 on
+# the loss summed over time, decayed by 0.95 a epoch after epoch 12 (counted from 0) down to
+# 0.0005, clip 10, batch 20; the found cell's final training here uses the same SGD).
+# Weight decay: the authors add `l2_reg * sum(w ** 2)` to the loss, a gradient term
+# `2 * l2_reg * w`; keras_nash's `weight_decay` is the gradient term's coefficient (coupled L2,
+# `keras_nash.optimizers`), so it is twice their `l2_reg`: macro search 2.5e-4 -> 5e-4, micro
+# search 1e-4 -> 2e-4, final 2e-4 -> 4e-4 (`FINAL_WEIGHT_DECAY`), PTB 1e-7 -> 2e-7.
+FINAL_WEIGHT_DECAY = 4e-4
+_IMAGES = dict(learning_rate=0.05, learning_rate_min=0.0005, momentum=0.9, grad_clip=5.0,
+               final_learning_rate=0.05)
+TRAINING = {
+    "macro": dict(_IMAGES, weight_decay=5e-4, batch_size=128, final_learning_rate_min=0.001,
+                  final_dropout=0.5),
+    "micro": dict(_IMAGES, weight_decay=2e-4, batch_size=160, final_learning_rate_min=0.0001,
+                  final_dropout=0.2),
+    "recurrent": dict(learning_rate=0.25, learning_rate_min=0.0005, momentum=0.0,
+                      weight_decay=2e-7, grad_clip=10.0, final_learning_rate=0.25, batch_size=20,
+                      final_learning_rate_min=0.0005, final_dropout=0.0),
+}
+
+
+def default_objective(space):
+    """The objective of a space's search: validation accuracy, or for a language model its
+    validation loss (log-perplexity), minimised."""
+    return keras_tuner.Objective("val_loss", "min") if space.name == "recurrent" else "val_accuracy"
