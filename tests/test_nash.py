@@ -120,6 +120,9 @@ def test_best_models_summary_and_snapshot_ensemble(searched, data, capsys):
     _, _, x_val, _ = data
     best = tuner.get_best_models(1)[0]
     assert best.predict(x_val[:4], verbose=0).shape == (4, 10)
+    # The search's result is the final network, whatever an earlier trial scored.
+    first = tuner.oracle.get_best_trials(2)[0]
+    assert first.trial_id == tuner.oracle.incumbent and first.hyperparameters.values["nash/role"] == "final"
     assert tuner.get_best_hyperparameters(1)[0].values["nash/arch"]
     tuner.results_summary(3)
     assert "Score:" in capsys.readouterr().out

@@ -239,6 +239,15 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         """One record per finished step: its trials, their scores and the incumbent chosen."""
         return list(self._history)
 
+    def get_best_trials(self, num_trials=1):
+        """The search's result first, then the other trials by score: the incumbent (after the
+        final training, the final network), not whichever trial scored highest (an earlier
+        child's score is that of a shorter training, and not what the search returns)."""
+        ranked = super().get_best_trials(len(self.trials))
+        if self._incumbent is not None and self.trials[self._incumbent].status == TrialStatus.COMPLETED:
+            ranked = [self.trials[self._incumbent]] + [t for t in ranked if t.trial_id != self._incumbent]
+        return ranked[:num_trials]
+
     @property
     def incumbent(self):
         """The trial id of the current best network (None before pre-training ends)."""
