@@ -178,3 +178,13 @@ def test_recurrent_space_needs_token_windows(tmp_path):
     x, train, val = _data()
     with pytest.raises(ValueError, match=r"needs `x` as a tf.data.Dataset of `\(inputs, targets\)`"):
         tuner.search(train, validation_data=val, verbose=0)
+    windows, validation = resume_run.text_data()
+    # Targets of another shape than the inputs.
+    cut = windows.map(lambda x, y: (x, y[:, :-1]))
+    with pytest.raises(ValueError, match=r"needs `x` as a tf.data.Dataset"):
+        tuner.search(cut, validation_data=validation, verbose=0)
+    # A token id the vocabulary (num_classes=20) does not have, in the validation targets.
+    beyond = validation.map(lambda x, y: (x, tf.tensor_scatter_nd_update(y, [[0, 0]], [25])))
+    with pytest.raises(ValueError, match=r"Received: num_classes=20, token ids in \[0, 25\]"):
+        tuner.search(windows, validation_data=beyond, verbose=0)
+    assert not tuner.oracle.trials  # all of it before any trial

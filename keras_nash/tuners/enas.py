@@ -37,7 +37,6 @@ import json
 import os
 
 import keras
-import keras_tuner
 import numpy as np
 import tensorflow as tf
 
@@ -46,8 +45,8 @@ from keras_nash.checks import check_float, check_int, check_range
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.spaces.enas import architecture_from_json, get_space
 from keras_nash.tuners.enas_lm import (
-    REWARD_CONSTANT, ResetState, StatefulLanguageModel, as_text_search_data, lm_learning_rate,
-    make_lm_steps, summed_loss_sgd,
+    REWARD_CONSTANT, ResetState, StatefulLanguageModel, as_text_search_data, check_token_ids,
+    lm_learning_rate, make_lm_steps, summed_loss_sgd,
 )
 from keras_nash.tuners.controller import Controller, controller_kwargs
 from keras_nash.tuners.enas_settings import FINAL_WEIGHT_DECAY, TRAIN_STEPS, TRAINING, default_objective
@@ -302,6 +301,11 @@ class EnasTuner(SupernetTuner):
         if self.recurrent:  # num_classes is the vocabulary's size
             return self.space.build_shared_model(self.num_classes)
         return self.space.build_shared_model(input_shape, self.num_classes)
+
+    def search(self, *fit_args, **fit_kwargs):
+        if self.recurrent:  # the data's format, then its token ids, before any trial
+            check_token_ids(as_text_search_data(fit_args, fit_kwargs), self.num_classes)
+        return super().search(*fit_args, **fit_kwargs)
 
     def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed):
         if self.recurrent:

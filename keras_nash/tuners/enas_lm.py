@@ -53,8 +53,8 @@ def as_text_search_data(fit_args, fit_kwargs) -> SearchData:
         spec = getattr(dataset, "element_spec", None)
         if not isinstance(dataset, tf.data.Dataset) or not isinstance(spec, tuple) or len(
             spec
-        ) < 2 or spec[0].shape.rank != 2 or not spec[0].dtype.is_integer or not all(
-            spec[0].shape
+        ) < 2 or spec[0].shape.rank != 2 or not all(spec[0].shape) or not all(
+            s.dtype.is_integer and s.shape == spec[0].shape for s in spec[:2]
         ):
             raise ValueError(
                 f"The recurrent space needs `{name}` as a tf.data.Dataset of `(inputs, targets)` "
@@ -72,6 +72,24 @@ def as_text_search_data(fit_args, fit_kwargs) -> SearchData:
         validation.map(lambda *batch: batch[:2]).prefetch(tf.data.AUTOTUNE),
         tuple(train.element_spec[0].shape),
     )
+
+
+def check_token_ids(data: SearchData, num_classes: int) -> None:
+    """Fail, naming `num_classes`, when a token id of the data is outside [0, num_classes)
+    (an embedding lookup would fail on a CPU, and give zeros and a NaN loss on a GPU). One pass
+    over the data, before the search."""
+    def bounds(acc, inputs, targets):
+        ids = tf.cast(tf.concat([tf.reshape(inputs, [-1]), tf.reshape(targets, [-1])], 0), tf.int64)
+        return tf.minimum(acc[0], tf.reduce_min(ids)), tf.maximum(acc[1], tf.reduce_max(ids))
+
+    start = (tf.constant(2**62, tf.int64), tf.constant(-1, tf.int64))
+    low, high = data.train.concatenate(data.validation).reduce(start, lambda acc, b: bounds(acc, *b))
+    if int(low) < 0 or int(high) >= num_classes:
+        raise ValueError(
+            f"`num_classes` must exceed every token id: it is the language model's vocabulary "
+            f"size (`len(text.vocabulary)`). Received: num_classes={num_classes}, token ids in "
+            f"[{int(low)}, {int(high)}]"
+        )
 
 
 def summed_loss_sgd(learning_rate, weight_decay, grad_clip, bptt: int) -> dict:
