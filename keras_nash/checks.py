@@ -92,6 +92,20 @@ def check_choice(name: str, value, choices):
     return value
 
 
+def check_fraction(name: str, value) -> float:
+    """`value` as a float in [0, 1) (a rate, a split, a momentum), or a ValueError naming `name`.
+
+    Example:
+
+    >>> check_fraction("dropout", 0.5)
+    0.5
+    """
+    value = check_float(name, value, minimum=0.0, maximum=1.0)
+    if value == 1.0:
+        raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
+    return value
+
+
 def check_range(
     low_name: str, low, high_name: str, high, minimum: float = 0.0
 ) -> tuple:

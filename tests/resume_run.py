@@ -30,6 +30,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_nash.datasets.text import batchify  # noqa: E402
 from keras_nash.spaces.enas import MacroSpace  # noqa: E402
 from keras_nash.spaces.enas_recurrent import RecurrentSpace  # noqa: E402
 from keras_nash.tuners import darts, enas, evolution, supernet  # noqa: E402
@@ -64,11 +65,8 @@ def text_data(batch_size=4, bptt=5):
     stream = np.random.default_rng(0).integers(0, VOCABULARY, 3000).astype("int32")
 
     def windows(ids, count):
-        rows = ids[: len(ids) // batch_size * batch_size].reshape(batch_size, -1)
-        starts = range(0, count * bptt, bptt)
-        inputs = np.stack([rows[:, t : t + bptt] for t in starts])
-        targets = np.stack([rows[:, t + 1 : t + 1 + bptt] for t in starts])
-        return tf.data.Dataset.from_tensor_slices((inputs, targets))
+        inputs, targets = batchify(ids, batch_size, bptt)
+        return tf.data.Dataset.from_tensor_slices((inputs[:count], targets[:count]))
 
     return windows(stream[:2000], 6), windows(stream[2000:], 3)
 

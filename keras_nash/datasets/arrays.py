@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from keras_nash.checks import check_float, check_int
+from keras_nash.checks import check_fraction, check_int
 
 DEFAULT_SOURCE = "default"
 DEFAULT_FILE = "cifar10_default.npz"
@@ -56,10 +56,7 @@ class SplitOptions:
 
     def __post_init__(self):
         for name in ("validation_split", "test_split"):
-            value = check_float(name, getattr(self, name), minimum=0.0, maximum=1.0)
-            if value == 1.0:
-                raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
-            object.__setattr__(self, name, value)
+            object.__setattr__(self, name, check_fraction(name, getattr(self, name)))
         object.__setattr__(self, "seed", check_int("seed", self.seed))
         if self.max_examples is not None:
             object.__setattr__(self, "max_examples", check_int("max_examples", self.max_examples, minimum=1))

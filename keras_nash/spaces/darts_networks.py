@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_nash.checks import check_float, check_int
+from keras_nash.checks import check_float, check_fraction, check_int
 from keras_nash.layers.augment import Cutout
 from keras_nash.layers.cells import AuxiliaryHead, FixedCell, SearchCell, n_edges
 from keras_nash.layers.ops import PRIMITIVES, batch_norm
@@ -320,11 +320,7 @@ class DartsEvalNetwork(_DartsNetwork):
             raise ValueError(
                 f"`genotype` must be a Genotype or its dict. Received: genotype={genotype!r}"
             )
-        drop_path_prob = check_float("drop_path_prob", drop_path_prob, minimum=0.0)
-        if drop_path_prob >= 1.0:
-            raise ValueError(
-                f"`drop_path_prob` must be in [0, 1). Received: drop_path_prob={drop_path_prob}"
-            )
+        drop_path_prob = check_fraction("drop_path_prob", drop_path_prob)
         self.genotype = genotype
         self.auxiliary_weight = check_float("auxiliary_weight", auxiliary_weight, minimum=0.0)
         self.drop_path_prob = drop_path_prob

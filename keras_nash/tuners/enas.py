@@ -41,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nash import internals
-from keras_nash.checks import check_float, check_int, check_range
+from keras_nash.checks import check_float, check_fraction, check_int, check_range
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.spaces.enas import architecture_from_json, get_space
 from keras_nash.tuners.enas_lm import (
@@ -255,9 +255,7 @@ class EnasTuner(SupernetTuner):
         self.final_learning_rate_min, _ = check_range(
             "final_learning_rate_min", given["final_learning_rate_min"], "final_learning_rate",
             final_learning_rate)
-        self.final_dropout = check_float("final_dropout", given["final_dropout"], 0, 1)
-        if self.final_dropout == 1:
-            raise ValueError("`final_dropout` must be in [0, 1): 1 drops everything. Received: final_dropout=1")
+        self.final_dropout = check_fraction("final_dropout", given["final_dropout"])
         self.final_weight_decay = check_float("final_weight_decay", final_weight_decay, 0)
         self.cutout_length = check_int("cutout_length", cutout_length, 0)
         if objective is None:

@@ -46,7 +46,7 @@ import json
 
 import numpy as np
 
-from keras_nash.checks import check_float, check_int
+from keras_nash.checks import check_float, check_fraction, check_int
 from keras_nash.layers.ops import PRIMITIVES
 from keras_nash.tuners.cell_search import CellSearch
 from keras_nash.tuners.evolution_strategy import (
@@ -167,11 +167,7 @@ class EvolutionOracle(SupernetOracle):
         self.zeta = check_float("zeta", zeta, 0)
         self.eta = check_float("eta", eta, 0)
         self.step = check_float("step", step, 0, exclusive=True)
-        self.alpha_momentum = check_float("alpha_momentum", alpha_momentum, 0, 1)
-        if self.alpha_momentum == 1:
-            raise ValueError(
-                f"`alpha_momentum` must be in [0, 1). Received: alpha_momentum={alpha_momentum}"
-            )
+        self.alpha_momentum = check_fraction("alpha_momentum", alpha_momentum)
         if initial_alpha is None:
             alpha = self.space.initial_alpha(np.random.default_rng(self.seed))
         else:
