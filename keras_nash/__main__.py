@@ -151,12 +151,15 @@ def run_supernet(data, project_dir):
     from keras_nash.tuners.enas import EnasTuner
     from keras_nash.tuners.evolution import EvolutionTuner
     from keras_nash.spaces.enas import MacroSpace, MicroSpace
+    from keras_nash.tuners.enas_settings import FINAL_SIZE
 
     algorithm = FLAGS.algorithm
     kwargs = _flag_values(cli_flags.TUNER_FLAGS[algorithm], cli_flags.SHORT[algorithm])
     if algorithm == "enas":
         space = MacroSpace if FLAGS.enas_space == "macro" else MicroSpace
         kwargs["search_space"] = space(**_flag_values(cli_flags.SPACE_FLAGS[FLAGS.enas_space], cli_flags.SHORT[FLAGS.enas_space]))
+        if FLAGS.paper_defaults:  # the authors' final network size (the tuner's default: the searched one)
+            kwargs = {**FINAL_SIZE[FLAGS.enas_space], **kwargs}
     tuner_class = {"darts": DartsTuner, "egnas": EvolutionTuner, "enas": EnasTuner}[algorithm]
     try:
         tuner = tuner_class(

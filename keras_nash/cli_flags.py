@@ -63,11 +63,11 @@ flags.DEFINE_integer("steps", None, "Intermediate nodes per cell (paper: 4).")
 flags.DEFINE_integer("multiplier", None, "Nodes concatenated per cell (paper: 4).")
 flags.DEFINE_list("primitives", None, "Candidate operations (names in keras_nash.layers.OPS; paper: DARTS's 8, EG-NAS's 7 without 'none').")
 flags.DEFINE_integer("partial_channels", None, "PC-DARTS's k: 1/k of the channels go through the ops (paper: 1 darts, 4 egnas).")
-flags.DEFINE_integer("final_cells", None, "Cells of the final network (short: 8; paper: 20).")
+flags.DEFINE_integer("final_cells", None, "Cells of the final network (darts/egnas short: 8, paper: 20; enas micro: the searched --num_cells, with --paper_defaults the authors' final script's 17).")
 flags.DEFINE_integer("final_channels", None, "Initial channels of the final network (short: 16; paper: 36).")
 flags.DEFINE_float("final_weight_decay", None, "darts/egnas/enas: coupled L2 of the final training (paper: 3e-4 darts/egnas; enas: 4e-4, the authors' final scripts' l2_reg 2e-4 as a gradient term).")
-flags.DEFINE_float("auxiliary_weight", None, "Weight of the final network's auxiliary head (paper: 0.4).")
-flags.DEFINE_float("drop_path_prob", None, "Drop-path probability of the final network (paper: darts 0.2, egnas 0.3).")
+flags.DEFINE_float("auxiliary_weight", None, "Weight of the final network's auxiliary head (paper: 0.4; enas micro: the authors' final script's 0.4; enas macro: none).")
+flags.DEFINE_float("drop_path_prob", None, "Drop-path probability of the final network (paper: darts 0.2, egnas 0.3; enas micro: the authors' final script's 1 - 0.6 = 0.4; enas macro: none).")
 flags.DEFINE_integer("cutout_length", None, "darts/egnas/enas: side of the cutout hole in the final training's images, 0 for none (paper: 16; enas: 0, the paper's 2.89% micro result used 16).")
 # DARTS
 flags.DEFINE_float("arch_learning_rate", None, "darts: alpha's Adam learning rate (paper: 3e-4).")
@@ -108,7 +108,7 @@ flags.DEFINE_float("controller_learning_rate", None, "enas: controller Adam lear
 flags.DEFINE_integer("controller_train_steps", None, "enas: REINFORCE steps per epoch (short: 10; the authors' scripts: 50 macro, 30 micro, 100 recurrent).")
 flags.DEFINE_integer("controller_num_aggregate", None, "enas: sampled architectures per REINFORCE step (short: 5; the authors' scripts: 20 macro, 10 micro, 10 recurrent).")
 flags.DEFINE_integer("final_candidates", None, "enas: sampled architectures among which the final one is chosen (the authors' scripts: 10).")
-flags.DEFINE_integer("final_filters", None, "enas: channels of the final network (default: the searched --filters).")
+flags.DEFINE_integer("final_filters", None, "enas: channels of the final network (default: the searched --filters; with --paper_defaults the authors' final scripts': 96 macro, 36 micro).")
 
 FLAGS = flags.FLAGS
 
@@ -127,7 +127,8 @@ CELL_FLAGS = ("cells", "channels", "steps", "multiplier", "primitives", "partial
 DARTS_FLAGS = ("arch_learning_rate", "arch_beta_1", "arch_beta_2", "arch_weight_decay", "edge_normalization")
 EGNAS_FLAGS = ("warmup_epochs", "population_size", "sigma_initial", "sigma_min", "zeta", "eta", "step",
                "alpha_momentum", "population_batch_stats")
-ENAS_FLAGS = ("lr_t0", "lr_t_mul", "final_candidates", "final_filters", "final_weight_decay", "cutout_length",
+ENAS_FLAGS = ("lr_t0", "lr_t_mul", "final_candidates", "final_filters", "final_cells", "final_weight_decay", "cutout_length",
+              "auxiliary_weight", "drop_path_prob",
               "controller_lstm_size",
               "controller_tanh_constant", "controller_op_tanh_reduce", "controller_temperature",
               "controller_entropy_weight", "controller_baseline_decay", "controller_skip_target",

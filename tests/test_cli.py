@@ -194,6 +194,35 @@ def test_enas_recurrent_run_prints_perplexity_and_exports_the_vocabulary(run_cli
     assert (tmp_path / "exported" / "model.keras").exists()
 
 
+def test_enas_paper_defaults_give_the_authors_final_network(parse, tmp_path, monkeypatch, capsys):
+    from keras_nash.tuners.enas import EnasTuner
+
+    class Searched(Exception):
+        pass
+
+    def search(tuner, *args, **kwargs):  # the tuner as the command line built it; no training
+        raise Searched(tuner.final_filters, tuner.final_cells, tuner.auxiliary_weight, tuner.drop_path_prob)
+
+    monkeypatch.setattr(EnasTuner, "search", search)
+    runs = {("micro",): (36, 17, 0.4, 0.4),  # the authors' cifar10_micro_final.sh
+            ("macro",): (96, None, 0.0, 0.0),  # cifar10_macro_final.sh (no auxiliary head, no drop-path)
+            ("micro", "--final_cells=5"): (36, 5, 0.4, 0.4)}
+    for (space, *more), expected in runs.items():
+        parse("--algorithm=enas", f"--enas_space={space}", "--paper_defaults", *more, "--max_examples=64",
+              f"--output_dir={tmp_path / space}")
+        with pytest.raises(Searched) as searched:
+            cli.main(["keras_nash"])
+        assert searched.value.args == expected
+    parse("--algorithm=enas", "--enas_space=micro", "--max_examples=64", f"--output_dir={tmp_path / 'short'}")
+    with pytest.raises(Searched) as searched:
+        cli.main(["keras_nash"])
+    assert searched.value.args == (None, None, 0.4, 0.4)  # short runs: the searched size
+    parse("--algorithm=enas", "--enas_space=macro", "--auxiliary_weight=0.4", "--max_examples=64",
+          f"--output_dir={tmp_path / 'bad'}")
+    assert cli._main_or_usage_error(["keras_nash"]) == 1
+    assert "macro space's networks take no `final_cells`, `auxiliary_weight`" in capsys.readouterr().err
+
+
 def test_flags_of_another_algorithm_fail_before_any_work(parse, tmp_path, capsys):
     parse("--algorithm=darts", "--population_size=10", "--n_steps=2", f"--output_dir={tmp_path}")
     assert cli._main_or_usage_error(["keras_nash"]) == 1

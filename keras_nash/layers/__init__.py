@@ -7,12 +7,13 @@
   `keras.layers.Identity`), `FactorizedReduce`, `ReLUConvBN`, `SepConv`, `DilConv`, `PoolBN`;
   `PRIMITIVES`, DARTS's eight names. The registry and the convolutions are in `ops`, `Zero`
   and `PoolBN` in `pooling`, the shared batch norm and base classes in `base`.
-- `Cutout`, DARTS's training-only square hole at a network's input.
+- `Cutout`, DARTS's training-only square hole at a network's input; `DropPath`, a path
+  dropped per example in training (`augment.DropPathSchedule` ramps its rate).
 - `MixedOp` (softmax(alpha)-weighted sum of the ops on an edge, optional partial channels) and
   the cells: `SearchCell`, `FixedCell`, `AuxiliaryHead`.
 """
 
-from keras_nash.layers.augment import Cutout
+from keras_nash.layers.augment import Cutout, DropPath
 from keras_nash.layers.cells import AuxiliaryHead, FixedCell, SearchCell
 from keras_nash.layers.mixed import MixedOp
 from keras_nash.layers.morph import ConvBNReLU, DiracInitializer, LambdaSum
@@ -34,6 +35,7 @@ __all__ = [
     "AuxiliaryHead",
     "ConvBNReLU",
     "Cutout",
+    "DropPath",
     "DilConv",
     "DiracInitializer",
     "FactorizedReduce",

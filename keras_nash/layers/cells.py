@@ -13,7 +13,8 @@ use stride 2.
 - `FixedCell`: each intermediate node sums two chosen operations (a genotype's cell, given as
   plain `(op_name, input_index)` pairs so this layer needs nothing from `spaces/`), with
   drop-path on every operation that is not the identity.
-- `AuxiliaryHead`: DARTS's CIFAR auxiliary classifier on an 8x8 feature map.
+- `AuxiliaryHead`: DARTS's CIFAR auxiliary classifier on an 8x8 feature map, and
+  `AuxiliaryLossMixin`, which adds its weighted cross-entropy to a model's training loss.
 
 These layers import nothing above `layers/`.
 """
@@ -22,6 +23,7 @@ import keras
 from keras import ops
 
 from keras_nash.checks import check_int
+from keras_nash.layers.augment import drop_path
 from keras_nash.layers.base import batch_norm, reduced_size
 from keras_nash.layers.mixed import MixedOp
 from keras_nash.layers.ops import OPS, PRIMITIVES, FactorizedReduce, Identity, ReLUConvBN
@@ -269,13 +271,6 @@ class FixedCell(keras.layers.Layer):
                 node_shape = _build(self.candidates[position], shapes[self.cell_ops[position][1]])
             shapes.append(node_shape)
 
-    def _drop_path(self, x, drop_prob):
-        keep = 1.0 - ops.cast(drop_prob, x.dtype)
-        noise = keras.random.uniform(
-            (ops.shape(x)[0], 1, 1, 1), seed=self.seed_generator, dtype=x.dtype
-        )
-        return x * ops.floor(keep + noise) / keep
-
     def call(self, s0, s1, drop_prob=0.0, training=None):
         states = [self.preprocess0(s0, training=training), self.preprocess1(s1, training=training)]
         for i in range(len(self.cell_ops) // 2):
@@ -284,7 +279,7 @@ class FixedCell(keras.layers.Layer):
                 op = self.candidates[position]
                 h = op(states[self.cell_ops[position][1]], training=training)
                 if training and not isinstance(op, Identity):
-                    h = self._drop_path(h, drop_prob)
+                    h = drop_path(h, drop_prob, self.seed_generator)
                 node = h if node is None else node + h
             states.append(node)
         return ops.concatenate([states[node] for node in self.concat], axis=-1)
@@ -372,3 +367,33 @@ class AuxiliaryHead(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes}
+
+
+class AuxiliaryLossMixin:
+    """Adds an auxiliary head's weighted cross-entropy to a `keras.Model`'s training loss.
+
+    The model (listing this mixin before `keras.Model`) sets `auxiliary_weight` and, in `call`,
+    passes its head's logits to `keep_auxiliary_logits(logits, training)`; `compute_loss` in the
+    same training step adds `auxiliary_weight * mean(cross-entropy(labels, logits))` (labels
+    are class ids; sample weights apply), the papers' 0.4 x auxiliary loss. Out of training
+    nothing is kept and the loss is the model's own.
+    """
+
+    _auxiliary_logits = None
+
+    def keep_auxiliary_logits(self, logits, training):
+        # Read by `compute_loss` in the same (traced) training step; not a tracked attribute.
+        object.__setattr__(self, "_auxiliary_logits", logits if training else None)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        auxiliary = self._auxiliary_logits
+        object.__setattr__(self, "_auxiliary_logits", None)
+        if training and auxiliary is not None:
+            auxiliary_loss = keras.losses.sparse_categorical_crossentropy(
+                ops.reshape(y, (-1,)), auxiliary, from_logits=True
+            )
+            if sample_weight is not None:
+                auxiliary_loss = auxiliary_loss * ops.reshape(sample_weight, (-1,))
+            loss = loss + self.auxiliary_weight * ops.mean(auxiliary_loss)
+        return loss

@@ -39,23 +39,11 @@ from keras_nash.spaces.enas import (
 )
 
 __all__ = [
-    "DARTS_V2",
-    "DartsEvalNetwork",
-    "DartsSearchNetwork",
-    "DartsSpace",
-    "DropPathSchedule",
-    "EnasSpace",
-    "Genotype",
-    "MACRO_OPERATIONS",
-    "MICRO_OPERATIONS",
-    "MacroArchitecture",
-    "MacroSpace",
-    "MicroArchitecture",
-    "MicroSpace",
-    "RecurrentArchitecture",
-    "RecurrentSpace",
-    "architecture_from_json",
-    "check_alpha",
-    "derive_genotype",
-    "get_space",
+    # DARTS (and EG-NAS): the cell space, its genotypes and networks.
+    "DARTS_V2", "DartsEvalNetwork", "DartsSearchNetwork", "DartsSpace", "DropPathSchedule",
+    "Genotype", "check_alpha", "derive_genotype",
+    # ENAS: the macro, micro and recurrent spaces and their architectures.
+    "EnasSpace", "MacroSpace", "MicroSpace", "RecurrentSpace", "MacroArchitecture",
+    "MicroArchitecture", "RecurrentArchitecture", "MACRO_OPERATIONS", "MICRO_OPERATIONS",
+    "architecture_from_json", "get_space",
 ]

@@ -5,7 +5,8 @@
   apart from the network weights (`arch_variables` vs `weight_variables`).
 - `DartsEvalNetwork`: the network of a genotype, trained from scratch (auxiliary head,
   drop-path), serialisable as `.keras`.
-- `DropPathSchedule`: the callback that raises the evaluation network's drop-path rate.
+- `DropPathSchedule` (from `keras_nash.layers`): the callback that raises the evaluation
+  network's drop-path rate.
 
 Both networks share their stem, their classifier and where their reduction cells stand
 (`_DartsNetwork`, `_cell_plan`).
@@ -16,8 +17,8 @@ import numpy as np
 from keras import ops
 
 from keras_nash.checks import check_float, check_fraction, check_int
-from keras_nash.layers.augment import Cutout
-from keras_nash.layers.cells import AuxiliaryHead, FixedCell, SearchCell, n_edges
+from keras_nash.layers.augment import Cutout, DropPathSchedule  # noqa: F401  (re-exported)
+from keras_nash.layers.cells import AuxiliaryHead, AuxiliaryLossMixin, FixedCell, SearchCell, n_edges
 from keras_nash.layers.ops import PRIMITIVES, batch_norm
 from keras_nash.spaces.genotypes import (
     Genotype,
@@ -256,7 +257,7 @@ class DartsSearchNetwork(_DartsNetwork):
 
 
 @keras.saving.register_keras_serializable(package="keras_nash")
-class DartsEvalNetwork(_DartsNetwork):
+class DartsEvalNetwork(AuxiliaryLossMixin, _DartsNetwork):
     """The network of a genotype, trained from scratch (DARTS's `NetworkCIFAR`).
 
     Stem conv3x3 (`stem_multiplier * channels`) + BN, `cells` fixed cells with reduction
@@ -347,7 +348,6 @@ class DartsEvalNetwork(_DartsNetwork):
         self.drop_path_rate = self.add_weight(
             shape=(), initializer="zeros", trainable=False, name="drop_path_rate"
         )
-        self._auxiliary_logits = None
 
     def call(self, inputs, training=None):
         if self.cutout is not None:
@@ -359,22 +359,8 @@ class DartsEvalNetwork(_DartsNetwork):
             if index == self.auxiliary_index and self.auxiliary_head is not None:
                 if training or not self.auxiliary_head.built:
                     auxiliary = self.auxiliary_head(s1, training=training)
-        # Read by `compute_loss` in the same (traced) training step.
-        object.__setattr__(self, "_auxiliary_logits", auxiliary if training else None)
+        self.keep_auxiliary_logits(auxiliary, training)
         return self.classifier(self.pool(s1))
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        loss = super().compute_loss(x, y, y_pred, sample_weight, training=training)
-        auxiliary = self._auxiliary_logits
-        object.__setattr__(self, "_auxiliary_logits", None)
-        if training and auxiliary is not None:
-            auxiliary_loss = keras.losses.sparse_categorical_crossentropy(
-                ops.reshape(y, (-1,)), auxiliary, from_logits=True
-            )
-            if sample_weight is not None:
-                auxiliary_loss = auxiliary_loss * ops.reshape(sample_weight, (-1,))
-            loss = loss + self.auxiliary_weight * ops.mean(auxiliary_loss)
-        return loss
 
     def count_params_without_auxiliary(self) -> int:
         """Trainable parameters without the auxiliary head (the size DARTS reports)."""
@@ -393,26 +379,3 @@ class DartsEvalNetwork(_DartsNetwork):
             "drop_path_prob": self.drop_path_prob,
             "cutout_length": self.cutout_length,
         }
-
-
-class DropPathSchedule(keras.callbacks.Callback):
-    """Raise a `DartsEvalNetwork`'s drop-path rate linearly: `drop_path_prob * epoch / epochs`.
-
-    Args:
-        epochs: int >= 1, the number of training epochs.
-
-    Example:
-
-    >>> from keras_nash.spaces import DropPathSchedule
-    >>> DropPathSchedule(epochs=600).epochs
-    600
-    """
-
-    def __init__(self, epochs: int):
-        super().__init__()
-        self.epochs = check_int("epochs", epochs, minimum=1)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        rate = getattr(self.model, "drop_path_prob", 0.0) * epoch / self.epochs
-        if hasattr(self.model, "drop_path_rate"):
-            self.model.drop_path_rate.assign(rate)

@@ -30,6 +30,20 @@ def _check_header(data, space):
         )
 
 
+def _is_node_index(index, block) -> bool:
+    return (
+        not isinstance(index, bool)
+        and isinstance(index, (int, np.integer))
+        and 0 <= index < block + 2
+    )
+
+
+def _item_error(field: str, index: int, item, requirement: str) -> ValueError:
+    """The error for `field[index]`, which must meet `requirement`, given as `item`."""
+    shown = list(item) if isinstance(item, (tuple, list)) else repr(item)
+    return ValueError(f"`{field}[{index}]` {requirement}. Received: {field}[{index}]={shown}")
+
+
 def _as_lists(value):
     """Tuples (nested) as lists, the form JSON writes."""
     if isinstance(value, tuple):
@@ -110,23 +124,12 @@ class MacroArchitecture(_ArchitectureData):
             )
         for i, row in enumerate(self.skips):
             if len(row) != i or any(s not in (0, 1) for s in row):
-                raise ValueError(
-                    f"`skips[{i}]` must hold {i} values, each 0 or 1. "
-                    f"Received: skips[{i}]={list(row)}"
-                )
+                raise _item_error("skips", i, row, f"must hold {i} values, each 0 or 1")
 
     @property
     def num_layers(self) -> int:
         """The number of layers."""
         return len(self.ops)
-
-
-def _is_node_index(index, block) -> bool:
-    return (
-        not isinstance(index, bool)
-        and isinstance(index, (int, np.integer))
-        and 0 <= index < block + 2
-    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,16 +164,12 @@ class MicroArchitecture(_ArchitectureData):
             blocks = []
             for b, block in enumerate(getattr(self, field)):
                 if len(block) != 4:
-                    raise ValueError(
-                        f"`{field}[{b}]` must be (input_1, input_2, op_1, op_2). "
-                        f"Received: {field}[{b}]={block}"
-                    )
+                    raise _item_error(field, b, block, "must be (input_1, input_2, op_1, op_2)")
                 i1, i2, op1, op2 = block
                 for slot, index in enumerate((i1, i2)):
                     if not _is_node_index(index, b):
-                        raise ValueError(
-                            f"`{field}[{b}]` input {slot + 1} must be an int in [0, {b + 1}]. "
-                            f"Received: {field}[{b}]={list(block)}"
+                        raise _item_error(
+                            field, b, block, f"input {slot + 1} must be an int in [0, {b + 1}]"
                         )
                 blocks.append((int(i1), int(i2), str(op1), str(op2)))
             if not blocks:
@@ -225,20 +224,16 @@ class RecurrentArchitecture(_ArchitectureData):
         nodes = []
         for k, node in enumerate(self.nodes):
             if not isinstance(node, (tuple, list)) or len(node) != 2:
-                raise ValueError(
-                    f"`nodes[{k}]` must be a (previous, activation) pair. "
-                    f"Received: nodes[{k}]={node!r}"
-                )
+                raise _item_error("nodes", k, node, "must be a (previous, activation) pair")
             previous, activation = node
             if not _is_node_index(previous, k - 1):
-                raise ValueError(
-                    f"`nodes[{k}]` (node {k + 2}) must read a previous node in [0, {k}]. "
-                    f"Received: nodes[{k}]={list(node)}"
+                raise _item_error(
+                    "nodes", k, node, f"(node {k + 2}) must read a previous node in [0, {k}]"
                 )
             if activation not in RECURRENT_ACTIVATIONS:
-                raise ValueError(
-                    f"`nodes[{k}]` (node {k + 2}) activation must be one of "
-                    f"{RECURRENT_ACTIVATIONS}. Received: nodes[{k}]={list(node)}"
+                raise _item_error(
+                    "nodes", k, node, f"(node {k + 2}) activation must be one of "
+                    f"{RECURRENT_ACTIVATIONS}"
                 )
             nodes.append((int(previous), str(activation)))
         object.__setattr__(self, "first_activation", str(self.first_activation))

@@ -186,7 +186,7 @@ class MacroSpace(EnasSpace):
                     for j, h in enumerate(layers)
                 ]
                 prev = layers[-1]
-        return prev
+        return prev, None  # no auxiliary head
 
     def copy_shared_weights(self, shared: keras.Model, child: keras.Model, arch=None):
         """Give `child` the shared model's weights (matched by layer name)."""

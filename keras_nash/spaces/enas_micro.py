@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nash.checks import check_int
+from keras_nash.layers.augment import DropPath
 from keras_nash.layers.ops import OPS, FactorizedReduce, ReLUConvBN, batch_norm
 from keras_nash.spaces.enas_architectures import MicroArchitecture
 from keras_nash.spaces.enas_shared import (
@@ -70,6 +71,12 @@ def _preprocess(cell, channels, reductions):
                 for n in range(halvings)
             ])
     return pre
+
+
+def _reduction_cells(cells: int) -> tuple:
+    """The reduction cells of a `cells`-cell network: `cells // 3` and `2 * cells // 3` (the
+    authors' `pool_layers` for their 6 and 15 normal cells: (2, 5) of 8, (5, 11) of 17)."""
+    return tuple(sorted({cells // 3, 2 * cells // 3}))
 
 
 def _loose_ends(blocks):
@@ -168,6 +175,7 @@ class MicroSpace(EnasSpace):
     """
 
     name = "micro"
+    cells_options = True
     architecture_class = MicroArchitecture
     shared_model_class = _SharedMicroModel
     arguments = ("num_cells", "num_blocks", "filters", "stem_multiplier", "operations")
@@ -185,7 +193,7 @@ class MicroSpace(EnasSpace):
         self.filters = check_int("filters", filters, minimum=2)
         self.stem_multiplier = check_int("stem_multiplier", stem_multiplier, minimum=1)
         self.operations = check_operations(operations, "operations")
-        self.reduction_cells = tuple(sorted({self.num_cells // 3, 2 * self.num_cells // 3}))
+        self.reduction_cells = _reduction_cells(self.num_cells)
 
     @property
     def controller_layers(self) -> int:
@@ -250,17 +258,19 @@ class MicroSpace(EnasSpace):
             cells.append(tuple(blocks))
         return MicroArchitecture(*cells)
 
-    def _plan(self, filters=None):
+    def _plan(self, filters=None, cells=None):
         """For each cell: (index, channels, is reduction, (halvings of input 0, of input 1)).
 
         A reduction cell halves both its inputs first (`FactorizedReduce`), as the authors'
         search code does, so every node of a cell has one shape and the input choice is free of
-        strides; an input from before the previous reduction is halved once more.
+        strides; an input from before the previous reduction is halved once more. `filters`
+        and `cells` default to the space's.
         """
         channels = self.filters if filters is None else filters
+        cells = self.num_cells if cells is None else cells
         plan, scales, scale = [], [0, 0], 0
-        for c in range(self.num_cells):
-            reduction = c in self.reduction_cells
+        for c in range(cells):
+            reduction = c in _reduction_cells(cells)
             if reduction:
                 channels *= 2
                 scale += 1
@@ -268,17 +278,28 @@ class MicroSpace(EnasSpace):
             scales = [scales[1], scale]
         return plan
 
-    def _child_features(self, arch: MicroArchitecture, images, filters: int):
+    def _child_features(self, arch: MicroArchitecture, images, filters: int, cells=None,
+                        drop_path_prob: float = 0.0, seed=None):
+        """The cells; the auxiliary head reads the cell after the second reduction (the
+        authors' `aux_head_indices`), drop-path covers every operation but the identity."""
+        cells = self.num_cells if cells is None else cells
+        auxiliary_cell = min(_reduction_cells(cells)[-1] + 1, cells - 1)
         s0 = s1 = _child_stem(images, self.stem_multiplier * filters)
-        for c, channels, reduction, reductions in self._plan(filters):
+        drops = 0
+        for c, channels, reduction, reductions in self._plan(filters, cells):
             blocks = arch.reduce if reduction else arch.normal
             pre = _preprocess(c, channels, reductions)
             nodes = [_apply(pre[0], s0), _apply(pre[1], s1)]
             for b, (i1, i2, op1, op2) in enumerate(blocks):
-                outs = [
-                    _edge(c, b, slot, op, channels)(nodes[index])
-                    for slot, (index, op) in enumerate(((i1, op1), (i2, op2)))
-                ]
+                outs = []
+                for slot, (index, op) in enumerate(((i1, op1), (i2, op2))):
+                    out = _edge(c, b, slot, op, channels)(nodes[index])
+                    if drop_path_prob and op != "skip_connect":
+                        drops += 1
+                        out = DropPath(drop_path_prob * (c + 1) / cells,
+                                       seed=None if seed is None else seed + drops,
+                                       name=f"cell{c}_b{b}_s{slot}_drop_path")(out)
+                    outs.append(out)
                 nodes.append(keras.layers.Add(name=f"cell{c}_node{b + 2}")(outs))
             loose = [nodes[j] for j in _loose_ends(blocks)]
             if len(loose) > 1:
@@ -288,7 +309,9 @@ class MicroSpace(EnasSpace):
             out = keras.layers.ReLU(name=f"cell{c}_relu")(out)
             out_conv, out_bn = _cell_output_layers(c, channels)
             s0, s1 = s1, out_bn(out_conv(out))
-        return s1
+            if c == auxiliary_cell:
+                auxiliary_input = s1
+        return s1, auxiliary_input
 
     def copy_shared_weights(self, shared: keras.Model, child: keras.Model, arch: MicroArchitecture):
         """Give `child` the shared model's weights (matched by layer name; the cell output
@@ -296,7 +319,7 @@ class MicroSpace(EnasSpace):
         plan = {f"cell{c}_out_conv": (arch.reduce if reduction else arch.normal, channels)
                 for c, channels, reduction, _ in self._plan()}
         for layer in child.layers:
-            if not layer.weights:
+            if not layer.weights or isinstance(layer, DropPath):
                 continue
             weights = shared.shared_layer(layer.name).get_weights()
             if layer.name in plan:

@@ -19,8 +19,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nash.checks import check_int
+from keras_nash.checks import check_float, check_fraction, check_int
 from keras_nash.layers.augment import Cutout
+from keras_nash.layers.cells import AuxiliaryHead, AuxiliaryLossMixin
 from keras_nash.layers.ops import OPS, batch_norm
 
 
@@ -49,13 +50,14 @@ class EnasSpace:
     A subclass sets `name` ("macro" or "micro"), `architecture_class`, `shared_model_class`
     and `arguments`, and defines `validate`, `encode`, `decode`, `random_architecture`,
     `copy_shared_weights` and `_child_features` (the child's layers from its images to the
-    head).
+    head: the head's input, and the auxiliary head's or None).
     """
 
     name = None
     architecture_class = None
     shared_model_class = None
     arguments = ()  # the constructor's argument names, as `get_config` writes them
+    cells_options = False  # whether child models take `cells`, `auxiliary_weight`, `drop_path_prob`
 
     def get_config(self) -> dict:
         """The constructor's arguments, with `name`, as `get_space` reads them."""
@@ -100,9 +102,33 @@ class EnasSpace:
             self, tuple(input_shape), check_int("num_classes", num_classes, minimum=2)
         )
 
+    def check_child_options(self, cells=None, auxiliary_weight: float = 0.0,
+                            drop_path_prob: float = 0.0, prefix: str = "") -> tuple:
+        """Check `build_child_model`'s `cells`, `auxiliary_weight` and `drop_path_prob` (their
+        names in errors after `prefix`, e.g. "final_"); returns them."""
+        if cells is not None:
+            cells = check_int(prefix + "cells", cells, minimum=3)
+        auxiliary_weight = check_float("auxiliary_weight", auxiliary_weight, minimum=0.0)
+        drop_path_prob = check_fraction("drop_path_prob", drop_path_prob)
+        if not self.cells_options and (cells is not None or auxiliary_weight or drop_path_prob):
+            raise ValueError(
+                f"The {self.name} space's networks take no `{prefix}cells`, `auxiliary_weight` "
+                "or `drop_path_prob` (the authors' macro child has no auxiliary head or drop-"
+                "path, and its depth is its architecture's): leave them unset. Received: "
+                f"{prefix}cells={cells}, auxiliary_weight={auxiliary_weight}, "
+                f"drop_path_prob={drop_path_prob}"
+            )
+        return cells, auxiliary_weight, drop_path_prob
+
     def build_child_model(self, arch, input_shape, num_classes: int, filters=None,
-                          dropout: float = 0.0, cutout_length: int = 0, seed=None) -> keras.Model:
+                          dropout: float = 0.0, cutout_length: int = 0, seed=None, cells=None,
+                          auxiliary_weight: float = 0.0, drop_path_prob: float = 0.0) -> keras.Model:
         """A functional Keras model with only `arch`'s operations (logits out).
+
+        The micro space's final networks also take the authors' final-training extras
+        (spaces with `cells_options`; the authors' macro child has neither an auxiliary head nor
+        drop-path, and its depth is its architecture's): `cells`, `auxiliary_weight` (then the
+        model is an `AuxiliaryNetwork` around the functional one) and `drop_path_prob`.
 
         Args:
             arch: an architecture of this space.
@@ -114,7 +140,15 @@ class EnasSpace:
                 training: 1 - keep_prob, 0.5 macro, 0.2 micro). Defaults to 0.
             cutout_length: int >= 0, a `Cutout` hole of this side in training images (0: none).
                 Defaults to 0.
-            seed: int or None, seeds the dropout and the cutout.
+            seed: int or None, seeds the dropout, the cutout and the drop-path.
+            cells: int >= 3, the network's cells (micro; None: the space's). The architecture's
+                two cells are repeated, reductions at `cells // 3` and `2 * cells // 3`.
+            auxiliary_weight: float >= 0, an `AuxiliaryHead` after the cell that follows the
+                second reduction, its cross-entropy times this added to the training loss
+                (micro; the authors' final script: 0.4). Defaults to 0 (no head).
+            drop_path_prob: float in [0, 1), drop-path on every operation that is not the
+                identity, at `drop_path_prob * (cell + 1) / cells` once `DropPathSchedule` has
+                ramped it up (micro; the authors' final script: 1 - 0.6). Defaults to 0.
 
         Returns:
             A `keras.Model` named "enas_<space name>_child".
@@ -123,12 +157,71 @@ class EnasSpace:
         filters = self.filters if filters is None else check_int("filters", filters, minimum=2)
         num_classes = check_int("num_classes", num_classes, minimum=2)
         cutout_length = check_int("cutout_length", cutout_length, minimum=0)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout}")
+        dropout = check_fraction("dropout", dropout)
+        cells, auxiliary_weight, drop_path_prob = self.check_child_options(
+            cells, auxiliary_weight, drop_path_prob)
+        extras = {}
+        if self.cells_options:
+            extras = dict(cells=cells, drop_path_prob=drop_path_prob, seed=seed)
         images = keras.Input(tuple(input_shape), name="images")
         x = Cutout(cutout_length, seed=seed, name="cutout")(images) if cutout_length else images
-        outputs = _head(self._child_features(arch, x, filters), num_classes, dropout, seed)
-        return keras.Model(images, outputs, name=f"enas_{self.name}_child")
+        features, auxiliary_input = self._child_features(arch, x, filters, **extras)
+        logits = _head(features, num_classes, dropout, seed)
+        name = f"enas_{self.name}_child"
+        if not auxiliary_weight:
+            return keras.Model(images, logits, name=name)
+        auxiliary = AuxiliaryHead(num_classes, name="auxiliary_head")(auxiliary_input)
+        body = keras.Model(images, [logits, auxiliary], name=f"{name}_body")
+        return AuxiliaryNetwork(body, auxiliary_weight, name=name)
+
+
+@keras.saving.register_keras_serializable(package="keras_nash")
+class AuxiliaryNetwork(AuxiliaryLossMixin, keras.Model):
+    """A network trained with an auxiliary classifier (ENAS's final micro network).
+
+    `body` maps images to `[logits, auxiliary logits]`. In training the model returns the
+    logits and adds `auxiliary_weight` times the auxiliary cross-entropy to the loss; out of
+    training it runs only the layers that lead to the logits (`body`'s first output), so
+    inference and exports do not pay for the head.
+
+    Args:
+        body: a functional `keras.Model` with one input and two outputs (logits, auxiliary
+            logits), or its serialised config.
+        auxiliary_weight: float >= 0, the auxiliary loss's weight. Defaults to 0.4.
+        **kwargs: base `keras.Model` arguments.
+    """
+
+    def __init__(self, body, auxiliary_weight: float = 0.4, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(body, dict):
+            body = keras.saving.deserialize_keras_object(body)
+        if len(body.outputs) != 2:
+            raise ValueError(
+                "`body` must have two outputs, logits and auxiliary logits. "
+                f"Received: a model with {len(body.outputs)} outputs"
+            )
+        self.body = body
+        self.inference = keras.Model(body.inputs, body.outputs[0], name=f"{body.name}_inference")
+        self.auxiliary_weight = check_float("auxiliary_weight", auxiliary_weight, minimum=0.0)
+
+    def build(self, input_shape):
+        self.built = True  # `body` is a built functional model
+
+    @property
+    def output_shape(self):
+        """The logits' shape, `(None, num_classes)`."""
+        return self.inference.output_shape
+
+    def call(self, inputs, training=None):
+        if not training:
+            return self.inference(inputs, training=training)
+        logits, auxiliary = self.body(inputs, training=training)
+        self.keep_auxiliary_logits(auxiliary, training)
+        return logits
+
+    def get_config(self):
+        return {**super().get_config(), "body": keras.saving.serialize_keras_object(self.body),
+                "auxiliary_weight": self.auxiliary_weight}
 
 
 # Model pieces shared by the child and the shared-weight models ----------------------------

@@ -42,6 +42,7 @@ import tensorflow as tf
 
 from keras_nash import internals
 from keras_nash.checks import check_float, check_fraction, check_int, check_range
+from keras_nash.layers.augment import DropPathSchedule
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.spaces.enas import architecture_from_json, get_space
 from keras_nash.tuners.enas_lm import (
@@ -180,7 +181,8 @@ class EnasTuner(SupernetTuner):
         num_classes: int >= 2, the classes (the recurrent space: the vocabulary's size).
             Defaults to 10.
         epochs: int >= 1, search epochs. Defaults to 150.
-        final_epochs: int >= 1, epochs of the final from-scratch training. Defaults to 310.
+        final_epochs: int >= 1, epochs of the final from-scratch training. None: the authors'
+            final scripts', 310 (macro) or 630 (micro); recurrent: their search script's 100.
         batch_size: int, batch size for array inputs. None: 128 macro, 160 micro (the authors' search
             scripts; the recurrent space takes batched windows, `load_text(batch_size=)`).
         learning_rate: float, the shared weights' maximum learning rate. None: 0.05
@@ -209,6 +211,11 @@ class EnasTuner(SupernetTuner):
             the authors' final scripts' `l2_reg` 2e-4 as a gradient term (see `TRAINING`).
         final_dropout: float in [0, 1), dropout before the final network's classifier. None:
             the authors' final scripts' 1 - keep_prob, 0.5 (macro) or 0.2 (micro).
+        final_cells: int >= 3, cells of the final micro network; None: the space's. (The authors'
+            final network: 17, `enas_settings.FINAL_SIZE`, with `final_filters=36`.)
+        auxiliary_weight, drop_path_prob: the final micro network's auxiliary head weight and
+            drop-path probability (`MicroSpace.build_child_model`, ramped per epoch). None: the
+            authors' final script's, 0.4 and 1 - 0.6 = 0.4 (macro: none, as theirs).
         cutout_length: int, a `Cutout` hole of this side in the final network's training images
             (the paper's 2.89% micro result uses 16; the authors' scripts none). Defaults to 0.
         The recurrent space's training (`learning_rate`, `momentum`, `weight_decay`, `grad_clip`,
@@ -229,7 +236,7 @@ class EnasTuner(SupernetTuner):
     key_prefix = _KEY
 
     def __init__(self, search_space="macro", num_classes: int = 10, epochs: int = 150,
-                 final_epochs: int = 310, batch_size=None, learning_rate=None,
+                 final_epochs=None, batch_size=None, learning_rate=None,
                  learning_rate_min=None, lr_t0: int = 10, lr_t_mul: float = 2.0,
                  momentum=None, weight_decay=None, grad_clip=None,
                  controller_lstm_size=None, controller_tanh_constant=None, controller_op_tanh_reduce=None,
@@ -239,6 +246,7 @@ class EnasTuner(SupernetTuner):
                  controller_num_aggregate=None, final_candidates: int = 10, final_filters=None,
                  final_learning_rate=None, final_learning_rate_min=None,
                  final_weight_decay: float = FINAL_WEIGHT_DECAY, final_dropout=None, cutout_length: int = 0,
+                 final_cells=None, auxiliary_weight=None, drop_path_prob=None,
                  objective=None, seed=None, max_trials=None,
                  max_retries_per_trial: int = 0, max_consecutive_failed_trials: int = 3, **kwargs):
         self.space = get_space(search_space)
@@ -246,7 +254,9 @@ class EnasTuner(SupernetTuner):
         given = dict(learning_rate=learning_rate, learning_rate_min=learning_rate_min,
                      momentum=momentum, weight_decay=weight_decay, grad_clip=grad_clip,
                      final_learning_rate=final_learning_rate, batch_size=batch_size,
-                     final_learning_rate_min=final_learning_rate_min, final_dropout=final_dropout)
+                     final_learning_rate_min=final_learning_rate_min, final_dropout=final_dropout,
+                     auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
+                     final_epochs=final_epochs)
         defaults = TRAINING[self.space.name]
         given = {name: defaults[name] if value is None else value for name, value in given.items()}
         learning_rate, learning_rate_min, final_learning_rate = (
@@ -256,6 +266,8 @@ class EnasTuner(SupernetTuner):
             "final_learning_rate_min", given["final_learning_rate_min"], "final_learning_rate",
             final_learning_rate)
         self.final_dropout = check_fraction("final_dropout", given["final_dropout"])
+        self.final_cells, self.auxiliary_weight, self.drop_path_prob = self.space.check_child_options(
+            final_cells, given["auxiliary_weight"], given["drop_path_prob"], prefix="final_")
         self.final_weight_decay = check_float("final_weight_decay", final_weight_decay, 0)
         self.cutout_length = check_int("cutout_length", cutout_length, 0)
         if objective is None:
@@ -291,7 +303,7 @@ class EnasTuner(SupernetTuner):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         self.controller_kwargs["seed"] = int(oracle.seed)
-        super().__init__(oracle=oracle, final_epochs=final_epochs, batch_size=given["batch_size"],
+        super().__init__(oracle=oracle, final_epochs=given["final_epochs"], batch_size=given["batch_size"],
                          **kwargs)
 
     # ----- search -----
@@ -453,6 +465,8 @@ class EnasTuner(SupernetTuner):
         model = self.space.build_child_model(
             arch, input_shape, self.num_classes, filters=self.final_filters,
             dropout=self.final_dropout, cutout_length=self.cutout_length, seed=self.seed,
+            cells=self.final_cells, auxiliary_weight=self.auxiliary_weight,
+            drop_path_prob=self.drop_path_prob,
         )
         model.compile(
             optimizer=CoupledSGD(self.final_learning_rate, momentum=self.momentum, nesterov=True,
@@ -473,7 +487,8 @@ class EnasTuner(SupernetTuner):
             self.final_learning_rate, first_decay_steps=self.lr_t0, t_mul=self.lr_t_mul,
             m_mul=1.0, alpha=self.final_learning_rate_min / self.final_learning_rate,
         )
-        return [keras.callbacks.LearningRateScheduler(lambda epoch: float(schedule(epoch)))]
+        drop_path = [DropPathSchedule(self.final_epochs)] if self.drop_path_prob else []
+        return [keras.callbacks.LearningRateScheduler(lambda epoch: float(schedule(epoch)))] + drop_path
 
     def get_best_architecture(self):
         """The final architecture (a `MacroArchitecture`/`MicroArchitecture`), or None before it."""
