@@ -176,3 +176,24 @@ def test_cell_tuners_take_a_search_space_or_its_arguments(tmp_path):
     assert DartsTuner(cells=3, directory=str(tmp_path), project_name="d").space == DartsSpace(cells=3)
     egnas = EvolutionTuner(channels=8, directory=str(tmp_path), project_name="e").space
     assert egnas == DartsSpace(channels=8, primitives=EGNAS_PRIMITIVES, partial_channels=4)
+
+
+@pytest.mark.parametrize(
+    "final_fit, message",
+    [
+        ([1, 2], r"`final_fit` must be a dict of `model.fit` arguments"),
+        ({"x": None, "epocs": 3, "validation_data": None},
+         r"`model.fit` arguments, `validation_data` among them .*Received keys: \['epocs', 'validation_data', 'x'\]"),
+        ({"x": "train"}, r"Received keys: \['x'\]"),  # no validation data: nothing to score
+        ({"x": np.zeros((4, 8, 8, 3)), "y": np.zeros(5), "validation_data": (np.zeros((2, 8, 8, 3)), np.zeros(2))},
+         r"`final_fit`: `x` must be images `\(n, height, width, channels\)` with n labels"),
+        ({"x": np.zeros((4, 8, 8, 3)), "y": np.zeros(4), "batch_size": 0,
+          "validation_data": (np.zeros((2, 8, 8, 3)), np.zeros(2))}, "batch_size=0"),
+    ],
+)
+def test_bad_final_fit_fails_before_any_trial(tmp_path, final_fit, message):
+    train, val = _data()
+    tuner = DartsTuner(directory=str(tmp_path), project_name="final_fit", **CONFIG)
+    with pytest.raises(ValueError, match=message):
+        tuner.search(train, validation_data=val, verbose=0, final_fit=final_fit)
+    assert not tuner.oracle.trials

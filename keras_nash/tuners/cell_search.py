@@ -13,7 +13,7 @@ from keras_nash.checks import check_float, check_int, check_range
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace, DropPathSchedule, Genotype
 from keras_nash.tuners.arguments import oracle_arguments
-from keras_nash.tuners.search_loop import EpochLoop, compile_step, cross_entropy
+from keras_nash.tuners.search_loop import EpochLoop, compile_step
 from keras_nash.tuners.supernet import SupernetTuner
 
 
@@ -172,7 +172,7 @@ class CellSearch(SupernetTuner):
         def eval_step(x, y):
             self.trace_counts["eval_step"] += 1  # runs only while tracing
             logits = network(x, training=False)
-            metrics.update(y, logits, cross_entropy(y, logits))
+            metrics.score(y, logits)
 
         return compile_step(eval_step, data.input_signature(), self.jit_compile)
 

@@ -256,10 +256,7 @@ class Controller:
         Returns:
             A `Controller`.
         """
-        kwargs = dict(DEFAULTS[search_space.name], operations=tuple(search_space.operations))
-        kwargs.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(search_space.name, search_space.controller_layers,
-                   len(search_space.operations), **kwargs)
+        return cls(**controller_kwargs(search_space, **overrides))
 
     # The decision programs (tuners/controller_programs.py) ---------------------------------
 
@@ -413,29 +410,24 @@ class Controller:
         self.step = int(state.get("step", 0))
 
 
-def controller_kwargs(search_space, lstm_size=None, tanh_constant=None, op_tanh_reduce=None,
-                      temperature=None, entropy_weight=None, baseline_decay=None, skip_target=None,
-                      skip_weight=None, learning_rate=None, seed=0) -> dict:
+def controller_kwargs(search_space, **overrides) -> dict:
     """The `Controller` arguments of a space: its defaults, overridden by non-None values.
 
     Args:
         search_space: a `MacroSpace`, `MicroSpace` or `RecurrentSpace`.
-        lstm_size, tanh_constant, op_tanh_reduce, temperature, entropy_weight, baseline_decay,
-            skip_target, skip_weight, learning_rate, seed: see `Controller`; None keeps the
-            space's default (`controller.DEFAULTS`, else `Controller`'s own).
+        **overrides: `Controller` arguments (`lstm_size`, `tanh_constant`, `learning_rate`,
+            `seed`, ...); None keeps the space's default (`controller.DEFAULTS`, else
+            `Controller`'s own).
 
     Returns:
         dict of `Controller` keyword arguments (space, num_layers, num_ops and the operations'
         names included: the micro controller's initial op bias favours separable convolutions
         by name, as the authors' does).
     """
-    if lstm_size is not None:
-        _check_positive_int("controller_lstm_size", lstm_size)
-    kwargs = dict(DEFAULTS[search_space.name])
-    given = dict(lstm_size=lstm_size, tanh_constant=tanh_constant, op_tanh_reduce=op_tanh_reduce,
-                 temperature=temperature, entropy_weight=entropy_weight, baseline_decay=baseline_decay,
-                 skip_target=skip_target, skip_weight=skip_weight, learning_rate=learning_rate, seed=seed)
-    kwargs.update({k: v for k, v in given.items() if v is not None})
+    if overrides.get("lstm_size") is not None:
+        _check_positive_int("controller_lstm_size", overrides["lstm_size"])
+    kwargs = dict(DEFAULTS[search_space.name], seed=0)
+    kwargs.update({k: v for k, v in overrides.items() if v is not None})
     return dict(space=search_space.name, num_layers=search_space.controller_layers,
                 num_ops=len(search_space.operations), operations=list(search_space.operations),
                 **kwargs)

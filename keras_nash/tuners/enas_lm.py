@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nash.tuners.search_loop import EpochMetrics, SearchData, cross_entropy, weight_step
+from keras_nash.tuners.search_loop import EpochMetrics, SearchData, weight_step
 
 REWARD_CONSTANT = 80.0  # the paper's c in the reward c / valid_ppl
 LM_DECAY_START, LM_DECAY_RATE = 12, 0.95  # the authors' ptb_search.sh: lr_dec_start, lr_dec_rate
@@ -129,8 +129,7 @@ def make_lm_steps(network, optimizer, data: SearchData, hidden_size: int, arch_s
     def eval_step(x, y, arch):
         trace_counts["eval_step"] += 1
         logits, _ = network(((x, arch), tf.zeros((tf.shape(x)[0], hidden_size))), training=False)
-        loss = cross_entropy(y, logits)
-        val_metrics.update(y, logits, loss)
+        loss = val_metrics.score(y, logits)
         return loss, tf.exp(loss)
 
     signature = [tf.TensorSpec(x_spec.shape, x_spec.dtype), tf.TensorSpec(y_spec.shape, y_spec.dtype),

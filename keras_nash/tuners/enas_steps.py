@@ -6,7 +6,7 @@ architecture; the language model's are in `tuners/enas_lm.py`.
 
 import tensorflow as tf
 
-from keras_nash.tuners.search_loop import EpochMetrics, cross_entropy, labels, weight_step
+from keras_nash.tuners.search_loop import EpochMetrics, labels, weight_step
 
 
 def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None, metrics=None,
@@ -51,8 +51,7 @@ def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None,
     def eval_step(x, y, arch=None):
         counts["eval_step"] += 1
         logits = forward(x, arch, False)
-        loss = cross_entropy(y, logits)
-        val_metrics.update(y, logits, loss)
+        loss = val_metrics.score(y, logits)
         return loss, batch_accuracy(logits, y)
 
     signature = [x_spec, y_spec] + ([arch_spec] if arch_spec is not None else [])

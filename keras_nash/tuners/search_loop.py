@@ -199,6 +199,12 @@ class EpochMetrics:
         self.loss.update_state(loss, sample_weight=tf.cast(tf.shape(y)[0], "float32"))
         self.accuracy.update_state(y, flat_logits(logits))
 
+    def score(self, y, logits):
+        """Add one batch of `logits` for labels `y` (an evaluation step); return its mean loss."""
+        loss = cross_entropy(y, logits)
+        self.update(y, logits, loss)
+        return loss
+
     def tensors(self) -> dict:
         """The running figures as tensors (no copy to the host)."""
         return {self.loss.name: self.loss.result(), self.accuracy.name: self.accuracy.result()}

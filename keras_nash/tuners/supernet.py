@@ -31,6 +31,7 @@ holds no Keras object. Subclasses (see `tuners/darts.py`) implement:
   `build_final_model(hp)`, optionally `final_callbacks(hp)` and `build_supernet(hp)`.
 """
 
+import inspect
 import json
 import os
 import time
@@ -324,16 +325,31 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
                 it, `final_fit={"x": train, "validation_data": held_out}`. Give it again
                 when resuming. Defaults to None.
         """
-        if final_fit is not None and not isinstance(final_fit, dict):
-            raise ValueError(
-                "`final_fit` must be a dict of `model.fit` arguments (e.g. {'x': train, "
-                f"'validation_data': val}}) or None. Received: final_fit={final_fit!r}"
-            )
-        self._final_fit = final_fit
-        # Bad data fails here, before any trial (a trial's error would be retried).
+        # Bad data fails here, before any trial (a trial's error would be retried), and so do
+        # the final training's arguments, which are not used before the search's end.
         batch_size = check_int("batch_size", _given_batch_size(fit_kwargs, self.batch_size), 1)
         self.search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=None)
+        if final_fit is not None:
+            self._check_final_fit(final_fit, batch_size)
+        self._final_fit = final_fit
         return super().search(*fit_args, **fit_kwargs)
+
+    def _check_final_fit(self, final_fit, batch_size: int) -> None:
+        example = "e.g. {'x': train, 'validation_data': val}"
+        if not isinstance(final_fit, dict):
+            raise ValueError(f"`final_fit` must be a dict of `model.fit` arguments ({example}) "
+                             f"or None. Received: final_fit={final_fit!r}")
+        unknown = sorted(set(final_fit) - set(inspect.signature(keras.Model.fit).parameters))
+        if unknown or "validation_data" not in final_fit:
+            raise ValueError(
+                "`final_fit` must hold `model.fit` arguments, `validation_data` among them (the "
+                f"final trial is scored on it; {example}). Received keys: {sorted(final_fit)}"
+            )
+        try:
+            final_batch = check_int("batch_size", _given_batch_size(final_fit, batch_size), 1)
+            self.search_data((), final_fit, final_batch, None)
+        except ValueError as error:
+            raise ValueError(f"`final_fit`: {error}") from None
 
     # ----- hooks for subclasses -----
     def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed) -> SearchData:
