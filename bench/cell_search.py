@@ -19,9 +19,9 @@ figure anything is selected on: the best random cell is the best on validation) 
 accuracy, with the search's and the training's seconds; for the random cells the mean, spread
 (standard deviation), minimum and maximum of the test accuracy.
 
-    python bench/cell_search.py [--search_epochs 8] [--final_epochs 10] [--random_cells 3]
+    python bench/cell_search.py [--search_epochs 10] [--final_epochs 10] [--random_cells 4]
 
-Writes bench/results/cell_search.json and prints a table. About an hour on 2 CPU cores.
+Writes bench/results/cell_search.json and prints a table. About 30 minutes on 2 CPU cores.
 """
 
 import os
@@ -45,11 +45,11 @@ sys.path.insert(0, str(HERE.parent))
 from keras_nash.datasets.pipeline import pipeline, preprocessing_of  # noqa: E402
 from keras_nash.tuners import darts, evolution  # noqa: E402
 
-SEARCH_EPOCHS = flags.DEFINE_integer("search_epochs", 8, "Search epochs of each search arm.")
+SEARCH_EPOCHS = flags.DEFINE_integer("search_epochs", 10, "Search epochs of each search arm.")
 FINAL_EPOCHS = flags.DEFINE_integer("final_epochs", 10, "Epochs of every final training.")
 IMAGE_SIZE = flags.DEFINE_enum("image_size", "16", ["16", "32"], "Image side (16: 2x2-pooled).")
 SEARCH_IMAGES = flags.DEFINE_integer("search_images", 896, "Images in each search half.")
-RANDOM_CELLS = flags.DEFINE_integer("random_cells", 3, "Random genotypes (the control).")
+RANDOM_CELLS = flags.DEFINE_integer("random_cells", 4, "Random genotypes (the control).")
 CELLS = flags.DEFINE_integer("cells", 3, "Supernet cells.")
 CHANNELS = flags.DEFINE_integer("channels", 8, "Supernet initial channels.")
 FINAL_CELLS = flags.DEFINE_integer("final_cells", 5, "Final network cells.")
