@@ -21,6 +21,7 @@ flags.DEFINE_string("export_dir", None, "If set, export the best model there, ta
 flags.DEFINE_list("export_formats", ["keras", "saved_model", "tflite", "json"], "With --export_dir: the formats to write (keras, saved_model, tflite, json).")
 flags.DEFINE_integer("seed", 1, "Random seed of the data split and the search.")
 flags.DEFINE_integer("batch_size", 64, "Training batch size (with --paper_defaults: 64, but 256 for egnas and, from the authors' scripts, 128 for enas macro and 160 for enas micro).")
+flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Dtype policy of every network of the search (mixed_bfloat16: TPUs and recent GPUs; mixed_float16 with loss scaling: GPUs).")
 flags.DEFINE_bool("augment", True, "Standard CIFAR augmentation (pad-4 crop, horizontal flip) on the training split.")
 flags.DEFINE_float("validation_split", 0.1, "Fraction held out for validation (selection).")
 flags.DEFINE_float("test_split", 0.1, "Fraction held out for testing, when the dataset has no test split of its own.")
@@ -113,7 +114,7 @@ flags.DEFINE_integer("final_filters", None, "enas: channels of the final network
 FLAGS = flags.FLAGS
 
 # -- which algorithm reads which flag ----------------------------------------------------------
-COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "export_formats", "seed", "batch_size", "augment",
+COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "export_formats", "seed", "precision", "batch_size", "augment",
                 "validation_split", "test_split", "max_examples", "overwrite", "paper_defaults")
 NASH_FLAGS = ("n_steps", "n_neighbors", "n_morphisms", "epochs_per_neighbor", "final_epochs", "pretrain_epochs",
               "seed_filters", "lr_start", "lr_end", "momentum", "weight_decay", "morphism_probabilities",

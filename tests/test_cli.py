@@ -174,10 +174,13 @@ def test_enas_macro_run(run_cli, tmp_path):
     out, log = run_cli("--algorithm=enas", "--enas_space=macro", "--epochs=1", "--final_epochs=1",
                        "--controller_train_steps=2", "--controller_num_aggregate=2", "--final_candidates=2",
                        "--max_examples=128", "--batch_size=32", "--num_layers=3", "--filters=4",
-                       "--weight_decay=2e-4", f"--output_dir={tmp_path / 'out'}", "--overwrite")
+                       "--weight_decay=2e-4", "--precision=mixed_bfloat16", f"--output_dir={tmp_path / 'out'}",
+                       "--overwrite")
     summary = _supernet_summary(out, log, tmp_path, "enas", epochs=1)
     assert summary["architecture"]["space"] == "macro"
     assert summary["flags"]["enas_space"] == "macro" and summary["flags"]["weight_decay"] == 2e-4
+    assert keras.config.dtype_policy().name == "mixed_bfloat16"  # the final network's
+    keras.config.set_dtype_policy("float32")
 
 
 def test_enas_recurrent_run_prints_perplexity_and_exports_the_vocabulary(run_cli, tmp_path):

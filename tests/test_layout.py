@@ -9,7 +9,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_nash"
 # logs, optimizers, schedules). The command line and the package's __init__ sit on top.
 LAYERS = [
     {"checks", "files", "internals", "logs"},
-    {"optimizers", "schedules", "layers"},
+    {"optimizers", "precision", "schedules", "layers"},
     {"graph"},
     {"morphisms", "spaces", "seed_models"},
     {"data", "datasets", "export", "report"},

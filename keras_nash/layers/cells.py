@@ -390,10 +390,10 @@ class AuxiliaryLossMixin:
         auxiliary = self._auxiliary_logits
         object.__setattr__(self, "_auxiliary_logits", None)
         if training and auxiliary is not None:
-            auxiliary_loss = keras.losses.sparse_categorical_crossentropy(
-                ops.reshape(y, (-1,)), auxiliary, from_logits=True
+            auxiliary_loss = keras.losses.sparse_categorical_crossentropy(  # in float32
+                ops.reshape(y, (-1,)), ops.cast(auxiliary, "float32"), from_logits=True
             )
             if sample_weight is not None:
-                auxiliary_loss = auxiliary_loss * ops.reshape(sample_weight, (-1,))
-            loss = loss + self.auxiliary_weight * ops.mean(auxiliary_loss)
+                auxiliary_loss = auxiliary_loss * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
+            loss = loss + ops.cast(self.auxiliary_weight * ops.mean(auxiliary_loss), loss.dtype)
         return loss

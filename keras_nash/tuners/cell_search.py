@@ -11,6 +11,7 @@ import keras
 
 from keras_nash.checks import check_float, check_int, check_range
 from keras_nash.optimizers import CoupledSGD
+from keras_nash.precision import loss_scaled
 from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace, DropPathSchedule, Genotype
 from keras_nash.tuners.arguments import oracle_arguments
 from keras_nash.tuners.search_loop import EpochLoop, compile_step
@@ -155,15 +156,15 @@ class CellSearch(SupernetTuner):
         )
 
     # ----- search -----
-    def build_supernet(self, hp=None):
+    def build_supernet(self, hp=None, input_shape=None):
         return self.space.build_supernet(self.num_classes, seed=self.seed)
 
     def weight_optimizer(self) -> CoupledSGD:
         """The supernet weights' SGD: momentum, coupled L2 `weight_decay`, clip `grad_clip`."""
-        return CoupledSGD(
+        return loss_scaled(CoupledSGD(
             learning_rate=self.learning_rate, momentum=self.momentum,
             weight_decay=self.weight_decay or None, global_clipnorm=self.grad_clip,
-        )
+        ), self.precision)
 
     def make_eval_step(self, network, data, metrics):
         """The compiled validation step: the supernet with the current alpha, adding each

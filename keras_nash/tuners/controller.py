@@ -213,7 +213,8 @@ class Controller:
             return rng.uniform(-init_range, init_range, shape).astype("float32")
 
         size = self.lstm_size
-        self.lstm = keras.layers.LSTMCell(size, use_bias=False, name="controller_lstm")
+        # float32 whatever the search's precision (keras_nash.precision)
+        self.lstm = keras.layers.LSTMCell(size, use_bias=False, dtype="float32", name="controller_lstm")
         self.lstm.build((None, size))
         for weight in self.lstm.trainable_weights:
             weight.assign(uniform(weight.shape))

@@ -36,6 +36,7 @@ import tensorflow as tf
 from keras_nash.checks import check_float
 from keras_nash.layers.ops import PRIMITIVES
 from keras_nash.optimizers import CoupledAdam
+from keras_nash.precision import loss_scaled
 from keras_nash.spaces.darts import DartsSpace, Genotype, check_alpha, edge_weights
 from keras_nash.tuners.cell_search import CellSearch
 from keras_nash.tuners.search_loop import SearchState, compile_step, cross_entropy, weight_step
@@ -210,10 +211,10 @@ class DartsTuner(CellSearch):
         network(np.zeros((1,) + tuple(data.input_shape), "float32"))
         weight_optimizer = self.weight_optimizer()
         # DARTS's alpha optimiser: Adam with coupled L2 (PyTorch's `Adam(weight_decay=)`).
-        arch_optimizer = CoupledAdam(
+        arch_optimizer = loss_scaled(CoupledAdam(
             learning_rate=self.arch_learning_rate, beta_1=self.arch_beta_1,
             beta_2=self.arch_beta_2, epsilon=1e-8, weight_decay=self.arch_weight_decay or None,
-        )
+        ), self.precision)
         weight_optimizer.build(network.weight_variables)
         arch_optimizer.build(network.arch_variables)
         state = SearchState(network, {"weights": weight_optimizer, "arch": arch_optimizer})
@@ -226,7 +227,8 @@ class DartsTuner(CellSearch):
                 for variable in arch_variables:
                     tape.watch(variable.value)
                 arch_loss = cross_entropy(y_val, network(x_val, training=True))
-            arch_grads = tape.gradient(arch_loss, [v.value for v in arch_variables])
+                scaled = arch_optimizer.scale_loss(arch_loss)
+            arch_grads = tape.gradient(scaled, [v.value for v in arch_variables])
             arch_optimizer.apply(arch_grads, arch_variables)
             state.arch_loss.update_state(arch_loss)
             # 2. weight step on the training batch.

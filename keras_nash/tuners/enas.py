@@ -44,6 +44,7 @@ from keras_nash import internals
 from keras_nash.checks import check_float, check_fraction, check_int, check_range
 from keras_nash.layers.augment import DropPathSchedule
 from keras_nash.optimizers import CoupledSGD
+from keras_nash.precision import loss_scaled
 from keras_nash.spaces.enas import architecture_from_json, get_space
 from keras_nash.tuners.enas_lm import (
     REWARD_CONSTANT, ResetState, StatefulLanguageModel, as_text_search_data, check_token_ids,
@@ -53,7 +54,7 @@ from keras_nash.tuners.controller import Controller, controller_kwargs
 from keras_nash.tuners.enas_settings import FINAL_WEIGHT_DECAY, TRAIN_STEPS, TRAINING, default_objective
 from keras_nash.tuners.enas_steps import make_steps  # noqa: F401  (re-exported)
 from keras_nash.tuners.search_loop import SearchState
-from keras_nash.tuners.supernet import RESULT_FILE, ROLE_EPOCH, SupernetOracle, SupernetTuner
+from keras_nash.tuners.supernet import SupernetOracle, SupernetTuner
 
 _KEY = "enas/"
 CONTROLLER_DIR = "enas"
@@ -322,21 +323,10 @@ class EnasTuner(SupernetTuner):
             return as_text_search_data(fit_args, fit_kwargs)
         return super().search_data(fit_args, fit_kwargs, batch_size, shuffle_seed)
 
-    def load_model(self, trial):
-        """The final network, or an epoch's shared-weight model with its weights."""
-        if self.role(trial) != ROLE_EPOCH:
-            return super().load_model(trial)
-        directory = self.get_trial_dir(trial.trial_id)
-        with open(os.path.join(directory, RESULT_FILE)) as f:
-            input_shape = tuple(json.load(f)["input_shape"])
-        model = self.build_supernet(input_shape=input_shape)
-        model.load_weights(os.path.join(directory, internals.CHECKPOINT_FILE))
-        return model
-
     def create_search(self, trial, data):
         network = self.build_supernet(input_shape=data.input_shape)
-        optimizer = CoupledSGD(momentum=self.momentum, nesterov=self.momentum > 0,
-                               **self._sgd_arguments(data.input_shape))
+        optimizer = loss_scaled(CoupledSGD(momentum=self.momentum, nesterov=self.momentum > 0,
+                                           **self._sgd_arguments(data.input_shape)), self.precision)
         optimizer.build(network.trainable_variables)
         state = SearchState(network, {"weights": optimizer},
                             controller=Controller(**self.controller_kwargs))

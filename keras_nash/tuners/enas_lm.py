@@ -121,7 +121,7 @@ def make_lm_steps(network, optimizer, data: SearchData, hidden_size: int, arch_s
 
         def forward(tokens):
             logits, final = network(((tokens, arch), tf.stop_gradient(state.read_value())), training=True)
-            state.assign(final)
+            state.assign(tf.cast(final, state.dtype))  # float32 in every precision
             return logits
 
         return weight_step(forward, optimizer, variables, x, y, metrics)
@@ -168,7 +168,7 @@ class StatefulLanguageModel(keras.Model):
             (tokens, keras.ops.stop_gradient(keras.ops.convert_to_tensor(self.state))),
             training=training,
         )
-        self.state.assign(final)
+        self.state.assign(tf.cast(final, self.state.dtype))
         return logits
 
     def reset_state(self):

@@ -45,6 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nash import files, graph, internals, morphisms, schedules
+from keras_nash import precision as precisions
 from keras_nash.graph import Architecture
 from keras_nash.logs import logger
 from keras_nash.optimizers import CoupledSGD
@@ -59,13 +60,15 @@ class _ArchitectureHyperModel(keras_tuner.HyperModel):
     """Builds and compiles the network a trial's `nash/arch` value describes (the seed network
     when there is none: keras-tuner builds once with empty values to discover the space)."""
 
-    def __init__(self, seed_architecture, loss, metrics, lr_start, momentum, weight_decay):
+    def __init__(self, seed_architecture, loss, metrics, lr_start, momentum, weight_decay, precision):
         super().__init__()
         self.seed_json = seed_architecture.to_json()
+        self.precision = precision
         self.loss, self.metrics = loss, metrics
         self.lr_start, self.momentum, self.weight_decay = lr_start, momentum, weight_decay
 
     def build(self, hp):
+        precisions.apply(self.precision)  # after keras-tuner's clear_session, which resets it
         model = graph.build_model(Architecture.from_json(hp.values.get(_KEY + "arch", self.seed_json)), name="nash")
         self.compile(model, self.lr_start)
         return model
@@ -97,8 +100,11 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         preservation_tolerance: float or None, a child whose logits differ from its parent's
             by more than this (max |child - parent| / mean |parent| over two validation
             batches, inference mode) fails instead of training. None: the tolerance of the
-            global dtype policy's precision (`morphisms.PRESERVATION_TOLERANCES`: 1e-4 in
+            search's `precision` (`morphisms.PRESERVATION_TOLERANCES`: 1e-4 in
             float32, 1e-1 in `mixed_bfloat16`). Defaults to None.
+        precision: "float32", "mixed_bfloat16" or "mixed_float16", the dtype policy of every
+            network (`keras_nash.precision`; the preservation check's default tolerance follows
+            it). None: the global policy now. Defaults to None.
         seed: int, the random seed of the search. Defaults to a random one.
         **kwargs: the hill climb's arguments, passed to `NashOracle` (`n_steps`,
             `n_neighbors`, `n_morphisms`, `epochs_per_neighbor`, `final_epochs`,
@@ -129,6 +135,7 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         loss=None,
         metrics=("accuracy",),
         preservation_tolerance=None,
+        precision=None,
         seed=None,
         **kwargs,
     ):
@@ -155,7 +162,9 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         self._outputs_probabilities = last.op == "softmax" or (last.op == "dense" and last.config["activation"] == "softmax")
         if loss is None:
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not self._outputs_probabilities)
-        hypermodel = _ArchitectureHyperModel(seed_architecture, loss, metrics, lr_start, momentum, weight_decay)
+        self.precision = precisions.resolve(precision)
+        hypermodel = _ArchitectureHyperModel(seed_architecture, loss, metrics, lr_start, momentum, weight_decay,
+                                             self.precision)
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
 
     # -- search -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ Every supernet search trains its shared weights the same way, so it is written o
 """
 
 import dataclasses
+import inspect
 import os
 
 import keras
@@ -27,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nash import files, internals
+from keras_nash.checks import check_int
 
 OPTIMIZER_FILE = "optimizers.npz"
 
@@ -123,6 +125,27 @@ def as_search_data(fit_args, fit_kwargs, batch_size: int, shuffle_seed=None) -> 
         train.prefetch(tf.data.AUTOTUNE), validation.prefetch(tf.data.AUTOTUNE),
         tuple(x_spec.shape[1:]),
     )
+
+
+def check_final_fit(final_fit, read_data, batch_size: int) -> None:
+    """Raise a clear ValueError unless `final_fit` (`search(final_fit=...)`) is a dict of
+    `model.fit` arguments with `validation_data` whose data `read_data` (the tuner's
+    `search_data`) reads; `batch_size` is the search's, for arrays given without one."""
+    example = "e.g. {'x': train, 'validation_data': val}"
+    if not isinstance(final_fit, dict):
+        raise ValueError(f"`final_fit` must be a dict of `model.fit` arguments ({example}) "
+                         f"or None. Received: final_fit={final_fit!r}")
+    unknown = sorted(set(final_fit) - set(inspect.signature(keras.Model.fit).parameters))
+    if unknown or "validation_data" not in final_fit:
+        raise ValueError(
+            "`final_fit` must hold `model.fit` arguments, `validation_data` among them (the "
+            f"final trial is scored on it; {example}). Received keys: {sorted(final_fit)}"
+        )
+    given = final_fit.get("batch_size")
+    try:
+        read_data((), final_fit, check_int("batch_size", batch_size if given is None else given, 1), None)
+    except ValueError as error:
+        raise ValueError(f"`final_fit`: {error}") from None
 
 
 def skip_passes(dataset: tf.data.Dataset, count: int) -> None:
@@ -231,7 +254,8 @@ def weight_step(forward, optimizer, variables, x, y, metrics: EpochMetrics):
     with tf.GradientTape() as tape:
         logits = forward(x)
         loss = cross_entropy(y, logits)
-    grads = tape.gradient(loss, variables)
+        scaled = optimizer.scale_loss(loss)  # the loss itself but under "mixed_float16"
+    grads = tape.gradient(scaled, variables)
     grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
     optimizer.apply(grads, variables)
     metrics.update(y, logits, loss)

@@ -31,7 +31,6 @@ holds no Keras object. Subclasses (see `tuners/darts.py`) implement:
   `build_final_model(hp)`, optionally `final_callbacks(hp)` and `build_supernet(hp)`.
 """
 
-import inspect
 import json
 import os
 import time
@@ -42,11 +41,12 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nash import files, internals
+from keras_nash import precision as precisions
 from keras_nash.checks import check_int
 from keras_nash.internals import CHECKPOINT_FILE, TrialStatus, trial_dir
 from keras_nash.logs import logger
 from keras_nash.tuners.search_loop import (
-    EpochLoop, SearchData, SearchState, as_search_data, reseed, skip_passes,
+    EpochLoop, SearchData, SearchState, as_search_data, check_final_fit, reseed, skip_passes,
 )
 
 ROLE_EPOCH = "epoch"
@@ -260,6 +260,7 @@ class _FinalHyperModel(keras_tuner.HyperModel):
         seed = hp.values.get(self.tuner.key("data_seed"))
         if seed is not None:
             keras.utils.set_random_seed(int(seed) % (2**31 - 1))
+        precisions.apply(self.tuner.precision)  # clear_session reset it
         return self.tuner.build_final_model(hp)
 
     def fit(self, hp, model, *args, **kwargs):
@@ -291,6 +292,8 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         final_epochs: int, epochs of the final from-scratch training (>= 1).
         batch_size: int, the batch size for array inputs (datasets come batched);
             `search(..., batch_size=)` overrides it.
+        precision: "float32", "mixed_bfloat16" or "mixed_float16", the dtype policy of every
+            network built (`keras_nash.precision`). None: the global policy now. Defaults to None.
         **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`, `overwrite`,
             `logger`, `tuner_id`, ...).
 
@@ -304,8 +307,9 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
 
     key_prefix = "supernet/"
 
-    def __init__(self, oracle, final_epochs: int, batch_size: int = 64, **kwargs):
+    def __init__(self, oracle, final_epochs: int, batch_size: int = 64, precision=None, **kwargs):
         self.final_epochs = check_int("final_epochs", final_epochs, 1)
+        self.precision = precisions.resolve(precision)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self._search_state = None
         self._final_fit = None
@@ -330,26 +334,9 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         batch_size = check_int("batch_size", _given_batch_size(fit_kwargs, self.batch_size), 1)
         self.search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=None)
         if final_fit is not None:
-            self._check_final_fit(final_fit, batch_size)
+            check_final_fit(final_fit, self.search_data, batch_size)
         self._final_fit = final_fit
         return super().search(*fit_args, **fit_kwargs)
-
-    def _check_final_fit(self, final_fit, batch_size: int) -> None:
-        example = "e.g. {'x': train, 'validation_data': val}"
-        if not isinstance(final_fit, dict):
-            raise ValueError(f"`final_fit` must be a dict of `model.fit` arguments ({example}) "
-                             f"or None. Received: final_fit={final_fit!r}")
-        unknown = sorted(set(final_fit) - set(inspect.signature(keras.Model.fit).parameters))
-        if unknown or "validation_data" not in final_fit:
-            raise ValueError(
-                "`final_fit` must hold `model.fit` arguments, `validation_data` among them (the "
-                f"final trial is scored on it; {example}). Received keys: {sorted(final_fit)}"
-            )
-        try:
-            final_batch = check_int("batch_size", _given_batch_size(final_fit, batch_size), 1)
-            self.search_data((), final_fit, final_batch, None)
-        except ValueError as error:
-            raise ValueError(f"`final_fit`: {error}") from None
 
     # ----- hooks for subclasses -----
     def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed) -> SearchData:
@@ -375,8 +362,9 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         """Extra callbacks of the final training (e.g. schedules)."""
         return []
 
-    def build_supernet(self, hp) -> keras.Model:
-        """The (unbuilt) supernet of an epoch trial, for `load_model`."""
+    def build_supernet(self, hp, input_shape=None) -> keras.Model:
+        """The supernet of an epoch trial (built, or built by `load_model` on `input_shape`,
+        the images' `(height, width, channels)`)."""
         raise NotImplementedError
 
     # ----- machinery -----
@@ -450,6 +438,7 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             # A fresh supernet's initial weights from the epoch's seed, not from whatever drew
             # from the global generator before in this process (a restarted epoch 0 is the same).
             keras.utils.set_random_seed(int(values[self.key("data_seed")]) % (2**31 - 1))
+            precisions.apply(self.precision)
             state = self.create_search(trial, data)
             if parent:
                 state.restore(self.get_trial_dir(parent))
@@ -483,8 +472,10 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         directory = self.get_trial_dir(trial.trial_id)
         with open(os.path.join(directory, RESULT_FILE)) as f:
             input_shape = tuple(json.load(f)["input_shape"])
-        model = self.build_supernet(trial.hyperparameters)
-        model(np.zeros((1,) + input_shape, "float32"))
+        precisions.apply(self.precision)
+        model = self.build_supernet(trial.hyperparameters, input_shape)
+        if not model.built:
+            model(np.zeros((1,) + input_shape, "float32"))
         model.load_weights(os.path.join(directory, CHECKPOINT_FILE))
         return model
 
