@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_nash import precision, seed_models
+from keras_nash import morphisms, precision, seed_models
 from keras_nash.tuners.controller import Controller
 from keras_nash.tuners.nash import NashTuner
 from tests import resume_run
@@ -57,15 +57,16 @@ def test_supernet_searches_run_in_the_policy_set_before_the_tuner(algorithm, pol
         assert isinstance(final.optimizer, keras.optimizers.LossScaleOptimizer)
 
 
-def test_nash_children_keep_the_precision_and_their_parents_function(tmp_path):
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_nash_children_keep_the_precision_and_their_parents_function(policy, tmp_path):
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (64, 8, 8, 3)).astype("float32")
     y = rng.integers(0, 3, 64)
     seed = seed_models.simple_cnn((8, 8, 3), 3, filters=(4, 4, 4))
-    tuner = NashTuner(seed, precision="mixed_bfloat16", n_steps=1, n_neighbors=3, n_morphisms=2,
+    tuner = NashTuner(seed, precision=policy, n_steps=1, n_neighbors=3, n_morphisms=2,
                       epochs_per_neighbor=1, pretrain_epochs=1, final_epochs=1, seed=3,
                       directory=str(tmp_path), project_name="nash_bf16")
-    assert keras.config.dtype_policy().name == "mixed_bfloat16"  # set to build the seed
+    assert keras.config.dtype_policy().name == policy  # set to build the seed
     keras.config.set_dtype_policy("float32")
     try:
         tuner.search(x[:48], y[:48], validation_data=(x[48:], y[48:]), batch_size=16, verbose=0)
@@ -74,5 +75,5 @@ def test_nash_children_keep_the_precision_and_their_parents_function(tmp_path):
     children = [t for t in tuner.oracle.trials.values() if t.metrics.exists("preservation_error")]
     assert children and all(t.status == "COMPLETED" for t in children)
     errors = [t.metrics.get_last_value("preservation_error") for t in children]
-    assert max(errors) <= 1e-1  # bfloat16's tolerance (morphisms.default_tolerance)
-    assert _policies(tuner.get_best_models(1)[0]) == {"mixed_bfloat16"}
+    assert max(errors) <= morphisms.default_tolerance(policy)  # 1e-1 bfloat16, 3e-2 float16
+    assert _policies(tuner.get_best_models(1)[0]) == {policy}
