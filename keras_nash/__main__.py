@@ -68,6 +68,7 @@ def run_nash(data, project_dir):
     tuner = NashTuner(
         seed,
         precision=FLAGS.precision,
+        jit_compile=FLAGS.jit_compile,
         n_steps=s["n_steps"],
         n_neighbors=s["n_neighbors"],
         n_morphisms=s["n_morphisms"],
@@ -164,7 +165,8 @@ def run_supernet(data, project_dir):
     tuner_class = {"darts": DartsTuner, "egnas": EvolutionTuner, "enas": EnasTuner}[algorithm]
     try:
         tuner = tuner_class(
-            num_classes=data.num_classes, seed=FLAGS.seed, precision=FLAGS.precision, directory=project_dir, project_name=algorithm,
+            num_classes=data.num_classes, seed=FLAGS.seed, precision=FLAGS.precision,
+            jit_compile=FLAGS.jit_compile, directory=project_dir, project_name=algorithm,
             overwrite=FLAGS.overwrite, **kwargs,
         )
     except ValueError as error:
@@ -210,7 +212,7 @@ def run_language_model(start):
         space_values = _flag_values(("num_nodes", "hidden_size"), cli_flags.SHORT["recurrent"])
         tuner = EnasTuner(
             RecurrentSpace(**space_values, seed=FLAGS.seed), num_classes=len(text.vocabulary),
-            seed=FLAGS.seed, precision=FLAGS.precision,
+            seed=FLAGS.seed, precision=FLAGS.precision, jit_compile=FLAGS.jit_compile,
             directory=os.path.abspath(os.path.expanduser(FLAGS.output_dir)), project_name="enas_recurrent", overwrite=FLAGS.overwrite,
             **_flag_values(cli_flags.TUNER_FLAGS["enas"], cli_flags.SHORT["enas"]),
         )

@@ -56,7 +56,7 @@ flags.DEFINE_float("learning_rate", None, "The shared weights' initial learning 
 flags.DEFINE_float("learning_rate_min", None, "The weights' final learning rate (paper: 0.001 darts, 0 egnas, 0.0005 enas).")
 flags.DEFINE_float("grad_clip", None, "Gradient global-norm clip of the weights (paper: 5).")
 flags.DEFINE_float("final_learning_rate", None, "Initial learning rate of the final from-scratch training, cosine to 0 (paper: 0.025; enas 0.05).")
-flags.DEFINE_bool("jit_compile", None, "Compile the search and final steps with XLA (darts, egnas).")
+flags.DEFINE_bool("jit_compile", False, "Compile the training steps with XLA (every algorithm: the search steps, each NASH child, the final training).")
 # the DARTS cell space (darts, egnas)
 flags.DEFINE_integer("cells", None, "Cells of the search supernet (short: 5; paper: 8).")
 flags.DEFINE_integer("channels", None, "Initial channels of the search supernet (short: 8; paper: 16).")
@@ -114,7 +114,7 @@ flags.DEFINE_integer("final_filters", None, "enas: channels of the final network
 FLAGS = flags.FLAGS
 
 # -- which algorithm reads which flag ----------------------------------------------------------
-COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "export_formats", "seed", "precision", "batch_size", "augment",
+COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "export_formats", "seed", "precision", "jit_compile", "batch_size", "augment",
                 "validation_split", "test_split", "max_examples", "overwrite", "paper_defaults")
 NASH_FLAGS = ("n_steps", "n_neighbors", "n_morphisms", "epochs_per_neighbor", "final_epochs", "pretrain_epochs",
               "seed_filters", "lr_start", "lr_end", "momentum", "weight_decay", "morphism_probabilities",
@@ -124,7 +124,7 @@ NASH_FLAGS = ("n_steps", "n_neighbors", "n_morphisms", "epochs_per_neighbor", "f
 SUPERNET_FLAGS = ("epochs", "final_epochs", "learning_rate", "learning_rate_min", "momentum", "weight_decay",
                   "grad_clip", "final_learning_rate")
 CELL_FLAGS = ("cells", "channels", "steps", "multiplier", "primitives", "partial_channels", "final_cells", "final_channels", "final_weight_decay", "auxiliary_weight", "drop_path_prob",
-              "cutout_length", "jit_compile")
+              "cutout_length")
 DARTS_FLAGS = ("arch_learning_rate", "arch_beta_1", "arch_beta_2", "arch_weight_decay", "edge_normalization")
 EGNAS_FLAGS = ("warmup_epochs", "population_size", "sigma_initial", "sigma_min", "zeta", "eta", "step",
                "alpha_momentum", "population_batch_stats")

@@ -34,10 +34,12 @@ def _policies(model):
     return {layer.dtype_policy.name for layer in model._flatten_layers(include_self=False)}
 
 
+# float16's own path, loss scaling, is in the weight step every supernet shares (DARTS, the
+# language model), DARTS's alpha step and the final training (compile adds it): DARTS and the
+# language model cover it; every image search runs in bfloat16.
 @pytest.mark.parametrize("algorithm, policy", [
     ("darts", "mixed_bfloat16"), ("egnas", "mixed_bfloat16"), ("enas", "mixed_bfloat16"),
-    ("darts", "mixed_float16"), ("egnas", "mixed_float16"), ("enas", "mixed_float16"),
-    ("enas_recurrent", "mixed_float16"),
+    ("darts", "mixed_float16"), ("enas_recurrent", "mixed_float16"),
 ])
 def test_supernet_searches_run_in_the_policy_set_before_the_tuner(algorithm, policy, global_policy, tmp_path):
     global_policy(policy)  # as a script would: the tuner takes it as its precision

@@ -219,6 +219,9 @@ class EnasTuner(SupernetTuner):
             authors' final script's, 0.4 and 1 - 0.6 = 0.4 (macro: none, as theirs).
         cutout_length: int, a `Cutout` hole of this side in the final network's training images
             (the paper's 2.89% micro result uses 16; the authors' scripts none). Defaults to 0.
+        jit_compile: bool, train the final network with XLA. The shared steps are not
+            XLA-compiled: XLA fails on the gradient of their `tf.switch_case` (TF 2.21, CPU).
+            Defaults to False.
         The recurrent space's training (`learning_rate`, `momentum`, `weight_decay`, `grad_clip`,
             `batch_size` None) is the authors' Penn Treebank search script's (`TRAINING`); its
             final training is the found cell's language model with the same SGD.
@@ -247,7 +250,7 @@ class EnasTuner(SupernetTuner):
                  controller_num_aggregate=None, final_candidates: int = 10, final_filters=None,
                  final_learning_rate=None, final_learning_rate_min=None,
                  final_weight_decay: float = FINAL_WEIGHT_DECAY, final_dropout=None, cutout_length: int = 0,
-                 final_cells=None, auxiliary_weight=None, drop_path_prob=None,
+                 final_cells=None, auxiliary_weight=None, drop_path_prob=None, jit_compile=False,
                  objective=None, seed=None, max_trials=None,
                  max_retries_per_trial: int = 0, max_consecutive_failed_trials: int = 3, **kwargs):
         self.space = get_space(search_space)
@@ -288,6 +291,7 @@ class EnasTuner(SupernetTuner):
         self.grad_clip = check_float("grad_clip", grad_clip, 0, exclusive=True)
         self.final_filters = None if final_filters is None else check_int("final_filters", final_filters, 2)
         self.seed = seed
+        self.jit_compile = bool(jit_compile)
         self.controller_kwargs = controller_kwargs(
             self.space, lstm_size=controller_lstm_size, tanh_constant=controller_tanh_constant,
             op_tanh_reduce=controller_op_tanh_reduce, temperature=controller_temperature,
@@ -449,7 +453,7 @@ class EnasTuner(SupernetTuner):
                 optimizer=CoupledSGD(momentum=self.momentum, nesterov=self.momentum > 0,
                                      **self._sgd_arguments(input_shape, self.final_learning_rate)),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"],
+                metrics=["accuracy"], jit_compile=self.jit_compile,
             )
             return model
         model = self.space.build_child_model(
@@ -463,7 +467,7 @@ class EnasTuner(SupernetTuner):
                                  weight_decay=self.final_weight_decay or None,
                                  global_clipnorm=self.grad_clip),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
+            metrics=["accuracy"], jit_compile=self.jit_compile,
         )
         return model
 

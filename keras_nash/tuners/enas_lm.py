@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nash.tuners.search_loop import EpochMetrics, SearchData, weight_step
+from keras_nash.tuners.search_loop import EpochMetrics, SearchData, compile_step, weight_step
 
 REWARD_CONSTANT = 80.0  # the paper's c in the reward c / valid_ppl
 LM_DECAY_START, LM_DECAY_RATE = 12, 0.95  # the authors' ptb_search.sh: lr_dec_start, lr_dec_rate
@@ -134,8 +134,8 @@ def make_lm_steps(network, optimizer, data: SearchData, hidden_size: int, arch_s
 
     signature = [tf.TensorSpec(x_spec.shape, x_spec.dtype), tf.TensorSpec(y_spec.shape, y_spec.dtype),
                  arch_spec]
-    return (tf.function(train_step, input_signature=signature, autograph=False),
-            tf.function(eval_step, input_signature=signature, autograph=False), state)
+    return (compile_step(train_step, signature, jit_compile=False),
+            compile_step(eval_step, signature, jit_compile=False), state)
 
 
 @keras.saving.register_keras_serializable(package="keras_nash")

@@ -6,7 +6,7 @@ architecture; the language model's are in `tuners/enas_lm.py`.
 
 import tensorflow as tf
 
-from keras_nash.tuners.search_loop import EpochMetrics, labels, weight_step
+from keras_nash.tuners.search_loop import EpochMetrics, compile_step, labels, weight_step
 
 
 def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None, metrics=None,
@@ -55,5 +55,5 @@ def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None,
         return loss, batch_accuracy(logits, y)
 
     signature = [x_spec, y_spec] + ([arch_spec] if arch_spec is not None else [])
-    return (tf.function(train_step, input_signature=signature),
-            tf.function(eval_step, input_signature=signature))
+    return (compile_step(train_step, signature, jit_compile=False),
+            compile_step(eval_step, signature, jit_compile=False))

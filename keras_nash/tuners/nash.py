@@ -60,10 +60,11 @@ class _ArchitectureHyperModel(keras_tuner.HyperModel):
     """Builds and compiles the network a trial's `nash/arch` value describes (the seed network
     when there is none: keras-tuner builds once with empty values to discover the space)."""
 
-    def __init__(self, seed_architecture, loss, metrics, lr_start, momentum, weight_decay, precision):
+    def __init__(self, seed_architecture, loss, metrics, lr_start, momentum, weight_decay, precision,
+                 jit_compile):
         super().__init__()
         self.seed_json = seed_architecture.to_json()
-        self.precision = precision
+        self.precision, self.jit_compile = precision, jit_compile
         self.loss, self.metrics = loss, metrics
         self.lr_start, self.momentum, self.weight_decay = lr_start, momentum, weight_decay
 
@@ -78,6 +79,7 @@ class _ArchitectureHyperModel(keras_tuner.HyperModel):
             optimizer=CoupledSGD(learning_rate, momentum=self.momentum, weight_decay=self.weight_decay or None),
             loss=self.loss,
             metrics=list(self.metrics),
+            jit_compile=self.jit_compile,
         )
 
 
@@ -105,6 +107,8 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         precision: "float32", "mixed_bfloat16" or "mixed_float16", the dtype policy of every
             network (`keras_nash.precision`; the preservation check's default tolerance follows
             it). None: the global policy now. Defaults to None.
+        jit_compile: bool, train each network with XLA (Keras's `jit_compile`; each child is a
+            new network, so XLA compiles once per child). Defaults to False.
         seed: int, the random seed of the search. Defaults to a random one.
         **kwargs: the hill climb's arguments, passed to `NashOracle` (`n_steps`,
             `n_neighbors`, `n_morphisms`, `epochs_per_neighbor`, `final_epochs`,
@@ -136,6 +140,7 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         metrics=("accuracy",),
         preservation_tolerance=None,
         precision=None,
+        jit_compile=False,
         seed=None,
         **kwargs,
     ):
@@ -164,7 +169,7 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not self._outputs_probabilities)
         self.precision = precisions.resolve(precision)
         hypermodel = _ArchitectureHyperModel(seed_architecture, loss, metrics, lr_start, momentum, weight_decay,
-                                             self.precision)
+                                             self.precision, bool(jit_compile))
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
 
     # -- search -----------------------------------------------------------------------------
