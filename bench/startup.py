@@ -1,0 +1,99 @@
+"""Benchmark: where a DARTS search's start-up goes (issue 16, item 5), on this machine.
+
+A supernet search pays, before its first step: building the supernet, tracing the compiled
+search step (Python builds the graph: two forward and two backward passes through every mixed
+operation) and the first call, in which TensorFlow's graph optimiser (grappler) rewrites that
+graph before it runs. Measured on random images for one first-order DARTS search step, in a
+fresh process each: with grappler as it is, and with its meta optimiser disabled for the whole
+process (`tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})`),
+then the time of a step once started.
+
+    python bench/startup.py [--cells 3] [--channels 4] [--image_size 16] [--batch_size 32]
+
+Writes bench/results/startup.json and prints a table. A few minutes on 2 CPU cores.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+CELLS = flags.DEFINE_integer("cells", 3, "Supernet cells.")
+CHANNELS = flags.DEFINE_integer("channels", 4, "Supernet initial channels.")
+IMAGE_SIZE = flags.DEFINE_integer("image_size", 16, "Image side.")
+BATCH = flags.DEFINE_integer("batch_size", 32, "Batch size.")
+STEPS = flags.DEFINE_integer("steps", 10, "Steps timed once started.")
+CHILD = flags.DEFINE_bool("child", False, "Internal: run one measurement in this process.")
+NO_GRAPPLER = flags.DEFINE_bool("no_grappler", False, "Internal: disable grappler's meta optimiser.")
+
+
+def measure() -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    sys.path.insert(0, str(HERE.parent))
+    from keras_nash.tuners.darts import DartsTuner
+    from keras_nash.tuners.search_loop import as_search_data
+
+    if NO_GRAPPLER.value:
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    tuner = DartsTuner(num_classes=10, epochs=2, cells=CELLS.value, channels=CHANNELS.value,
+                       directory=tempfile.mkdtemp(), project_name="startup")
+    rng = np.random.default_rng(0)
+    size, batch = IMAGE_SIZE.value, BATCH.value
+    x = rng.random((batch, size, size, 3)).astype("float32")
+    y = rng.integers(0, 10, batch).astype("int32")
+    data = as_search_data((x, y), {"validation_data": (x, y)}, batch)
+
+    class Trial:
+        trial_id, hyperparameters = "0", None
+
+    start = time.perf_counter()
+    state = tuner.create_search(Trial, data)
+    built = time.perf_counter()
+    signature = data.input_signature()
+    state.search_step.get_concrete_function(*signature, *signature)
+    traced = time.perf_counter()
+    state.search_step(x, y, x, y)
+    first = time.perf_counter()
+    for _ in range(STEPS.value):
+        state.search_step(x, y, x, y)
+    done = time.perf_counter()
+    return {"grappler": not NO_GRAPPLER.value, "build_s": built - start, "trace_s": traced - built,
+            "first_call_s": first - traced, "step_s": (done - first) / STEPS.value}
+
+
+def main(argv):
+    del argv
+    if CHILD.value:
+        print(json.dumps(measure()))
+        return
+    common = [f"--cells={CELLS.value}", f"--channels={CHANNELS.value}", f"--image_size={IMAGE_SIZE.value}",
+              f"--batch_size={BATCH.value}", f"--steps={STEPS.value}", "--child"]
+    rows = []
+    for extra in ([], ["--no_grappler"]):
+        out = subprocess.run([sys.executable, __file__, *common, *extra], check=True,
+                             capture_output=True, text=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+    settings = {"cells": CELLS.value, "channels": CHANNELS.value, "image_size": IMAGE_SIZE.value,
+                "batch_size": BATCH.value}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "startup.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
+    print(f"{'grappler':<10}{'build':>8}{'trace':>8}{'first':>8}{'step':>8}  (seconds)")
+    for r in rows:
+        print(f"{str(r['grappler']):<10}{r['build_s']:>8.1f}{r['trace_s']:>8.1f}{r['first_call_s']:>8.1f}"
+              f"{r['step_s']:>8.2f}")
+
+
+if __name__ == "__main__":
+    app.run(main)
