@@ -65,7 +65,7 @@ def test_nash_children_keep_the_precision_and_their_parents_function(policy, tmp
     x = rng.uniform(-1, 1, (64, 8, 8, 3)).astype("float32")
     y = rng.integers(0, 3, 64)
     seed = seed_models.simple_cnn((8, 8, 3), 3, filters=(4, 4, 4))
-    tuner = NashTuner(seed, precision=policy, n_steps=1, n_neighbors=3, n_morphisms=2,
+    tuner = NashTuner(seed, precision=policy, n_steps=1, n_neighbors=2, n_morphisms=2,
                       epochs_per_neighbor=1, pretrain_epochs=1, final_epochs=1, seed=3,
                       directory=str(tmp_path), project_name="nash_bf16")
     assert keras.config.dtype_policy().name == policy  # set to build the seed
