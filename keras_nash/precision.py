@@ -4,7 +4,10 @@ keras-tuner calls `keras.backend.clear_session()` before it builds a trial's mod
 resets Keras's global dtype policy to float32: a script's
 `keras.config.set_dtype_policy("mixed_bfloat16")` silently stops applying after the first
 trial. Every keras_nash tuner therefore takes `precision`, resolves it once (None: the global
-policy when the tuner is made) and sets it again whenever it builds a network (`apply`):
+policy when the tuner is made) and sets it again whenever it builds a network (`apply`), so the
+global policy is the search's after the tuner has built one (a `NashTuner` builds its seed when
+made). A resumed search must be given the precision it started with (mixed_float16's loss
+scaling adds optimizer variables):
 
 - "float32": everything in float32 (Keras's default).
 - "mixed_bfloat16": float32 variables, bfloat16 computations (TPUs, and GPUs from Ampere on);

@@ -197,3 +197,16 @@ def test_bad_final_fit_fails_before_any_trial(tmp_path, final_fit, message):
     with pytest.raises(ValueError, match=message):
         tuner.search(train, validation_data=val, verbose=0, final_fit=final_fit)
     assert not tuner.oracle.trials
+
+
+def test_final_fit_of_another_shape_fails_before_any_trial(tmp_path):
+    train, val = _data()  # 8x8 images
+    tuner = DartsTuner(directory=str(tmp_path), project_name="final_shape", **CONFIG)
+    bigger = (np.zeros((4, 16, 16, 3)), np.zeros(4))
+    with pytest.raises(ValueError, match=r"`final_fit`'s data must have the search's shape \(8, 8, 3\).*\(16, 16, 3\)"):
+        tuner.search(train, validation_data=val, verbose=0,
+                     final_fit={"x": bigger[0], "y": bigger[1], "validation_data": bigger})
+    with pytest.raises(ValueError, match=r"not `epochs` .*Received keys: \['epochs', 'validation_data', 'x'\]"):
+        tuner.search(train, validation_data=val, verbose=0,
+                     final_fit={"x": train, "validation_data": val, "epochs": 3})
+    assert not tuner.oracle.trials

@@ -281,7 +281,8 @@ class MicroSpace(EnasSpace):
     def _child_features(self, arch: MicroArchitecture, images, filters: int, cells=None,
                         drop_path_prob: float = 0.0, seed=None):
         """The cells; the auxiliary head reads the cell after the second reduction (the
-        authors' `aux_head_indices`), drop-path covers every operation but the identity."""
+        authors' `aux_head_indices`; the last cell in a network too short to have one after
+        it), drop-path covers every operation but the identity."""
         cells = self.num_cells if cells is None else cells
         auxiliary_cell = min(_reduction_cells(cells)[-1] + 1, cells - 1)
         s0 = s1 = _child_stem(images, self.stem_multiplier * filters)

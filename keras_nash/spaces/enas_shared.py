@@ -113,8 +113,9 @@ class EnasSpace:
         if not self.cells_options and (cells is not None or auxiliary_weight or drop_path_prob):
             raise ValueError(
                 f"The {self.name} space's networks take no `{prefix}cells`, `auxiliary_weight` "
-                "or `drop_path_prob` (the authors' macro child has no auxiliary head or drop-"
-                "path, and its depth is its architecture's): leave them unset. Received: "
+                "or `drop_path_prob` (only the micro space's do, as the authors' code: their "
+                "macro child has neither, and its depth is its architecture's): leave them "
+                "unset. Received: "
                 f"{prefix}cells={cells}, auxiliary_weight={auxiliary_weight}, "
                 f"drop_path_prob={drop_path_prob}"
             )
@@ -145,7 +146,7 @@ class EnasSpace:
                 two cells are repeated, reductions at `cells // 3` and `2 * cells // 3`.
             auxiliary_weight: float >= 0, an `AuxiliaryHead` after the cell that follows the
                 second reduction, its cross-entropy times this added to the training loss
-                (micro; the authors' final script: 0.4). Defaults to 0 (no head).
+                (micro; the authors' code: 0.4). Defaults to 0 (no head).
             drop_path_prob: float in [0, 1), drop-path on every operation that is not the
                 identity, at `drop_path_prob * (cell + 1) / cells` once `DropPathSchedule` has
                 ramped it up (micro; the authors' final script: 1 - 0.6). Defaults to 0.

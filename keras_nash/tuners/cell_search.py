@@ -81,6 +81,7 @@ class CellSearch(SupernetTuner):
             image of the final training; 0 for none (paper: 16, DARTS's `--cutout`).
         jit_compile: bool, compile the steps with XLA. Defaults to False.
         **kwargs: the oracle's own arguments (those `oracle_class` takes), then
+            `SupernetTuner`'s `precision` (the networks' dtype policy, `keras_nash.precision`),
             `keras_tuner.Oracle` ones (`max_retries_per_trial`, ...) and `keras_tuner.Tuner`
             ones (`directory`, `project_name`, `overwrite`, `logger`, `tuner_id`, ...).
     """

@@ -216,9 +216,11 @@ class EnasTuner(SupernetTuner):
             final network: 17, `enas_settings.FINAL_SIZE`, with `final_filters=36`.)
         auxiliary_weight, drop_path_prob: the final micro network's auxiliary head weight and
             drop-path probability (`MicroSpace.build_child_model`, ramped per epoch). None: the
-            authors' final script's, 0.4 and 1 - 0.6 = 0.4 (macro: none, as theirs).
+            authors' (0.4 in their code, switched on by their final script; drop-path 1 - 0.6 =
+            0.4 in the script; macro: none, as theirs).
         cutout_length: int, a `Cutout` hole of this side in the final network's training images
             (the paper's 2.89% micro result uses 16; the authors' scripts none). Defaults to 0.
+        precision: the dtype policy of every network (`keras_nash.precision`). Defaults to None.
         jit_compile: bool, train the final network with XLA. The shared steps are not
             XLA-compiled: XLA fails on the gradient of their `tf.switch_case` (TF 2.21, CPU).
             Defaults to False.
@@ -320,6 +322,8 @@ class EnasTuner(SupernetTuner):
     def search(self, *fit_args, **fit_kwargs):
         if self.recurrent:  # the data's format, then its token ids, before any trial
             check_token_ids(as_text_search_data(fit_args, fit_kwargs), self.num_classes)
+            if isinstance(fit_kwargs.get("final_fit"), dict):
+                check_token_ids(as_text_search_data((), fit_kwargs["final_fit"]), self.num_classes)
         return super().search(*fit_args, **fit_kwargs)
 
     def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed):

@@ -298,6 +298,7 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             A functional `keras.Model` (exportable like any model).
         """
         trial_ids = list(trial_ids or self.step_best_trials())
+        precisions.apply(self.precision)  # the members as the search built them
         if not trial_ids:
             raise ValueError("`snapshot_ensemble` needs finished trials; run `search` first.")
         shape = tuple(self.seed_architecture.node(self.seed_architecture.inputs[0]).config["shape"])

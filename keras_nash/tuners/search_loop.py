@@ -127,25 +127,33 @@ def as_search_data(fit_args, fit_kwargs, batch_size: int, shuffle_seed=None) -> 
     )
 
 
-def check_final_fit(final_fit, read_data, batch_size: int) -> None:
+def check_final_fit(final_fit, read_data, batch_size: int, input_shape: tuple) -> None:
     """Raise a clear ValueError unless `final_fit` (`search(final_fit=...)`) is a dict of
     `model.fit` arguments with `validation_data` whose data `read_data` (the tuner's
-    `search_data`) reads; `batch_size` is the search's, for arrays given without one."""
+    `search_data`) reads, of the search's `input_shape` (the final network is built for it);
+    `batch_size` is the search's, for arrays given without one."""
     example = "e.g. {'x': train, 'validation_data': val}"
     if not isinstance(final_fit, dict):
         raise ValueError(f"`final_fit` must be a dict of `model.fit` arguments ({example}) "
                          f"or None. Received: final_fit={final_fit!r}")
-    unknown = sorted(set(final_fit) - set(inspect.signature(keras.Model.fit).parameters))
+    allowed = set(inspect.signature(keras.Model.fit).parameters) - {"self", "epochs"}
+    unknown = sorted(set(final_fit) - allowed)
     if unknown or "validation_data" not in final_fit:
         raise ValueError(
             "`final_fit` must hold `model.fit` arguments, `validation_data` among them (the "
-            f"final trial is scored on it; {example}). Received keys: {sorted(final_fit)}"
+            f"final trial is scored on it; {example}), not `epochs` (the tuner's "
+            f"`final_epochs`). Received keys: {sorted(final_fit)}"
         )
     given = final_fit.get("batch_size")
     try:
-        read_data((), final_fit, check_int("batch_size", batch_size if given is None else given, 1), None)
+        data = read_data((), final_fit, check_int("batch_size", batch_size if given is None else given, 1), None)
     except ValueError as error:
         raise ValueError(f"`final_fit`: {error}") from None
+    if tuple(data.input_shape) != tuple(input_shape):
+        raise ValueError(
+            f"`final_fit`'s data must have the search's shape {tuple(input_shape)} (the final "
+            f"network is built for it). Received: {tuple(data.input_shape)}"
+        )
 
 
 def skip_passes(dataset: tf.data.Dataset, count: int) -> None:

@@ -332,9 +332,9 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         # Bad data fails here, before any trial (a trial's error would be retried), and so do
         # the final training's arguments, which are not used before the search's end.
         batch_size = check_int("batch_size", _given_batch_size(fit_kwargs, self.batch_size), 1)
-        self.search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=None)
+        data = self.search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=None)
         if final_fit is not None:
-            check_final_fit(final_fit, self.search_data, batch_size)
+            check_final_fit(final_fit, self.search_data, batch_size, data.input_shape)
         self._final_fit = final_fit
         return super().search(*fit_args, **fit_kwargs)
 
