@@ -6,8 +6,8 @@ resets Keras's global dtype policy to float32: a script's
 trial. Every keras_nash tuner therefore takes `precision`, resolves it once (None: the global
 policy when the tuner is made) and sets it again whenever it builds a network (`apply`), so the
 global policy is the search's after the tuner has built one (a `NashTuner` builds its seed when
-made). A resumed search must be given the precision it started with (mixed_float16's loss
-scaling adds optimizer variables):
+made). A resumed supernet search keeps the precision it started with (`check_resumed`:
+mixed_float16's loss scaling adds optimizer variables):
 
 - "float32": everything in float32 (Keras's default).
 - "mixed_bfloat16": float32 variables, bfloat16 computations (TPUs, and GPUs from Ampere on);
@@ -52,6 +52,18 @@ def resolve(precision=None) -> str:
 def apply(precision: str) -> None:
     """Make `precision` the global dtype policy (after keras-tuner's `clear_session`)."""
     keras.config.set_dtype_policy(precision)
+
+
+def check_resumed(saved, precision: str) -> None:
+    """Raise unless a resumed supernet search keeps the precision it was saved with (`saved`,
+    None for projects from before precisions were saved): mixed_float16's loss scaling keeps
+    optimizer state of its own, so a search cannot change precision midway."""
+    if saved is not None and saved != precision:
+        raise ValueError(
+            f"This project was searched with precision={saved!r}: resume it with that "
+            "precision, or start a new project (`overwrite=True` or another `project_name`). "
+            f"Received: precision={precision!r}"
+        )
 
 
 def loss_scaled(optimizer, precision: str):

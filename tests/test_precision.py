@@ -79,3 +79,12 @@ def test_nash_children_keep_the_precision_and_their_parents_function(policy, tmp
     errors = [t.metrics.get_last_value("preservation_error") for t in children]
     assert max(errors) <= morphisms.default_tolerance(policy)  # 1e-1 bfloat16, 3e-2 float16
     assert _policies(tuner.get_best_models(1)[0]) == {policy}
+
+
+def test_a_supernet_search_resumes_only_in_its_precision(tmp_path):
+    tuner_class, config = resume_run.CONFIGS["darts"]
+    tuner_class(**config, precision="mixed_float16", directory=str(tmp_path), project_name="p").save()
+    with pytest.raises(ValueError, match=r"searched with precision='mixed_float16'.*Received: precision='float32'"):
+        tuner_class(**config, precision="float32", directory=str(tmp_path), project_name="p")
+    resumed = tuner_class(**config, precision="mixed_float16", directory=str(tmp_path), project_name="p")
+    assert resumed.precision == "mixed_float16"

@@ -338,6 +338,13 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         self._final_fit = final_fit
         return super().search(*fit_args, **fit_kwargs)
 
+    def get_state(self):  # the precision a resumed search must keep
+        return {**super().get_state(), "precision": self.precision}
+
+    def set_state(self, state):
+        super().set_state(state)
+        precisions.check_resumed(state.get("precision"), self.precision)
+
     # ----- hooks for subclasses -----
     def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed) -> SearchData:
         """`search()`'s data as `SearchData` (images and labels: `as_search_data`)."""
