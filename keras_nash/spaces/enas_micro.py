@@ -268,9 +268,10 @@ class MicroSpace(EnasSpace):
         """
         channels = self.filters if filters is None else filters
         cells = self.num_cells if cells is None else cells
+        reduction_cells = _reduction_cells(cells)
         plan, scales, scale = [], [0, 0], 0
         for c in range(cells):
-            reduction = c in _reduction_cells(cells)
+            reduction = c in reduction_cells
             if reduction:
                 channels *= 2
                 scale += 1

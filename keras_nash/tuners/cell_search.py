@@ -160,8 +160,9 @@ class CellSearch(SupernetTuner):
     def build_supernet(self, hp=None, input_shape=None):
         return self.space.build_supernet(self.num_classes, seed=self.seed)
 
-    def weight_optimizer(self) -> CoupledSGD:
-        """The supernet weights' SGD: momentum, coupled L2 `weight_decay`, clip `grad_clip`."""
+    def weight_optimizer(self) -> keras.optimizers.Optimizer:
+        """The supernet weights' SGD: momentum, coupled L2 `weight_decay`, clip `grad_clip`
+        (in a `LossScaleOptimizer` under "mixed_float16")."""
         return loss_scaled(CoupledSGD(
             learning_rate=self.learning_rate, momentum=self.momentum,
             weight_decay=self.weight_decay or None, global_clipnorm=self.grad_clip,

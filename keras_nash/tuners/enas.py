@@ -453,26 +453,20 @@ class EnasTuner(SupernetTuner):
         if self.recurrent:
             model = StatefulLanguageModel(
                 self.space.build_child_model(arch, self.num_classes), batch_size=input_shape[0])
-            model.compile(
-                optimizer=CoupledSGD(momentum=self.momentum, nesterov=self.momentum > 0,
-                                     **self._sgd_arguments(input_shape, self.final_learning_rate)),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"], jit_compile=self.jit_compile,
+            optimizer = CoupledSGD(momentum=self.momentum, nesterov=self.momentum > 0,
+                                   **self._sgd_arguments(input_shape, self.final_learning_rate))
+        else:
+            model = self.space.build_child_model(
+                arch, input_shape, self.num_classes, filters=self.final_filters,
+                dropout=self.final_dropout, cutout_length=self.cutout_length, seed=self.seed,
+                cells=self.final_cells, auxiliary_weight=self.auxiliary_weight,
+                drop_path_prob=self.drop_path_prob,
             )
-            return model
-        model = self.space.build_child_model(
-            arch, input_shape, self.num_classes, filters=self.final_filters,
-            dropout=self.final_dropout, cutout_length=self.cutout_length, seed=self.seed,
-            cells=self.final_cells, auxiliary_weight=self.auxiliary_weight,
-            drop_path_prob=self.drop_path_prob,
-        )
-        model.compile(
-            optimizer=CoupledSGD(self.final_learning_rate, momentum=self.momentum, nesterov=True,
-                                 weight_decay=self.final_weight_decay or None,
-                                 global_clipnorm=self.grad_clip),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"], jit_compile=self.jit_compile,
-        )
+            optimizer = CoupledSGD(self.final_learning_rate, momentum=self.momentum, nesterov=True,
+                                   weight_decay=self.final_weight_decay or None,
+                                   global_clipnorm=self.grad_clip)
+        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"], jit_compile=self.jit_compile)
         return model
 
     def final_callbacks(self, hp):

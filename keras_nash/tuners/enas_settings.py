@@ -11,8 +11,9 @@ TRAIN_STEPS = {"macro": (50, 20), "micro": (30, 10), "recurrent": (100, 10)}
 # cifar10_{macro,micro}_search.sh, SGDR 0.05 -> 0.0005, batch 128 / 160; final:
 # cifar10_{macro,micro}_final.sh, SGDR 0.05 -> lr_min, dropout 1 - keep_prob before the
 # classifier, 310 / 630 epochs; micro: an auxiliary head weighted 0.4 and drop-path 1 - 0.6
-# (their macro child has neither: `general_child.py` ignores `--child_use_aux_heads`)), and their Penn Treebank search script (`scripts/ptb_search.sh`: plain SGD 0.25 on
-# the loss summed over time, decayed by 0.95 a epoch after epoch 12 (counted from 0) down to
+# (their macro child has neither: `general_child.py` ignores `--child_use_aux_heads`)), and
+# their Penn Treebank search script (`scripts/ptb_search.sh`: plain SGD 0.25 on the loss summed
+# over time, decayed by 0.95 a epoch after epoch 12 (counted from 0) down to
 # 0.0005, clip 10, batch 20, 100 epochs; the found cell's final training here uses the same SGD
 # for as many epochs, not their `ptb_final.sh`'s 2,000 epochs at learning rate 20).
 # Weight decay: the authors add `l2_reg * sum(w ** 2)` to the loss, a gradient term

@@ -127,6 +127,13 @@ def as_search_data(fit_args, fit_kwargs, batch_size: int, shuffle_seed=None) -> 
     )
 
 
+def batch_size_of(fit_kwargs, default: int) -> int:
+    """`fit_kwargs["batch_size"]` when given (0 included, to fail its check), else `default`,
+    checked to be an int >= 1."""
+    given = fit_kwargs.get("batch_size")
+    return check_int("batch_size", default if given is None else given, 1)
+
+
 def check_final_fit(final_fit, read_data, batch_size: int, input_shape: tuple) -> None:
     """Raise a clear ValueError unless `final_fit` (`search(final_fit=...)`) is a dict of
     `model.fit` arguments with `validation_data` whose data `read_data` (the tuner's
@@ -144,9 +151,8 @@ def check_final_fit(final_fit, read_data, batch_size: int, input_shape: tuple) -
             f"final trial is scored on it; {example}), not `epochs` (the tuner's "
             f"`final_epochs`). Received keys: {sorted(final_fit)}"
         )
-    given = final_fit.get("batch_size")
     try:
-        data = read_data((), final_fit, check_int("batch_size", batch_size if given is None else given, 1), None)
+        data = read_data((), final_fit, batch_size_of(final_fit, batch_size), None)
     except ValueError as error:
         raise ValueError(f"`final_fit`: {error}") from None
     if tuple(data.input_shape) != tuple(input_shape):

@@ -46,7 +46,8 @@ from keras_nash.checks import check_int
 from keras_nash.internals import CHECKPOINT_FILE, TrialStatus, trial_dir
 from keras_nash.logs import logger
 from keras_nash.tuners.search_loop import (
-    EpochLoop, SearchData, SearchState, as_search_data, check_final_fit, reseed, skip_passes,
+    EpochLoop, SearchData, SearchState, as_search_data, batch_size_of, check_final_fit, reseed,
+    skip_passes,
 )
 
 ROLE_EPOCH = "epoch"
@@ -331,7 +332,7 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         """
         # Bad data fails here, before any trial (a trial's error would be retried), and so do
         # the final training's arguments, which are not used before the search's end.
-        batch_size = check_int("batch_size", _given_batch_size(fit_kwargs, self.batch_size), 1)
+        batch_size = batch_size_of(fit_kwargs, self.batch_size)
         data = self.search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=None)
         if final_fit is not None:
             check_final_fit(final_fit, self.search_data, batch_size, data.input_shape)
@@ -435,7 +436,7 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         start = time.perf_counter()
         values = trial.hyperparameters.values
         epoch = int(values[self.key("epoch")])
-        batch_size = check_int("batch_size", _given_batch_size(fit_kwargs, self.batch_size), 1)
+        batch_size = batch_size_of(fit_kwargs, self.batch_size)
         data = self.search_data(fit_args, fit_kwargs, batch_size,
                                 shuffle_seed=values.get(self.key("data_seed")))
         self._align_passes(fit_args, fit_kwargs, epoch)
@@ -490,8 +491,3 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
     def search_state(self):
         """The in-memory `SearchState` of the running search (None before, after the final)."""
         return self._search_state
-
-
-def _given_batch_size(fit_kwargs, default):
-    """`search(batch_size=)` when given (0 included, to fail its check), else `default`."""
-    return default if fit_kwargs.get("batch_size") is None else fit_kwargs["batch_size"]
