@@ -20,6 +20,8 @@ keras-tuner:
   (`trial_dir`, `CHECKPOINT_FILE`).
 
 Keras:
+- `Model._symbolic_build` (what `fit` runs first under a distribution strategy): through
+  `build_compiled_state`, so that a NASH child's train step is traced once, not twice.
 - `Optimizer._apply_weight_decay` (overridden to switch off the decoupled form) and
   `Optimizer._use_weight_decay` (the `exclude_from_weight_decay` filter), for the coupled L2
   of `keras_nash.optimizers`.
@@ -55,6 +57,7 @@ CALLED = {
         "_configure_tensorboard_dir",
     ),
     keras.optimizers.Optimizer: ("_use_weight_decay",),
+    keras.Model: ("_symbolic_build",),
     keras_tuner.Oracle: ("_get_oracle_fname", "_get_trial_dir"),
     _base_tuner_module.BaseTuner: ("_is_worker", "_get_tuner_fname"),
 }
@@ -101,6 +104,17 @@ def trial_callbacks(tuner, callbacks, trial) -> list:
     callbacks = tuner._deepcopy_callbacks(list(callbacks or []))
     tuner._configure_tensorboard_dir(callbacks, trial, 0)
     return callbacks
+
+
+def build_compiled_state(model, x, y) -> None:
+    """Create a compiled model's metric, loss and optimizer variables before `fit`.
+
+    A `tf.function` whose first trace creates variables is traced a second time; Keras builds
+    the compiled metrics inside the first trace of the train step unless a distribution
+    strategy is set, so every new network would be traced twice. Built here from the shapes
+    of a batch (`x`, `y`: arrays or `tf.TensorSpec`s; nothing is computed), it is traced once.
+    """
+    model._symbolic_build(data_batch=(x, y, None))
 
 
 def uses_weight_decay(optimizer, variable) -> bool:

@@ -61,7 +61,7 @@ def test_default_file_is_embedded_and_small():
 
 def test_default_train_split_is_standardised():
     arrays = datasets.load_arrays("default")
-    data = datasets.load("default", batch_size=512)
+    data = datasets.load("default", batch_size=400)  # 7 full batches: every training image
     x = _all_images(data.train).astype(np.float64)
     assert len(x) == len(arrays.train[0]) == 2800
     np.testing.assert_allclose(x.mean(axis=(0, 1, 2)), 0.0, atol=1e-3)
@@ -130,7 +130,11 @@ def test_from_arrays_with_test_and_max_examples():
         max_examples=25,
     )
     assert data.num_examples == {"train": 25, "validation": 10, "test": 10}
-    assert _count(data.train) == 25
+    # Training batches are full (a fixed shape): 3 x 7, the 4 left over go to other epochs.
+    assert _count(data.train) == 21 and data.train.element_spec[0].shape[0] == 7
+    assert _count(data.validation) == 10 and data.validation.element_spec[0].shape[0] is None
+    small = datasets.from_arrays(_images(20), _labels(20), batch_size=64, test_split=0.0, validation_split=0.0)
+    assert _count(small.train) == 20  # smaller than one batch: one smaller batch
 
 
 def test_augmentation_keeps_shapes_and_changes_pixels():

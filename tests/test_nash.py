@@ -32,15 +32,32 @@ def data():
 
 
 class _EpochScores(keras.callbacks.Callback):
-    """Each training's per-epoch val_accuracy, in a list its deep copies (one per trial) share."""
+    """Each training's per-epoch val_accuracy, in a list its deep copies (one per trial) share,
+    and the traces of its model's train and test steps so far at each epoch's end (`traces`)."""
 
     runs = []
+    traces = []
+    counts = {}  # step name -> traces of the model in training
 
     def on_train_begin(self, logs=None):
         self.runs.append([])
+        self.traces.append([])
+        self.counts.clear()
 
     def on_epoch_end(self, epoch, logs=None):
         self.runs[-1].append(logs["val_accuracy"])
+        self.traces[-1].append((self.counts.get("train_step", 0), self.counts.get("test_step", 0)))
+
+
+def _counting(name):
+    """`keras.Model.<name>` counting its calls, which happen only while Keras traces it."""
+    original = getattr(keras.Model, name)
+
+    def step(self, data):
+        _EpochScores.counts[name] = _EpochScores.counts.get(name, 0) + 1
+        return original(self, data)
+
+    return step
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +68,12 @@ def searched(tmp_path_factory, data):
     keras.utils.set_random_seed(0)
     tuner = nash_run.tuner(str(directory), overwrite=True)
     _EpochScores.runs.clear()
-    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0,
-                 callbacks=[_EpochScores()])
+    _EpochScores.traces.clear()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("train_step", "test_step"):
+            patch.setattr(keras.Model, name, _counting(name))
+        tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0,
+                     callbacks=[_EpochScores()])
     return tuner, directory
 
 
@@ -96,6 +117,14 @@ def test_scores_are_end_of_cycle_and_the_incumbent_is_the_best_fresh_neighbour(s
     model = tuner.load_model(child)
     accuracy = np.mean(np.argmax(model.predict(x_val, verbose=0), axis=-1) == y_val)
     assert accuracy == pytest.approx(child.score, abs=1e-6)
+
+
+def test_each_child_traces_its_steps_once_and_no_epoch_retraces(searched):
+    """A child is a new network, so Keras traces its train and test steps once (XLA: one
+    compile each, the batch shape being fixed); its later epochs reuse them."""
+    assert [len(run) for run in _EpochScores.traces] == [1, 2, 2, 2, 2, 2, 2, 1]
+    for run in _EpochScores.traces:
+        assert run == [(1, 1)] * len(run)
 
 
 def test_a_trial_reports_the_end_of_its_cycle_not_its_best_epoch(monkeypatch, tmp_path):

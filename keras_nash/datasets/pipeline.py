@@ -26,7 +26,9 @@ class Data:
 
     Attributes:
         train: batched `(image, label)` pipeline, reshuffled each epoch from the seed, augmented
-            when asked, prefetched.
+            when asked, prefetched; full batches only (a fixed batch shape, so an XLA-compiled
+            step compiles once: the few examples left over are in other epochs' batches, as
+            the order reshuffles), or one smaller batch when the split is smaller than a batch.
         validation: batched, prefetched, neither shuffled nor augmented (empty when
             `validation_split=0`).
         test: like `validation`, or None when the source has no test data and `test_split=0`.
@@ -124,7 +126,8 @@ def pipeline(dataset, *, preprocessing, batch_size, seed, training=False, augmen
         shuffle_buffer: int, the shuffle buffer of a training pipeline. Defaults to 0.
 
     Returns:
-        A batched, prefetched `tf.data.Dataset` of `(float32 image, int32 label)`.
+        A batched, prefetched `tf.data.Dataset` of `(float32 image, int32 label)`; a training
+        pipeline drops the last partial batch when it has a full one (fixed batch shape).
     """
     scale = tf.constant(preprocessing["scale"], tf.float32)
     mean = tf.constant(preprocessing["mean"], tf.float32)
@@ -146,7 +149,9 @@ def pipeline(dataset, *, preprocessing, batch_size, seed, training=False, augmen
         dataset = tf.data.Dataset.zip((dataset, randoms)).map(transform, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         dataset = dataset.map(lambda image, label: transform((image, label)), num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    # `cardinality` is known for array and tfds sources (-2, unknown, counts as large).
+    drop_remainder = training and not 0 <= int(dataset.cardinality()) < batch_size
+    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
 def augment_image(image, random):

@@ -51,7 +51,9 @@ from keras_nash.logs import logger
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.tuners.arguments import oracle_arguments
 from keras_nash.tuners.hill_climbing import NashOracle, describe
-from keras_nash.tuners.nash_data import check_search_data, steps_per_epoch, training_batches, validation_batches
+from keras_nash.tuners.nash_data import (
+    batch_spec, check_search_data, steps_per_epoch, training_batches, validation_batches,
+)
 
 _KEY = "nash/"
 
@@ -201,6 +203,7 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         epochs = int(values[_KEY + "epochs"])
         steps = steps_per_epoch(args, kwargs)
         self.hypermodel.compile(model, schedules.cosine_annealing(self.lr_start, self.lr_end, max(1, epochs * steps)))
+        internals.build_compiled_state(model, *batch_spec(args, kwargs))  # one trace per child
         callbacks = list(kwargs.pop("callbacks", []))
         callbacks = [_ConstantLogs(extra), keras.callbacks.TerminateOnNaN()] + callbacks
         kwargs.pop("epochs", None)

@@ -91,3 +91,14 @@ def steps_per_epoch(args, kwargs):
             steps = _COUNTED[data]
         return max(1, steps)
     return max(1, math.ceil(len(data) / (kwargs.get("batch_size") or 32)))
+
+
+def batch_spec(args, kwargs):
+    """`(x, y)` of one training batch's shapes and dtypes, for `build_compiled_state`: a
+    dataset's `element_spec`, or the first example of arrays (nothing is read from a dataset)."""
+    data = args[0] if args else kwargs.get("x")
+    if isinstance(data, tf.data.Dataset):
+        spec = data.element_spec
+        return spec[0], spec[1]
+    y = args[1] if len(args) > 1 else kwargs.get("y")
+    return np.asarray(data[:1]), np.asarray(y[:1])
