@@ -7,6 +7,8 @@ and nowhere else, so an upgrade that removes one breaks this module (and
 
 keras-tuner:
 - `Display` (`keras_tuner.src.engine.oracle.Display`): the base of the one-line trial displays.
+- `SaveBestEpoch` (`keras_tuner.src.engine.tuner_utils`): the callback `Tuner.run_trial` adds
+  to save each improving epoch's weights, which NASH leaves out (it keeps the end of the cycle).
 - `Oracle._display`, `Oracle._project_dir`: through `set_display` and `project_dir`;
   `Oracle._retry_queue` (the trials a restart runs again): through `retry_queue`.
 - `Tuner._try_build` (clear_session + build + size check), `Tuner._get_checkpoint_fname`,
@@ -34,6 +36,7 @@ import keras_tuner
 from keras_tuner.engine.trial import TrialStatus  # noqa: F401  (public; re-exported for one import)
 from keras_tuner.src.engine import oracle as _oracle_module
 from keras_tuner.src.engine import base_tuner as _base_tuner_module
+from keras_tuner.src.engine import tuner_utils as _tuner_utils
 
 from keras_nash import files
 
@@ -42,6 +45,9 @@ CHECKPOINT_FILE = "checkpoint.weights.h5"
 
 Display = _oracle_module.Display
 """keras-tuner's trial display (`show_hyperparameter_table`, `on_trial_begin`, ...)."""
+
+SaveBestEpoch = _tuner_utils.SaveBestEpoch
+"""The callback keras-tuner's `run_trial` adds: saves the weights at every improving epoch."""
 
 OVERRIDDEN = {
     keras_tuner.Tuner: ("_build_and_fit_model",),
@@ -113,6 +119,7 @@ def build_compiled_state(model, x, y) -> None:
     the compiled metrics inside the first trace of the train step unless a distribution
     strategy is set, so every new network would be traced twice. Built here from the shapes
     of a batch (`x`, `y`: arrays or `tf.TensorSpec`s; nothing is computed), it is traced once.
+    Call it in the scope of `model.distribute_strategy`, as `compile`.
     """
     model._symbolic_build(data_batch=(x, y, None))
 

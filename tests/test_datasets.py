@@ -305,3 +305,18 @@ def test_tfds_download_error_is_reported_with_offline_hint(tmp_path, monkeypatch
         datasets.load("cifar10", data_dir=str(tmp_path))
     assert calls == ["cifar10"]
     assert time.monotonic() - start < 30
+
+
+def test_batch_augmentation_is_each_examples_own_crop_and_flip():
+    """`augment_batch` gives example i the pad-crop-flip its random number names (a numpy
+    reference: row offset r mod 9, column offset the next base-9 digit, flip the next bit)."""
+    from keras_nash.datasets.pipeline import PAD, augment_batch
+
+    x = np.random.default_rng(0).random((6, 8, 8, 3)).astype("float32")
+    randoms = [0, 1, 9, 81, 80, -5]
+    out = augment_batch(x, np.array(randoms, np.int64)).numpy()
+    padded = np.pad(x, [[0, 0], [PAD, PAD], [PAD, PAD], [0, 0]])
+    for i, r in enumerate(randoms):
+        r %= 162
+        crop = padded[i, r % 9 : r % 9 + 8, r // 9 % 9 : r // 9 % 9 + 8]
+        np.testing.assert_array_equal(out[i], crop[:, ::-1] if r // 81 else crop)

@@ -133,36 +133,46 @@ def pipeline(dataset, *, preprocessing, batch_size, seed, training=False, augmen
     mean = tf.constant(preprocessing["mean"], tf.float32)
     std = tf.constant(preprocessing["std"], tf.float32)
 
-    def transform(example, random=None):
-        image, label = example
-        image = tf.cast(image, tf.float32) * scale
-        if random is not None:
-            image = augment_image(image, random)
-        return (image - mean) / std, tf.cast(label, tf.int32)
+    def transform(images, labels, randoms=None):  # a batch at once: no per-image Python op
+        images = tf.cast(images, tf.float32) * scale
+        if randoms is not None:
+            images = augment_batch(images, randoms)
+        return (images - mean) / std, tf.cast(labels, tf.int32)
 
     if training:
         dataset = dataset.shuffle(max(1, shuffle_buffer), seed=seed, reshuffle_each_iteration=True)
-    if training and augment:
-        # One fresh random int64 per example and epoch, reproducible from the seed; the
-        # stateless ops of `augment_image` turn it into the crop offset and the flip.
-        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        dataset = tf.data.Dataset.zip((dataset, randoms)).map(transform, num_parallel_calls=tf.data.AUTOTUNE)
-    else:
-        dataset = dataset.map(lambda image, label: transform((image, label)), num_parallel_calls=tf.data.AUTOTUNE)
     # `cardinality` is known for array and tfds sources (-2, unknown, counts as large).
     drop_remainder = training and not 0 <= int(dataset.cardinality()) < batch_size
-    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    if training and augment:
+        # One fresh random int64 per example and epoch, reproducible from the seed, which
+        # `augment_batch` turns into the example's crop offset and flip.
+        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        dataset = tf.data.Dataset.zip((dataset, randoms)).batch(batch_size, drop_remainder=drop_remainder)
+        dataset = dataset.map(lambda example, random: transform(*example, random),
+                              num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).map(
+            transform, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def augment_image(image, random):
-    """Zero-pad by `PAD`, crop back to the image's size at a random offset, maybe flip.
+def augment_batch(images, randoms):
+    """Zero-pad by `PAD`, crop each image back to its size at its own random offset, flip half.
 
     Args:
-        image: float32 `(H, W, C)` image, scaled but not yet standardised.
-        random: int64 scalar, the example's random number for this epoch.
+        images: float32 `(batch, H, W, C)` images, scaled but not yet standardised.
+        randoms: int64 `(batch,)`, each example's random number for this epoch: its row offset
+            is `r mod (2 PAD + 1)`, its column offset the next digit in that base, its flip
+            the next bit.
     """
-    crop_seed = tf.stack([random, tf.constant(1, tf.int64)])
-    flip_seed = tf.stack([random, tf.constant(2, tf.int64)])
-    padded = tf.pad(image, [[PAD, PAD], [PAD, PAD], [0, 0]])
-    image = tf.image.stateless_random_crop(padded, size=tf.shape(image), seed=crop_seed)
-    return tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    span = 2 * PAD + 1
+    randoms = tf.math.floormod(randoms, span * span * 2)
+    rows_offset = tf.cast(randoms % span, tf.int32)
+    cols_offset = tf.cast(randoms // span % span, tf.int32)
+    flip = randoms // (span * span) == 1
+    shape = tf.shape(images)
+    padded = tf.pad(images, [[0, 0], [PAD, PAD], [PAD, PAD], [0, 0]])
+    rows = rows_offset[:, None] + tf.range(shape[1])[None]
+    cols = cols_offset[:, None] + tf.range(shape[2])[None]
+    cropped = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+    return tf.where(flip[:, None, None, None], tf.reverse(cropped, axis=[2]), cropped)

@@ -202,9 +202,12 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             extra["preservation_error"], extra["training_mode_difference"] = self._inherit(model, values, args, kwargs)
         epochs = int(values[_KEY + "epochs"])
         steps = steps_per_epoch(args, kwargs)
-        self.hypermodel.compile(model, schedules.cosine_annealing(self.lr_start, self.lr_end, max(1, epochs * steps)))
-        internals.build_compiled_state(model, *batch_spec(args, kwargs))  # one trace per child
-        callbacks = list(kwargs.pop("callbacks", []))
+        with model.distribute_strategy.scope():  # keras-tuner's `distribution_strategy`, if any
+            self.hypermodel.compile(model, schedules.cosine_annealing(self.lr_start, self.lr_end, max(1, epochs * steps)))
+            internals.build_compiled_state(model, *batch_spec(args, kwargs))  # one trace per child
+        # keras-tuner's `SaveBestEpoch` would write the weights at every improving epoch; the
+        # checkpoint NASH keeps is the end of the cycle, written once below.
+        callbacks = [c for c in kwargs.pop("callbacks", []) if not isinstance(c, internals.SaveBestEpoch)]
         callbacks = [_ConstantLogs(extra), keras.callbacks.TerminateOnNaN()] + callbacks
         kwargs.pop("epochs", None)
         if isinstance(args[0] if args else kwargs.get("x"), tf.data.Dataset):
@@ -217,8 +220,8 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             raise keras_tuner.errors.FailedTrialError(
                 f"Trial {trial.trial_id}: the loss became NaN or infinite (losses {losses}); the child is dropped."
             )
-        # keras-tuner saved the best epoch's weights; the paper scores and inherits the network
-        # at the end of its cycle (`run_trial`), so that is what the checkpoint holds.
+        # The paper scores and inherits the network at the end of its cycle (`run_trial`), so
+        # that is what the checkpoint holds.
         files.replace_atomically(internals.checkpoint_path(self, trial.trial_id), model.save_weights)
         history.history["trial_seconds"] = [time.perf_counter() - start] * len(losses)
         history.history["fit_seconds"] = [fit_seconds] * len(losses)
