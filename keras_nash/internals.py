@@ -24,7 +24,8 @@ keras-tuner:
 Keras:
 - `Model._symbolic_build` (what `fit` runs first under a distribution strategy): through
   `build_compiled_state`, so that a NASH child's train step is traced once, not twice.
-- `Optimizer._apply_weight_decay` (overridden to switch off the decoupled form) and
+- `Optimizer._apply_weight_decay` (overridden to switch off the decoupled form),
+  `Optimizer._clip_gradients` (overridden to clip after the replicas' sum) and
   `Optimizer._use_weight_decay` (the `exclude_from_weight_decay` filter), for the coupled L2
   of `keras_nash.optimizers`.
 """
@@ -53,7 +54,7 @@ OVERRIDDEN = {
     keras_tuner.Tuner: ("_build_and_fit_model",),
     _base_tuner_module.BaseTuner: ("_populate_initial_space",),
     keras_tuner.Oracle: ("_save_trial",),
-    keras.optimizers.Optimizer: ("_apply_weight_decay",),
+    keras.optimizers.Optimizer: ("_apply_weight_decay", "_clip_gradients"),
 }
 """Private methods keras_nash's subclasses override, by the class that must still define them."""
 

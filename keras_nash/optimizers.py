@@ -8,6 +8,9 @@ momentum), about 10x weaker at momentum 0.9 for the same number.
 
 One order for every update (the DARTS / PyTorch order):
 1. the loss gradient is clipped to `global_clipnorm` (or `clipnorm` / `clipvalue`) when set;
+   under a distribution strategy, the global batch's gradient (the replicas' gradients summed
+   first, as on one device and in PyTorch's `DistributedDataParallel`; Keras's own optimizers
+   clip each replica's gradient before the sum, a bound `replicas` times looser);
 2. the coupled L2 term `weight_decay * w` is added to it, for every variable the optimizer
    updates except those excluded with `exclude_from_weight_decay(...)`;
 3. the optimizer's update (momentum, Nesterov, Adam moments) runs on the sum.
@@ -27,6 +30,7 @@ Example:
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from keras_nash import internals
@@ -46,6 +50,17 @@ class _CoupledWeightDecay:
                 ops.multiply(ops.cast(self.weight_decay, variable.dtype), variable),
             )
         return super().update_step(gradient, variable, learning_rate)
+
+    def _clip_gradients(self, grads):
+        context = tf.distribute.get_replica_context()  # None in a cross-replica context
+        clips = self.clipnorm or self.global_clipnorm or self.clipvalue
+        if not clips or context is None or context.num_replicas_in_sync == 1:
+            return super()._clip_gradients(grads)
+        # Clip the sum of the replicas' gradients; each replica then hands Keras's all-reduce
+        # (which sums them again) its share. One more all-reduce a step, only when clipping.
+        replicas = context.num_replicas_in_sync
+        clipped = super()._clip_gradients(context.all_reduce(tf.distribute.ReduceOp.SUM, list(grads)))
+        return [g / replicas for g in clipped]
 
 
 @keras.saving.register_keras_serializable(package="keras_nash")

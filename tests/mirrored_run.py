@@ -1,10 +1,13 @@
-"""A tiny search under `tf.distribute.MirroredStrategy` over two logical CPUs, as a script:
+"""Tiny searches under `tf.distribute.MirroredStrategy` over two logical CPUs, as a script:
 logical devices can only be made before TensorFlow starts, so tests run it in a fresh process.
 
-Usage: python -m tests.mirrored_run ALGORITHM DIRECTORY. Prints one JSON line: every trial's
-status, the replicas each training ran on, and (NASH) the children's preservation errors.
+Usage: python -m tests.mirrored_run ALGORITHM DIRECTORY, ALGORITHM one of nash, darts, egnas,
+enas, weight_step. Prints one JSON line: every trial's status, the replicas each training (or
+search epoch) ran on, and (NASH) the children's preservation errors; weight_step: the weights
+after a few clipped weight steps on two replicas against one device.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -17,19 +20,60 @@ _CPU = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(_CPU, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 from keras_nash import seed_models  # noqa: E402
-from keras_nash.tuners import NashTuner  # noqa: E402
+from keras_nash.spaces import MicroSpace  # noqa: E402
+from keras_nash.tuners import DartsTuner, EnasTuner, EvolutionTuner, NashTuner  # noqa: E402
 from tests.helpers import real_images  # noqa: E402
 
 
 class _Replicas(keras.callbacks.Callback):
-    """Records the replicas of each training (`fit`) the tuner runs."""
+    """Records the replicas of each training (`fit`, or a search epoch) the tuner runs: the
+    model's strategy, and the copies its first weight has (2 for a mirrored variable)."""
 
     seen = []
+    copies = []
+    losses = []
 
     def on_train_begin(self, logs=None):
         self.seen.append(self.model.distribute_strategy.num_replicas_in_sync)
+        self.copies.append(len(getattr(self.model.trainable_variables[0].value, "values", [0])))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.losses.append(float(logs["loss"]))
+
+
+def weight_steps(strategy):
+    """A few clipped `weight_step`s of a dense network (no batch norm: the same function on
+    any split), on `strategy` or one device (None), with keras_nash's `CoupledSGD` and with
+    Keras's `SGD`; the last batch (1 example) leaves one replica empty. Returns the weights."""
+    from keras_nash.optimizers import CoupledSGD
+    from keras_nash.tuners.search_loop import EpochLoop, EpochMetrics, compile_step, weight_step
+
+    x, y = real_images(49, 8, seed=2)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    weights = {}
+    for name, make in (("coupled", CoupledSGD), ("keras", keras.optimizers.SGD)):
+        scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
+        with scope:
+            keras.utils.set_random_seed(3)
+            model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                                      keras.layers.Dense(16, activation="relu"), keras.layers.Dense(10)])
+            optimizer = make(learning_rate=0.5, momentum=0.9, global_clipnorm=0.05)
+            optimizer.build(model.trainable_variables)
+            metrics = EpochMetrics()
+
+            def step(x, y):
+                weight_step(lambda inputs: model(inputs, training=True), optimizer,
+                            model.trainable_variables, x, y, metrics)
+
+            signature = (tf.TensorSpec((None, 8, 8, 3)), tf.TensorSpec((None,), "int32"))
+            loop = EpochLoop(0, [], model, verbose=0, strategy=strategy)
+            result = loop.train(compile_step(step, signature, jit_compile=False), dataset, metrics)
+        weights[name] = [np.asarray(v).tolist() for v in model.trainable_variables]
+        weights[name + "_loss"] = result["loss"]
+    return weights
 
 
 def main(argv):
@@ -38,21 +82,72 @@ def main(argv):
     x, y = real_images(128, 16, seed=0)
     x_val, y_val = real_images(64, 16, seed=1)
     keras.utils.set_random_seed(0)
-    if algorithm != "nash":
+    if algorithm == "weight_step":
+        two, one = weight_steps(strategy), weight_steps(None)
+        print(json.dumps({
+            name: float(max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(two[name], one[name])))
+            for name in ("coupled", "keras")
+        } | {"losses": [two["coupled_loss"], one["coupled_loss"]],
+             "recurrent_error": _recurrent_error(strategy, directory)}))
+        return
+    if algorithm == "supernets":
+        results = {name: search(name, strategy, os.path.join(directory, name), x, y, x_val, y_val)
+                   for name in ("darts", "egnas", "enas")}
+        print(json.dumps(results))
+        return
+    print(json.dumps(search(algorithm, strategy, directory, x, y, x_val, y_val)))
+
+
+def _recurrent_error(strategy, directory) -> str:
+    """The error a recurrent ENAS search under `strategy` raises (before any trial)."""
+    from keras_nash import datasets
+
+    text = datasets.load_text(batch_size=4, bptt=5)
+    tuner = EnasTuner("recurrent", num_classes=len(text.vocabulary), epochs=1,
+                      distribution_strategy=strategy, directory=directory, project_name="recurrent")
+    try:
+        tuner.search(text.train, validation_data=text.validation)
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
+def search(algorithm, strategy, directory, x, y, x_val, y_val) -> dict:
+    """A tiny search of `algorithm` under `strategy`: what each trial and training showed."""
+    _Replicas.seen, _Replicas.copies, _Replicas.losses = [], [], []
+    common = dict(seed=7, distribution_strategy=strategy, directory=directory,
+                  project_name="mirrored")
+    # Two search epochs, not the final training (a `fit`, as NASH's).
+    supernet = dict(epochs=2, final_epochs=1, max_trials=2, batch_size=32, **common)
+    cells = dict(cells=3, channels=4, steps=2, multiplier=2, final_cells=3, final_channels=4,
+                 primitives=("skip_connect", "max_pool_3x3", "avg_pool_3x3"), **supernet)
+    if algorithm == "nash":
+        seed = seed_models.simple_cnn((16, 16, 3), 10, filters=(4, 8, 16))
+        tuner = NashTuner(seed, n_steps=1, n_neighbors=2, n_morphisms=2, epochs_per_neighbor=1,
+                          final_epochs=1, pretrain_epochs=1, **common)
+    elif algorithm == "darts":
+        tuner = DartsTuner(**cells)
+    elif algorithm == "egnas":
+        tuner = EvolutionTuner(warmup_epochs=1, population_size=4, **cells)
+    elif algorithm == "enas":
+        space = MicroSpace(num_cells=2, num_blocks=2, filters=4, stem_multiplier=1,
+                           operations=("skip_connect", "avg_pool_3x3", "max_pool_3x3"))
+        tuner = EnasTuner(space, controller_train_steps=2, controller_num_aggregate=2,
+                          controller_lstm_size=8, final_candidates=2, **supernet)
+    else:
         raise SystemExit(f"unknown algorithm {algorithm!r}")
-    seed = seed_models.simple_cnn((16, 16, 3), 10, filters=(4, 8, 16))
-    tuner = NashTuner(seed, n_steps=1, n_neighbors=2, n_morphisms=2, epochs_per_neighbor=1,
-                      final_epochs=1, pretrain_epochs=1, seed=7, distribution_strategy=strategy,
-                      directory=directory, project_name="mirrored")
     tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0, callbacks=[_Replicas()])
     trials = [tuner.oracle.trials[t] for t in sorted(tuner.oracle.trials)]
-    print(json.dumps({
+    return {
         "status": [t.status for t in trials],
         "replicas": _Replicas.seen,
+        "copies": _Replicas.copies,
+        "losses": _Replicas.losses,
+        "trace_counts": getattr(tuner, "trace_counts", None),
         "preservation_errors": [t.metrics.get_last_value("preservation_error") for t in trials
-                                if t.hyperparameters.values["nash/parent"]],
+                                if t.hyperparameters.values.get("nash/parent")],
         "scores": [t.score for t in trials],
-    }))
+    }
 
 
 if __name__ == "__main__":

@@ -188,9 +188,9 @@ class CellSearch(SupernetTuner):
         )
         return float(schedule(epoch))
 
-    def validate(self, state, data) -> dict:
+    def validate(self, state, data, loop: EpochLoop) -> dict:
         """The supernet's validation loss and accuracy with the current alpha."""
-        return EpochLoop.evaluate(state.eval_step, data.validation, state.val_metrics)
+        return loop.evaluate(state.eval_step, data.validation, state.val_metrics)
 
     # ----- the final network -----
     def build_final_model(self, hp):

@@ -39,7 +39,9 @@ from keras_nash.optimizers import CoupledAdam
 from keras_nash.precision import loss_scaled
 from keras_nash.spaces.darts import DartsSpace, Genotype, check_alpha, edge_weights
 from keras_nash.tuners.cell_search import CellSearch
-from keras_nash.tuners.search_loop import SearchState, compile_step, cross_entropy, weight_step
+from keras_nash.tuners.search_loop import (
+    SearchState, compile_step, cross_entropy, global_share, weight_step,
+)
 from keras_nash.tuners.supernet import SupernetOracle
 
 _KEY = "darts/"
@@ -227,7 +229,7 @@ class DartsTuner(CellSearch):
                 for variable in arch_variables:
                     tape.watch(variable.value)
                 arch_loss = cross_entropy(y_val, network(x_val, training=True))
-                scaled = arch_optimizer.scale_loss(arch_loss)
+                scaled = arch_optimizer.scale_loss(global_share(arch_loss, y_val))
             arch_grads = tape.gradient(scaled, [v.value for v in arch_variables])
             arch_optimizer.apply(arch_grads, arch_variables)
             state.arch_loss.update_state(arch_loss)
@@ -250,12 +252,12 @@ class DartsTuner(CellSearch):
         if "beta_normal" in alpha:
             state.network.set_beta(alpha["beta_normal"], alpha["beta_reduce"])
         state.optimizers["weights"].learning_rate = self.epoch_learning_rate(epoch)
-        validation = iter(data.validation.repeat())
+        validation = iter(loop.distribute(data.validation.repeat()))
         state.arch_loss.reset_state()
         metrics = loop.train(state.search_step, data.train, state.metrics,
                              batch_args=lambda batch: next(validation))
         metrics["arch_loss"] = float(state.arch_loss.result())
-        metrics.update(self.validate(state, data))
+        metrics.update(self.validate(state, data, loop))
         network = state.network
         result = {
             "epoch": epoch,

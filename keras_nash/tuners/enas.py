@@ -47,8 +47,8 @@ from keras_nash.optimizers import CoupledSGD
 from keras_nash.precision import loss_scaled
 from keras_nash.spaces.enas import architecture_from_json, get_space
 from keras_nash.tuners.enas_lm import (
-    REWARD_CONSTANT, ResetState, StatefulLanguageModel, as_text_search_data, check_token_ids,
-    lm_learning_rate, make_lm_steps, summed_loss_sgd,
+    REWARD_CONSTANT, ResetState, StatefulLanguageModel, as_text_search_data, check_one_replica,
+    check_token_ids, lm_learning_rate, make_lm_steps, summed_loss_sgd,
 )
 from keras_nash.tuners.controller import Controller, controller_kwargs
 from keras_nash.tuners.enas_settings import FINAL_WEIGHT_DECAY, TRAIN_STEPS, TRAINING, default_objective
@@ -302,6 +302,7 @@ class EnasTuner(SupernetTuner):
             learning_rate=controller_learning_rate,
         )
         self.trace_counts = {"train_step": 0, "eval_step": 0}
+        self._controller = None
         oracle = EnasOracle(
             self.space, epochs=epochs, controller_kwargs=self.controller_kwargs,
             controller_train_steps=controller_train_steps, controller_num_aggregate=controller_num_aggregate,
@@ -320,6 +321,11 @@ class EnasTuner(SupernetTuner):
         return self.space.build_shared_model(input_shape, self.num_classes)
 
     def search(self, *fit_args, **fit_kwargs):
+        if self.recurrent:
+            check_one_replica(self.distribution_strategy)
+        # Made here, outside the distribution strategy's scope: the controller trains on one
+        # device (each epoch loads its weights from the oracle's snapshot).
+        self._controller = self._controller or Controller(**self.controller_kwargs)
         if self.recurrent:  # the data's format, then its token ids, before any trial
             check_token_ids(as_text_search_data(fit_args, fit_kwargs), self.num_classes)
             if isinstance(fit_kwargs.get("final_fit"), dict):
@@ -336,8 +342,8 @@ class EnasTuner(SupernetTuner):
         optimizer = loss_scaled(CoupledSGD(momentum=self.momentum, nesterov=self.momentum > 0,
                                            **self._sgd_arguments(data.input_shape)), self.precision)
         optimizer.build(network.trainable_variables)
-        state = SearchState(network, {"weights": optimizer},
-                            controller=Controller(**self.controller_kwargs))
+        self._controller = self._controller or Controller(**self.controller_kwargs)
+        state = SearchState(network, {"weights": optimizer}, controller=self._controller)
         arch_spec = tf.TensorSpec([self.space.num_decisions], tf.int32)
         if self.recurrent:
             state.train_step, state.eval_step, state.lm_state = make_lm_steps(
@@ -400,7 +406,7 @@ class EnasTuner(SupernetTuner):
         # 2. The controller, on-policy: each step samples from the controller the previous
         # step left; each sample is rewarded on the next validation minibatch.
         sample_seed = int(values[self.key("sample_seed")])
-        validation = iter(data.validation.repeat())
+        validation = iter(loop.distribute(data.validation.repeat()))
         decisions, rewards, losses = [], [], []
         for step in range(int(values[self.key("controller_train_steps")])):
             sampled = controller.sample(int(values[self.key("controller_num_aggregate")]),

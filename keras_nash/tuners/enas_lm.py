@@ -92,6 +92,18 @@ def check_token_ids(data: SearchData, num_classes: int) -> None:
         )
 
 
+def check_one_replica(strategy) -> None:
+    """Raise a clear ValueError unless `strategy` (keras-tuner's `distribution_strategy`) runs
+    one replica: the search carries each token stream's hidden state from batch to batch."""
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+        raise ValueError(
+            "The recurrent space's search carries each token stream's hidden state from batch "
+            "to batch, which keras_nash does not split between replicas yet: run it on one "
+            "device (distribution_strategy=None). Received: distribution_strategy with "
+            f"{strategy.num_replicas_in_sync} replicas"
+        )
+
+
 def summed_loss_sgd(learning_rate, weight_decay, grad_clip, bptt: int) -> dict:
     """`CoupledSGD` arguments (no momentum) that step as SGD on the loss summed over `bptt`
     time steps does, when the gradients are those of the per-token mean loss (the authors'

@@ -6,7 +6,9 @@ architecture; the language model's are in `tuners/enas_lm.py`.
 
 import tensorflow as tf
 
-from keras_nash.tuners.search_loop import EpochMetrics, compile_step, labels, weight_step
+from keras_nash.tuners.search_loop import (
+    EpochMetrics, compile_step, global_mean, labels, weight_step,
+)
 
 
 def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None, metrics=None,
@@ -39,9 +41,9 @@ def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None,
     def forward(x, arch, training):
         return network((x, arch), training=training) if arch_spec is not None else network(x, training=training)
 
-    def batch_accuracy(logits, y):
-        y = labels(y)
-        return tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32))
+    def batch_accuracy(logits, y):  # over the global batch under a distribution strategy
+        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels(y)), tf.float32)
+        return global_mean(tf.math.divide_no_nan(tf.reduce_sum(correct), tf.cast(tf.size(correct), tf.float32)), y)
 
     def train_step(x, y, arch=None):
         counts["train_step"] += 1  # runs only while tracing
@@ -52,7 +54,7 @@ def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None,
         counts["eval_step"] += 1
         logits = forward(x, arch, False)
         loss = val_metrics.score(y, logits)
-        return loss, batch_accuracy(logits, y)
+        return global_mean(loss, y), batch_accuracy(logits, y)
 
     signature = [x_spec, y_spec] + ([arch_spec] if arch_spec is not None else [])
     return (compile_step(train_step, signature, jit_compile=False),

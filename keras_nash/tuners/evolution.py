@@ -400,7 +400,7 @@ class EvolutionTuner(CellSearch):
         state.network.set_alpha(alpha[0], alpha[1])
         state.optimizers["weights"].learning_rate = self.epoch_learning_rate(epoch)
         metrics = loop.train(state.train_step, data.train, state.metrics)
-        metrics.update(self.validate(state, data))
+        metrics.update(self.validate(state, data, loop))
         result = {"epoch": epoch, "metrics": metrics}
         if values.get(self.key("evolve")):
             seed = int(values[self.key("population_seed")])

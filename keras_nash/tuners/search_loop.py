@@ -17,6 +17,14 @@ Every supernet search trains its shared weights the same way, so it is written o
   `verbose=1`.
 - `SearchState` holds what a search keeps from epoch to epoch (network, optimisers, compiled
   steps) and writes / restores it with the checkpoint files.
+
+Under a distribution strategy (keras-tuner's `distribution_strategy`, e.g.
+`tf.distribute.MirroredStrategy`) the tuner builds the search in the strategy's scope; a step
+made by `compile_step` there runs on every replica (`strategy.run`), `EpochLoop` splits each
+batch between them (`strategy.experimental_distribute_dataset`), `weight_step` weights each
+replica's loss by its share of the global batch (`global_share`) so that the replicas' summed
+gradients are the global batch's, and `keras_nash.optimizers` clips that sum. Metrics are
+summed over the replicas when read.
 """
 
 import dataclasses
@@ -204,10 +212,35 @@ def flat_logits(logits):
 
 
 def cross_entropy(y, logits):
-    """Mean sparse categorical cross-entropy of logits (computed in float32), over every label."""
-    return tf.reduce_mean(
-        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels(y), logits=flat_logits(logits))
-    )
+    """Mean sparse categorical cross-entropy of logits (computed in float32), over every label
+    (0 for an empty batch: a replica's share of a last batch smaller than the replicas)."""
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels(y),
+                                                            logits=flat_logits(logits))
+    return tf.math.divide_no_nan(tf.reduce_sum(losses), tf.cast(tf.size(losses), losses.dtype))
+
+
+def _replica_sum(values):
+    """`values` summed over the replicas, inside a replica's step (one device: unchanged)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return values
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, values)
+
+
+def global_share(loss, y):
+    """A replica's mean `loss` over its labels `y`, weighted by its share of the global batch:
+    the loss to differentiate when the optimizer sums the replicas' gradients (their sum is
+    then the global batch's mean gradient). One device: `loss` itself."""
+    count = tf.cast(tf.size(labels(y)), loss.dtype)
+    return tf.math.divide_no_nan(loss * count, _replica_sum(count))
+
+
+def global_mean(value, y):
+    """A replica's mean `value` over its labels `y` as the mean over the global batch (every
+    replica returns the same). One device: `value` itself."""
+    count = tf.cast(tf.size(labels(y)), value.dtype)
+    total, count = _replica_sum([value * count, count])
+    return tf.math.divide_no_nan(total, count)
 
 
 class EpochMetrics:
@@ -268,7 +301,9 @@ def weight_step(forward, optimizer, variables, x, y, metrics: EpochMetrics):
     with tf.GradientTape() as tape:
         logits = forward(x)
         loss = cross_entropy(y, logits)
-        scaled = optimizer.scale_loss(loss)  # the loss itself but under "mixed_float16"
+        # The loss itself on one device in float32 and bfloat16 (see `global_share`; scaled
+        # under "mixed_float16").
+        scaled = optimizer.scale_loss(global_share(loss, y))
     grads = tape.gradient(scaled, variables)
     grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
     optimizer.apply(grads, variables)
@@ -277,9 +312,27 @@ def weight_step(forward, optimizer, variables, x, y, metrics: EpochMetrics):
 
 
 def compile_step(function, signature, jit_compile: bool):
-    """`tf.function` with a fixed input signature (one trace per search), no autograph."""
-    return tf.function(function, input_signature=list(signature), jit_compile=jit_compile,
-                       autograph=False)
+    """`tf.function` with a fixed input signature (one trace per search), no autograph.
+
+    Made in a distribution strategy's scope, the step runs `function` on every replica (its
+    batches split by `EpochLoop.distribute`, other arguments given to all) and returns its
+    outputs averaged over them (scalars; `global_mean` makes them the global batch's).
+    """
+    if not tf.distribute.has_strategy():
+        return tf.function(function, input_signature=list(signature), jit_compile=jit_compile,
+                           autograph=False)
+    strategy = tf.distribute.get_strategy()
+    # A replica's step as Keras's `fit` compiles it (`strategy.run` cannot feed its per-replica
+    # batches to a function with an input signature).
+    step = tf.function(function, jit_compile=True, reduce_retracing=True) if jit_compile else function
+
+    def replicated(*args):
+        outputs = strategy.run(step, args=args)
+        return tf.nest.map_structure(
+            lambda value: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None), outputs
+        )
+
+    return tf.function(replicated, autograph=False, reduce_retracing=True)
 
 
 class EpochLoop:
@@ -292,10 +345,13 @@ class EpochLoop:
         verbose: 0 (silent), 1 (a `Progbar` within the epoch) or 2 (one line per epoch: the
             tuner's log). "auto" means 1.
         epochs: int, the number of search epochs (`callback.params["epochs"]`).
+        strategy: the `tf.distribute.Strategy` the steps run under, or None (one device).
     """
 
-    def __init__(self, epoch: int, callbacks, model, verbose=1, epochs: int = None):
+    def __init__(self, epoch: int, callbacks, model, verbose=1, epochs: int = None,
+                 strategy=None):
         self.epoch = int(epoch)
+        self.strategy = strategy
         self.verbose = 1 if verbose == "auto" else int(verbose)
         if not hasattr(model, "optimizer"):
             # Keras callbacks (TensorBoard) read `model.optimizer`; a supernet is never compiled
@@ -316,6 +372,13 @@ class EpochLoop:
         self.callbacks.on_epoch_end(self.epoch, logs)
         self.callbacks.on_train_end(logs)
 
+    def distribute(self, dataset):
+        """`dataset` as the steps take it: each batch split between the replicas under a
+        strategy (`experimental_distribute_dataset`), else as it is."""
+        if self.strategy is None:
+            return dataset
+        return self.strategy.experimental_distribute_dataset(dataset)
+
     def train(self, step, dataset, metrics: EpochMetrics, batch_args=None) -> dict:
         """Run `step(x, y, *batch_args(batch))` on every batch of `dataset`; return the
         metrics of the pass (floats, read once)."""
@@ -325,7 +388,7 @@ class EpochLoop:
         if self.verbose == 1:
             progbar = keras.utils.Progbar(steps if steps > 0 else None, verbose=1)
         batch = -1
-        for batch, (x, y) in enumerate(dataset):
+        for batch, (x, y) in enumerate(self.distribute(dataset)):
             self.callbacks.on_train_batch_begin(batch)
             step(x, y, *(batch_args(batch) if batch_args else ()))
             logs = metrics.tensors() if (progbar or self._has_callbacks) else None
@@ -336,12 +399,11 @@ class EpochLoop:
             raise ValueError("The training data yielded no batch.")
         return metrics.result()
 
-    @staticmethod
-    def evaluate(step, dataset, metrics: EpochMetrics, batch_args=None) -> dict:
+    def evaluate(self, step, dataset, metrics: EpochMetrics, batch_args=None) -> dict:
         """Run `step(x, y, *batch_args(batch))` on every batch of `dataset` (no update)."""
         metrics.reset()
         batch = -1
-        for batch, (x, y) in enumerate(dataset):
+        for batch, (x, y) in enumerate(self.distribute(dataset)):
             step(x, y, *(batch_args(batch) if batch_args else ()))
         if batch < 0:
             raise ValueError("The validation data yielded no batch.")

@@ -31,6 +31,7 @@ holds no Keras object. Subclasses (see `tuners/darts.py`) implement:
   `build_final_model(hp)`, optionally `final_callbacks(hp)` and `build_supernet(hp)`.
 """
 
+import contextlib
 import json
 import os
 import time
@@ -441,20 +442,25 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
                                 shuffle_seed=values.get(self.key("data_seed")))
         self._align_passes(fit_args, fit_kwargs, epoch)
         parent = values.get(self.key("parent"), "")
+        strategy = self.distribution_strategy
         state, self._search_state = self._search_state, None  # dropped if the epoch fails
         if state is None or state.trial_id != (parent or None):
             # A fresh supernet's initial weights from the epoch's seed, not from whatever drew
             # from the global generator before in this process (a restarted epoch 0 is the same).
             keras.utils.set_random_seed(int(values[self.key("data_seed")]) % (2**31 - 1))
             precisions.apply(self.precision)
-            state = self.create_search(trial, data)
-            if parent:
-                state.restore(self.get_trial_dir(parent))
+            # Under keras-tuner's `distribution_strategy` the supernet, its optimisers and steps
+            # are made in the strategy's scope: mirrored variables, steps run on every replica
+            # (`search_loop`); the epoch itself runs outside it, as `fit` does.
+            with strategy.scope() if strategy is not None else contextlib.nullcontext():
+                state = self.create_search(trial, data)
+                if parent:
+                    state.restore(self.get_trial_dir(parent))
             state.trial_id = parent or None
         reseed(state.network, values[self.key("data_seed")])  # the epoch's dropout masks
         callbacks = internals.trial_callbacks(self, fit_kwargs.get("callbacks"), trial)
         loop = EpochLoop(epoch, callbacks, state.network, fit_kwargs.get("verbose", "auto"),
-                         epochs=values.get(self.key("epochs")))
+                         epochs=values.get(self.key("epochs")), strategy=strategy)
         loop.begin()
         metrics, result = self.run_search_epoch(state, trial, data, loop)
         metrics = {name: float(value) for name, value in metrics.items()}
