@@ -70,8 +70,11 @@ def _completed(algorithm, directory) -> dict:
                 status = json.load(f)["status"]
         except (OSError, ValueError, KeyError):
             continue  # written by atomic replace: never torn, but it may vanish with its trial
-        checkpoint = os.path.join(os.path.dirname(path), "checkpoint.weights.h5")
-        if status == "COMPLETED" and os.path.exists(checkpoint):
+        # A supernet's epoch trial writes supernet.npz; NASH's trials and final trainings, Keras's .h5.
+        checkpoints = [os.path.join(os.path.dirname(path), name)
+                       for name in ("supernet.npz", "checkpoint.weights.h5")]
+        checkpoint = next((c for c in checkpoints if os.path.exists(c)), None)
+        if status == "COMPLETED" and checkpoint is not None:
             done[os.path.basename(os.path.dirname(path))] = os.path.getmtime(checkpoint)
     return done
 

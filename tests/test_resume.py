@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nash.tuners.search_loop import as_search_data, skip_passes
+from keras_nash.tuners.search_loop import SearchState, as_search_data, skip_passes
 from tests import resume_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,7 +82,7 @@ def test_killed_search_resumes_as_the_same_search(algorithm, tmp_path):
     state = _project_state(directory, algorithm)
     assert state["supernet"]["epoch"] == 0  # the kill came before the oracle recorded the end
     first_id = reference["trials"][0]["trial_id"]
-    first = os.path.join(directory, algorithm, f"trial_{first_id}", "checkpoint.weights.h5")
+    first = os.path.join(directory, algorithm, f"trial_{first_id}", "supernet.npz")
     stamp = os.path.getmtime(first)
 
     _killed_mid_epoch(algorithm, directory)
@@ -125,3 +125,29 @@ def test_array_order_is_a_function_of_the_epoch_seed_alone():
         orders.append(np.concatenate([labels for _, labels in data.train]).tolist())
     assert orders[0] == orders[1]
     assert sorted(orders[0]) == list(range(10)) and orders[0] != list(range(10))
+
+
+def _state(units, seed):
+    keras.utils.set_random_seed(seed)
+    network = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units), keras.layers.BatchNormalization()])
+    optimizer = keras.optimizers.SGD(momentum=0.9)
+    optimizer.build(network.trainable_variables)
+    optimizer.variables[-1].assign(np.full(optimizer.variables[-1].shape, float(seed), "float32"))
+    return SearchState(network, {"weights": optimizer})
+
+
+def test_supernet_checkpoint_restores_weights_and_optimiser_state_or_refuses_another_network(tmp_path):
+    saved = _state(3, seed=1)
+    saved.save(str(tmp_path))
+    restored = _state(3, seed=2)
+    restored.restore(str(tmp_path))
+    for a, b in zip(saved.network.variables + saved.optimizers["weights"].variables,
+                    restored.network.variables + restored.optimizers["weights"].variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    other = _state(5, seed=3)
+    before = [np.asarray(v) for v in other.network.variables]
+    with pytest.raises(ValueError, match=r"another supernet's \(variable 0 is .*kernel \(4, 3\) there, "
+                                         r".*kernel \(4, 5\) here\): resume a search with the arguments"):
+        other.restore(str(tmp_path))
+    for a, b in zip(before, other.network.variables):  # nothing assigned
+        np.testing.assert_array_equal(a, np.asarray(b))

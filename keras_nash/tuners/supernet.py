@@ -12,12 +12,11 @@ from the policy and trained from scratch. Mapped onto keras-tuner:
   `update_policy(trial, result)`. A failed epoch is issued again (same epoch, new trial);
   keras-tuner's `max_consecutive_failed_trials` ends a search that keeps failing.
 - `SupernetTuner` runs the trials. An epoch trial inherits the supernet's weights and the
-  optimisers' state from the previous epoch's checkpoint files (`<prefix>parent`'s trial
-  directory): `checkpoint.weights.h5` (keras-tuner's name, so `load_model` works) and
-  `optimizers.npz`. Within one process the supernet, its optimisers and its compiled steps are
+  optimisers' state from the previous epoch's checkpoint (`<prefix>parent`'s trial
+  directory): `supernet.npz` (`search_loop.CHECKPOINT`; `load_model` reads it). Within one process the supernet, its optimisers and its compiled steps are
   kept from one epoch trial to the next (`SearchState`), so the steps are traced once per
   search, not once per epoch; a resumed search (`overwrite=False`, e.g. after a crash) or
-  another worker rebuilds them from the checkpoint files. The final trial goes through
+  another worker rebuilds them from the checkpoint. The final trial goes through
   keras-tuner's ordinary build-fit-checkpoint path with `build_final_model`, so
   `get_best_models` returns the final network.
 
@@ -44,11 +43,11 @@ import tensorflow as tf
 from keras_nash import files, internals
 from keras_nash import precision as precisions
 from keras_nash.checks import check_int
-from keras_nash.internals import CHECKPOINT_FILE, TrialStatus, trial_dir
+from keras_nash.internals import TrialStatus, trial_dir
 from keras_nash.logs import logger
 from keras_nash.tuners.search_loop import (
-    EpochLoop, SearchData, SearchState, as_search_data, batch_size_of, check_final_fit, reseed,
-    skip_passes,
+    CHECKPOINT, EpochLoop, SearchData, SearchState, as_search_data, batch_size_of,
+    check_final_fit, load_network, reseed, skip_passes,
 )
 
 ROLE_EPOCH = "epoch"
@@ -57,7 +56,7 @@ RESULT_FILE = "supernet_result.json"
 STATE_VERSION = 1
 
 __all__ = [
-    "ROLE_EPOCH", "ROLE_FINAL", "RESULT_FILE", "CHECKPOINT_FILE", "SearchData", "SearchState",
+    "ROLE_EPOCH", "ROLE_FINAL", "RESULT_FILE", "CHECKPOINT", "SearchData", "SearchState",
     "SupernetOracle", "SupernetTuner", "trial_dir",
 ]
 
@@ -464,12 +463,12 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         loop.begin()
         metrics, result = self.run_search_epoch(state, trial, data, loop)
         metrics = {name: float(value) for name, value in metrics.items()}
-        metrics["trial_seconds"] = time.perf_counter() - start
-        loop.end(dict(metrics))
         directory = self.get_trial_dir(trial.trial_id)
         state.save(directory)
         result = {**result, "input_shape": list(data.input_shape)}
         files.write_json(os.path.join(directory, RESULT_FILE), result)
+        metrics["trial_seconds"] = time.perf_counter() - start  # the checkpoint's write included
+        loop.end(dict(metrics))
         state.trial_id = trial.trial_id
         self._search_state = state
         logger.info(
@@ -490,7 +489,8 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         model = self.build_supernet(trial.hyperparameters, input_shape)
         if not model.built:
             model(np.zeros((1,) + input_shape, "float32"))
-        model.load_weights(os.path.join(directory, CHECKPOINT_FILE))
+        with np.load(os.path.join(directory, CHECKPOINT)) as arrays:
+            load_network(model, arrays, directory)
         return model
 
     @property
