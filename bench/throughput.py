@@ -31,7 +31,8 @@ with pad-crop-flip, and validation, carved from the tiles, holds copies of train
     python bench/throughput.py [--parts nash,pipeline,darts,egnas,enas] [--tile 1]
         [--filters 16,32,64 --filters 32,64,128] [--epochs 5] [--precision float32] [--jit_compile]
 
-Writes bench/results/throughput[_x<tile>][_<precision>][_xla].json and prints a table.
+Writes bench/results/throughput[_x<tile>][_<parts>][_<precision>][_xla].json (`_<parts>`, the
+parts joined by "-", when not all are run) and prints a table.
 About 10 minutes on 2 CPU cores at `--tile 1`; `--tile 15 --epochs 1 --parts nash,pipeline`
 about 8.
 """
@@ -334,6 +335,7 @@ def main(argv):
                 "supernet_images": SUPERNET_IMAGES.value, "supernet_batch_size": SUPERNET_BATCH.value,
                 "population_size": POPULATION.value}
     name = "throughput" + (f"_x{TILE.value}" if TILE.value != 1 else "")
+    name += "" if set(PARTS.value) == set(PARTS.default) else "_" + "-".join(PARTS.value)
     name += (f"_{PRECISION.value}" if PRECISION.value != "float32" else "") + ("_xla" if JIT.value else "")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
