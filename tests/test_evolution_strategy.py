@@ -181,7 +181,7 @@ def test_generations_are_scored_on_the_batches_their_seeds_draw():
 
         tuner = types.SimpleNamespace(
             key=lambda name: "egnas/" + name, epoch_learning_rate=lambda epoch: 0.1,
-            validate=lambda state, data: {}, evaluate_population=evaluate_population,
+            validate=lambda state, data, loop: {}, evaluate_population=evaluate_population,
             trace_counts={},
         )
         state = types.SimpleNamespace(
