@@ -6,9 +6,11 @@ operation) and the first call, in which TensorFlow's graph optimiser (grappler) 
 graph before it runs. Measured on random images for one first-order DARTS search step, in a
 fresh process each: with grappler as it is, and with its meta optimiser disabled for the whole
 process (`tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})`),
-then the time of a step once started.
+then the time of a step once started; each `--experiment` adds a row with those grappler passes
+turned off (`set_experimental_options({pass: False})`) for the whole process.
 
     python bench/startup.py [--cells 3] [--channels 4] [--image_size 16] [--batch_size 32]
+        [--experiment constant_folding --experiment constant_folding,layout_optimizer]
 
 Writes bench/results/startup.json and prints a table. A few minutes on 2 CPU cores.
 """
@@ -35,6 +37,10 @@ BATCH = flags.DEFINE_integer("batch_size", 32, "Batch size.")
 STEPS = flags.DEFINE_integer("steps", 10, "Steps timed once started.")
 CHILD = flags.DEFINE_bool("child", False, "Internal: run one measurement in this process.")
 NO_GRAPPLER = flags.DEFINE_bool("no_grappler", False, "Internal: disable grappler's meta optimiser.")
+PASSES_OFF = flags.DEFINE_list("passes_off", [], "Internal: grappler passes turned off (e.g. constant_folding).")
+EXPERIMENTS = flags.DEFINE_multi_string(
+    "experiment", [], "Grappler passes to turn off together in one more row (comma-separated); "
+    "one flag a row.")
 
 
 def measure() -> dict:
@@ -47,6 +53,8 @@ def measure() -> dict:
 
     if NO_GRAPPLER.value:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    if PASSES_OFF.value:
+        tf.config.optimizer.set_experimental_options(dict.fromkeys(PASSES_OFF.value, False))
     tuner = DartsTuner(num_classes=10, epochs=2, cells=CELLS.value, channels=CHANNELS.value,
                        directory=tempfile.mkdtemp(), project_name="startup")
     rng = np.random.default_rng(0)
@@ -69,7 +77,7 @@ def measure() -> dict:
     for _ in range(STEPS.value):
         state.search_step(x, y, x, y)
     done = time.perf_counter()
-    return {"grappler": not NO_GRAPPLER.value, "build_s": built - start, "trace_s": traced - built,
+    return {"grappler": not NO_GRAPPLER.value, "passes_off": PASSES_OFF.value, "build_s": built - start, "trace_s": traced - built,
             "first_call_s": first - traced, "step_s": (done - first) / STEPS.value}
 
 
@@ -81,7 +89,7 @@ def main(argv):
     common = [f"--cells={CELLS.value}", f"--channels={CHANNELS.value}", f"--image_size={IMAGE_SIZE.value}",
               f"--batch_size={BATCH.value}", f"--steps={STEPS.value}", "--child"]
     rows = []
-    for extra in ([], ["--no_grappler"]):
+    for extra in [[], ["--no_grappler"]] + [[f"--passes_off={e}"] for e in EXPERIMENTS.value]:
         out = subprocess.run([sys.executable, __file__, *common, *extra], check=True,
                              capture_output=True, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
@@ -89,9 +97,10 @@ def main(argv):
                 "batch_size": BATCH.value}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "startup.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
-    print(f"{'grappler':<10}{'build':>8}{'trace':>8}{'first':>8}{'step':>8}  (seconds)")
+    print(f"{'grappler':<40}{'build':>8}{'trace':>8}{'first':>8}{'step':>8}  (seconds)")
     for r in rows:
-        print(f"{str(r['grappler']):<10}{r['build_s']:>8.1f}{r['trace_s']:>8.1f}{r['first_call_s']:>8.1f}"
+        label = "off" if not r["grappler"] else "-" + ",-".join(r["passes_off"]) if r["passes_off"] else "on"
+        print(f"{label:<40}{r['build_s']:>8.1f}{r['trace_s']:>8.1f}{r['first_call_s']:>8.1f}"
               f"{r['step_s']:>8.2f}")
 
 
