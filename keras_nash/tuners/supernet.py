@@ -296,7 +296,9 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         precision: "float32", "mixed_bfloat16" or "mixed_float16", the dtype policy of every
             network built (`keras_nash.precision`). None: the global policy now. Defaults to None.
         **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`, `overwrite`,
-            `logger`, `tuner_id`, ...).
+            `logger`, `tuner_id`, `distribution_strategy`, ...). Under a
+            `distribution_strategy` the search epochs' steps run on every replica (see
+            `search_loop`), the final training through `fit`.
 
     `search()` takes what `model.fit` takes, in the search epochs as in the final training:
     `callbacks` (each trial gets its own copies; a search epoch is one epoch to them, numbered
@@ -448,9 +450,8 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             # from the global generator before in this process (a restarted epoch 0 is the same).
             keras.utils.set_random_seed(int(values[self.key("data_seed")]) % (2**31 - 1))
             precisions.apply(self.precision)
-            # Under keras-tuner's `distribution_strategy` the supernet, its optimisers and steps
-            # are made in the strategy's scope: mirrored variables, steps run on every replica
-            # (`search_loop`); the epoch itself runs outside it, as `fit` does.
+            # Made in the `distribution_strategy`'s scope (mirrored variables, steps on every
+            # replica: `search_loop`); the epoch runs outside it, as `fit` does.
             with strategy.scope() if strategy is not None else contextlib.nullcontext():
                 state = self.create_search(trial, data)
                 if parent:
