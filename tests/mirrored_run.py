@@ -2,9 +2,9 @@
 logical devices can only be made before TensorFlow starts, so tests run it in a fresh process.
 
 Usage: python -m tests.mirrored_run ALGORITHM DIRECTORY, ALGORITHM one of nash, darts, egnas,
-enas, weight_step. Prints one JSON line: every trial's status, the replicas each training (or
-search epoch) ran on, and (NASH) the children's preservation errors; weight_step: the weights
-after a few clipped weight steps on two replicas against one device.
+enas, supernets (the three, then `weight_steps` on two replicas against one device and the
+recurrent ENAS search's refusal). Prints one JSON line: every trial's status, the replicas each
+training (or search epoch) ran on, and (NASH) the children's preservation errors.
 """
 
 import contextlib
@@ -82,17 +82,15 @@ def main(argv):
     x, y = real_images(128, 16, seed=0)
     x_val, y_val = real_images(64, 16, seed=1)
     keras.utils.set_random_seed(0)
-    if algorithm == "weight_step":
+    if algorithm == "supernets":  # the three supernet searches and the weight step, one process
+        results = {name: search(name, strategy, os.path.join(directory, name), x, y, x_val, y_val)
+                   for name in ("darts", "egnas", "enas")}
         two, one = weight_steps(strategy), weight_steps(None)
-        print(json.dumps({
+        results["weight_step"] = {
             name: float(max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(two[name], one[name])))
             for name in ("coupled", "keras")
         } | {"losses": [two["coupled_loss"], one["coupled_loss"]],
-             "recurrent_error": _recurrent_error(strategy, directory)}))
-        return
-    if algorithm == "supernets":
-        results = {name: search(name, strategy, os.path.join(directory, name), x, y, x_val, y_val)
-                   for name in ("darts", "egnas", "enas")}
+             "recurrent_error": _recurrent_error(strategy, directory)}
         print(json.dumps(results))
         return
     print(json.dumps(search(algorithm, strategy, directory, x, y, x_val, y_val)))
@@ -119,7 +117,7 @@ def search(algorithm, strategy, directory, x, y, x_val, y_val) -> dict:
                   project_name="mirrored")
     # Two search epochs, not the final training (a `fit`, as NASH's).
     supernet = dict(epochs=2, final_epochs=1, max_trials=2, batch_size=32, **common)
-    cells = dict(cells=3, channels=4, steps=2, multiplier=2, final_cells=3, final_channels=4,
+    cells = dict(cells=3, channels=4, steps=1, multiplier=1, final_cells=3, final_channels=4,
                  primitives=("skip_connect", "max_pool_3x3", "avg_pool_3x3"), **supernet)
     if algorithm == "nash":
         seed = seed_models.simple_cnn((16, 16, 3), 10, filters=(4, 8, 16))
@@ -130,7 +128,7 @@ def search(algorithm, strategy, directory, x, y, x_val, y_val) -> dict:
     elif algorithm == "egnas":
         tuner = EvolutionTuner(warmup_epochs=1, population_size=4, **cells)
     elif algorithm == "enas":
-        space = MicroSpace(num_cells=2, num_blocks=2, filters=4, stem_multiplier=1,
+        space = MicroSpace(num_cells=1, num_blocks=1, filters=4, stem_multiplier=1,
                            operations=("skip_connect", "avg_pool_3x3", "max_pool_3x3"))
         tuner = EnasTuner(space, controller_train_steps=2, controller_num_aggregate=2,
                           controller_lstm_size=8, final_candidates=2, **supernet)

@@ -30,9 +30,14 @@ def test_nash_trains_every_child_on_both_replicas(tmp_path):
     assert len(result["preservation_errors"]) == 3 and max(result["preservation_errors"]) <= 1e-4
 
 
+@pytest.fixture(scope="module")
+def supernets(tmp_path_factory):
+    return _mirrored_run("supernets", tmp_path_factory.mktemp("supernets"))
+
+
 @pytest.mark.long
-def test_supernet_search_epochs_run_on_both_replicas(tmp_path):
-    results = _mirrored_run("supernets", tmp_path)
+def test_supernet_search_epochs_run_on_both_replicas(supernets):
+    results = {name: supernets[name] for name in ("darts", "egnas", "enas")}
     steps = {"darts": ("search_step", "eval_step"), "egnas": ("train_step", "eval_step"),
              "enas": ("train_step", "eval_step")}
     for name, result in results.items():
@@ -46,8 +51,8 @@ def test_supernet_search_epochs_run_on_both_replicas(tmp_path):
 
 
 @pytest.mark.long
-def test_weight_step_on_two_replicas_is_the_one_device_step(tmp_path):
-    result = _mirrored_run("weight_step", tmp_path)
+def test_weight_step_on_two_replicas_is_the_one_device_step(supernets):
+    result = supernets["weight_step"]
     # Clipped SGD steps (the last batch of 1 example leaves a replica empty): keras_nash's
     # optimiser on 2 replicas ends where one device does; Keras's SGD, which clips each
     # replica's gradient before the sum, does not.
