@@ -38,7 +38,7 @@ from keras_nash.tuners.search_loop import EpochLoop  # noqa: E402
 
 ALGORITHMS = ("darts", "egnas", "enas", "enas_recurrent")
 CELLS = dict(
-    num_classes=3, epochs=2, final_epochs=1, cells=3, channels=4, steps=2, multiplier=2,
+    num_classes=3, epochs=2, final_epochs=1, cells=3, channels=4, steps=1, multiplier=1,
     partial_channels=2, final_cells=3, final_channels=4, batch_size=8, seed=1,
     primitives=["max_pool_3x3", "skip_connect", "dil_conv_3x3"],  # cheap to trace: 4 traces a test
 )
