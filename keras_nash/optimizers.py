@@ -10,7 +10,7 @@ One order for every update (the DARTS / PyTorch order):
 1. the loss gradient is clipped to `global_clipnorm` (or `clipnorm` / `clipvalue`) when set;
    under a distribution strategy, the global batch's gradient (the replicas' gradients summed
    first, as on one device and in PyTorch's `DistributedDataParallel`; Keras's own optimizers
-   clip each replica's gradient before the sum, a bound `replicas` times looser);
+   clip each replica's gradient before the sum: a bound up to `replicas` times looser);
 2. the coupled L2 term `weight_decay * w` is added to it, for every variable the optimizer
    updates except those excluded with `exclude_from_weight_decay(...)`;
 3. the optimizer's update (momentum, Nesterov, Adam moments) runs on the sum.
