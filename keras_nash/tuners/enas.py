@@ -321,12 +321,11 @@ class EnasTuner(SupernetTuner):
         return self.space.build_shared_model(input_shape, self.num_classes)
 
     def search(self, *fit_args, **fit_kwargs):
-        if self.recurrent:
-            check_one_replica(self.distribution_strategy)
         # Made here, outside the distribution strategy's scope: the controller trains on one
         # device (each epoch loads its weights from the oracle's snapshot).
         self._controller = self._controller or Controller(**self.controller_kwargs)
-        if self.recurrent:  # the data's format, then its token ids, before any trial
+        if self.recurrent:  # the replicas, the data's format and token ids, before any trial
+            check_one_replica(self.distribution_strategy)
             check_token_ids(as_text_search_data(fit_args, fit_kwargs), self.num_classes)
             if isinstance(fit_kwargs.get("final_fit"), dict):
                 check_token_ids(as_text_search_data((), fit_kwargs["final_fit"]), self.num_classes)

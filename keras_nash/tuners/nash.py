@@ -304,9 +304,9 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             A functional `keras.Model` (exportable like any model).
         """
         trial_ids = list(trial_ids or self.step_best_trials())
-        precisions.apply(self.precision)  # the members as the search built them
         if not trial_ids:
             raise ValueError("`snapshot_ensemble` needs finished trials; run `search` first.")
+        precisions.apply(self.precision)  # the members as the search built them
         shape = tuple(self.seed_architecture.node(self.seed_architecture.inputs[0]).config["shape"])
         inputs = keras.Input(shape, name="images")
         outputs = []
