@@ -117,8 +117,9 @@ def test_search_changes_alpha_and_derives_a_genotype(searched):
     assert np.asarray(sent["normal"]).shape == (5, 4)
     # PC-DARTS's betas are searched with alpha and travel with it.
     assert np.asarray(sent["beta_normal"]).shape == (5,)
-    initial = DartsOracle(epochs=2, steps=2, multiplier=2, primitives=CONFIG["primitives"],
-                          edge_normalization=True, seed=CONFIG["seed"]).beta
+    space = DartsSpace(steps=2, multiplier=2, primitives=CONFIG["primitives"],
+                       edge_normalization=True)
+    initial = DartsOracle(epochs=2, search_space=space, seed=CONFIG["seed"]).beta
     assert all(np.abs(b - b0).max() > 1e-4 for b, b0 in zip(oracle.beta, initial))
     genotype = tuner.get_best_genotype()
     assert genotype == oracle.genotype()
@@ -156,7 +157,8 @@ def test_oracle_bad_input():
         DartsTuner(primitives=["none", "conv_9x9"], directory="/tmp", project_name="never")
     with pytest.raises(ValueError, match="primitives"):
         DartsTuner(primitives=["none"], directory="/tmp", project_name="never")
-    oracle = DartsOracle(epochs=1, steps=2, multiplier=2, primitives=CONFIG["primitives"])
+    oracle = DartsOracle(epochs=1, search_space=DartsSpace(steps=2, multiplier=2,
+                                                     primitives=CONFIG["primitives"]))
     with pytest.raises(ValueError, match=r"alpha_normal.shape=\(14, 8\)"):
         oracle.update_policy(None, {"alpha": {"normal": np.zeros((14, 8)).tolist(),
                                               "reduce": np.zeros((5, 4)).tolist()}})

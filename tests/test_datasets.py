@@ -137,6 +137,21 @@ def test_from_arrays_with_test_and_max_examples():
     assert _count(small.train) == 20  # smaller than one batch: one smaller batch
 
 
+def test_a_dict_source_is_from_arrays_and_needs_x_and_y():
+    x, y, x_test, y_test = _images(30), _labels(30), _images(6, seed=2), _labels(6)
+    given = datasets.from_arrays(x, y, x_test=x_test, y_test=y_test, class_names=list("abcd"),
+                                 batch_size=8, seed=4)
+    loaded = datasets.load({"x": x, "y": y, "x_test": x_test, "y_test": y_test,
+                            "class_names": list("abcd")}, batch_size=8, seed=4)
+    assert given.num_examples == loaded.num_examples == {"train": 27, "validation": 3, "test": 6}
+    assert given.class_names == loaded.class_names
+    np.testing.assert_array_equal(_first_batch(given.train)[0], _first_batch(loaded.train)[0])
+    with pytest.raises(ValueError, match=r"`source` dict must hold arrays 'x' and 'y'; missing \['y'\]"):
+        datasets.load({"x": x})
+    with pytest.raises(TypeError, match="batchsize"):
+        datasets.from_arrays(x, y, batchsize=8)
+
+
 def test_augmentation_keeps_shapes_and_changes_pixels():
     x, y = _images(64, shape=(32, 32, 3)), _labels(64)
     plain = datasets.load((x, y), batch_size=16, seed=3)

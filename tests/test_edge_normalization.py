@@ -11,6 +11,7 @@ from keras_nash.tuners.darts import DartsOracle
 from keras_nash.tuners.evolution import EvolutionTuner
 
 OPS = ("none", "skip_connect", "sep_conv_3x3")
+SPACE = DartsSpace(steps=2, multiplier=2, primitives=OPS, edge_normalization=True)
 SETTINGS = dict(num_classes=10, cells=3, channels=4, steps=2, multiplier=2, primitives=OPS)
 
 
@@ -67,18 +68,16 @@ def test_supernet_scales_each_edge_by_its_weight():
 
 
 def test_darts_oracle_keeps_betas_through_results_and_resume():
-    oracle = DartsOracle(epochs=2, steps=2, multiplier=2, primitives=OPS,
-                         edge_normalization=True, seed=3)
+    oracle = DartsOracle(epochs=2, search_space=SPACE, seed=3)
     arch = oracle.arch_data()
     assert len(arch["beta_normal"]) == 5 and len(arch["beta_reduce"]) == 5
-    assert "beta_normal" not in DartsOracle(epochs=2, steps=2, multiplier=2,
-                                            primitives=OPS, seed=3).arch_data()
+    assert "beta_normal" not in DartsOracle(
+        epochs=2, search_space=DartsSpace(steps=2, multiplier=2, primitives=OPS), seed=3).arch_data()
     beta = [0.0, 0.0, -2.0, 1.0, 2.0]
     oracle.beta = (np.asarray(beta), np.zeros(5))
     oracle.alpha_normal = oracle.alpha_reduce = np.zeros((5, 3))
     assert sorted(j for _, j in oracle.genotype().normal[2:]) == [1, 2]
-    restored = DartsOracle(epochs=2, steps=2, multiplier=2, primitives=OPS,
-                           edge_normalization=True, seed=4)
+    restored = DartsOracle(epochs=2, search_space=SPACE, seed=4)
     restored.set_policy_state(oracle.policy_state())
     np.testing.assert_array_equal(restored.beta[0], beta)
     assert restored.genotype() == oracle.genotype()

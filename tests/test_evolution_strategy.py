@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_nash.spaces import DartsSpace
 from keras_nash.tuners.evolution import EvolutionOracle, EvolutionTuner
 from keras_nash.tuners.evolution_strategy import (
     alpha_from_mixture,
@@ -133,9 +134,10 @@ def test_default_settings_move_alpha_ten_times_more_than_before():
 
 def test_search_is_deterministic_and_resumes_from_the_policy_state():
     def oracle():
-        return EvolutionOracle(epochs=10, warmup_epochs=2, population_size=12, steps=2,
-                               multiplier=2, primitives=("skip_connect", "sep_conv_3x3"),
-                               seed=5, alpha_momentum=0.5)
+        return EvolutionOracle(
+            epochs=10, warmup_epochs=2, population_size=12, seed=5, alpha_momentum=0.5,
+            search_space=DartsSpace(steps=2, multiplier=2,
+                                    primitives=("skip_connect", "sep_conv_3x3")))
 
     whole = oracle()
     _synthetic_search(whole, 4)

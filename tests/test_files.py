@@ -7,6 +7,7 @@ import keras_tuner
 import pytest
 
 from keras_nash import files
+from keras_nash.spaces import DartsSpace
 from keras_nash.tuners.darts import DartsOracle
 
 
@@ -36,7 +37,9 @@ def test_oracle_state_and_trial_files_go_through_atomic_replace(tmp_path, monkey
         original(path, write)
 
     monkeypatch.setattr(files, "replace_atomically", record)
-    oracle = DartsOracle(epochs=2, steps=2, multiplier=2, primitives=("none", "skip_connect"), seed=1)
+    oracle = DartsOracle(
+        epochs=2, search_space=DartsSpace(steps=2, multiplier=2, primitives=("none", "skip_connect")),
+        seed=1)
     oracle._set_project_dir(str(tmp_path), "p")
     trial = oracle.create_trial("tuner0")
     assert trial.status == keras_tuner.engine.trial.TrialStatus.RUNNING

@@ -9,7 +9,8 @@ number of classes) and what an exported model needs (`Data.preprocessing`):
   exactly how the file was derived from the first 5,000 official training images.
 - a path to an `.npz` file with arrays `x` (N, H, W[, C]) and `y` (N,), optionally
   `class_names` and a test split of its own in `x_test` / `y_test`.
-- a tuple `(x, y)` of numpy arrays (or `from_arrays(x, y, x_test=..., y_test=...)`).
+- a tuple `(x, y)` of numpy arrays, or a dict of arrays with the .npz file's keys (which
+  `from_arrays(x, y, x_test=..., y_test=..., class_names=...)` builds).
 - any tensorflow-datasets image classification name ("cifar10", "mnist", ...), read from
   `data_dir`, downloaded only when missing, failing within seconds when offline.
 
@@ -63,8 +64,9 @@ def load(
 
     Args:
         source: `"default"` (the embedded CIFAR-10 subset), a path to an `.npz` file (arrays
-            `x`, `y`, optionally `class_names`, `x_test`, `y_test`), a tuple `(x, y)` of numpy
-            arrays, or a tensorflow-datasets name such as `"cifar10"`. Defaults to `"default"`.
+            `x`, `y`, optionally `class_names`, `x_test`, `y_test`), a dict of numpy arrays
+            with those keys, a tuple `(x, y)` of numpy arrays, or a tensorflow-datasets name
+            such as `"cifar10"`. Defaults to `"default"`.
         data_dir: tensorflow-datasets data directory (tfds sources only; None: tfds's
             default, `~/tensorflow_datasets`). Defaults to None.
         batch_size: examples per batch, >= 1. Defaults to 128.
@@ -103,21 +105,8 @@ def load(
     return _data_of_arrays(_load_arrays(source, data_dir, options), batch_size, augment, options.seed)
 
 
-def from_arrays(
-    x,
-    y,
-    *,
-    x_test=None,
-    y_test=None,
-    class_names=None,
-    batch_size: int = 128,
-    validation_split: float = 0.1,
-    test_split: float = 0.1,
-    augment: bool = False,
-    seed: int = 0,
-    max_examples: int | None = None,
-) -> Data:
-    """Build the pipelines from numpy arrays already in memory.
+def from_arrays(x, y, *, x_test=None, y_test=None, class_names=None, **options) -> Data:
+    """Build the pipelines from numpy arrays already in memory: `load` of a dict source.
 
     Args:
         x: images, (N, H, W, C) or grayscale (N, H, W); uint8 in [0, 255] (or another integer
@@ -127,7 +116,8 @@ def from_arrays(
         y_test: labels of `x_test`, given together with it. Defaults to None.
         class_names: optional sequence of class names; labels must be below its length.
             Defaults to None.
-        batch_size, validation_split, test_split, augment, seed, max_examples: as in `load`.
+        **options: `load`'s keyword arguments (`batch_size`, `validation_split`,
+            `test_split`, `augment`, `seed`, `max_examples`).
 
     Returns:
         A `Data`.
@@ -141,10 +131,8 @@ def from_arrays(
     >>> data.num_examples
     {'train': 80, 'validation': 10, 'test': 10}
     """
-    batch_size = check_int("batch_size", batch_size, minimum=1)
-    options = SplitOptions(validation_split, test_split, seed, max_examples)
-    arrays = split_arrays(x, y, x_test, y_test, class_names, options)
-    return _data_of_arrays(arrays, batch_size, augment, options.seed)
+    source = {"x": x, "y": y, "x_test": x_test, "y_test": y_test, "class_names": class_names}
+    return load(source, **options)
 
 
 def load_arrays(

@@ -68,19 +68,23 @@ def default_data_path() -> str:
 
 
 def read_source(source):
-    """Returns `x, y, x_test, y_test, class_names` of the default data, an .npz file or a tuple."""
+    """Returns `x, y, x_test, y_test, class_names` of the default data, an .npz file, a tuple
+    `(x, y)` or a dict with the .npz file's keys."""
     if isinstance(source, (tuple, list)):
         if len(source) != 2:
             raise ValueError(
                 f"A tuple `source` must be `(x, y)`, two arrays. Received: source with {len(source)} items"
             )
         return source[0], source[1], None, None, None
+    if isinstance(source, dict):
+        return _source_arrays(source, "dict", source)
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     if not isinstance(source, str):
         raise ValueError(
-            "`source` must be 'default', a path to an .npz file, a tuple (x, y) of arrays or a "
-            f"tensorflow-datasets name. Received: source={source!r} of type {type(source).__name__}"
+            "`source` must be 'default', a path to an .npz file, a tuple (x, y) of arrays, a dict "
+            "of arrays or a tensorflow-datasets name. "
+            f"Received: source={source!r} of type {type(source).__name__}"
         )
     path = default_data_path() if source == DEFAULT_SOURCE else os.path.expanduser(source)
     if not os.path.isfile(path):
@@ -92,10 +96,15 @@ def read_source(source):
         raise ValueError(
             f"`source` must be an .npz file written by numpy.savez. Received: source={source!r} ({error})"
         ) from error
-    missing = [key for key in ("x", "y") if key not in arrays]
+    return _source_arrays(arrays, ".npz file", source)
+
+
+def _source_arrays(arrays: dict, kind: str, source):
+    """`x, y, x_test, y_test, class_names` of a dict (an .npz file's or a user's)."""
+    missing = [key for key in ("x", "y") if arrays.get(key) is None]
     if missing:
         raise ValueError(
-            f"`source` .npz file must hold arrays 'x' and 'y'; missing {missing}, found "
+            f"`source` {kind} must hold arrays 'x' and 'y'; missing {missing}, found "
             f"{sorted(arrays)}. Received: source={source!r}"
         )
     return arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"), arrays.get("class_names")

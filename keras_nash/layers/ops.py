@@ -61,6 +61,9 @@ Identity = keras.layers.Identity
 class ConvOp(StridedOp):
     """Base of the convolution operations: stores and serialises their common arguments.
 
+    A subclass creates its layers in `make_layers()`, which the constructor calls once the
+    arguments are stored and checked.
+
     Args (the same for `ReLUConvBN`, `DilConv` and `SepConv`):
         out_channels: int, the number of output channels (>= 1).
         kernel_size: int, the square (depthwise) kernel size (>= 1).
@@ -86,6 +89,11 @@ class ConvOp(StridedOp):
         self.kernel_size = check_int("kernel_size", kernel_size, minimum=1)
         self.strides = check_strides(strides)
         self.affine = bool(affine)
+        self.make_layers()
+
+    def make_layers(self):
+        """Create the operation's layers from the stored arguments."""
+        raise NotImplementedError
 
 
 @keras.saving.register_keras_serializable(package="keras_nash")
@@ -150,7 +158,7 @@ class ReLUConvBN(ConvOp):
     DARTS preprocesses cell inputs with it (1x1); ENAS's macro space uses it as "conv_3x3" and
     "conv_5x5".
 
-    Args, call arguments and output as `ConvOp` (`kernel_size` defaults to 1 here).
+    Args, call arguments and output as `ConvOp`.
 
     Example:
 
@@ -160,15 +168,7 @@ class ReLUConvBN(ConvOp):
     (1, 8, 8, 8)
     """
 
-    def __init__(
-        self,
-        out_channels: int,
-        kernel_size: int = 1,
-        strides: int = 1,
-        affine: bool = True,
-        **kwargs,
-    ):
-        super().__init__(out_channels, kernel_size, strides, affine, **kwargs)
+    def make_layers(self):
         self.conv = keras.layers.Conv2D(
             self.out_channels, self.kernel_size, strides=self.strides, padding="same",
             use_bias=False,
@@ -213,8 +213,11 @@ class DilConv(ConvOp):
         affine: bool = True,
         **kwargs,
     ):
-        super().__init__(out_channels, kernel_size, strides, affine, **kwargs)
+        # Before the base's constructor, which calls `make_layers`.
         self.dilation_rate = check_int("dilation_rate", dilation_rate, minimum=1)
+        super().__init__(out_channels, kernel_size, strides, affine, **kwargs)
+
+    def make_layers(self):
         subsample = self.dilation_rate > 1 and self.strides > 1
         self.depthwise = keras.layers.DepthwiseConv2D(
             self.kernel_size,
@@ -259,15 +262,7 @@ class SepConv(ConvOp):
     (1, 8, 8, 4)
     """
 
-    def __init__(
-        self,
-        out_channels: int,
-        kernel_size: int,
-        strides: int = 1,
-        affine: bool = True,
-        **kwargs,
-    ):
-        super().__init__(out_channels, kernel_size, strides, affine, **kwargs)
+    def make_layers(self):
         self.first = DilConv(
             self.out_channels, self.kernel_size, self.strides, dilation_rate=1,
             affine=self.affine,

@@ -87,8 +87,8 @@ class CellSearch(SupernetTuner):
     """
 
     oracle_class = None
-    """The `SupernetOracle` subclass, built with `epochs`, the space's `steps`, `multiplier`
-    and `primitives`, `objective`, `max_trials`, `seed` and the oracle's arguments in kwargs."""
+    """The `SupernetOracle` subclass, built with `epochs`, `search_space` (the tuner's space),
+    `objective`, `max_trials`, `seed` and the oracle's arguments in kwargs."""
 
     cell_search_defaults = {
         "batch_size": 64, "learning_rate": 0.025, "learning_rate_min": 0.001,
@@ -145,10 +145,7 @@ class CellSearch(SupernetTuner):
         self.jit_compile = bool(jit_compile)
         self.seed = seed
         oracle = self.oracle_class(
-            epochs=epochs, steps=self.space.steps, multiplier=self.space.multiplier,
-            primitives=self.space.primitives,
-            edge_normalization=self.space.edge_normalization, objective=objective,
-            max_trials=max_trials,
+            epochs=epochs, search_space=self.space, objective=objective, max_trials=max_trials,
             seed=seed, **oracle_arguments(self.oracle_class, kwargs),
         )
         super().__init__(

@@ -34,11 +34,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nash.checks import check_float
-from keras_nash.layers.ops import PRIMITIVES
 from keras_nash.optimizers import CoupledAdam
 from keras_nash.precision import loss_scaled
 from keras_nash.spaces.darts import DartsSpace, Genotype, check_alpha, edge_weights
-from keras_nash.tuners.cell_search import CellSearch
+from keras_nash.tuners.cell_search import CellSearch, cell_space
 from keras_nash.tuners.search_loop import (
     SearchState, compile_step, cross_entropy, global_share, weight_step,
 )
@@ -67,11 +66,10 @@ class DartsOracle(SupernetOracle):
 
     Args:
         epochs: int, search epochs. Defaults to 50.
-        steps: int, intermediate nodes per cell. Defaults to 4.
-        multiplier: int, nodes concatenated per cell. Defaults to 4.
-        primitives: sequence of str, the candidate operations. Defaults to `PRIMITIVES`.
-        edge_normalization: bool, also search PC-DARTS's betas (one per edge; the JSON of
-            "darts/alpha" then has "beta_normal" and "beta_reduce"). Defaults to False.
+        search_space: a `DartsSpace`, the supernet's space: its `steps` and `primitives` shape
+            alpha, and with `edge_normalization` PC-DARTS's betas are searched too (one per
+            edge; the JSON of "darts/alpha" then has "beta_normal" and "beta_reduce"). None:
+            `DartsSpace()` (DARTS's). The tuner passes its own.
         objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
         max_trials: int or None. Defaults to None (stop after the final trial).
         seed: int or None, seeds alpha's initialisation (`1e-3 * N(0, 1)`).
@@ -89,10 +87,7 @@ class DartsOracle(SupernetOracle):
     def __init__(
         self,
         epochs: int = 50,
-        steps: int = 4,
-        multiplier: int = 4,
-        primitives=PRIMITIVES,
-        edge_normalization: bool = False,
+        search_space=None,
         objective="val_accuracy",
         max_trials=None,
         seed=None,
@@ -101,11 +96,7 @@ class DartsOracle(SupernetOracle):
         super().__init__(
             epochs=epochs, objective=objective, max_trials=max_trials, seed=seed, **kwargs
         )
-        # A 3-cell space only to validate steps/multiplier/primitives and shape alpha.
-        self.space = DartsSpace(
-            cells=3, channels=1, steps=steps, multiplier=multiplier, primitives=primitives,
-            edge_normalization=edge_normalization,
-        )
+        self.space = cell_space(search_space, {})
         rng = np.random.default_rng(self.seed)
         self.alpha_normal, self.alpha_reduce = self.space.initial_alpha(rng)
         self.beta = self.space.initial_beta(rng) if self.space.edge_normalization else None

@@ -48,7 +48,7 @@ import numpy as np
 
 from keras_nash.checks import check_float, check_fraction, check_int
 from keras_nash.layers.ops import PRIMITIVES
-from keras_nash.tuners.cell_search import CellSearch
+from keras_nash.tuners.cell_search import CellSearch, cell_space
 from keras_nash.tuners.evolution_strategy import (
     alpha_from_mixture,
     edge_softmax,
@@ -74,6 +74,9 @@ STATE_VERSION = 2  # 2: the velocity is a move of the mixture softmax(alpha) (mo
 
 EGNAS_PRIMITIVES = tuple(name for name in PRIMITIVES if name != "none")
 """The 7 DARTS operations without 'none', as the EG-NAS authors search them."""
+
+EGNAS_SPACE = {"primitives": EGNAS_PRIMITIVES, "partial_channels": 4}
+"""EG-NAS's space over `DartsSpace`'s defaults, as the authors run it (PC-DARTS's k = 4)."""
 
 
 def _alpha_json(alpha) -> str:
@@ -101,12 +104,10 @@ class EvolutionOracle(SupernetOracle):
             half (`move_mean`; 1 is the textbook evolution strategy). Defaults to 0.1 (the
             value of the authors' alpha step, whose update this replaces).
         alpha_momentum: float in [0, 1), momentum of that move. Defaults to 0.0.
-        steps: int, intermediate nodes per cell. Defaults to 4.
-        multiplier: int, nodes concatenated per cell. Defaults to 4.
-        primitives: sequence of str, the candidate operations. Defaults to `EGNAS_PRIMITIVES`.
-        edge_normalization: bool, must be False (EG-NAS searches alpha only, as its authors'
-            code; the argument exists so a `DartsSpace` with betas fails early). Defaults to
-            False.
+        search_space: a `DartsSpace`, the supernet's space (its `steps` and `primitives`
+            shape alpha), without `edge_normalization` (EG-NAS evolves alpha only, as its
+            authors' code). None: EG-NAS's default space (`EGNAS_SPACE`: `EGNAS_PRIMITIVES`,
+            `partial_channels=4`). The tuner passes its own.
         initial_alpha: None (`1e-3 * N(0, 1)` from the seed) or a pair `(alpha_normal,
             alpha_reduce)`, each `(n_edges(steps), len(primitives))` (e.g. a DARTS result).
         objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
@@ -134,24 +135,19 @@ class EvolutionOracle(SupernetOracle):
         eta: float = 0.4,
         step: float = 0.1,
         alpha_momentum: float = 0.0,
-        steps: int = 4,
-        multiplier: int = 4,
-        primitives=EGNAS_PRIMITIVES,
-        edge_normalization: bool = False,
+        search_space=None,
         initial_alpha=None,
         objective="val_accuracy",
         max_trials=None,
         seed=None,
         **kwargs,
     ):
-        if edge_normalization:
+        self.space = cell_space(search_space, EGNAS_SPACE)
+        if self.space.edge_normalization:
             raise ValueError(
                 "EG-NAS evolves alpha only: `edge_normalization` (PC-DARTS's betas) must be "
                 "False, as in the authors' code. Received: edge_normalization=True"
             )
-        # A 3-cell space only to validate steps/multiplier/primitives and shape alpha.
-        self.space = DartsSpace(cells=3, channels=1, steps=steps, multiplier=multiplier,
-                                primitives=tuple(primitives))
         super().__init__(
             epochs=epochs, objective=objective, max_trials=max_trials, seed=seed, **kwargs
         )
@@ -344,7 +340,7 @@ class EvolutionTuner(CellSearch):
     key_prefix = _KEY
     oracle_class = EvolutionOracle
     cell_search_defaults = {
-        "primitives": EGNAS_PRIMITIVES, "partial_channels": 4,
+        **EGNAS_SPACE,
         "batch_size": 256, "learning_rate": 0.1, "learning_rate_min": 0.0,
         "final_epochs": 800, "drop_path_prob": 0.3,
     }
