@@ -6,8 +6,11 @@ operation) and the first call, in which TensorFlow's graph optimiser (grappler) 
 graph before it runs. Measured on random images for one first-order DARTS search step, in a
 fresh process each: with grappler as it is, and with its meta optimiser disabled for the whole
 process (`tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})`),
-then the time of a step once started; each `--experiment` adds a row with those grappler passes
-turned off (`set_experimental_options({pass: False})`) for the whole process.
+then the time of a step once started; a row with Keras's own batch norm computation in place of
+`FusedBatchNorm`'s fused kernel (the library before it; `--nokeras_batch_norm` leaves it out);
+each `--experiment` adds a row with those grappler passes turned off
+(`set_experimental_options({pass: False})`) for the whole process. Each row also counts the
+operations of the traced step's graph.
 
     python bench/startup.py [--cells 3] [--channels 4] [--image_size 16] [--batch_size 32]
         [--experiment constant_folding --experiment constant_folding,layout_optimizer]
@@ -37,6 +40,8 @@ BATCH = flags.DEFINE_integer("batch_size", 32, "Batch size.")
 STEPS = flags.DEFINE_integer("steps", 10, "Steps timed once started.")
 CHILD = flags.DEFINE_bool("child", False, "Internal: run one measurement in this process.")
 NO_GRAPPLER = flags.DEFINE_bool("no_grappler", False, "Internal: disable grappler's meta optimiser.")
+KERAS_BN = flags.DEFINE_bool("keras_batch_norm", True, "Add the row with Keras's batch norm computation.")
+UNFUSED = flags.DEFINE_bool("unfused", False, "Internal: Keras's batch norm computation in the supernet.")
 PASSES_OFF = flags.DEFINE_list("passes_off", [], "Internal: grappler passes turned off (e.g. constant_folding).")
 EXPERIMENTS = flags.DEFINE_multi_string(
     "experiment", [], "Grappler passes to turn off together in one more row (comma-separated); "
@@ -51,6 +56,10 @@ def measure() -> dict:
     from keras_nash.tuners.darts import DartsTuner
     from keras_nash.tuners.search_loop import as_search_data
 
+    if UNFUSED.value:
+        import keras
+        from keras_nash.layers.base import FusedBatchNorm
+        FusedBatchNorm.call = keras.layers.BatchNormalization.call
     if NO_GRAPPLER.value:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     if PASSES_OFF.value:
@@ -70,14 +79,16 @@ def measure() -> dict:
     state = tuner.create_search(Trial, data)
     built = time.perf_counter()
     signature = data.input_signature()
-    state.search_step.get_concrete_function(*signature, *signature)
+    graph = state.search_step.get_concrete_function(*signature, *signature).graph
     traced = time.perf_counter()
     state.search_step(x, y, x, y)
     first = time.perf_counter()
     for _ in range(STEPS.value):
         state.search_step(x, y, x, y)
     done = time.perf_counter()
-    return {"grappler": not NO_GRAPPLER.value, "passes_off": PASSES_OFF.value, "build_s": built - start, "trace_s": traced - built,
+    return {"grappler": not NO_GRAPPLER.value, "passes_off": PASSES_OFF.value,
+            "batch_norm": "keras" if UNFUSED.value else "fused", "graph_ops": len(graph.get_operations()),
+            "build_s": built - start, "trace_s": traced - built,
             "first_call_s": first - traced, "step_s": (done - first) / STEPS.value}
 
 
@@ -89,7 +100,8 @@ def main(argv):
     common = [f"--cells={CELLS.value}", f"--channels={CHANNELS.value}", f"--image_size={IMAGE_SIZE.value}",
               f"--batch_size={BATCH.value}", f"--steps={STEPS.value}", "--child"]
     rows = []
-    for extra in [[], ["--no_grappler"]] + [[f"--passes_off={e}"] for e in EXPERIMENTS.value]:
+    keras_bn = [["--unfused"]] if KERAS_BN.value else []
+    for extra in [[], ["--no_grappler"]] + keras_bn + [[f"--passes_off={e}"] for e in EXPERIMENTS.value]:
         out = subprocess.run([sys.executable, __file__, *common, *extra], check=True,
                              capture_output=True, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
@@ -97,11 +109,12 @@ def main(argv):
                 "batch_size": BATCH.value}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "startup.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
-    print(f"{'grappler':<40}{'build':>8}{'trace':>8}{'first':>8}{'step':>8}  (seconds)")
+    print(f"{'grappler':<40}{'batch norm':>11}{'ops':>8}{'build':>8}{'trace':>8}{'first':>8}{'step':>8}"
+          "  (seconds)")
     for r in rows:
         label = "off" if not r["grappler"] else "-" + ",-".join(r["passes_off"]) if r["passes_off"] else "on"
-        print(f"{label:<40}{r['build_s']:>8.1f}{r['trace_s']:>8.1f}{r['first_call_s']:>8.1f}"
-              f"{r['step_s']:>8.2f}")
+        print(f"{label:<40}{r['batch_norm']:>11}{r['graph_ops']:>8}{r['build_s']:>8.1f}{r['trace_s']:>8.1f}"
+              f"{r['first_call_s']:>8.1f}{r['step_s']:>8.2f}")
 
 
 if __name__ == "__main__":
