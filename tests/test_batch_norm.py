@@ -86,14 +86,3 @@ class _policy:
 
     def __exit__(self, *exc):
         keras.config.set_dtype_policy(self.previous)
-
-
-def test_fused_batch_norm_round_trips_through_keras_files(tmp_path):
-    inputs = keras.Input((5, 5, 3))
-    model = keras.Model(inputs, batch_norm(affine=True)(inputs))
-    model.layers[-1](X, training=True)
-    path = str(tmp_path / "bn.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert type(loaded.layers[-1]) is FusedBatchNorm
-    np.testing.assert_allclose(loaded(X), model(X), atol=1e-6)

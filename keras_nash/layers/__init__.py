@@ -6,7 +6,8 @@
   `constructor(channels, strides, affine)`) over `Zero`, `Identity` (Keras's own
   `keras.layers.Identity`), `FactorizedReduce`, `ReLUConvBN`, `SepConv`, `DilConv`, `PoolBN`;
   `PRIMITIVES`, DARTS's eight names. The registry and the convolutions are in `ops`, `Zero`
-  and `PoolBN` in `pooling`, the shared batch norm and base classes in `base`.
+  and `PoolBN` in `pooling`, the shared batch norm (`FusedBatchNorm`, Keras's batch norm in
+  TensorFlow's fused kernel) and base classes in `base`.
 - `Cutout`, DARTS's training-only square hole at a network's input; `DropPath`, a path
   dropped per example in training (`augment.DropPathSchedule` ramps its rate).
 - `MixedOp` (softmax(alpha)-weighted sum of the ops on an edge, optional partial channels) and
@@ -14,6 +15,7 @@
 """
 
 from keras_nash.layers.augment import Cutout, DropPath
+from keras_nash.layers.base import FusedBatchNorm
 from keras_nash.layers.cells import AuxiliaryHead, FixedCell, SearchCell
 from keras_nash.layers.mixed import MixedOp
 from keras_nash.layers.morph import ConvBNReLU, DiracInitializer, LambdaSum
@@ -40,6 +42,7 @@ __all__ = [
     "DiracInitializer",
     "FactorizedReduce",
     "FixedCell",
+    "FusedBatchNorm",
     "Identity",
     "LambdaSum",
     "MixedOp",
