@@ -1,4 +1,4 @@
-"""Benchmark: where a DARTS search's start-up goes (issue 16, item 5), on this machine.
+"""Benchmark: where a supernet search's start-up goes (issue 16, item 5), on this machine.
 
 A supernet search pays, before its first step: building the supernet, tracing the compiled
 search step (Python builds the graph: two forward and two backward passes through every mixed
@@ -12,10 +12,17 @@ each `--experiment` adds a row with those grappler passes turned off
 (`set_experimental_options({pass: False})`) for the whole process. Each row also counts the
 operations of the traced step's graph.
 
-    python bench/startup.py [--cells 3] [--channels 4] [--image_size 16] [--batch_size 32]
-        [--experiment constant_folding --experiment constant_folding,layout_optimizer]
+    python bench/startup.py [--algorithm darts] [--cells 3] [--channels 4] [--image_size 16]
+        [--batch_size 32] [--experiment constant_folding --experiment ...]
 
-Writes bench/results/startup.json and prints a table. A few minutes on 2 CPU cores.
+`--algorithm egnas` measures EG-NAS's weight step (the supernet with PC-DARTS's k = 4 and
+EG-NAS's 7 operations) and its first population of 50 (one compiled call, traced at its first);
+`--algorithm enas` ENAS's micro shared-weight step (`--cells` cells of 5 blocks, `--channels`
+filters), on an architecture of all zeros.
+
+Writes bench/results/startup.json (other algorithms and sizes:
+startup_<algorithm>_<cells>x<channels>_<image>px_b<batch>.json)
+and prints a table. A few minutes on 2 CPU cores.
 """
 
 import os
@@ -33,6 +40,7 @@ from absl import app, flags  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+ALGORITHM = flags.DEFINE_enum("algorithm", "darts", ["darts", "egnas", "enas"], "The search.")
 CELLS = flags.DEFINE_integer("cells", 3, "Supernet cells.")
 CHANNELS = flags.DEFINE_integer("channels", 4, "Supernet initial channels.")
 IMAGE_SIZE = flags.DEFINE_integer("image_size", 16, "Image side.")
@@ -53,7 +61,10 @@ def measure() -> dict:
     import tensorflow as tf
 
     sys.path.insert(0, str(HERE.parent))
+    from keras_nash.spaces import MicroSpace
     from keras_nash.tuners.darts import DartsTuner
+    from keras_nash.tuners.enas import EnasTuner
+    from keras_nash.tuners.evolution import EvolutionTuner
     from keras_nash.tuners.search_loop import as_search_data
 
     if UNFUSED.value:
@@ -64,8 +75,13 @@ def measure() -> dict:
         tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     if PASSES_OFF.value:
         tf.config.optimizer.set_experimental_options(dict.fromkeys(PASSES_OFF.value, False))
-    tuner = DartsTuner(num_classes=10, epochs=2, cells=CELLS.value, channels=CHANNELS.value,
-                       directory=tempfile.mkdtemp(), project_name="startup")
+    common = dict(num_classes=10, epochs=2, directory=tempfile.mkdtemp(), project_name="startup")
+    if ALGORITHM.value == "enas":
+        tuner = EnasTuner(MicroSpace(num_cells=CELLS.value, num_blocks=5, filters=CHANNELS.value), **common)
+    else:
+        tuner_class = DartsTuner if ALGORITHM.value == "darts" else EvolutionTuner
+        extra = {"warmup_epochs": 1} if ALGORITHM.value == "egnas" else {}
+        tuner = tuner_class(cells=CELLS.value, channels=CHANNELS.value, **common, **extra)
     rng = np.random.default_rng(0)
     size, batch = IMAGE_SIZE.value, BATCH.value
     x = rng.random((batch, size, size, 3)).astype("float32")
@@ -78,18 +94,35 @@ def measure() -> dict:
     start = time.perf_counter()
     state = tuner.create_search(Trial, data)
     built = time.perf_counter()
-    signature = data.input_signature()
-    graph = state.search_step.get_concrete_function(*signature, *signature).graph
+    signature = list(data.input_signature())
+    if ALGORITHM.value == "darts":
+        step, arguments, signature = state.search_step, (x, y, x, y), signature * 2
+    elif ALGORITHM.value == "egnas":
+        step, arguments = state.train_step, (x, y)
+    else:
+        arch = np.zeros(tuner.space.num_decisions, "int32")
+        step, arguments = state.train_step, (x, y, arch)
+        signature.append(tf.TensorSpec(arch.shape, tf.int32))
+    graph = step.get_concrete_function(*signature).graph
     traced = time.perf_counter()
-    state.search_step(x, y, x, y)
+    step(*arguments)
     first = time.perf_counter()
     for _ in range(STEPS.value):
-        state.search_step(x, y, x, y)
+        step(*arguments)
     done = time.perf_counter()
-    return {"grappler": not NO_GRAPPLER.value, "passes_off": PASSES_OFF.value,
+    population = {}
+    if ALGORITHM.value == "egnas":
+        mixtures = np.full((51, 2) + tuner.space.alpha_shape, 1.0 / tuner.space.alpha_shape[1], "float32")
+        began = time.perf_counter()
+        state.population(x, y, mixtures)
+        population["population_first_s"] = time.perf_counter() - began
+        began = time.perf_counter()
+        state.population(x, y, mixtures)
+        population["population_s"] = time.perf_counter() - began
+    return {"algorithm": ALGORITHM.value, "grappler": not NO_GRAPPLER.value, "passes_off": PASSES_OFF.value,
             "batch_norm": "keras" if UNFUSED.value else "fused", "graph_ops": len(graph.get_operations()),
             "build_s": built - start, "trace_s": traced - built,
-            "first_call_s": first - traced, "step_s": (done - first) / STEPS.value}
+            "first_call_s": first - traced, "step_s": (done - first) / STEPS.value, **population}
 
 
 def main(argv):
@@ -97,7 +130,7 @@ def main(argv):
     if CHILD.value:
         print(json.dumps(measure()))
         return
-    common = [f"--cells={CELLS.value}", f"--channels={CHANNELS.value}", f"--image_size={IMAGE_SIZE.value}",
+    common = [f"--algorithm={ALGORITHM.value}", f"--cells={CELLS.value}", f"--channels={CHANNELS.value}", f"--image_size={IMAGE_SIZE.value}",
               f"--batch_size={BATCH.value}", f"--steps={STEPS.value}", "--child"]
     rows = []
     keras_bn = [["--unfused"]] if KERAS_BN.value else []
@@ -105,16 +138,22 @@ def main(argv):
         out = subprocess.run([sys.executable, __file__, *common, *extra], check=True,
                              capture_output=True, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
-    settings = {"cells": CELLS.value, "channels": CHANNELS.value, "image_size": IMAGE_SIZE.value,
+    settings = {"algorithm": ALGORITHM.value, "cells": CELLS.value, "channels": CHANNELS.value, "image_size": IMAGE_SIZE.value,
                 "batch_size": BATCH.value}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "startup.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
+    default = all(flag.value == flag.default for flag in (ALGORITHM, CELLS, CHANNELS, IMAGE_SIZE, BATCH))
+    name = "startup.json" if default else (
+        f"startup_{ALGORITHM.value}_{CELLS.value}x{CHANNELS.value}_{IMAGE_SIZE.value}px_b{BATCH.value}.json")
+    (RESULTS / name).write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
     print(f"{'grappler':<40}{'batch norm':>11}{'ops':>8}{'build':>8}{'trace':>8}{'first':>8}{'step':>8}"
           "  (seconds)")
     for r in rows:
         label = "off" if not r["grappler"] else "-" + ",-".join(r["passes_off"]) if r["passes_off"] else "on"
         print(f"{label:<40}{r['batch_norm']:>11}{r['graph_ops']:>8}{r['build_s']:>8.1f}{r['trace_s']:>8.1f}"
               f"{r['first_call_s']:>8.1f}{r['step_s']:>8.2f}")
+        if "population_s" in r:
+            print(f"{'':<40}population of 50: first call {r['population_first_s']:.1f} s, "
+                  f"then {r['population_s']:.2f} s")
 
 
 if __name__ == "__main__":
