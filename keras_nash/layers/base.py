@@ -26,9 +26,9 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
 
     Keras 3 builds a batch norm from about 30 small operations forward and as many backward;
     TensorFlow's `FusedBatchNormV3` is one each way, and it updates the moving statistics
-    in the same operation. On a DARTS supernet (hundreds of batch norms) that makes the traced
-    search step a third smaller: a third less tracing and graph optimisation before the first
-    step, and faster steps (`bench/startup.py`). Same arguments, variables and checkpoints as
+    in the same operation. On a DARTS supernet (hundreds of batch norms) that halves the traced
+    search step's graph: half the tracing and graph optimisation before the first step, and
+    faster steps (`bench/startup.py`). Same arguments, variables and checkpoints as
     Keras's layer; inputs other than 4D channels-last float16 / bfloat16 / float32 without a
     mask (and `renorm` / `synchronized`) fall back to Keras's computation.
 
