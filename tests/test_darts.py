@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keras_nash.tuners.darts import DartsOracle, DartsTuner
-from keras_nash.tuners.evolution import EGNAS_PRIMITIVES, EvolutionTuner
+from keras_nash.tuners.evolution import EGNAS_PRIMITIVES, EvolutionOracle, EvolutionTuner
 from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace, Genotype
 
 CONFIG = dict(
@@ -151,6 +151,10 @@ def test_final_network_loads_and_exports(searched, tmp_path):
 def test_oracle_bad_input():
     with pytest.raises(ValueError, match="epochs=0"):
         DartsOracle(epochs=0)
+    with pytest.raises(ValueError, match="`search_space` must be a `keras_nash.spaces.DartsSpace`"):
+        DartsOracle(search_space={"steps": 2})
+    with pytest.raises(ValueError, match="EG-NAS evolves alpha only"):
+        EvolutionOracle(search_space=DartsSpace(edge_normalization=True))
     with pytest.raises(ValueError, match="steps=0"):
         DartsTuner(steps=0, directory="/tmp", project_name="never")
     with pytest.raises(ValueError, match="conv_9x9"):
