@@ -77,7 +77,7 @@ def read_source(source):
             )
         return source[0], source[1], None, None, None
     if isinstance(source, dict):
-        return _source_arrays(source, "dict", source)
+        return _source_arrays(source, "dict", "a dict")
     if isinstance(source, os.PathLike):
         source = os.fspath(source)
     if not isinstance(source, str):
@@ -96,16 +96,17 @@ def read_source(source):
         raise ValueError(
             f"`source` must be an .npz file written by numpy.savez. Received: source={source!r} ({error})"
         ) from error
-    return _source_arrays(arrays, ".npz file", source)
+    return _source_arrays(arrays, ".npz file", repr(source))
 
 
-def _source_arrays(arrays: dict, kind: str, source):
-    """`x, y, x_test, y_test, class_names` of a dict (an .npz file's or a user's)."""
+def _source_arrays(arrays: dict, kind: str, received: str):
+    """`x, y, x_test, y_test, class_names` of a dict (an .npz file's or a user's); `received`
+    shows the source in the error (a path, not a dict's arrays)."""
     missing = [key for key in ("x", "y") if arrays.get(key) is None]
     if missing:
         raise ValueError(
             f"`source` {kind} must hold arrays 'x' and 'y'; missing {missing}, found "
-            f"{sorted(arrays)}. Received: source={source!r}"
+            f"{sorted(arrays)}. Received: source={received}"
         )
     return arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"), arrays.get("class_names")
 
