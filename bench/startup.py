@@ -3,8 +3,8 @@
 A supernet search pays, before its first step: building the supernet, tracing the compiled
 search step (Python builds the graph: two forward and two backward passes through every mixed
 operation) and the first call, in which TensorFlow's graph optimiser (grappler) rewrites that
-graph before it runs. Measured on random images for one first-order DARTS search step, in a
-fresh process each: with grappler as it is, and with its meta optimiser disabled for the whole
+graph before it runs. Measured on random images for one search step (first-order DARTS unless
+`--algorithm` says otherwise), in a fresh process each: with grappler as it is, and with its meta optimiser disabled for the whole
 process (`tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})`),
 then the time of a step once started; a row with Keras's own batch norm computation in place of
 `FusedBatchNorm`'s fused kernel (the library before it; `--nokeras_batch_norm` leaves it out);
@@ -130,16 +130,17 @@ def main(argv):
     if CHILD.value:
         print(json.dumps(measure()))
         return
-    common = [f"--algorithm={ALGORITHM.value}", f"--cells={CELLS.value}", f"--channels={CHANNELS.value}", f"--image_size={IMAGE_SIZE.value}",
-              f"--batch_size={BATCH.value}", f"--steps={STEPS.value}", "--child"]
+    common = [f"--algorithm={ALGORITHM.value}", f"--cells={CELLS.value}", f"--channels={CHANNELS.value}",
+              f"--image_size={IMAGE_SIZE.value}", f"--batch_size={BATCH.value}", f"--steps={STEPS.value}",
+              "--child"]
     rows = []
     keras_bn = [["--unfused"]] if KERAS_BN.value else []
     for extra in [[], ["--no_grappler"]] + keras_bn + [[f"--passes_off={e}"] for e in EXPERIMENTS.value]:
         out = subprocess.run([sys.executable, __file__, *common, *extra], check=True,
                              capture_output=True, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
-    settings = {"algorithm": ALGORITHM.value, "cells": CELLS.value, "channels": CHANNELS.value, "image_size": IMAGE_SIZE.value,
-                "batch_size": BATCH.value}
+    settings = {"algorithm": ALGORITHM.value, "cells": CELLS.value, "channels": CHANNELS.value,
+                "image_size": IMAGE_SIZE.value, "batch_size": BATCH.value}
     RESULTS.mkdir(parents=True, exist_ok=True)
     default = all(flag.value == flag.default for flag in (ALGORITHM, CELLS, CHANNELS, IMAGE_SIZE, BATCH))
     name = "startup.json" if default else (
