@@ -4,8 +4,9 @@ A supernet search pays, before its first step: building the supernet, tracing th
 search step (Python builds the graph: two forward and two backward passes through every mixed
 operation) and the first call, in which TensorFlow's graph optimiser (grappler) rewrites that
 graph before it runs. Measured on random images for one search step (first-order DARTS unless
-`--algorithm` says otherwise), in a fresh process each: with grappler as it is, and with its meta optimiser disabled for the whole
-process (`tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})`),
+`--algorithm` says otherwise), in a fresh process each: with grappler as it is, and with its
+meta optimiser disabled for the whole process
+(`tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})`),
 then the time of a step once started; a row with Keras's own batch norm computation in place of
 `FusedBatchNorm`'s fused kernel (the library before it; `--nokeras_batch_norm` leaves it out);
 each `--experiment` adds a row with those grappler passes turned off
