@@ -34,7 +34,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from keras_nash.tuners import darts, evolution, evolution_strategy  # noqa: E402
 from keras_nash.tuners.population import PopulationEvaluator  # noqa: E402
-from keras_nash.spaces.darts import DartsSpace  # noqa: E402
+from keras_nash.spaces.darts import DartsSearchNetwork, DartsSpace  # noqa: E402
 
 EPOCHS = flags.DEFINE_integer("epochs", 4, "Search epochs of each method.")
 WARMUP = flags.DEFINE_integer("warmup", 1, "EG-NAS warm-up epochs.")
@@ -79,7 +79,7 @@ def median_time(function, repeats):
 
 def bench_population(x, y):
     space = DartsSpace(**space_args())
-    network = space.build_supernet(10, seed=SEED.value)
+    network = DartsSearchNetwork(space, 10, seed=SEED.value)
     network(np.zeros((1,) + x.shape[1:], "float32"))
     signature = (tf.TensorSpec((None,) + x.shape[1:]), tf.TensorSpec((None,), tf.int32))
     mean = evolution_strategy.edge_softmax(np.zeros((2,) + space.alpha_shape))

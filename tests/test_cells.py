@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_nash.layers.cells import FixedCell, SearchCell, n_edges
-from keras_nash.spaces.darts import DARTS_V2, DartsEvalNetwork, DartsSearchNetwork
+from keras_nash.spaces.darts import DARTS_V2, DartsEvalNetwork, DartsSearchNetwork, DartsSpace
 
 SMALL_OPS = ("none", "max_pool_3x3", "skip_connect", "sep_conv_3x3")
 
@@ -53,9 +53,9 @@ def test_cells_build_every_weight_before_the_first_call(kind):
     assert tuple(out.shape) == cell.compute_output_shape(s0.shape, s1.shape) == (2, 4, 4, 8)
 
 
-def _search_net(**kwargs):
-    defaults = dict(num_classes=3, cells=3, channels=4, steps=2, multiplier=2, primitives=SMALL_OPS, seed=1)
-    return DartsSearchNetwork(**{**defaults, **kwargs})
+def _search_net(**space):
+    defaults = dict(cells=3, channels=4, steps=2, multiplier=2, primitives=SMALL_OPS)
+    return DartsSearchNetwork(DartsSpace(**{**defaults, **space}), num_classes=3, seed=1)
 
 
 def test_search_network_alpha_apart_from_weights():
@@ -109,6 +109,10 @@ def test_search_network_validates_arguments():
         _search_net(primitives=("none",))
     with pytest.raises(ValueError, match="steps=0"):
         _search_net(steps=0)
+    with pytest.raises(ValueError, match="`search_space` must be a `keras_nash.spaces.DartsSpace`"):
+        DartsSearchNetwork(search_space=3)
+    with pytest.raises(ValueError, match="num_classes=1"):
+        DartsSearchNetwork(num_classes=1)
 
 
 def test_fixed_cell_drop_path_and_validation():
@@ -168,6 +172,7 @@ def test_search_network_saves_as_keras(tmp_path):
     loaded = keras.saving.load_model(path)
     np.testing.assert_allclose(expected, loaded(x), atol=1e-5)
     np.testing.assert_allclose(np.asarray(net.alpha_reduce), np.asarray(loaded.alpha_reduce))
+    assert loaded.search_space == net.search_space
 
 
 def test_auxiliary_loss_added_in_training_only():

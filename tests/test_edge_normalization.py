@@ -12,7 +12,7 @@ from keras_nash.tuners.evolution import EvolutionTuner
 
 OPS = ("none", "skip_connect", "sep_conv_3x3")
 SPACE = DartsSpace(steps=2, multiplier=2, primitives=OPS, edge_normalization=True)
-SETTINGS = dict(num_classes=10, cells=3, channels=4, steps=2, multiplier=2, primitives=OPS)
+SETTINGS = dict(cells=3, channels=4, steps=2, multiplier=2, primitives=OPS)
 
 
 def test_edge_weights_are_a_softmax_per_node():
@@ -39,8 +39,8 @@ def test_betas_decide_which_edges_a_node_keeps():
 
 def test_supernet_scales_each_edge_by_its_weight():
     """With k=1, scaling a MixedOp's output by e equals scaling its mixture row by e."""
-    net = DartsSearchNetwork(**SETTINGS, edge_normalization=True, seed=1)
-    plain = DartsSearchNetwork(**SETTINGS, seed=1)
+    net = DartsSearchNetwork(DartsSpace(**SETTINGS, edge_normalization=True), seed=1)
+    plain = DartsSearchNetwork(DartsSpace(**SETTINGS), seed=1)
     x = np.random.default_rng(0).uniform(0, 1, (2, 8, 8, 3)).astype("float32")
     net(x), plain(x)
     assert [tuple(v.shape) for v in net.arch_variables] == [(5, 3), (5, 3), (5,), (5,)]
@@ -62,7 +62,7 @@ def test_supernet_scales_each_edge_by_its_weight():
         loss = keras.ops.mean(net(x, training=True) ** 2)
     gradients = tape.gradient(loss, [v.value for v in net.betas])
     assert all(g is not None and float(tf.norm(g)) > 0 for g in gradients)
-    assert net.get_config()["edge_normalization"] is True
+    assert net.get_config()["search_space"]["edge_normalization"] is True
     with pytest.raises(ValueError, match="edge_normalization=True"):
         plain.set_beta(np.zeros(5), np.zeros(5))
 

@@ -26,7 +26,7 @@ from keras_nash.tuners.evolution_strategy import (
     sigma_schedule,
     validation_batch,
 )
-from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace
+from keras_nash.spaces.darts import DartsEvalNetwork, DartsSearchNetwork, DartsSpace
 from tests import evolution_run
 
 PRIMS = evolution_run.CONFIG["primitives"]
@@ -140,7 +140,7 @@ def test_evolution_moves_alpha_toward_the_best_operation():
 def test_population_evaluation_traces_once_and_matches_single_passes():
     space = DartsSpace(cells=3, channels=4, steps=2, multiplier=2, primitives=PRIMS,
                        partial_channels=2)
-    network = space.build_supernet(3, seed=1)
+    network = DartsSearchNetwork(space, 3, seed=1)
     network(np.zeros((1, 8, 8, 3), "float32"))
     signature = (tf.TensorSpec((None, 8, 8, 3)), tf.TensorSpec((None,), tf.int32))
     evaluator = PopulationEvaluator(network, signature, batch_stats=False)
@@ -164,7 +164,7 @@ def test_population_evaluation_traces_once_and_matches_single_passes():
 def test_batch_statistics_mode_leaves_the_moving_statistics_untouched():
     space = DartsSpace(cells=3, channels=4, steps=2, multiplier=2, primitives=PRIMS,
                        partial_channels=2)
-    network = space.build_supernet(3, seed=1)
+    network = DartsSearchNetwork(space, 3, seed=1)
     network(np.zeros((1, 8, 8, 3), "float32"))
     signature = (tf.TensorSpec((None, 8, 8, 3)), tf.TensorSpec((None,), tf.int32))
     evaluator = PopulationEvaluator(network, signature, batch_stats=True)

@@ -19,14 +19,8 @@ from keras import ops
 from keras_nash.checks import check_float, check_fraction, check_int
 from keras_nash.layers.augment import Cutout, DropPathSchedule  # noqa: F401  (re-exported)
 from keras_nash.layers.cells import AuxiliaryHead, AuxiliaryLossMixin, FixedCell, SearchCell, n_edges
-from keras_nash.layers.ops import PRIMITIVES, batch_norm
-from keras_nash.spaces.genotypes import (
-    Genotype,
-    check_alpha,
-    check_cell_settings,
-    derive_genotype,
-    edge_weights,
-)
+from keras_nash.layers.ops import batch_norm
+from keras_nash.spaces.genotypes import DartsSpace, Genotype, check_alpha, edge_weights
 
 
 def _cell_plan(cells: int, channels: int):
@@ -42,6 +36,20 @@ def _cell_plan(cells: int, channels: int):
             channels *= 2
         yield index, channels, reduction, reduction_prev
         reduction_prev = reduction
+
+
+def _darts_space(search_space) -> DartsSpace:
+    """`search_space` as a `DartsSpace`: itself, None (`DartsSpace()`) or a `to_dict()` dict."""
+    if search_space is None:
+        return DartsSpace()
+    if isinstance(search_space, dict):
+        return DartsSpace.from_dict(search_space)
+    if not isinstance(search_space, DartsSpace):
+        raise ValueError(
+            "`search_space` must be a `keras_nash.spaces.DartsSpace` or its `to_dict()`. "
+            f"Received: search_space={search_space!r}"
+        )
+    return search_space
 
 
 class _DartsNetwork(keras.Model):
@@ -73,41 +81,23 @@ class _DartsNetwork(keras.Model):
         # `load_model`, `.keras` loading) leaves the model built.
         self.compute_output_spec(keras.KerasTensor(tuple(input_shape)))
 
-    def _size_config(self) -> dict:
-        return {
-            "name": self.name,
-            "num_classes": self.num_classes,
-            "cells": self.cells,
-            "channels": self.channels,
-            "stem_multiplier": self.stem_multiplier,
-            "seed": self.seed,
-        }
-
 
 @keras.saving.register_keras_serializable(package="keras_nash")
 class DartsSearchNetwork(_DartsNetwork):
-    """The DARTS supernet: stem, search cells, global pooling and a classifier.
+    """The DARTS supernet of a `DartsSpace`: stem, search cells, global pooling, a classifier.
 
     The stem is a 3x3 convolution with `stem_multiplier * channels` channels and a batch norm;
     the cells at 1/3 and 2/3 of the depth are reduction cells and double the channels. The
     architecture weights `alpha_normal` and `alpha_reduce` (shape `(n_edges(steps), n_ops)`,
     initialised to `1e-3 * N(0, 1)`) are non-trainable variables: the weight optimiser, which
     takes `weight_variables` (= `trainable_variables`), never updates them; an architecture
-    optimiser takes `arch_variables`.
+    optimiser takes `arch_variables`. With the space's `edge_normalization`, the betas
+    `beta_normal` and `beta_reduce` (one per edge, `1e-3 * N(0, 1)`) join them.
 
     Args:
+        search_space: a `DartsSpace` (or its `to_dict()`), the cells, channels, nodes and
+            operations. Defaults to None (`DartsSpace()`, DARTS's search network).
         num_classes: int, the number of classes. Defaults to 10.
-        cells: int, the number of cells (>= 3 so that both reductions exist). Defaults to 8.
-        channels: int, the channels of the first cells' nodes. Defaults to 16.
-        steps: int, intermediate nodes per cell. Defaults to 4.
-        multiplier: int in `[1, steps]`, nodes concatenated per cell output. Defaults to 4.
-        stem_multiplier: int, the stem has `stem_multiplier * channels` channels. Defaults to 3.
-        primitives: sequence of str, the candidate operations. Defaults to `PRIMITIVES`.
-        partial_channels: int, PC-DARTS's `k`. Defaults to 1.
-        edge_normalization: bool, PC-DARTS's edge normalisation: architecture weights
-            `beta_normal` and `beta_reduce` (one per edge, `1e-3 * N(0, 1)`), each node sums
-            its edges weighted by the softmax of its edges' betas, and the genotype ranks
-            edges by `softmax(alpha) * edge weight`. Defaults to False.
         seed: int or None, the seed of alpha's initialisation. Defaults to None.
         **kwargs: base `Model` arguments.
 
@@ -124,9 +114,10 @@ class DartsSearchNetwork(_DartsNetwork):
     Example:
 
     >>> import keras
-    >>> from keras_nash.spaces import DartsSearchNetwork
-    >>> net = DartsSearchNetwork(num_classes=10, cells=3, channels=4, steps=2, multiplier=2,
-    ...                          primitives=("skip_connect", "max_pool_3x3"))
+    >>> from keras_nash.spaces import DartsSearchNetwork, DartsSpace
+    >>> space = DartsSpace(cells=3, channels=4, steps=2, multiplier=2,
+    ...                    primitives=("skip_connect", "max_pool_3x3"))
+    >>> net = DartsSearchNetwork(space, num_classes=10)
     >>> tuple(net(keras.ops.ones((2, 8, 8, 3))).shape)
     (2, 10)
     >>> [tuple(v.shape) for v in net.arch_variables]  # (edges of a 2-node cell, operations)
@@ -135,48 +126,33 @@ class DartsSearchNetwork(_DartsNetwork):
     (2, 3)
     """
 
-    def __init__(
-        self,
-        num_classes: int = 10,
-        cells: int = 8,
-        channels: int = 16,
-        steps: int = 4,
-        multiplier: int = 4,
-        stem_multiplier: int = 3,
-        primitives=PRIMITIVES,
-        partial_channels: int = 1,
-        edge_normalization: bool = False,
-        seed=None,
-        **kwargs,
-    ):
-        super().__init__(num_classes, cells, channels, stem_multiplier, seed, **kwargs)
-        self.edge_normalization = bool(edge_normalization)
-        self.primitives, self.steps, self.multiplier = check_cell_settings(
-            primitives, steps, multiplier
-        )
-        self.partial_channels = check_int("partial_channels", partial_channels, minimum=1)
+    def __init__(self, search_space=None, num_classes: int = 10, seed=None, **kwargs):
+        space = _darts_space(search_space)
+        super().__init__(num_classes, space.cells, space.channels, space.stem_multiplier, seed,
+                         **kwargs)
+        self.search_space = space
         self.search_cells = []
         self.reductions = []
         for index, current, reduction, reduction_prev in _cell_plan(self.cells, self.channels):
             self.search_cells.append(
                 SearchCell(
-                    current, reduction, reduction_prev, self.steps, self.multiplier,
-                    self.primitives, self.partial_channels, name=f"cell_{index}",
+                    current, reduction, reduction_prev, space.steps, space.multiplier,
+                    space.primitives, space.partial_channels, name=f"cell_{index}",
                 )
             )
             self.reductions.append(reduction)
         self._make_classifier()
         init = keras.initializers.RandomNormal(stddev=1e-3, seed=seed)
         self.alpha_normal = self.add_weight(
-            shape=self.alpha_shape, initializer=init, trainable=False, name="alpha_normal"
+            shape=space.alpha_shape, initializer=init, trainable=False, name="alpha_normal"
         )
         self.alpha_reduce = self.add_weight(
-            shape=self.alpha_shape, initializer=init, trainable=False, name="alpha_reduce"
+            shape=space.alpha_shape, initializer=init, trainable=False, name="alpha_reduce"
         )
         self.betas = []
-        if self.edge_normalization:
+        if space.edge_normalization:
             self.betas = [
-                self.add_weight(shape=(n_edges(self.steps),), initializer=init,
+                self.add_weight(shape=(n_edges(space.steps),), initializer=init,
                                 trainable=False, name=name)
                 for name in ("beta_normal", "beta_reduce")
             ]
@@ -184,7 +160,7 @@ class DartsSearchNetwork(_DartsNetwork):
     @property
     def alpha_shape(self) -> tuple:
         """`(n_edges(steps), len(primitives))`."""
-        return (n_edges(self.steps), len(self.primitives))
+        return self.search_space.alpha_shape
 
     @property
     def arch_variables(self) -> list:
@@ -199,32 +175,30 @@ class DartsSearchNetwork(_DartsNetwork):
 
     def set_alpha(self, alpha_normal, alpha_reduce):
         """Assign both alphas (checked: shape `alpha_shape`, finite)."""
-        self.alpha_normal.assign(
-            check_alpha(alpha_normal, self.steps, len(self.primitives), "alpha_normal")
-        )
-        self.alpha_reduce.assign(
-            check_alpha(alpha_reduce, self.steps, len(self.primitives), "alpha_reduce")
-        )
+        steps, n_ops = self.search_space.steps, len(self.search_space.primitives)
+        self.alpha_normal.assign(check_alpha(alpha_normal, steps, n_ops, "alpha_normal"))
+        self.alpha_reduce.assign(check_alpha(alpha_reduce, steps, n_ops, "alpha_reduce"))
 
     def set_beta(self, beta_normal, beta_reduce):
         """Assign both edge-normalisation betas (only with `edge_normalization`)."""
-        if not self.edge_normalization:
-            raise ValueError("This supernet has no betas: build it with edge_normalization=True.")
+        if not self.betas:
+            raise ValueError(
+                "This supernet has no betas: build it from a space with edge_normalization=True."
+            )
         for variable, value in zip(self.betas, (beta_normal, beta_reduce)):
-            edge_weights(value, self.steps)  # checks the shape and finiteness
+            edge_weights(value, self.search_space.steps)  # checks the shape and finiteness
             variable.assign(np.asarray(value, "float32"))
 
     def genotype(self) -> Genotype:
-        """The genotype derived from the current alpha (and betas) (`derive_genotype`)."""
+        """The genotype derived from the current alpha (and betas) (`DartsSpace.derive`)."""
         betas = [np.asarray(beta) for beta in self.betas] or [None, None]
-        return derive_genotype(
-            np.asarray(self.alpha_normal), np.asarray(self.alpha_reduce), self.primitives,
-            self.steps, self.multiplier, *betas,
+        return self.search_space.derive(
+            np.asarray(self.alpha_normal), np.asarray(self.alpha_reduce), *betas
         )
 
     def _edge_weights(self, beta):
         weights, start = [], 0
-        for i in range(self.steps):
+        for i in range(self.search_space.steps):
             weights.append(ops.softmax(beta[start : start + 2 + i]))
             start += 2 + i
         return ops.concatenate(weights)
@@ -236,7 +210,7 @@ class DartsSearchNetwork(_DartsNetwork):
         else:
             w_normal, w_reduce = mixture
         e_normal = e_reduce = None
-        if self.edge_normalization:
+        if self.betas:
             e_normal, e_reduce = (self._edge_weights(beta) for beta in self.betas)
         s0 = s1 = self.stem_bn(self.stem_conv(inputs), training=training)
         for cell, reduction in zip(self.search_cells, self.reductions):
@@ -246,14 +220,8 @@ class DartsSearchNetwork(_DartsNetwork):
         return self.classifier(self.pool(s1))
 
     def get_config(self):
-        return {
-            **self._size_config(),
-            "steps": self.steps,
-            "multiplier": self.multiplier,
-            "primitives": list(self.primitives),
-            "partial_channels": self.partial_channels,
-            "edge_normalization": self.edge_normalization,
-        }
+        return {"name": self.name, "search_space": self.search_space.to_dict(),
+                "num_classes": self.num_classes, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="keras_nash")
@@ -373,9 +341,14 @@ class DartsEvalNetwork(AuxiliaryLossMixin, _DartsNetwork):
 
     def get_config(self):
         return {
-            **self._size_config(),
+            "name": self.name,
             "genotype": self.genotype.to_dict(),
+            "num_classes": self.num_classes,
+            "cells": self.cells,
+            "channels": self.channels,
             "auxiliary_weight": self.auxiliary_weight,
             "drop_path_prob": self.drop_path_prob,
             "cutout_length": self.cutout_length,
+            "stem_multiplier": self.stem_multiplier,
+            "seed": self.seed,
         }

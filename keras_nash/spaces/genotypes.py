@@ -1,4 +1,4 @@
-"""DARTS architectures as plain data: genotypes, alpha checks and the derivation from alpha.
+"""The DARTS space as plain data: its settings, genotypes, alpha checks, derivation from alpha.
 
 - `Genotype`: an architecture as plain data (DARTS's namedtuple): the normal and the reduction
   cell, each a list of `(op_name, input_index)` pairs (two per intermediate node) and the nodes
@@ -9,9 +9,12 @@
   concatenated nodes), checked once.
 - `derive_genotype(alpha_normal, alpha_reduce, ...)`: DARTS's `genotype()`: per node, the two
   incoming edges whose strongest non-'none' operation is strongest, with that operation.
+- `DartsSpace`: the search space's settings (cells, channels, nodes, operations, PC-DARTS's
+  options), checked once; what the supernet (`DartsSearchNetwork(search_space)`) and the
+  DARTS and EG-NAS tuners and oracles share.
 
 Nothing here builds a Keras network: this module is numbers and names (the networks live in
-`keras_nash.spaces.darts`).
+`keras_nash.spaces.darts_networks`).
 """
 
 import dataclasses
@@ -293,3 +296,131 @@ def derive_genotype(
         reduce=_parse_cell(reduce, primitives, steps),
         reduce_concat=concat,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class DartsSpace:
+    """The DARTS cell search space's settings, shared by the supernet and the DARTS and EG-NAS
+    tuners and oracles.
+
+    Args:
+        cells: int >= 3, supernet cells; those at 1/3 and 2/3 of the depth are reduction cells
+            (so both exist). Defaults to 8.
+        channels: int >= 1, the channels of the first cells' nodes. Defaults to 16.
+        steps: int >= 1, intermediate nodes per cell. Defaults to 4.
+        multiplier: int in `[1, steps]`, nodes concatenated per cell output. Defaults to 4.
+        stem_multiplier: int >= 1, the stem has `stem_multiplier * channels` channels.
+            Defaults to 3.
+        primitives: tuple of str, the candidate operations. Defaults to `PRIMITIVES`.
+        partial_channels: int, PC-DARTS's `k`, dividing `channels`: `channels / k` channels
+            go through the operations. Defaults to 1 (all, DARTS).
+        edge_normalization: bool, PC-DARTS's edge normalisation: architecture weights
+            `beta_normal` and `beta_reduce` (one per edge), each node sums its edges weighted
+            by the softmax of its edges' betas, and the genotype ranks edges by
+            `softmax(alpha) * edge weight`. Defaults to False (DARTS; EG-NAS as its authors
+            run it).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_nash.spaces import DartsSpace
+    >>> space = DartsSpace(cells=5, channels=8)
+    >>> space.alpha_shape
+    (14, 8)
+    >>> alpha_normal, alpha_reduce = space.initial_alpha(np.random.default_rng(0))
+    >>> len(space.derive(alpha_normal, alpha_reduce).normal)
+    8
+    """
+
+    cells: int = 8
+    channels: int = 16
+    steps: int = 4
+    multiplier: int = 4
+    stem_multiplier: int = 3
+    primitives: tuple = PRIMITIVES
+    partial_channels: int = 1
+    edge_normalization: bool = False
+
+    def __post_init__(self):
+        primitives, steps, multiplier = check_cell_settings(
+            self.primitives, self.steps, self.multiplier
+        )
+        checked = {
+            "primitives": primitives,
+            "steps": steps,
+            "multiplier": multiplier,
+            "cells": check_int("cells", self.cells, minimum=3),
+            "channels": check_int("channels", self.channels, minimum=1),
+            "stem_multiplier": check_int("stem_multiplier", self.stem_multiplier, minimum=1),
+            "partial_channels": check_int("partial_channels", self.partial_channels, minimum=1),
+            "edge_normalization": bool(self.edge_normalization),
+        }
+        for field, value in checked.items():
+            object.__setattr__(self, field, value)
+        if self.channels % self.partial_channels:
+            raise ValueError(
+                "`partial_channels` must divide `channels`. "
+                f"Received: channels={self.channels}, partial_channels={self.partial_channels}"
+            )
+
+    @property
+    def alpha_shape(self) -> tuple:
+        """`(n_edges(steps), len(primitives))`."""
+        return (n_edges(self.steps), len(self.primitives))
+
+    def initial_alpha(self, rng: np.random.Generator) -> tuple:
+        """`(alpha_normal, alpha_reduce)`, each `1e-3 * N(0, 1)` drawn from `rng`."""
+        return (
+            1e-3 * rng.standard_normal(self.alpha_shape),
+            1e-3 * rng.standard_normal(self.alpha_shape),
+        )
+
+    def initial_beta(self, rng: np.random.Generator) -> tuple:
+        """`(beta_normal, beta_reduce)`, each `1e-3 * N(0, 1)` over the edges, from `rng`."""
+        return tuple(1e-3 * rng.standard_normal(n_edges(self.steps)) for _ in range(2))
+
+    def derive(self, alpha_normal, alpha_reduce, beta_normal=None, beta_reduce=None) -> Genotype:
+        """The genotype of `(alpha_normal, alpha_reduce)` and, with edge normalisation, the
+        betas (`derive_genotype`)."""
+        return derive_genotype(
+            alpha_normal, alpha_reduce, self.primitives, self.steps, self.multiplier,
+            beta_normal, beta_reduce,
+        )
+
+    def random_genotype(self, rng: np.random.Generator) -> Genotype:
+        """A uniformly random genotype of this space: the control a search is measured against.
+
+        Each intermediate node of each cell takes two distinct earlier nodes (as DARTS's
+        derivation keeps two), each through an operation drawn uniformly from `primitives`
+        other than "none"; the last `multiplier` nodes are concatenated.
+
+        Example:
+
+        >>> space = DartsSpace(steps=2, multiplier=2)
+        >>> genotype = space.random_genotype(np.random.default_rng(0))
+        >>> len(genotype.normal), genotype.normal_concat
+        (4, (2, 3))
+        """
+        operations = [name for name in self.primitives if name != "none"]
+        concat = list(range(2 + self.steps - self.multiplier, 2 + self.steps))
+
+        def cell():
+            pairs = []
+            for node in range(self.steps):
+                for index in sorted(rng.choice(node + 2, size=2, replace=False)):
+                    pairs.append((operations[rng.integers(len(operations))], int(index)))
+            return pairs
+
+        normal = cell()
+        return Genotype(normal=normal, normal_concat=concat, reduce=cell(), reduce_concat=concat)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DartsSpace":
+        """The space `to_dict` described (JSON lists back to tuples)."""
+        return cls(**{**data, "primitives": tuple(data["primitives"])})
+
+    def to_dict(self) -> dict:
+        """JSON-ready settings."""
+        data = dataclasses.asdict(self)
+        data["primitives"] = list(self.primitives)
+        return data

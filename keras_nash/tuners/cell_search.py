@@ -12,7 +12,13 @@ import keras
 from keras_nash.checks import check_float, check_int, check_range
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.precision import loss_scaled
-from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace, DropPathSchedule, Genotype
+from keras_nash.spaces.darts import (
+    DartsEvalNetwork,
+    DartsSearchNetwork,
+    DartsSpace,
+    DropPathSchedule,
+    Genotype,
+)
 from keras_nash.tuners.arguments import oracle_arguments
 from keras_nash.tuners.search_loop import EpochLoop, compile_step
 from keras_nash.tuners.supernet import SupernetTuner
@@ -155,7 +161,7 @@ class CellSearch(SupernetTuner):
 
     # ----- search -----
     def build_supernet(self, hp=None, input_shape=None):
-        return self.space.build_supernet(self.num_classes, seed=self.seed)
+        return DartsSearchNetwork(self.space, self.num_classes, seed=self.seed)
 
     def weight_optimizer(self) -> keras.optimizers.Optimizer:
         """The supernet weights' SGD: momentum, coupled L2 `weight_decay`, clip `grad_clip`

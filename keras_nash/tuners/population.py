@@ -31,10 +31,10 @@ class PopulationEvaluator:
     Example:
 
     >>> import numpy as np, tensorflow as tf
-    >>> from keras_nash.spaces import DartsSpace
+    >>> from keras_nash.spaces import DartsSearchNetwork, DartsSpace
     >>> space = DartsSpace(cells=3, channels=4, steps=2, multiplier=2,
     ...                    primitives=("skip_connect", "sep_conv_3x3"))
-    >>> net = space.build_supernet(num_classes=3, seed=0)
+    >>> net = DartsSearchNetwork(space, num_classes=3, seed=0)
     >>> x, y = np.zeros((4, 8, 8, 3), "float32"), np.zeros((4,), "int32")
     >>> _ = net(x)
     >>> evaluator = PopulationEvaluator(net, (tf.TensorSpec((None, 8, 8, 3)), tf.TensorSpec((None,), "int32")))
