@@ -258,8 +258,12 @@ class SepConv(ConvOp):
 
     >>> import keras
     >>> from keras_nash.layers import SepConv
-    >>> tuple(SepConv(4, 3)(keras.ops.ones((1, 8, 8, 4))).shape)
-    (1, 8, 8, 4)
+    >>> op = SepConv(8, 3, strides=2)  # the first half carries the stride
+    >>> tuple(op(keras.ops.ones((1, 8, 8, 4))).shape)
+    (1, 4, 4, 8)
+    >>> # depthwise 3*3*4, pointwise 4*8, depthwise 3*3*8, pointwise 8*8, two BNs' 2*8
+    >>> sum(int(keras.ops.size(w)) for w in op.trainable_weights)
+    236
     """
 
     def make_layers(self):

@@ -44,6 +44,15 @@ def _item_error(field: str, index: int, item, requirement: str) -> ValueError:
     return ValueError(f"`{field}[{index}]` {requirement}. Received: {field}[{index}]={shown}")
 
 
+def _items_of_size(field: str, items, size: int, form: str):
+    """Yield `(index, item)` for each item of `items`, each a tuple or list of `size` values,
+    else raise the error that `field[index]` must be `form`."""
+    for index, item in enumerate(items):
+        if not isinstance(item, (tuple, list)) or len(item) != size:
+            raise _item_error(field, index, item, f"must be {form}")
+        yield index, item
+
+
 def _as_lists(value):
     """Tuples (nested) as lists, the form JSON writes."""
     if isinstance(value, tuple):
@@ -162,9 +171,8 @@ class MicroArchitecture(_ArchitectureData):
     def __post_init__(self):
         for field in ("normal", "reduce"):
             blocks = []
-            for b, block in enumerate(getattr(self, field)):
-                if len(block) != 4:
-                    raise _item_error(field, b, block, "must be (input_1, input_2, op_1, op_2)")
+            items = getattr(self, field)
+            for b, block in _items_of_size(field, items, 4, "(input_1, input_2, op_1, op_2)"):
                 i1, i2, op1, op2 = block
                 for slot, index in enumerate((i1, i2)):
                     if not _is_node_index(index, b):
@@ -222,9 +230,7 @@ class RecurrentArchitecture(_ArchitectureData):
                 f"Received: first_activation={self.first_activation!r}"
             )
         nodes = []
-        for k, node in enumerate(self.nodes):
-            if not isinstance(node, (tuple, list)) or len(node) != 2:
-                raise _item_error("nodes", k, node, "must be a (previous, activation) pair")
+        for k, node in _items_of_size("nodes", self.nodes, 2, "a (previous, activation) pair"):
             previous, activation = node
             if not _is_node_index(previous, k - 1):
                 raise _item_error(

@@ -180,14 +180,8 @@ class MicroSpace(EnasSpace):
     shared_model_class = _SharedMicroModel
     arguments = ("num_cells", "num_blocks", "filters", "stem_multiplier", "operations")
 
-    def __init__(
-        self,
-        num_cells: int = 8,
-        num_blocks: int = 5,
-        filters: int = 20,
-        stem_multiplier: int = 3,
-        operations=MICRO_OPERATIONS,
-    ):
+    def __init__(self, num_cells: int = 8, num_blocks: int = 5, filters: int = 20,
+                 stem_multiplier: int = 3, operations=MICRO_OPERATIONS):
         self.num_cells = check_int("num_cells", num_cells, minimum=1)
         self.num_blocks = check_int("num_blocks", num_blocks, minimum=1)
         self.filters = check_int("filters", filters, minimum=2)
