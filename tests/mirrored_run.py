@@ -2,9 +2,10 @@
 logical devices can only be made before TensorFlow starts, so tests run it in a fresh process.
 
 Usage: python -m tests.mirrored_run ALGORITHM DIRECTORY, ALGORITHM one of nash, darts, egnas,
-enas, supernets (the three, then `weight_steps` on two replicas against one device and the
-recurrent ENAS search's refusal). Prints one JSON line: every trial's status, the replicas each
-training (or search epoch) ran on, and (NASH) the children's preservation errors.
+enas, supernets (the three, then `weight_steps` and the recurrent space's `lm_steps` on two
+replicas against one device, and a recurrent ENAS search). Prints one JSON line: every trial's
+status, the replicas each training (or search epoch) ran on, and (NASH) the children's
+preservation errors.
 """
 
 import contextlib
@@ -89,25 +90,79 @@ def main(argv):
         results["weight_step"] = {
             name: float(max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(two[name], one[name])))
             for name in ("coupled", "keras")
-        } | {"losses": [two["coupled_loss"], one["coupled_loss"]],
-             "recurrent_error": _recurrent_error(strategy, directory)}
+        } | {"losses": [two["coupled_loss"], one["coupled_loss"]]}
+        two, one = lm_steps(strategy), lm_steps(None)
+        results["lm_step"] = {
+            name: float(max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(two[name], one[name])))
+            for name in ("weights", "state")
+        } | {"losses": [two["loss"], one["loss"]], "state_shapes": two["state_shapes"]}
+        results["recurrent"] = _recurrent_search(strategy, os.path.join(directory, "recurrent"))
         print(json.dumps(results))
         return
     print(json.dumps(search(algorithm, strategy, directory, x, y, x_val, y_val)))
 
 
-def _recurrent_error(strategy, directory) -> str:
-    """The error a recurrent ENAS search under `strategy` raises (before any trial)."""
-    from keras_nash import datasets
+def _token_windows(batch_size, windows=4, bptt=5, vocab=20, seed=0):
+    """`windows` batches of `(inputs, targets)` token ids `(batch_size, bptt)`, in order."""
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, vocab, (batch_size, windows * bptt + 1)).astype("int32")
+    inputs = np.stack([tokens[:, w * bptt:(w + 1) * bptt] for w in range(windows)])
+    targets = np.stack([tokens[:, w * bptt + 1:(w + 1) * bptt + 1] for w in range(windows)])
+    return tf.data.Dataset.from_tensor_slices((inputs, targets))
 
-    text = datasets.load_text(batch_size=4, bptt=5)
-    tuner = EnasTuner("recurrent", num_classes=len(text.vocabulary), epochs=1,
-                      distribution_strategy=strategy, directory=directory, project_name="recurrent")
+
+def lm_steps(strategy):
+    """The recurrent space's search steps (`make_lm_steps`) over 4 windows of 4 token streams,
+    the state carried from window to window, on `strategy` or one device (None). No batch
+    norm and no dropout: the same function on any split. Returns the weights, the carried
+    state (the replicas' copies stacked: each carries its two streams), the mean loss and
+    the state variable's per-replica shape."""
+    from keras_nash.optimizers import CoupledSGD
+    from keras_nash.spaces.enas import RecurrentSpace
+    from keras_nash.tuners.enas_lm import as_text_search_data, make_lm_steps
+    from keras_nash.tuners.search_loop import EpochLoop, EpochMetrics
+
+    space = RecurrentSpace(num_nodes=3, hidden_size=8, embedding_dropout=0, input_dropout=0,
+                           state_dropout=0, output_dropout=0, batch_norm=False, seed=0)
+    data = as_text_search_data((_token_windows(4),), {"validation_data": _token_windows(4, 1)})
+    arch = tf.constant(space.encode(space.random_architecture(np.random.default_rng(1))))
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        keras.utils.set_random_seed(3)
+        network = space.build_shared_model(20)
+        optimizer = CoupledSGD(learning_rate=0.5, momentum=0.9, global_clipnorm=0.05)
+        optimizer.build(network.trainable_variables)
+        metrics = EpochMetrics()
+        train_step, _, state = make_lm_steps(
+            network, optimizer, data, space.hidden_size, tf.TensorSpec([space.num_decisions], tf.int32),
+            {"train_step": 0, "eval_step": 0}, metrics, EpochMetrics("val_"))
+        loop = EpochLoop(0, [], network, verbose=0, strategy=strategy)
+        result = loop.train(train_step, data.train, metrics, batch_args=lambda batch: (arch,))
+    copies = getattr(state.value, "values", [state.value])
+    return {"weights": [np.asarray(v).tolist() for v in network.trainable_variables],
+            "state": [np.concatenate([np.asarray(c) for c in copies]).tolist()],
+            "loss": result["loss"], "state_shapes": [list(c.shape) for c in copies]}
+
+
+def _recurrent_search(strategy, directory) -> dict:
+    """A recurrent ENAS search (one epoch and the final training) under `strategy`, and the
+    error a batch size the replicas do not divide gets (before any trial)."""
+    from keras_nash.spaces.enas import RecurrentSpace
+
+    space = RecurrentSpace(num_nodes=3, hidden_size=8, seed=0)
+    tuner = EnasTuner(space, num_classes=20, epochs=1, final_epochs=1, controller_train_steps=2,
+                      controller_num_aggregate=2, controller_lstm_size=8, final_candidates=2,
+                      seed=7, distribution_strategy=strategy, directory=directory,
+                      project_name="recurrent")
+    tuner.search(_token_windows(4), validation_data=_token_windows(4, 2, seed=1), verbose=0,
+                 callbacks=[_Replicas()])
+    trials = [tuner.oracle.trials[t] for t in sorted(tuner.oracle.trials)]
     try:
-        tuner.search(text.train, validation_data=text.validation)
-    except ValueError as error:
-        return str(error)
-    return ""
+        tuner.search(_token_windows(3), validation_data=_token_windows(3, 2, seed=1))
+        error = ""
+    except ValueError as exception:
+        error = str(exception)
+    return {"status": [t.status for t in trials], "scores": [t.score for t in trials],
+            "trace_counts": tuner.trace_counts, "batch_error": error}
 
 
 def search(algorithm, strategy, directory, x, y, x_val, y_val) -> dict:

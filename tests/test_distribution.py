@@ -1,6 +1,7 @@
 """Tuners under a `tf.distribute.MirroredStrategy` (keras-tuner's `distribution_strategy`),
 over two logical CPUs in a fresh process (`tests/mirrored_run.py`): NASH's children, the
-supernets' search epochs, and the weight step on two replicas against one device."""
+supernets' search epochs (the recurrent space's included), and the weight step on two replicas
+against one device."""
 
 import json
 import os
@@ -59,4 +60,18 @@ def test_weight_step_on_two_replicas_is_the_one_device_step(supernets):
     assert result["coupled"] <= 1e-6
     assert result["keras"] > 1e-3
     assert abs(result["losses"][0] - result["losses"][1]) <= 1e-5
-    assert "distribution_strategy=None" in result["recurrent_error"]
+
+
+@pytest.mark.long
+def test_recurrent_search_carries_each_replicas_streams(supernets):
+    # Each replica carries the state of its half of the token streams: over 4 windows of 4
+    # streams, 2 replicas end with the weights, the state and the loss of one device.
+    result = supernets["lm_step"]
+    assert result["state_shapes"] == [[2, 8], [2, 8]]
+    assert result["weights"] <= 1e-5 and result["state"] <= 1e-5
+    assert abs(result["losses"][0] - result["losses"][1]) <= 1e-5
+    # A recurrent ENAS search and its final training run on the two replicas.
+    recurrent = supernets["recurrent"]
+    assert recurrent["status"] == ["COMPLETED"] * 2, recurrent
+    assert recurrent["trace_counts"] == {"train_step": 2, "eval_step": 2}
+    assert "batch_size=3 for 2 replicas" in recurrent["batch_error"]

@@ -47,8 +47,8 @@ from keras_nash.optimizers import CoupledSGD
 from keras_nash.precision import loss_scaled
 from keras_nash.spaces.enas import architecture_from_json, get_space
 from keras_nash.tuners.enas_lm import (
-    REWARD_CONSTANT, ResetState, StatefulLanguageModel, as_text_search_data, check_one_replica,
-    check_token_ids, lm_learning_rate, make_lm_steps, summed_loss_sgd,
+    REWARD_CONSTANT, ResetState, StatefulLanguageModel, as_text_search_data, check_token_ids,
+    lm_learning_rate, make_lm_steps, replica_batch_size, summed_loss_sgd,
 )
 from keras_nash.tuners.controller import Controller, controller_kwargs
 from keras_nash.tuners.enas_settings import FINAL_WEIGHT_DECAY, TRAIN_STEPS, TRAINING, default_objective
@@ -324,11 +324,13 @@ class EnasTuner(SupernetTuner):
         # Made here, outside the distribution strategy's scope: the controller trains on one
         # device (each epoch loads its weights from the oracle's snapshot).
         self._controller = self._controller or Controller(**self.controller_kwargs)
-        if self.recurrent:  # the replicas, the data's format and token ids, before any trial
-            check_one_replica(self.distribution_strategy)
-            check_token_ids(as_text_search_data(fit_args, fit_kwargs), self.num_classes)
+        if self.recurrent:  # the data's format, batch size and token ids, before any trial
+            given = [as_text_search_data(fit_args, fit_kwargs)]
             if isinstance(fit_kwargs.get("final_fit"), dict):
-                check_token_ids(as_text_search_data((), fit_kwargs["final_fit"]), self.num_classes)
+                given.append(as_text_search_data((), fit_kwargs["final_fit"]))
+            for data in given:
+                replica_batch_size(data.input_shape[0], self.distribution_strategy)
+                check_token_ids(data, self.num_classes)
         return super().search(*fit_args, **fit_kwargs)
 
     def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed):
@@ -399,7 +401,7 @@ class EnasTuner(SupernetTuner):
             return (tf.constant(archs[batch // chunk][batch % chunk]),)
 
         if self.recurrent:
-            state.lm_state.assign(tf.zeros_like(state.lm_state))  # each epoch from a zero state
+            state.lm_state.assign(np.zeros(state.lm_state.shape, "float32"))  # from zero each epoch
         metrics = loop.train(state.train_step, data.train, state.metrics, batch_args=architecture)
 
         # 2. The controller, on-policy: each step samples from the controller the previous

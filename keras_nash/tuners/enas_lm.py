@@ -92,16 +92,36 @@ def check_token_ids(data: SearchData, num_classes: int) -> None:
         )
 
 
-def check_one_replica(strategy) -> None:
-    """Raise a clear ValueError unless `strategy` (keras-tuner's `distribution_strategy`) runs
-    one replica: the search carries each token stream's hidden state from batch to batch."""
-    if strategy is not None and strategy.num_replicas_in_sync > 1:
+def replica_batch_size(batch_size: int, strategy=None) -> int:
+    """The token streams each replica carries: `batch_size` split evenly between the replicas
+    of `strategy` (keras-tuner's `distribution_strategy`; None: the current one).
+
+    Each replica takes the same rows of every batch (`experimental_distribute_dataset` splits
+    a batch in order), so it carries those streams' hidden state in its own copy of the state
+    variable (`tf.VariableSynchronization.ON_READ`).
+
+    Raises:
+        ValueError: the replicas do not divide `batch_size`.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
         raise ValueError(
-            "The recurrent space's search carries each token stream's hidden state from batch "
-            "to batch, which keras_nash does not split between replicas yet: run it on one "
-            "device (distribution_strategy=None). Received: distribution_strategy with "
-            f"{strategy.num_replicas_in_sync} replicas"
+            "The recurrent space's batch size must be a multiple of the replicas: each replica "
+            "carries the hidden state of an equal share of the token streams. Received: "
+            f"batch_size={batch_size} for {replicas} replicas (load the text with a "
+            f"batch_size that {replicas} divides)"
         )
+    return batch_size // replicas
+
+
+def carried_state(batch_size: int, hidden_size: int, name: str) -> keras.Variable:
+    """The carried state `(batch_size / replicas, hidden_size)`, zeros, one copy per replica of
+    the current distribution strategy (reading it outside a replica gives the first's)."""
+    return keras.Variable(
+        np.zeros((replica_batch_size(batch_size), hidden_size), "float32"), trainable=False,
+        synchronization="on_read", aggregation="only_first_replica", name=name,
+    )
 
 
 def summed_loss_sgd(learning_rate, weight_decay, grad_clip, bptt: int) -> dict:
@@ -120,19 +140,18 @@ def make_lm_steps(network, optimizer, data: SearchData, hidden_size: int, arch_s
     Returns:
         `(train_step, eval_step, state)`: `train_step(x, y, arch)` (one weight step from the
         carried state, which it then advances), `eval_step(x, y, arch) -> (loss, perplexity)`
-        on one window from a zero state, and `state`, the `(batch, hidden)` variable (assign
+        on one window from a zero state, and `state`, the `carried_state` variable (assign
         zeros to reset it).
     """
     x_spec, y_spec = data.train.element_spec
-    batch, bptt = x_spec.shape
-    state = tf.Variable(tf.zeros((batch, hidden_size)), trainable=False, name="lm_state")
+    state = carried_state(x_spec.shape[0], hidden_size, "lm_state")
     variables = network.trainable_variables
 
     def train_step(x, y, arch):
         trace_counts["train_step"] += 1  # runs only while tracing
 
         def forward(tokens):
-            logits, final = network(((tokens, arch), tf.stop_gradient(state.read_value())), training=True)
+            logits, final = network(((tokens, arch), tf.stop_gradient(state.value)), training=True)
             state.assign(tf.cast(final, state.dtype))  # float32 in every precision
             return logits
 
@@ -154,9 +173,10 @@ def make_lm_steps(network, optimizer, data: SearchData, hidden_size: int, arch_s
 class StatefulLanguageModel(keras.Model):
     """A language model `(tokens, state) -> (logits, state)` trained with its state carried.
 
-    `fit` and `evaluate` see a model of `tokens -> logits` whose state (a `(batch_size,
-    hidden)` variable) carries from one window to the next, with the gradient stopped at the
-    window's start; `ResetState` zeroes it at each epoch's and each evaluation's start. The
+    `fit` and `evaluate` see a model of `tokens -> logits` whose state (a `carried_state`
+    variable: under a distribution strategy each replica carries its share of the batch's
+    streams) carries from one window to the next, with the gradient stopped at the window's
+    start; `ResetState` zeroes it at each epoch's and each evaluation's start. The
     wrapped `language_model` (e.g. `RecurrentSpace.build_child_model`) is what export writes:
     it takes the state as an input, so perplexity can be computed from the export alone.
 
@@ -170,9 +190,9 @@ class StatefulLanguageModel(keras.Model):
         self.language_model = language_model
         self.batch_size = int(batch_size)
         self.hidden_size = int(language_model.inputs[1].shape[-1])
-        self.state = self.add_weight(shape=(self.batch_size, self.hidden_size),
-                                     initializer="zeros", trainable=False, name="state")
-        self(np.zeros((self.batch_size, 1), "int32"))  # built, so checkpoints load into it
+        self.state = carried_state(self.batch_size, self.hidden_size, "state")
+        # Built (so checkpoints load into it) on one replica's batch.
+        self(np.zeros((self.state.shape[0], 1), "int32"))
         self.reset_state()
 
     def call(self, tokens, training=None):
@@ -184,7 +204,7 @@ class StatefulLanguageModel(keras.Model):
         return logits
 
     def reset_state(self):
-        self.state.assign(np.zeros((self.batch_size, self.hidden_size), "float32"))
+        self.state.assign(np.zeros(self.state.shape, "float32"))
 
     def get_config(self):
         return {**super().get_config(), "batch_size": self.batch_size,
