@@ -148,6 +148,7 @@ def _recurrent_search(strategy, directory) -> dict:
     error a batch size the replicas do not divide gets (before any trial)."""
     from keras_nash.spaces.enas import RecurrentSpace
 
+    _Replicas.seen, _Replicas.copies, _Replicas.losses = [], [], []
     space = RecurrentSpace(num_nodes=3, hidden_size=8, seed=0)
     tuner = EnasTuner(space, num_classes=20, epochs=1, final_epochs=1, controller_train_steps=2,
                       controller_num_aggregate=2, controller_lstm_size=8, final_candidates=2,
@@ -161,7 +162,7 @@ def _recurrent_search(strategy, directory) -> dict:
         error = ""
     except ValueError as exception:
         error = str(exception)
-    return {"status": [t.status for t in trials], "scores": [t.score for t in trials],
+    return {"status": [t.status for t in trials], "replicas": list(_Replicas.seen),
             "trace_counts": tuner.trace_counts, "batch_error": error}
 
 
@@ -193,9 +194,9 @@ def search(algorithm, strategy, directory, x, y, x_val, y_val) -> dict:
     trials = [tuner.oracle.trials[t] for t in sorted(tuner.oracle.trials)]
     return {
         "status": [t.status for t in trials],
-        "replicas": _Replicas.seen,
-        "copies": _Replicas.copies,
-        "losses": _Replicas.losses,
+        "replicas": list(_Replicas.seen),
+        "copies": list(_Replicas.copies),
+        "losses": list(_Replicas.losses),
         "trace_counts": getattr(tuner, "trace_counts", None),
         "preservation_errors": [t.metrics.get_last_value("preservation_error") for t in trials
                                 if t.hyperparameters.values.get("nash/parent")],

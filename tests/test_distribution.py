@@ -73,5 +73,6 @@ def test_recurrent_search_carries_each_replicas_streams(supernets):
     # A recurrent ENAS search and its final training run on the two replicas.
     recurrent = supernets["recurrent"]
     assert recurrent["status"] == ["COMPLETED"] * 2, recurrent
+    assert recurrent["replicas"] == [2, 2]  # the search epoch and the final `fit`
     assert recurrent["trace_counts"] == {"train_step": 2, "eval_step": 2}
     assert "batch_size=3 for 2 replicas" in recurrent["batch_error"]
