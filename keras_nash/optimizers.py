@@ -44,12 +44,16 @@ class _CoupledWeightDecay:
         return
 
     def update_step(self, gradient, variable, learning_rate):
+        return super().update_step(self._coupled(gradient, variable), variable, learning_rate)
+
+    def _coupled(self, gradient, variable):
+        """`gradient + weight_decay * variable` (the gradient as it is without decay)."""
         if self.weight_decay and internals.uses_weight_decay(self, variable):
             gradient = ops.add(
                 ops.cast(gradient, variable.dtype),
                 ops.multiply(ops.cast(self.weight_decay, variable.dtype), variable),
             )
-        return super().update_step(gradient, variable, learning_rate)
+        return gradient
 
     def _clip_gradients(self, grads):
         context = tf.distribute.get_replica_context()  # None in a cross-replica context
@@ -61,6 +65,12 @@ class _CoupledWeightDecay:
         replicas = context.num_replicas_in_sync
         clipped = super()._clip_gradients(context.all_reduce(tf.distribute.ReduceOp.SUM, list(grads)))
         return [g / replicas for g in clipped]
+
+
+def _handle(variable):
+    """The resource handle of a Keras or TensorFlow variable (inside a distribution strategy's
+    update, the current device's copy)."""
+    return (variable.value if isinstance(variable, keras.Variable) else variable).handle
 
 
 @keras.saving.register_keras_serializable(package="keras_nash")
@@ -75,10 +85,26 @@ class CoupledSGD(_CoupledWeightDecay, keras.optimizers.SGD):
             gradient after clipping. Defaults to None (no decay).
         **kwargs: other `keras.optimizers.SGD` arguments (`global_clipnorm`, ...).
 
+    With momentum on TensorFlow, each variable's update is one fused kernel
+    (`ResourceApplyKerasMomentum`: Keras's SGD formulas, `m <- momentum * m - lr * g`, then
+    `w <- w + m`, or with Nesterov `w <- w + momentum * m - lr * g`) instead of Keras's dozen
+    small operations: a supernet's traced step is a fifth smaller and traces faster.
+
     Example:
 
     >>> opt = CoupledSGD(learning_rate=0.025, momentum=0.9, weight_decay=3e-4, global_clipnorm=5.0)
     """
+
+    def update_step(self, gradient, variable, learning_rate):
+        if not self.momentum or keras.backend.backend() != "tensorflow":
+            return super().update_step(gradient, variable, learning_rate)
+        gradient = tf.convert_to_tensor(self._coupled(gradient, variable))  # dense, as Keras's
+        momentum = self.momentums[self._get_variable_index(variable)]
+        tf.raw_ops.ResourceApplyKerasMomentum(
+            var=_handle(variable), accum=_handle(momentum),
+            lr=tf.cast(learning_rate, variable.dtype), grad=tf.cast(gradient, variable.dtype),
+            momentum=tf.cast(self.momentum, variable.dtype), use_nesterov=self.nesterov,
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_nash")
