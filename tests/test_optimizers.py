@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_nash.optimizers import CoupledAdam, CoupledSGD
 
@@ -35,6 +36,31 @@ def test_the_l2_term_goes_through_momentum():
     decoupled = _step(keras.optimizers.SGD(learning_rate=lr, momentum=mu, weight_decay=wd),
                       [w0], [g], steps=2)
     assert abs(decoupled[0] - w2) > 1e-3  # Keras's own SGD is a different update
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_fused_momentum_update_is_kerass_sgd(nesterov):
+    # Without decay CoupledSGD is Keras's SGD; with momentum each variable's update is one
+    # fused kernel, eagerly and traced.
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(size=(3, 4)).astype("float32"), rng.normal(size=(5,)).astype("float32")]
+    grads = [[rng.normal(size=w.shape).astype("float32") for w in weights] for _ in range(3)]
+    results = {}
+    for name, make in (("coupled", CoupledSGD), ("keras", keras.optimizers.SGD)):
+        optimizer = make(learning_rate=0.1, momentum=0.9, nesterov=nesterov)
+        variables = [keras.Variable(w) for w in weights]
+        optimizer.build(variables)
+        for g in grads[:2]:
+            optimizer.apply([keras.ops.convert_to_tensor(x) for x in g], variables)
+        step = tf.function(lambda g: optimizer.apply(g, variables))
+        step([tf.constant(x) for x in grads[2]])
+        results[name] = [v.numpy() for v in variables]
+        if name == "coupled":
+            graph = step.get_concrete_function([tf.constant(x) for x in grads[2]]).graph
+            fused = [op for op in graph.get_operations() if op.type == "ResourceApplyKerasMomentum"]
+            assert len(fused) == len(variables)
+    for ours, theirs in zip(results["coupled"], results["keras"]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
 
 
 def test_clipping_comes_before_the_l2_term():
