@@ -38,20 +38,6 @@ def _cell_plan(cells: int, channels: int):
         reduction_prev = reduction
 
 
-def _darts_space(search_space) -> DartsSpace:
-    """`search_space` as a `DartsSpace`: itself, None (`DartsSpace()`) or a `to_dict()` dict."""
-    if search_space is None:
-        return DartsSpace()
-    if isinstance(search_space, dict):
-        return DartsSpace.from_dict(search_space)
-    if not isinstance(search_space, DartsSpace):
-        raise ValueError(
-            "`search_space` must be a `keras_nash.spaces.DartsSpace` or its `to_dict()`. "
-            f"Received: search_space={search_space!r}"
-        )
-    return search_space
-
-
 class _DartsNetwork(keras.Model):
     """What both DARTS networks share: their size arguments, the stem, the classifier, `build`.
 
@@ -95,8 +81,8 @@ class DartsSearchNetwork(_DartsNetwork):
     `beta_normal` and `beta_reduce` (one per edge, `1e-3 * N(0, 1)`) join them.
 
     Args:
-        search_space: a `DartsSpace` (or its `to_dict()`), the cells, channels, nodes and
-            operations. Defaults to None (`DartsSpace()`, DARTS's search network).
+        search_space: a `DartsSpace`, the cells, channels, nodes and operations. Defaults
+            to None (`DartsSpace()`, DARTS's search network).
         num_classes: int, the number of classes. Defaults to 10.
         seed: int or None, the seed of alpha's initialisation. Defaults to None.
         **kwargs: base `Model` arguments.
@@ -127,7 +113,7 @@ class DartsSearchNetwork(_DartsNetwork):
     """
 
     def __init__(self, search_space=None, num_classes: int = 10, seed=None, **kwargs):
-        space = _darts_space(search_space)
+        space = DartsSpace.of(search_space)
         super().__init__(num_classes, space.cells, space.channels, space.stem_multiplier, seed,
                          **kwargs)
         self.search_space = space
@@ -222,6 +208,10 @@ class DartsSearchNetwork(_DartsNetwork):
     def get_config(self):
         return {"name": self.name, "search_space": self.search_space.to_dict(),
                 "num_classes": self.num_classes, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**{**config, "search_space": DartsSpace.from_dict(config["search_space"])})
 
 
 @keras.saving.register_keras_serializable(package="keras_nash")

@@ -415,6 +415,22 @@ class DartsSpace:
         return Genotype(normal=normal, normal_concat=concat, reduce=cell(), reduce_concat=concat)
 
     @classmethod
+    def of(cls, search_space) -> "DartsSpace":
+        """`search_space` itself, checked to be a `DartsSpace`, or None's `DartsSpace()`.
+
+        Raises:
+            ValueError: anything else, naming `search_space`.
+        """
+        if search_space is None:
+            return cls()
+        if not isinstance(search_space, cls):
+            raise ValueError(
+                "`search_space` must be a `keras_nash.spaces.DartsSpace`. "
+                f"Received: search_space={search_space!r}"
+            )
+        return search_space
+
+    @classmethod
     def from_dict(cls, data: dict) -> "DartsSpace":
         """The space `to_dict` described (JSON lists back to tuples)."""
         return cls(**{**data, "primitives": tuple(data["primitives"])})

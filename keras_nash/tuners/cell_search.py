@@ -30,11 +30,7 @@ def cell_space(search_space, defaults: dict, **arguments) -> DartsSpace:
     given = {name: value for name, value in arguments.items() if value is not None}
     if search_space is None:
         return DartsSpace(**{**defaults, **given})
-    if not isinstance(search_space, DartsSpace):
-        raise ValueError(
-            "`search_space` must be a `keras_nash.spaces.DartsSpace`. "
-            f"Received: search_space={search_space!r}"
-        )
+    search_space = DartsSpace.of(search_space)
     if given:
         names = ", ".join(f"`{name}`" for name in given)
         raise ValueError(
