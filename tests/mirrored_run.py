@@ -157,12 +157,14 @@ def _recurrent_search(strategy, directory) -> dict:
     tuner.search(_token_windows(4), validation_data=_token_windows(4, 2, seed=1), verbose=0,
                  callbacks=[_Replicas()])
     trials = [tuner.oracle.trials[t] for t in sorted(tuner.oracle.trials)]
+    final = tuner.load_model(trials[-1])  # rebuilt in the strategy's scope, its weights loaded
     try:
         tuner.search(_token_windows(3), validation_data=_token_windows(3, 2, seed=1))
         error = ""
     except ValueError as exception:
         error = str(exception)
     return {"status": [t.status for t in trials], "replicas": list(_Replicas.seen),
+            "final_model": type(final).__name__, "final_state": list(final.state.shape),
             "trace_counts": tuner.trace_counts, "batch_error": error}
 
 

@@ -74,5 +74,7 @@ def test_recurrent_search_carries_each_replicas_streams(supernets):
     recurrent = supernets["recurrent"]
     assert recurrent["status"] == ["COMPLETED"] * 2, recurrent
     assert recurrent["replicas"] == [2, 2]  # the search epoch and the final `fit`
+    assert recurrent["final_model"] == "StatefulLanguageModel"
+    assert recurrent["final_state"] == [2, 8]  # reloaded: each replica's 2 streams
     assert recurrent["trace_counts"] == {"train_step": 2, "eval_step": 2}
     assert "batch_size=3 for 2 replicas" in recurrent["batch_error"]
