@@ -20,9 +20,15 @@ work (same network, same optimiser, same data pipeline):
   passes (the fastest of 3 epochs after a tracing one; the fastest of several, as this
   machine's timings vary by up to 40% from run to run) (for EG-NAS the population
   is 51 forward passes called one by one; for ENAS one sampled architecture per batch, one
-  reward batch and one validation pass, without the controller's update). At CPU sizes:
+  reward batch and one validation pass, without the controller's update). `--sizes cpu`:
   DARTS/EG-NAS 3 cells x 4 channels, ENAS a 4-layer macro network of 8 filters, on
-  `--supernet_images` of the embedded images at 16x16 (half train, half validation).
+  `--supernet_images` of the embedded images at 16x16 (half train, half validation);
+  `--sizes paper` (for a GPU): the papers' search networks, DARTS/EG-NAS 8 cells x 16
+  channels and ENAS's 12-layer macro network of 36 filters, at 32x32, batch 64.
+
+Each NASH row also projects the paper's protocol (5 steps x 8 neighbours x 17 epochs and 100
+final epochs, each over the training images) at the rate measured through the tuner: a lower
+bound on its time, as NASH's children grow beyond the seed.
 
 `--tile N` repeats the embedded 3,500 images N times for the nash and pipeline parts (15:
 52,500 images, 47,250 for training, CIFAR-10's scale; timing only: the copies are augmented
@@ -30,9 +36,11 @@ with pad-crop-flip, and validation, carved from the tiles, holds copies of train
 
     python bench/throughput.py [--parts nash,pipeline,darts,egnas,enas] [--tile 1]
         [--filters 16,32,64 --filters 32,64,128] [--epochs 5] [--precision float32] [--jit_compile]
+        [--sizes cpu]
 
-Writes bench/results/throughput[_x<tile>][_<parts>][_<precision>][_xla].json (`_<parts>`, the
-parts joined by "-", when not all are run) and prints a table.
+Writes bench/results/throughput[_x<tile>][_<parts>][_<precision>][_xla][_paper].json
+(`_<parts>`, the parts joined by "-", when not all are run) and prints a table.
+`bench/gpu_check.sh` runs the GPU checks of issue 16 with it.
 About 10 minutes on 2 CPU cores at `--tile 1`; `--tile 15 --epochs 1 --parts nash,pipeline`
 about 8.
 """
@@ -68,10 +76,23 @@ TILE = flags.DEFINE_integer("tile", 1, "NASH and pipeline: the embedded images r
 PRECISION = flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
                               "Dtype policy of every run.")
 JIT = flags.DEFINE_bool("jit_compile", False, "Compile every step with XLA, on both sides.")
-SUPERNET_IMAGES = flags.DEFINE_integer("supernet_images", 1024, "Supernets: embedded images used (16x16), half for validation.")
-SUPERNET_BATCH = flags.DEFINE_integer("supernet_batch_size", 32, "Supernets: batch size.")
+SUPERNET_IMAGES = flags.DEFINE_integer("supernet_images", 1024, "Supernets: embedded images used (16x16; 32x32 with --sizes paper), half for validation.")
+SUPERNET_BATCH = flags.DEFINE_integer("supernet_batch_size", 32, "Supernets: batch size with --sizes cpu.")
 POPULATION = flags.DEFINE_integer("population_size", 50, "EG-NAS candidates per generation (the paper's 50).")
+SIZES = flags.DEFINE_enum("sizes", "cpu", ["cpu", "paper"],
+                          "Supernets: cpu (3 cells x 4 channels, 4-layer macro, 16x16, --supernet_batch_size) "
+                          "or paper (8 cells x 16 channels, 12-layer macro of 36 filters, 32x32, batch 64).")
 RESULTS = HERE / "results"
+PAPER_EPOCHS = 5 * 8 * 17 + 100  # NASH's CIFAR-10 protocol: steps x neighbours x epochs + final
+SUPERNET_SIZES = {  # cells, channels, macro layers, macro filters, image stride, batch size
+    "cpu": dict(cells=3, channels=4, layers=4, filters=8, stride=2, batch_size=None),
+    "paper": dict(cells=8, channels=16, layers=12, filters=36, stride=1, batch_size=64),
+}
+
+
+def supernet_size(name):
+    size = SUPERNET_SIZES[SIZES.value][name]
+    return SUPERNET_BATCH.value if name == "batch_size" and size is None else size
 
 
 def cross_entropy(y, logits):
@@ -126,10 +147,13 @@ def measure_nash(data) -> list:
         before = plain_seconds(filters, data)
         fit, fits, wall = tuner_seconds(filters, data)
         plain = (before + plain_seconds(filters, data)) / 2  # plain runs on both sides of the tuner's
+        rate = images / fit
         rows.append({"part": "nash", "filters": list(filters), "plain_images_per_s": images / plain,
-                     "keras_nash_images_per_s": images / fit, "ratio": plain / fit,
+                     "keras_nash_images_per_s": rate, "ratio": plain / fit,
                      "overhead": (wall - fits) / wall, "plain_s": plain, "tuner_fit_s": fit,
-                     "search_fit_s": fits, "search_s": wall})
+                     "search_fit_s": fits, "search_s": wall,
+                     "paper_protocol_hours_at_this_rate":
+                         PAPER_EPOCHS * data.num_examples["train"] / rate / 3600})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -152,8 +176,8 @@ def measure_pipeline(data, nash_rows) -> list:
 
 def supernet_data():
     x, y = datasets.load_arrays("default", validation_split=0.0, test_split=0.0).train
-    n = SUPERNET_IMAGES.value
-    return datasets.from_arrays(x[:n, ::2, ::2], y[:n], batch_size=SUPERNET_BATCH.value,
+    n, stride = SUPERNET_IMAGES.value, supernet_size("stride")
+    return datasets.from_arrays(x[:n, ::stride, ::stride], y[:n], batch_size=supernet_size("batch_size"),
                                 validation_split=0.5, test_split=0.0)
 
 
@@ -167,7 +191,8 @@ def tuner_epoch_seconds(tuner, data) -> float:
 
 
 def cell_tuner(tuner_class, epochs=4, **kwargs):
-    return tuner_class(num_classes=10, epochs=epochs, cells=3, channels=4, final_cells=3, final_channels=4,
+    cells, channels = supernet_size("cells"), supernet_size("channels")
+    return tuner_class(num_classes=10, epochs=epochs, cells=cells, channels=channels, final_cells=3, final_channels=4,
                        final_epochs=1, precision=PRECISION.value, jit_compile=JIT.value, seed=0,
                        directory=tempfile.mkdtemp(), project_name="throughput", **kwargs)
 
@@ -252,7 +277,7 @@ def egnas_hand(tuner, data) -> float:
 
 
 def enas_space():
-    return MacroSpace(num_layers=4, filters=8)
+    return MacroSpace(num_layers=supernet_size("layers"), filters=supernet_size("filters"))
 
 
 def enas_tuner():
@@ -332,11 +357,15 @@ def main(argv):
             rows += measure_supernet(name, data)
     settings = {"parts": PARTS.value, "epochs": EPOCHS.value, "batch_size": BATCH.value, "tile": TILE.value,
                 "precision": PRECISION.value, "jit_compile": JIT.value,
-                "supernet_images": SUPERNET_IMAGES.value, "supernet_batch_size": SUPERNET_BATCH.value,
-                "population_size": POPULATION.value}
+                "supernet_images": SUPERNET_IMAGES.value, "supernet_batch_size": supernet_size("batch_size"),
+                "population_size": POPULATION.value, "sizes": SIZES.value,
+                "supernet_sizes": SUPERNET_SIZES[SIZES.value],
+                "devices": [d.device_type for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
+                or ["CPU"]}
     name = "throughput" + (f"_x{TILE.value}" if TILE.value != 1 else "")
     name += "" if set(PARTS.value) == set(PARTS.default) else "_" + "-".join(PARTS.value)
     name += (f"_{PRECISION.value}" if PRECISION.value != "float32" else "") + ("_xla" if JIT.value else "")
+    name += "_paper" if SIZES.value == "paper" and supernets else ""
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
     print(f"{'part':<20}{'plain img/s':>12}{'keras_nash img/s':>17}{'ratio':>7}{'overhead':>9}")
@@ -346,8 +375,10 @@ def main(argv):
             print(f"{label:<20}{'':>12}{r['images_per_s']:>17.1f}{r.get('ratio', float('nan')):>7.1f}  (x training)")
             continue
         overhead = f"{r['overhead']:>9.1%}" if "overhead" in r else ""
+        projection = (f"  paper's protocol >= {r['paper_protocol_hours_at_this_rate']:.1f} h"
+                      if "paper_protocol_hours_at_this_rate" in r else "")
         print(f"{label:<20}{r['plain_images_per_s']:>12.1f}{r['keras_nash_images_per_s']:>17.1f}"
-              f"{r['ratio']:>7.3f}{overhead}")
+              f"{r['ratio']:>7.3f}{overhead}{projection}")
 
 
 if __name__ == "__main__":
