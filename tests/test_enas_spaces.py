@@ -52,6 +52,10 @@ def test_validation_names_the_field():
     with pytest.raises(ValueError, match=r"normal\[1\]` input 1"):
         MicroArchitecture(((0, 1, "skip_connect", "skip_connect"), (3, 0, "skip_connect", "skip_connect")),
                           ((0, 1, "skip_connect", "skip_connect"),) * 2)
+    # A block that is not a 4-tuple (a number, or 3 values) is named, not a TypeError.
+    for bad in (7, (0, 1, "skip_connect")):
+        with pytest.raises(ValueError, match=r"`reduce\[0\]` must be \(input_1, input_2, op_1, op_2\)"):
+            MicroArchitecture(((0, 1, "skip_connect", "skip_connect"),), (bad,))
     with pytest.raises(ValueError, match="schema_version"):
         architecture_from_json(json.dumps({"space": "macro", "schema_version": 7, "ops": [], "skips": []}))
     with pytest.raises(ValueError, match="space="):
