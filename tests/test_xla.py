@@ -1,13 +1,17 @@
-"""`jit_compile` reaches NASH's children and ENAS's final networks. ENAS's shared steps stay
-without XLA: XLA fails on the gradient of their `tf.switch_case` (TF 2.21 on CPU)."""
+"""`jit_compile` reaches NASH's children and ENAS's final networks, and the cell searches' steps
+see one batch shape under it (so XLA compiles each once). ENAS's shared steps stay without XLA:
+XLA fails on the gradient of their `tf.switch_case` (TF 2.21 on CPU)."""
 
 import keras_tuner
 import numpy as np
 
 from keras_nash import seed_models
 from keras_nash.spaces import MacroSpace
+from keras_nash.tuners.darts import DartsTuner
 from keras_nash.tuners.enas import EnasTuner
+from keras_nash.tuners.evolution import EvolutionTuner
 from keras_nash.tuners.nash import NashTuner
+from tests.helpers import real_images
 
 SPACE = MacroSpace(num_layers=2, filters=4, operations=("conv_3x3", "max_pool_3x3"))
 
@@ -23,3 +27,54 @@ def test_jit_compile_reaches_nash_children_and_enas_final_networks(tmp_path):
     assert enas.build_final_model(hp).jit_compile is True
     assert NashTuner(seed, directory=str(tmp_path), project_name="off").hypermodel.build(
         keras_tuner.HyperParameters()).jit_compile is False
+
+
+class _RecordingDarts(DartsTuner):
+    """Records the batch sizes each search step is called with."""
+
+    shapes = []
+
+    def create_search(self, trial, data):
+        state = super().create_search(trial, data)
+        step = state.search_step
+
+        def recorded(x, y, x_val, y_val):
+            self.shapes.append((int(x.shape[0]), int(x_val.shape[0])))
+            return step(x, y, x_val, y_val)
+
+        state.search_step = recorded
+        return state
+
+
+class _RecordingEvolution(EvolutionTuner):
+    """Records the batch size each population is scored on."""
+
+    shapes = []
+
+    def evaluate_population(self, state, x, y, *args):
+        self.shapes.append(int(x.shape[0]))
+        return super().evaluate_population(state, x, y, *args)
+
+
+def test_cell_search_steps_see_full_batches_only_under_xla(tmp_path):
+    # 50 training and 30 validation images in batches of 16 end in partial batches (2 and 14),
+    # which XLA would compile the step again for. Under jit_compile every training batch and
+    # every validation batch of the alpha step holds 16: 3 steps an epoch (the training order's
+    # last 2 images dropped), the validation stream running on across its passes.
+    x, y = real_images(50, 8, seed=0)
+    x_val, y_val = real_images(30, 8, seed=1)
+    cells = dict(cells=3, channels=4, steps=1, multiplier=1, primitives=("skip_connect", "max_pool_3x3"),
+                 final_cells=3, final_channels=4, seed=0, directory=str(tmp_path))
+    darts = _RecordingDarts(epochs=2, max_trials=2, jit_compile=True, project_name="darts", **cells)
+    darts.search(x, y, validation_data=(x_val, y_val), batch_size=16, verbose=0)
+    assert darts.shapes == [(16, 16)] * 6
+    # EG-NAS's population is scored on a full validation batch.
+    egnas = _RecordingEvolution(epochs=3, warmup_epochs=1, population_size=4, max_trials=3,
+                                jit_compile=True, project_name="egnas", **cells)
+    egnas.search(x, y, validation_data=(x_val, y_val), batch_size=16, verbose=0)
+    assert egnas.shapes == [16, 16]
+    # Without XLA the batches are as given (the partial ones included).
+    _RecordingDarts.shapes = []
+    plain = _RecordingDarts(epochs=1, max_trials=1, project_name="plain", **cells)
+    plain.search(x, y, validation_data=(x_val, y_val), batch_size=16, verbose=0)
+    assert plain.shapes == [(16, 16), (16, 14), (16, 16), (2, 14)]

@@ -81,7 +81,10 @@ class CellSearch(SupernetTuner):
             final training. None: the tuner's default (DARTS's paper: 0.2).
         cutout_length: int >= 0, side of the square hole `Cutout` cuts from each training
             image of the final training; 0 for none (paper: 16, DARTS's `--cutout`).
-        jit_compile: bool, compile the steps with XLA. Defaults to False.
+        jit_compile: bool, compile the steps with XLA; every training batch and every
+            validation batch of the policy then holds `batch_size` examples, so each step
+            compiles once (`SearchData.full_batches`: each epoch's last partial training batch
+            is dropped). Defaults to False.
         **kwargs: the oracle's own arguments (those `oracle_class` takes), then
             `SupernetTuner`'s `precision` (the networks' dtype policy, `keras_nash.precision`),
             `keras_tuner.Oracle` ones (`max_retries_per_trial`, ...) and `keras_tuner.Tuner`
@@ -166,6 +169,11 @@ class CellSearch(SupernetTuner):
             learning_rate=self.learning_rate, momentum=self.momentum,
             weight_decay=self.weight_decay or None, global_clipnorm=self.grad_clip,
         ), self.precision)
+
+    def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed):
+        # Under XLA every batch a search step sees has one shape (`SearchData.full_batches`).
+        data = super().search_data(fit_args, fit_kwargs, batch_size, shuffle_seed)
+        return data.full_batches(batch_size) if self.jit_compile else data
 
     def make_eval_step(self, network, data, metrics):
         """The compiled validation step: the supernet with the current alpha, adding each

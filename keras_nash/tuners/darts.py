@@ -243,7 +243,7 @@ class DartsTuner(CellSearch):
         if "beta_normal" in alpha:
             state.network.set_beta(alpha["beta_normal"], alpha["beta_reduce"])
         state.optimizers["weights"].learning_rate = self.epoch_learning_rate(epoch)
-        validation = iter(loop.distribute(data.validation.repeat()))
+        validation = iter(loop.distribute(data.policy_batches()))
         state.arch_loss.reset_state()
         metrics = loop.train(state.search_step, data.train, state.metrics,
                              batch_args=lambda batch: next(validation))

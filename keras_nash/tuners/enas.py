@@ -407,7 +407,7 @@ class EnasTuner(SupernetTuner):
         # 2. The controller, on-policy: each step samples from the controller the previous
         # step left; each sample is rewarded on the next validation minibatch.
         sample_seed = int(values[self.key("sample_seed")])
-        validation = iter(loop.distribute(data.validation.repeat()))
+        validation = iter(loop.distribute(data.policy_batches()))
         decisions, rewards, losses = [], [], []
         for step in range(int(values[self.key("controller_train_steps")])):
             sampled = controller.sample(int(values[self.key("controller_num_aggregate")]),

@@ -400,13 +400,14 @@ class EvolutionTuner(CellSearch):
         result = {"epoch": epoch, "metrics": metrics}
         if values.get(self.key("evolve")):
             seed = int(values[self.key("population_seed")])
-            batches = int(data.validation.cardinality())
-            if batches < 1:  # unknown cardinality: counted once per search
+            batches = int(data.policy_batches(repeat=False).cardinality())
+            if batches < 1:  # unknown cardinality: counted once per search (at least one)
                 if not getattr(state, "validation_batches", 0):
-                    state.validation_batches = sum(1 for _ in data.validation)
+                    state.validation_batches = max(
+                        1, sum(1 for _ in data.policy_batches(repeat=False)))
                 batches = state.validation_batches
             index = validation_batch(seed, batches)  # a fresh batch per generation
-            x, y = next(iter(data.validation.skip(index)))
+            x, y = next(iter(data.policy_batches().skip(index)))
             result["population"] = self.evaluate_population(
                 state, x, y, alpha, float(values[self.key("sigma")]), seed,
                 int(values[self.key("population_size")]),

@@ -53,11 +53,34 @@ class SearchData:
         validation: batches `(x, y)` for the policy and for the epoch's metrics.
         input_shape: tuple, one example's shape `(height, width, channels)` (token windows:
             a batch's `(batch_size, bptt)`).
+        full_batch_size: int or None: every batch `train` and `policy_batches` yield holds
+            this many examples (`full_batches`), or None (the batches as given).
     """
 
     train: tf.data.Dataset
     validation: tf.data.Dataset
     input_shape: tuple
+    full_batch_size: int | None = None
+
+    def full_batches(self, batch_size: int) -> "SearchData":
+        """These data with every training and policy batch of `batch_size` examples, so that
+        an XLA-compiled step sees one shape and compiles once: the training batches regrouped,
+        each epoch's last partial batch dropped (its examples differ from epoch to epoch as the
+        order does); the policy's validation stream regrouped across passes, nothing dropped.
+        The validation passes that score the epoch keep every example (their forward step
+        compiles once more, for the last batch, once per search)."""
+        train = self.train.rebatch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+        return dataclasses.replace(self, train=train, full_batch_size=batch_size)
+
+    def policy_batches(self, repeat: bool = True) -> tf.data.Dataset:
+        """The validation batches a policy takes one at a time (DARTS's alpha step, ENAS's
+        rewards, EG-NAS's population batch): endless when `repeat`, the passes running into
+        each other; of `full_batch_size` examples each when set (a pass without `repeat`:
+        its full batches)."""
+        batches = self.validation.repeat() if repeat else self.validation
+        if self.full_batch_size:
+            batches = batches.rebatch(self.full_batch_size, drop_remainder=True)
+        return batches
 
     def input_signature(self):
         """`(x spec, y spec)` with a free batch dimension: one trace for all batch sizes."""
@@ -399,7 +422,10 @@ class EpochLoop:
             if progbar is not None:
                 progbar.update(batch + 1, [(k, float(v)) for k, v in logs.items()])
         if batch < 0:
-            raise ValueError("The training data yielded no batch.")
+            raise ValueError(
+                "The training data yielded no batch (under jit_compile, a search keeps full "
+                "batches only: give at least `batch_size` training examples)."
+            )
         return metrics.result()
 
     def evaluate(self, step, dataset, metrics: EpochMetrics, batch_args=None) -> dict:
