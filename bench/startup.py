@@ -66,7 +66,7 @@ def measure() -> dict:
     from keras_nash.tuners.darts import DartsTuner
     from keras_nash.tuners.enas import EnasTuner
     from keras_nash.tuners.evolution import EvolutionTuner
-    from keras_nash.tuners.search_loop import as_search_data
+    from keras_nash.tuners.search_data import as_search_data
 
     if UNFUSED.value:
         import keras

@@ -21,6 +21,7 @@ from keras_nash.tuners.evolution_strategy import (
     sample_population,
     validation_batch,
 )
+from keras_nash.tuners.search_data import SearchData
 
 # The figure the synthetic search below gave with the update before issue 13
 # (`alpha += 0.1 * softmax(z_best)`, measured on that code, seed 0): mixture_spread 0.00079.
@@ -191,7 +192,7 @@ def test_generations_are_scored_on_the_batches_their_seeds_draw():
             optimizers={"weights": types.SimpleNamespace(learning_rate=None)},
             metrics=None, train_step=None, population=types.SimpleNamespace(trace_count=1),
         )
-        data = types.SimpleNamespace(train=None, validation=validation)
+        data = SearchData(train=None, validation=validation, input_shape=(2, 2, 1))
         loop = types.SimpleNamespace(train=lambda *a: {})
         recorded = []
         for seed in seeds:

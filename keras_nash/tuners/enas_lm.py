@@ -23,7 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nash.tuners.search_loop import EpochMetrics, SearchData, compile_step, weight_step
+from keras_nash.tuners.search_data import SearchData
+from keras_nash.tuners.search_loop import EpochMetrics, compile_step, weight_step
 
 REWARD_CONSTANT = 80.0  # the paper's c in the reward c / valid_ppl
 LM_DECAY_START, LM_DECAY_RATE = 12, 0.95  # the authors' ptb_search.sh: lr_dec_start, lr_dec_rate

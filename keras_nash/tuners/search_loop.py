@@ -1,9 +1,8 @@
-"""The one supernet training loop of DARTS, EG-NAS and ENAS: data, the weight step, an epoch.
+"""The one supernet training loop of DARTS, EG-NAS and ENAS: the weight step, an epoch.
 
-Every supernet search trains its shared weights the same way, so it is written once here:
+Every supernet search trains its shared weights the same way, so it is written once here (its
+data, `SearchData`, in `keras_nash.tuners.search_data`):
 
-- `as_search_data` reads `search()`'s arguments (datasets, or arrays batched by `batch_size`)
-  into `SearchData`, failing early with a message that names the argument.
 - `weight_step` is the body of every compiled weight step: cross-entropy on the logits, the
   gradients of the weights, `optimizer.apply`. With `keras_nash.optimizers.CoupledSGD` the
   update is, in this order and the same for every search: (1) the loss gradients clipped to
@@ -27,8 +26,6 @@ gradients are the global batch's, and `keras_nash.optimizers` clips that sum. Me
 summed over the replicas when read.
 """
 
-import dataclasses
-import inspect
 import os
 
 import keras
@@ -36,179 +33,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_nash import files
-from keras_nash.checks import check_int
 
 CHECKPOINT = "supernet.npz"
 """An epoch trial's checkpoint: the supernet's weights and its optimisers' state, one numpy
 archive (Keras's `save_weights` took 1.7 s to write the 1,268 variables of a 3-cell DARTS
 supernet to `.weights.h5`, and 2.7 s to read them; this, 0.1 s)."""
-
-
-@dataclasses.dataclass
-class SearchData:
-    """The training and validation data of a search, as batched `tf.data.Dataset`s.
-
-    Attributes:
-        train: batches `(x, y)` for the weight steps.
-        validation: batches `(x, y)` for the policy and for the epoch's metrics.
-        input_shape: tuple, one example's shape `(height, width, channels)` (token windows:
-            a batch's `(batch_size, bptt)`).
-        full_batch_size: int or None: every batch `train` and `policy_batches` yield holds
-            this many examples (`full_batches`), or None (the batches as given).
-    """
-
-    train: tf.data.Dataset
-    validation: tf.data.Dataset
-    input_shape: tuple
-    full_batch_size: int | None = None
-
-    def full_batches(self, batch_size: int) -> "SearchData":
-        """These data with every training and policy batch of `batch_size` examples, so that
-        an XLA-compiled step sees one shape and compiles once: the training batches regrouped,
-        each epoch's last partial batch dropped (its examples differ from epoch to epoch as the
-        order does); the policy's validation stream regrouped across passes, nothing dropped.
-        The validation passes that score the epoch keep every example (their forward step
-        compiles once more, for the last batch, once per search)."""
-        train = self.train.rebatch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-        return dataclasses.replace(self, train=train, full_batch_size=batch_size)
-
-    def policy_batches(self, repeat: bool = True) -> tf.data.Dataset:
-        """The validation batches a policy takes one at a time (DARTS's alpha step, ENAS's
-        rewards, EG-NAS's population batch): endless when `repeat`, the passes running into
-        each other; of `full_batch_size` examples each when set (a pass without `repeat`:
-        its full batches)."""
-        batches = self.validation.repeat() if repeat else self.validation
-        if self.full_batch_size:
-            batches = batches.rebatch(self.full_batch_size, drop_remainder=True)
-        return batches
-
-    def input_signature(self):
-        """`(x spec, y spec)` with a free batch dimension: one trace for all batch sizes."""
-        x_spec, y_spec = self.train.element_spec[:2]
-        x = tf.TensorSpec((None,) + tuple(x_spec.shape[1:]), x_spec.dtype)
-        y = tf.TensorSpec((None,) + tuple(y_spec.shape[1:]), y_spec.dtype)
-        return x, y
-
-
-def as_search_data(fit_args, fit_kwargs, batch_size: int, shuffle_seed=None) -> SearchData:
-    """Read `search()`'s arguments into `SearchData`, or raise a clear ValueError.
-
-    Accepts `search(train_ds, validation_data=val_ds)` with batched `(x, y)` datasets, or
-    `search(x, y, validation_data=(x_val, y_val))` with arrays (batched by `batch_size`, the
-    training arrays in the order of `np.random.default_rng(shuffle_seed).permutation` when
-    `shuffle_seed` is given, so that each epoch's order is a function of its seed alone). Labels
-    are integer class ids (`(batch,)` or `(batch, 1)`).
-    """
-
-    def dataset(x, y, argument, shuffle):
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            if not isinstance(spec, tuple) or len(spec) < 2:
-                raise ValueError(
-                    f"`{argument}` must yield `(images, labels)` batches. Received: "
-                    f"element_spec={spec}"
-                )
-            if len(spec[0].shape) != 4:
-                raise ValueError(
-                    f"`{argument}` must yield batched images `(batch, height, width, "
-                    f"channels)`. Received: images shape {spec[0].shape}"
-                )
-            return x.map(lambda *batch: batch[:2])
-        if x is None or y is None:
-            raise ValueError(
-                f"`{argument}` needs images and labels. Received: x={type(x).__name__}, "
-                f"y={type(y).__name__}"
-            )
-        x, y = np.asarray(x), np.asarray(y)
-        if x.ndim != 4 or len(x) != len(y):
-            raise ValueError(
-                f"`{argument}` must be images `(n, height, width, channels)` with n labels. "
-                f"Received: x.shape={x.shape}, y.shape={y.shape}"
-            )
-        if shuffle and shuffle_seed is not None:
-            # The order is the seed's alone: tf.data's `shuffle(seed=)` also mixes in the global
-            # seed, which a resumed process may have set differently.
-            order = np.random.default_rng(int(shuffle_seed)).permutation(len(x))
-            x, y = tf.constant(x), tf.constant(y)
-            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).map(
-                lambda index: (tf.gather(x, index), tf.gather(y, index))
-            )
-        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
-
-    args = list(fit_args)
-    x = args[0] if args else fit_kwargs.get("x")
-    y = args[1] if len(args) > 1 else fit_kwargs.get("y")
-    train = dataset(x, y, "x", shuffle=True)
-    validation = fit_kwargs.get("validation_data")
-    if validation is None:
-        raise ValueError(
-            "A supernet search needs `validation_data` (the architecture's half of the data). "
-            "Received: validation_data=None"
-        )
-    if isinstance(validation, tf.data.Dataset):
-        validation = dataset(validation, None, "validation_data", shuffle=False)
-    else:
-        validation = dataset(validation[0], validation[1], "validation_data", shuffle=False)
-    x_spec, y_spec = train.element_spec
-    if len(y_spec.shape) > 2 or (len(y_spec.shape) == 2 and y_spec.shape[-1] not in (1, None)):
-        raise ValueError(
-            "Labels must be integer class ids `(batch,)` or `(batch, 1)`, not one-hot. "
-            f"Received: labels shape {y_spec.shape}"
-        )
-    return SearchData(
-        train.prefetch(tf.data.AUTOTUNE), validation.prefetch(tf.data.AUTOTUNE),
-        tuple(x_spec.shape[1:]),
-    )
-
-
-def batch_size_of(fit_kwargs, default: int) -> int:
-    """`fit_kwargs["batch_size"]` when given (0 included, to fail its check), else `default`,
-    checked to be an int >= 1."""
-    given = fit_kwargs.get("batch_size")
-    return check_int("batch_size", default if given is None else given, 1)
-
-
-def check_final_fit(final_fit, read_data, batch_size: int, input_shape: tuple) -> None:
-    """Raise a clear ValueError unless `final_fit` (`search(final_fit=...)`) is a dict of
-    `model.fit` arguments with `validation_data` whose data `read_data` (the tuner's
-    `search_data`) reads, of the search's `input_shape` (the final network is built for it);
-    `batch_size` is the search's, for arrays given without one."""
-    example = "e.g. {'x': train, 'validation_data': val}"
-    if not isinstance(final_fit, dict):
-        raise ValueError(f"`final_fit` must be a dict of `model.fit` arguments ({example}) "
-                         f"or None. Received: final_fit={final_fit!r}")
-    allowed = set(inspect.signature(keras.Model.fit).parameters) - {"self", "epochs"}
-    unknown = sorted(set(final_fit) - allowed)
-    if unknown or "validation_data" not in final_fit:
-        raise ValueError(
-            "`final_fit` must hold `model.fit` arguments, `validation_data` among them (the "
-            f"final trial is scored on it; {example}), not `epochs` (the tuner's "
-            f"`final_epochs`). Received keys: {sorted(final_fit)}"
-        )
-    try:
-        data = read_data((), final_fit, batch_size_of(final_fit, batch_size), None)
-    except ValueError as error:
-        raise ValueError(f"`final_fit`: {error}") from None
-    if tuple(data.input_shape) != tuple(input_shape):
-        raise ValueError(
-            f"`final_fit`'s data must have the search's shape {tuple(input_shape)} (the final "
-            f"network is built for it). Received: {tuple(data.input_shape)}"
-        )
-
-
-def skip_passes(dataset: tf.data.Dataset, count: int) -> None:
-    """Advance a reshuffling dataset by `count` passes without reading them.
-
-    A pipeline with `shuffle(..., seed=s, reshuffle_each_iteration=True)` (or
-    `Dataset.random(seed=s, rerandomize_each_iteration=True)`, as keras_nash's augmentation
-    uses) draws a pass's order when the pass's iterator is created: the k-th iterator of the
-    dataset object gives the k-th order. A resumed search has a new dataset object, whose first
-    pass would repeat epoch 0's order; creating and dropping `count` iterators first makes its
-    next pass the one an uninterrupted search would have made (about 30 ms a pass for 25,000
-    CIFAR images). A dataset without per-pass randomness is unchanged by this.
-    """
-    for _ in range(int(count)):
-        iter(dataset)
 
 
 def reseed(model: keras.Model, seed: int) -> None:

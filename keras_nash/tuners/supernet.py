@@ -45,10 +45,10 @@ from keras_nash import precision as precisions
 from keras_nash.checks import check_int
 from keras_nash.internals import TrialStatus, trial_dir
 from keras_nash.logs import logger
-from keras_nash.tuners.search_loop import (
-    CHECKPOINT, EpochLoop, SearchData, SearchState, as_search_data, batch_size_of,
-    check_final_fit, load_network, reseed, skip_passes,
+from keras_nash.tuners.search_data import (
+    SearchData, as_search_data, batch_size_of, check_final_fit, skip_passes,
 )
+from keras_nash.tuners.search_loop import CHECKPOINT, EpochLoop, SearchState, load_network, reseed
 
 ROLE_EPOCH = "epoch"
 ROLE_FINAL = "final"
