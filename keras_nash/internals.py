@@ -10,7 +10,9 @@ keras-tuner:
 - `SaveBestEpoch` (`keras_tuner.src.engine.tuner_utils`): the callback `Tuner.run_trial` adds
   to save each improving epoch's weights, which NASH leaves out (it keeps the end of the cycle).
 - `Oracle._display`, `Oracle._project_dir`: through `set_display` and `project_dir`;
-  `Oracle._retry_queue` (the trials a restart runs again): through `retry_queue`.
+  `Oracle._retry_queue` (the trials a restart runs again): through `retry_queue`;
+  `Oracle._seed_state` (with `Oracle.seed`: keras-tuner turns `seed=0` into a random seed):
+  through `keep_seed`.
 - `Tuner._try_build` (clear_session + build + size check), `Tuner._get_checkpoint_fname`,
   `Tuner._deepcopy_callbacks`, `Tuner._configure_tensorboard_dir`: through the functions below.
 - Hooks keras_nash overrides (`OVERRIDDEN`): `Tuner._build_and_fit_model` (documented by
@@ -70,7 +72,9 @@ CALLED = {
 }
 """Private methods keras_nash calls, by the class that must define them."""
 
-INSTANCE_ATTRIBUTES = {keras_tuner.Oracle: ("_display", "_project_dir", "_retry_queue")}
+INSTANCE_ATTRIBUTES = {
+    keras_tuner.Oracle: ("_display", "_project_dir", "_retry_queue", "_seed_state"),
+}
 """Private attributes keras_nash reads or sets on instances (set in `__init__` / `_set_project_dir`)."""
 
 
@@ -88,6 +92,14 @@ def retry_queue(oracle) -> list:
     """The ids of the trials the oracle hands out again before new ones (keras-tuner's list:
     `reload` puts the trials that were running at a restart in it)."""
     return oracle._retry_queue
+
+
+def keep_seed(oracle, seed) -> None:
+    """Give the oracle the `seed` it was built with when that is 0: keras-tuner's `Oracle`
+    takes `seed or random.randint(1, 10000)`, so `seed=0` would silently be a random seed.
+    None keeps keras-tuner's random one."""
+    if seed is not None:
+        oracle.seed = oracle._seed_state = int(seed)
 
 
 def set_display(oracle, display_class) -> None:

@@ -9,6 +9,7 @@ import pathlib
 
 import keras
 import keras_tuner
+import numpy as np
 import pytest
 
 from keras_nash import internals
@@ -98,3 +99,21 @@ def test_no_module_but_internals_reaches_into_keras_tuner_or_keras():
         if path.name != "internals.py" and _private_uses(path)
     }
     assert not offenders, f"private keras-tuner/Keras API outside keras_nash/internals.py: {offenders}"
+
+
+def test_seed_zero_stays_zero_in_every_oracle():
+    # keras-tuner's Oracle takes `seed or random.randint(1, 10000)`: keras_nash's oracles keep 0.
+    from keras_nash.graph import Architecture
+    from keras_nash.seed_models import simple_cnn
+    from keras_nash.spaces import MacroSpace
+    from keras_nash.tuners import DartsOracle, EnasOracle, EvolutionOracle, NashOracle
+
+    seed = Architecture.from_model(simple_cnn((8, 8, 3), 3, filters=(4, 4, 4)))
+    oracles = [DartsOracle(epochs=1, seed=0), EvolutionOracle(epochs=2, warmup_epochs=1, seed=0),
+               EnasOracle(MacroSpace(num_layers=2, filters=4), epochs=1, seed=0),
+               NashOracle(seed, seed=0)]
+    for oracle in oracles:
+        assert (oracle.seed, oracle.get_state()["seed_state"]) == (0, 0), type(oracle).__name__
+    assert DartsOracle(epochs=1, seed=None).seed > 0  # None: keras-tuner's random seed
+    np.testing.assert_array_equal(DartsOracle(epochs=1, seed=0).alpha_normal,
+                                  DartsOracle(epochs=1, seed=0).alpha_normal)

@@ -50,7 +50,7 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             in what is left at the incumbent's measured speed, at most `final_epochs`, its
             cosine schedule over them (none if fewer than `epochs_per_neighbor` fit: the
             incumbent is the result). Defaults to None (no limit: `n_steps` and `final_epochs` decide).
-        seed: int, the random seed. Defaults to a random one (keras-tuner's rule).
+        seed: int, the random seed (0 included). Defaults to None: a random one.
         max_consecutive_failed_trials: int, abort after this many failed trials in a row.
             Defaults to 2 * n_neighbors + 1 (a whole failed step does not abort the search).
         **kwargs: further `keras_tuner.Oracle` arguments (`max_retries_per_trial`, ...).
@@ -96,6 +96,7 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             max_consecutive_failed_trials=max_consecutive_failed_trials or 2 * self.n_neighbors + 1,
             **kwargs,
         )
+        internals.keep_seed(self, seed)
         self.seed_architecture = seed_architecture
         self.morphism_probabilities = morphism_probabilities
         self.kernel_sizes = tuple(int(k) for k in kernel_sizes)

@@ -45,9 +45,7 @@ from keras_nash import precision as precisions
 from keras_nash.checks import check_int
 from keras_nash.internals import TrialStatus, trial_dir
 from keras_nash.logs import logger
-from keras_nash.tuners.search_data import (
-    SearchData, as_search_data, batch_size_of, check_final_fit, skip_passes,
-)
+from keras_nash.tuners.search_data import SearchData, as_search_data, batch_size_of, check_final_fit, skip_passes
 from keras_nash.tuners.search_loop import CHECKPOINT, EpochLoop, SearchState, load_network, reseed
 
 ROLE_EPOCH = "epoch"
@@ -88,6 +86,7 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
     def __init__(self, epochs: int, objective="val_accuracy", max_trials=None, seed=None, **kwargs):
         epochs = check_int("epochs", epochs, 1)
         super().__init__(objective=objective, max_trials=max_trials, seed=seed, **kwargs)
+        internals.keep_seed(self, seed)
         self.epochs = epochs
         self.epoch = 0
         self.parent_trial_id = None
