@@ -40,7 +40,6 @@ with pad-crop-flip, and validation, carved from the tiles, holds copies of train
 
 Writes bench/results/throughput[_x<tile>][_<parts>][_<precision>][_xla][_paper].json
 (`_<parts>`, the parts joined by "-", when not all are run) and prints a table.
-`bench/gpu_check.sh` runs the GPU checks of issue 16 with it.
 About 10 minutes on 2 CPU cores at `--tile 1`; `--tile 15 --epochs 1 --parts nash,pipeline`
 about 8.
 """

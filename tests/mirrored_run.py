@@ -87,19 +87,21 @@ def main(argv):
         results = {name: search(name, strategy, os.path.join(directory, name), x, y, x_val, y_val)
                    for name in ("darts", "egnas", "enas")}
         two, one = weight_steps(strategy), weight_steps(None)
-        results["weight_step"] = {
-            name: float(max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(two[name], one[name])))
-            for name in ("coupled", "keras")
-        } | {"losses": [two["coupled_loss"], one["coupled_loss"]]}
+        results["weight_step"] = _largest_differences(two, one, ("coupled", "keras")) | {
+            "losses": [two["coupled_loss"], one["coupled_loss"]]}
         two, one = lm_steps(strategy), lm_steps(None)
-        results["lm_step"] = {
-            name: float(max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(two[name], one[name])))
-            for name in ("weights", "state")
-        } | {"losses": [two["loss"], one["loss"]], "state_shapes": two["state_shapes"]}
+        results["lm_step"] = _largest_differences(two, one, ("weights", "state")) | {
+            "losses": [two["loss"], one["loss"]], "state_shapes": two["state_shapes"]}
         results["recurrent"] = _recurrent_search(strategy, os.path.join(directory, "recurrent"))
         print(json.dumps(results))
         return
     print(json.dumps(search(algorithm, strategy, directory, x, y, x_val, y_val)))
+
+
+def _largest_differences(two: dict, one: dict, names) -> dict:
+    """For each name, the largest absolute difference between the arrays of the two runs."""
+    return {name: float(max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(two[name], one[name])))
+            for name in names}
 
 
 def _token_windows(batch_size, windows=4, bptt=5, vocab=20, seed=0):
