@@ -43,7 +43,7 @@ import tensorflow as tf  # noqa: E402
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from keras_nash.datasets.pipeline import pipeline, preprocessing_of  # noqa: E402
-from keras_nash.tuners import darts, evolution  # noqa: E402
+from keras_nash.tuners import darts, egnas  # noqa: E402
 
 SEARCH_EPOCHS = flags.DEFINE_integer("search_epochs", 10, "Search epochs of each search arm.")
 FINAL_EPOCHS = flags.DEFINE_integer("final_epochs", 10, "Epochs of every final training.")
@@ -109,7 +109,7 @@ def tuner_of(arm, directory, project=None):
         return darts.DartsTuner(**common(directory, project or arm))
     eta = 0.0 if arm == "egnas_eta0" else 0.4
     warmup = max(1, SEARCH_EPOCHS.value // 3)
-    return evolution.EvolutionTuner(**common(directory, arm), eta=eta, warmup_epochs=warmup)
+    return egnas.EgnasTuner(**common(directory, arm), eta=eta, warmup_epochs=warmup)
 
 
 def evaluate(model, data) -> dict:

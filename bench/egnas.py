@@ -3,7 +3,7 @@
 1. Population evaluation: one `PopulationEvaluator` call on `--population` candidate mixtures
    (one compiled function, traced once) against `--population` plain forward passes of the same
    minibatch through a compiled forward function (same batch-norm mode); target at most 1.3x.
-2. Search: `EvolutionTuner` and `DartsTuner` on the same supernet (space, partial channels,
+2. Search: `EgnasTuner` and `DartsTuner` on the same supernet (space, partial channels,
    operations) and the same data (real CIFAR-10 images from the embedded default data,
    2x2-average-pooled to 16x16), `--epochs` search epochs each (EG-NAS: `--warmup` of them
    weight-only). Reports the time of each search epoch (the first, which traces, apart), the
@@ -32,8 +32,9 @@ import tensorflow as tf  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from keras_nash.tuners import darts, evolution, evolution_strategy  # noqa: E402
-from keras_nash.tuners.population import PopulationEvaluator  # noqa: E402
+from keras_nash.tuners import darts, egnas  # noqa: E402
+from keras_nash.tuners.egnas import strategy  # noqa: E402
+from keras_nash.tuners.egnas.population import PopulationEvaluator
 from keras_nash.spaces.darts import DartsSearchNetwork, DartsSpace  # noqa: E402
 
 EPOCHS = flags.DEFINE_integer("epochs", 4, "Search epochs of each method.")
@@ -65,7 +66,7 @@ def load_data():
 
 def space_args():
     return dict(cells=CELLS.value, channels=CHANNELS.value, steps=4, multiplier=4,
-                primitives=evolution.EGNAS_PRIMITIVES, partial_channels=4)
+                primitives=egnas.EGNAS_PRIMITIVES, partial_channels=4)
 
 
 def median_time(function, repeats):
@@ -82,9 +83,9 @@ def bench_population(x, y):
     network = DartsSearchNetwork(space, 10, seed=SEED.value)
     network(np.zeros((1,) + x.shape[1:], "float32"))
     signature = (tf.TensorSpec((None,) + x.shape[1:]), tf.TensorSpec((None,), tf.int32))
-    mean = evolution_strategy.edge_softmax(np.zeros((2,) + space.alpha_shape))
-    z = evolution_strategy.sample_population(mean, 0.5, POPULATION.value, SEED.value)
-    mixtures = evolution_strategy.normalise_candidates(z).astype("float32")
+    mean = strategy.edge_softmax(np.zeros((2,) + space.alpha_shape))
+    z = strategy.sample_population(mean, 0.5, POPULATION.value, SEED.value)
+    mixtures = strategy.normalise_candidates(z).astype("float32")
     x, y = tf.constant(x), tf.constant(y)
     rows = {}
     for batch_stats in (True, False):
@@ -128,7 +129,7 @@ def bench_search(train, val, directory):
                   overwrite=True, **space_args())
     results = {}
     keras.utils.set_random_seed(SEED.value)
-    egnas = timed(evolution.EvolutionTuner)(
+    egnas = timed(egnas.EgnasTuner)(
         warmup_epochs=WARMUP.value, population_size=POPULATION.value, project_name="egnas",
         **common,
     )
@@ -175,7 +176,7 @@ def main(argv):
             "epochs": EPOCHS.value, "warmup": WARMUP.value, "population": POPULATION.value,
             "train_images": TRAIN.value, "batch": BATCH.value, "image_size": 16,
             "cells": CELLS.value, "channels": CHANNELS.value, "partial_channels": 4,
-            "primitives": list(evolution.EGNAS_PRIMITIVES), "device": "CPU",
+            "primitives": list(egnas.EGNAS_PRIMITIVES), "device": "CPU",
             "cpu_threads": os.cpu_count(), "tensorflow": tf.__version__,
         },
         "population": population,

@@ -25,8 +25,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from keras_nash.tuners.controller import Controller  # noqa: E402
-from keras_nash.tuners.enas import make_steps  # noqa: E402
+from keras_nash.tuners.enas.controller import Controller
+from keras_nash.tuners.enas.steps import make_steps
 from keras_nash.spaces.enas import MacroSpace, MicroSpace  # noqa: E402
 
 STEPS = flags.DEFINE_integer("steps", 30, "Timed train steps per model.")

@@ -40,9 +40,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from keras_nash.datasets import load_text  # noqa: E402
 from keras_nash.optimizers import CoupledSGD  # noqa: E402
-from keras_nash.spaces.enas_recurrent import RecurrentSpace  # noqa: E402
-from keras_nash.tuners.enas import EnasTuner  # noqa: E402
-from keras_nash.tuners.search_loop import cross_entropy  # noqa: E402
+from keras_nash.spaces.enas.recurrent import RecurrentSpace  # noqa: E402
+from keras_nash.tuners.enas.tuner import EnasTuner
+from keras_nash.tuners.supernet.loop import cross_entropy
 
 EPOCHS = flags.DEFINE_integer("epochs", 6, "Search epochs.")
 FINAL_EPOCHS = flags.DEFINE_integer("final_epochs", 6, "Epochs of every final training.")

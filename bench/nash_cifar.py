@@ -42,7 +42,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from keras_nash import datasets, report, schedules, seed_models  # noqa: E402
 from keras_nash.optimizers import CoupledSGD  # noqa: E402
-from keras_nash.tuners.nash import NashTuner  # noqa: E402
+from keras_nash.tuners.nash.tuner import NashTuner
 
 BUDGET = flags.DEFINE_float("budget_minutes", 20.0, "Wall-clock budget of every run, in minutes.")
 DATA = flags.DEFINE_string("data", str(HERE.parents[1] / "shared" / "data" / "cifar10_5k.npz"), "An .npz with x, y.")

@@ -63,10 +63,10 @@ def measure() -> dict:
 
     sys.path.insert(0, str(HERE.parent))
     from keras_nash.spaces import MicroSpace
-    from keras_nash.tuners.darts import DartsTuner
-    from keras_nash.tuners.enas import EnasTuner
-    from keras_nash.tuners.evolution import EvolutionTuner
-    from keras_nash.tuners.search_data import as_search_data
+    from keras_nash.tuners.darts.tuner import DartsTuner
+    from keras_nash.tuners.enas.tuner import EnasTuner
+    from keras_nash.tuners.egnas.tuner import EgnasTuner
+    from keras_nash.tuners.supernet.data import as_search_data
 
     if UNFUSED.value:
         import keras
@@ -80,7 +80,7 @@ def measure() -> dict:
     if ALGORITHM.value == "enas":
         tuner = EnasTuner(MicroSpace(num_cells=CELLS.value, num_blocks=5, filters=CHANNELS.value), **common)
     else:
-        tuner_class = DartsTuner if ALGORITHM.value == "darts" else EvolutionTuner
+        tuner_class = DartsTuner if ALGORITHM.value == "darts" else EgnasTuner
         extra = {"warmup_epochs": 1} if ALGORITHM.value == "egnas" else {}
         tuner = tuner_class(cells=CELLS.value, channels=CHANNELS.value, **common, **extra)
     rng = np.random.default_rng(0)

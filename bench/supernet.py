@@ -42,8 +42,8 @@ def run_variant(partial_channels, steps, batch_size, jit_compile):
     import numpy as np
     import tensorflow as tf
 
-    from keras_nash.tuners.darts import DartsTuner
-    from keras_nash.tuners.supernet import SearchData
+    from keras_nash.tuners.darts.tuner import DartsTuner
+    from keras_nash.tuners.supernet.data import SearchData
 
     keras.utils.set_random_seed(0)
     gpu = bool(tf.config.list_physical_devices("GPU"))

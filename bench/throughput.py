@@ -64,8 +64,8 @@ sys.path.insert(0, str(HERE.parent))
 from keras_nash import datasets, seed_models  # noqa: E402
 from keras_nash.optimizers import CoupledAdam, CoupledSGD  # noqa: E402
 from keras_nash.spaces import MacroSpace  # noqa: E402
-from keras_nash.tuners import DartsTuner, EnasTuner, EvolutionTuner, NashTuner  # noqa: E402
-from keras_nash.tuners.controller import Controller  # noqa: E402
+from keras_nash.tuners import DartsTuner, EnasTuner, EgnasTuner, NashTuner  # noqa: E402
+from keras_nash.tuners.enas.controller import Controller
 
 PARTS = flags.DEFINE_list("parts", ["nash", "pipeline", "darts", "egnas", "enas"], "What to measure.")
 FILTERS = flags.DEFINE_multi_string("filters", ["16,32,64", "32,64,128"], "NASH seed filters, one size per flag.")
@@ -319,7 +319,7 @@ def enas_hand(tuner, data) -> float:
 
 SUPERNETS = {
     "darts": (lambda: cell_tuner(DartsTuner), darts_hand),
-    "egnas": (lambda: cell_tuner(EvolutionTuner, epochs=5, warmup_epochs=1, population_size=POPULATION.value), egnas_hand),
+    "egnas": (lambda: cell_tuner(EgnasTuner, epochs=5, warmup_epochs=1, population_size=POPULATION.value), egnas_hand),
     "enas": (enas_tuner, enas_hand),
 }
 

@@ -58,7 +58,7 @@ def _ints(values, name):
 def run_nash(data, project_dir):
     """The NASH search on `data`; returns (tuner, best model, architecture, trial records)."""
     from keras_nash import seed_models
-    from keras_nash.tuners.nash import NashTuner
+    from keras_nash.tuners.nash.tuner import NashTuner
 
     s = _nash_settings()
     probabilities = [float(p) for p in FLAGS.morphism_probabilities]
@@ -149,11 +149,11 @@ def search_and_final_data(data):
 
 def run_supernet(data, project_dir):
     """A DARTS, EG-NAS or ENAS search on `data`; returns (tuner, best model, architecture, records)."""
-    from keras_nash.tuners.darts import DartsTuner
-    from keras_nash.tuners.enas import EnasTuner
-    from keras_nash.tuners.evolution import EvolutionTuner
+    from keras_nash.tuners.darts.tuner import DartsTuner
+    from keras_nash.tuners.enas.tuner import EnasTuner
+    from keras_nash.tuners.egnas.tuner import EgnasTuner
     from keras_nash.spaces.enas import MacroSpace, MicroSpace
-    from keras_nash.tuners.enas_settings import FINAL_SIZE
+    from keras_nash.tuners.enas.settings import FINAL_SIZE
 
     algorithm = FLAGS.algorithm
     kwargs = _flag_values(cli_flags.TUNER_FLAGS[algorithm], cli_flags.SHORT[algorithm])
@@ -162,7 +162,7 @@ def run_supernet(data, project_dir):
         kwargs["search_space"] = space(**_flag_values(cli_flags.SPACE_FLAGS[FLAGS.enas_space], cli_flags.SHORT[FLAGS.enas_space]))
         if FLAGS.paper_defaults:  # the authors' final network size (the tuner's default: the searched one)
             kwargs = {**FINAL_SIZE[FLAGS.enas_space], **kwargs}
-    tuner_class = {"darts": DartsTuner, "egnas": EvolutionTuner, "enas": EnasTuner}[algorithm]
+    tuner_class = {"darts": DartsTuner, "egnas": EgnasTuner, "enas": EnasTuner}[algorithm]
     try:
         tuner = tuner_class(
             num_classes=data.num_classes, seed=FLAGS.seed, precision=FLAGS.precision,
@@ -203,8 +203,8 @@ def run_language_model(start):
     import numpy as np
 
     from keras_nash import datasets, export, report
-    from keras_nash.spaces.enas_recurrent import RecurrentSpace
-    from keras_nash.tuners.enas import EnasTuner
+    from keras_nash.spaces.enas.recurrent import RecurrentSpace
+    from keras_nash.tuners.enas.tuner import EnasTuner
 
     directory = None if FLAGS.dataset == "default" else FLAGS.dataset
     try:

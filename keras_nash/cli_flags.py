@@ -83,7 +83,7 @@ flags.DEFINE_float("sigma_initial", None, "egnas: sigma = max(sigma_initial / (e
 flags.DEFINE_float("sigma_min", None, "egnas: the floor of sigma (paper: 0.02).")
 flags.DEFINE_float("zeta", None, "egnas: weight of the cross-entropy term of the fitness (paper: 1.0).")
 flags.DEFINE_float("eta", None, "egnas: weight of the cosine-similarity term of the fitness (paper: 0.4).")
-flags.DEFINE_float("step", None, "egnas: learning rate of the mixture's move toward the better half, m <- m + step * (recombined - m) (default 0.1, the authors' alpha step; see evolution_strategy).")
+flags.DEFINE_float("step", None, "egnas: learning rate of the mixture's move toward the better half, m <- m + step * (recombined - m) (default 0.1, the authors' alpha step; see tuners/egnas/strategy.py).")
 flags.DEFINE_float("alpha_momentum", None, "egnas: momentum of the alpha update (paper: 0).")
 flags.DEFINE_bool("population_batch_stats", None, "egnas: candidates use the validation batch's batch-norm statistics (paper: true).")
 # ENAS

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_nash.tuners import evolution
+from keras_nash.tuners import egnas
 
 CONFIG = dict(
     num_classes=3, epochs=3, warmup_epochs=1, population_size=6, final_epochs=1, cells=3,
@@ -24,6 +24,6 @@ def data():
 
 
 def tuner(directory, overwrite, **overrides):
-    return evolution.EvolutionTuner(
+    return egnas.EgnasTuner(
         **{**CONFIG, **overrides}, directory=directory, project_name="egnas", overwrite=overwrite
     )

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from keras_nash import seed_models  # noqa: E402
 from keras_nash.spaces import MicroSpace  # noqa: E402
-from keras_nash.tuners import DartsTuner, EnasTuner, EvolutionTuner, NashTuner  # noqa: E402
+from keras_nash.tuners import DartsTuner, EnasTuner, EgnasTuner, NashTuner  # noqa: E402
 from tests.helpers import real_images  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def weight_steps(strategy):
     any split), on `strategy` or one device (None), with keras_nash's `CoupledSGD` and with
     Keras's `SGD`; the last batch (1 example) leaves one replica empty. Returns the weights."""
     from keras_nash.optimizers import CoupledSGD
-    from keras_nash.tuners.search_loop import EpochLoop, EpochMetrics, compile_step, weight_step
+    from keras_nash.tuners.supernet.loop import EpochLoop, EpochMetrics, compile_step, weight_step
 
     x, y = real_images(49, 8, seed=2)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
@@ -121,8 +121,8 @@ def lm_steps(strategy):
     the state variable's per-replica shape."""
     from keras_nash.optimizers import CoupledSGD
     from keras_nash.spaces.enas import RecurrentSpace
-    from keras_nash.tuners.enas_lm import as_text_search_data, make_lm_steps
-    from keras_nash.tuners.search_loop import EpochLoop, EpochMetrics
+    from keras_nash.tuners.enas.lm import as_text_search_data, make_lm_steps
+    from keras_nash.tuners.supernet.loop import EpochLoop, EpochMetrics
 
     space = RecurrentSpace(num_nodes=3, hidden_size=8, embedding_dropout=0, input_dropout=0,
                            state_dropout=0, output_dropout=0, batch_norm=False, seed=0)
@@ -186,7 +186,7 @@ def search(algorithm, strategy, directory, x, y, x_val, y_val) -> dict:
     elif algorithm == "darts":
         tuner = DartsTuner(**cells)
     elif algorithm == "egnas":
-        tuner = EvolutionTuner(warmup_epochs=1, population_size=4, **cells)
+        tuner = EgnasTuner(warmup_epochs=1, population_size=4, **cells)
     elif algorithm == "enas":
         space = MicroSpace(num_cells=1, num_blocks=1, filters=4, stem_multiplier=1,
                            operations=("skip_connect", "avg_pool_3x3", "max_pool_3x3"))

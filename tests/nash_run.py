@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 
 from keras_nash import seed_models  # noqa: E402
-from keras_nash.tuners.nash import NashTuner  # noqa: E402
+from keras_nash.tuners.nash.tuner import NashTuner
 from tests.helpers import real_images  # noqa: E402
 
 SEARCH = dict(n_steps=2, n_neighbors=3, n_morphisms=2, epochs_per_neighbor=2, final_epochs=1, pretrain_epochs=1, seed=7)

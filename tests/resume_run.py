@@ -32,9 +32,9 @@ import tensorflow as tf  # noqa: E402
 
 from keras_nash.datasets.text import batchify  # noqa: E402
 from keras_nash.spaces.enas import MacroSpace  # noqa: E402
-from keras_nash.spaces.enas_recurrent import RecurrentSpace  # noqa: E402
-from keras_nash.tuners import darts, enas, evolution, supernet  # noqa: E402
-from keras_nash.tuners.search_loop import EpochLoop  # noqa: E402
+from keras_nash.spaces.enas.recurrent import RecurrentSpace  # noqa: E402
+from keras_nash.tuners import darts, egnas, enas, supernet  # noqa: E402
+from keras_nash.tuners.supernet.loop import EpochLoop
 
 ALGORITHMS = ("darts", "egnas", "enas", "enas_recurrent")
 CELLS = dict(
@@ -44,7 +44,7 @@ CELLS = dict(
 )
 CONFIGS = {
     "darts": (darts.DartsTuner, dict(CELLS, arch_learning_rate=0.01)),
-    "egnas": (evolution.EvolutionTuner, dict(CELLS, warmup_epochs=1, population_size=6)),
+    "egnas": (egnas.EgnasTuner, dict(CELLS, warmup_epochs=1, population_size=6)),
     "enas": (enas.EnasTuner, dict(
         search_space=MacroSpace(num_layers=3, filters=4), num_classes=3, epochs=2,
         final_epochs=1, controller_train_steps=2, controller_num_aggregate=2,

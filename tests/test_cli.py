@@ -198,7 +198,7 @@ def test_enas_recurrent_run_prints_perplexity_and_exports_the_vocabulary(run_cli
 
 
 def test_enas_paper_defaults_give_the_authors_final_network(parse, tmp_path, monkeypatch, capsys):
-    from keras_nash.tuners.enas import EnasTuner
+    from keras_nash.tuners.enas.tuner import EnasTuner
 
     class Searched(Exception):
         pass

@@ -5,7 +5,7 @@ import types
 import numpy as np
 import pytest
 
-from keras_nash.tuners.controller import Controller, num_decisions
+from keras_nash.tuners.enas.controller import Controller, num_decisions
 from keras_nash.spaces.enas import MacroSpace, MicroSpace
 
 MACRO = MacroSpace(num_layers=4, filters=4)

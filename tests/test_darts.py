@@ -1,4 +1,4 @@
-"""Tests for keras_nash.tuners.darts (and the supernet machinery of tuners/supernet.py).
+"""Tests for keras_nash.tuners.darts (and the supernet machinery of tuners/supernet/).
 
 Tiny on purpose: 8x8 images, 3 cells of 2 nodes, 4 channels, 4 candidate operations.
 """
@@ -10,8 +10,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_nash.tuners.darts import DartsOracle, DartsTuner
-from keras_nash.tuners.evolution import EGNAS_PRIMITIVES, EvolutionOracle, EvolutionTuner
+from keras_nash.tuners.darts.oracle import DartsOracle
+from keras_nash.tuners.darts.tuner import DartsTuner
+from keras_nash.tuners.egnas.oracle import EGNAS_PRIMITIVES, EgnasOracle
+from keras_nash.tuners.egnas.tuner import EgnasTuner
 from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace, Genotype
 
 CONFIG = dict(
@@ -154,7 +156,7 @@ def test_oracle_bad_input():
     with pytest.raises(ValueError, match="`search_space` must be a `keras_nash.spaces.DartsSpace`"):
         DartsOracle(search_space={"steps": 2})
     with pytest.raises(ValueError, match="EG-NAS evolves alpha only"):
-        EvolutionOracle(search_space=DartsSpace(edge_normalization=True))
+        EgnasOracle(search_space=DartsSpace(edge_normalization=True))
     with pytest.raises(ValueError, match="steps=0"):
         DartsTuner(steps=0, directory="/tmp", project_name="never")
     with pytest.raises(ValueError, match="conv_9x9"):
@@ -170,7 +172,7 @@ def test_oracle_bad_input():
 
 def test_cell_tuners_take_a_search_space_or_its_arguments(tmp_path):
     space = DartsSpace(cells=3, channels=4, steps=2, multiplier=2, primitives=("skip_connect", "sep_conv_3x3"))
-    for tuner_class in (DartsTuner, EvolutionTuner):
+    for tuner_class in (DartsTuner, EgnasTuner):
         tuner = tuner_class(search_space=space, directory=str(tmp_path), project_name=tuner_class.__name__)
         assert tuner.space == space
         assert tuner.oracle.space.alpha_shape == (5, 2)
@@ -180,7 +182,7 @@ def test_cell_tuners_take_a_search_space_or_its_arguments(tmp_path):
             tuner_class(search_space={"cells": 3}, directory=str(tmp_path), project_name="never")
     # the flat arguments fill in each tuner's own defaults
     assert DartsTuner(cells=3, directory=str(tmp_path), project_name="d").space == DartsSpace(cells=3)
-    egnas = EvolutionTuner(channels=8, directory=str(tmp_path), project_name="e").space
+    egnas = EgnasTuner(channels=8, directory=str(tmp_path), project_name="e").space
     assert egnas == DartsSpace(channels=8, primitives=EGNAS_PRIMITIVES, partial_channels=4)
 
 

@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from keras_nash.spaces import DartsSearchNetwork, DartsSpace, derive_genotype
-from keras_nash.spaces.genotypes import edge_weights
-from keras_nash.tuners.darts import DartsOracle
-from keras_nash.tuners.evolution import EvolutionTuner
+from keras_nash.spaces.darts.genotypes import edge_weights
+from keras_nash.tuners.darts.oracle import DartsOracle
+from keras_nash.tuners.egnas.tuner import EgnasTuner
 
 OPS = ("none", "skip_connect", "sep_conv_3x3")
 SPACE = DartsSpace(steps=2, multiplier=2, primitives=OPS, edge_normalization=True)
@@ -85,9 +85,9 @@ def test_darts_oracle_keeps_betas_through_results_and_resume():
 
 def test_egnas_rejects_edge_normalization(tmp_path):
     with pytest.raises(ValueError, match="`edge_normalization`"):
-        EvolutionTuner(epochs=2, warmup_epochs=1, cells=3, channels=4, edge_normalization=True,
+        EgnasTuner(epochs=2, warmup_epochs=1, cells=3, channels=4, edge_normalization=True,
                        directory=str(tmp_path), project_name="egnas")
     space = DartsSpace(cells=3, channels=4, edge_normalization=True)
     with pytest.raises(ValueError, match="`edge_normalization`"):
-        EvolutionTuner(epochs=2, warmup_epochs=1, search_space=space,
+        EgnasTuner(epochs=2, warmup_epochs=1, search_space=space,
                        directory=str(tmp_path), project_name="egnas")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nash.tuners.controller import Controller
-from keras_nash.tuners.enas import EnasTuner
+from keras_nash.tuners.enas.controller import Controller
+from keras_nash.tuners.enas.tuner import EnasTuner
 from keras_nash.spaces.enas import MacroSpace, MicroSpace
 from tests import resume_run
 

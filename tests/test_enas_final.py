@@ -11,8 +11,8 @@ from keras_nash import export
 from keras_nash.layers import DropPath
 from keras_nash.spaces import MacroSpace, MicroArchitecture, MicroSpace
 from keras_nash.spaces.darts import DropPathSchedule
-from keras_nash.spaces.enas_shared import AuxiliaryNetwork
-from keras_nash.tuners.enas import EnasTuner
+from keras_nash.spaces.enas.shared import AuxiliaryNetwork
+from keras_nash.tuners.enas.tuner import EnasTuner
 
 SPACE = MicroSpace(num_cells=3, num_blocks=2, filters=4, stem_multiplier=1)
 CELL = ((0, 1, "sep_conv_3x3", "skip_connect"), (2, 0, "max_pool_3x3", "skip_connect"))

@@ -20,7 +20,7 @@ from keras_nash.spaces.enas import (
     architecture_from_json,
     get_space,
 )
-from keras_nash.tuners.enas import make_steps
+from keras_nash.tuners.enas.steps import make_steps
 
 SHAPE = (8, 8, 3)
 MACRO = MacroSpace(num_layers=4, filters=4)

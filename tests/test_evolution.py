@@ -13,19 +13,9 @@ import pytest
 import tensorflow as tf
 
 import keras_nash
-from keras_nash.tuners.evolution import EvolutionOracle
-from keras_nash.tuners.population import PopulationEvaluator
-from keras_nash.tuners.evolution_strategy import (
-    compound_fitness,
-    cosine_term,
-    edge_softmax,
-    mixture_spread,
-    normalise_candidates,
-    recombination_weights,
-    sample_population,
-    sigma_schedule,
-    validation_batch,
-)
+from keras_nash.tuners.egnas.oracle import EgnasOracle
+from keras_nash.tuners.egnas.population import PopulationEvaluator
+from keras_nash.tuners.egnas.strategy import compound_fitness, cosine_term, edge_softmax, mixture_spread, normalise_candidates, recombination_weights, sample_population, sigma_schedule, validation_batch
 from keras_nash.spaces.darts import DartsEvalNetwork, DartsSearchNetwork, DartsSpace
 from tests import evolution_run
 
@@ -81,7 +71,7 @@ def test_normalise_and_sample_population():
 
 
 def test_alpha_update_moves_the_mean_toward_the_weighted_better_half():
-    oracle = EvolutionOracle(epochs=2, warmup_epochs=0, population_size=4, search_space=SPACE,
+    oracle = EgnasOracle(epochs=2, warmup_epochs=0, population_size=4, search_space=SPACE,
                              seed=1, step=0.1)
     mean = edge_softmax(oracle.alpha)
     q = normalise_candidates(sample_population(mean, 0.5, 4, seed=9))
@@ -118,7 +108,7 @@ def test_evolution_moves_alpha_toward_the_best_operation():
     images = np.eye(3, dtype="float32")[labels]
     signature = (tf.TensorSpec((None, 3)), tf.TensorSpec((None,), tf.int32))
     evaluator = PopulationEvaluator(stub, signature, batch_stats=False)
-    oracle = EvolutionOracle(epochs=20, warmup_epochs=0, population_size=50, seed=2,
+    oracle = EgnasOracle(epochs=20, warmup_epochs=0, population_size=50, seed=2,
                              search_space=DartsSpace(steps=1, multiplier=1, primitives=PRIMS))
     start = edge_softmax(oracle.alpha)[..., TARGET]
     for _ in range(8):
@@ -251,9 +241,9 @@ def test_bad_input_fails_at_construction(overrides, message, tmp_path):
 
 
 def test_bad_population_result_is_named():
-    oracle = EvolutionOracle(epochs=2, warmup_epochs=0, population_size=4, search_space=SPACE,
+    oracle = EgnasOracle(epochs=2, warmup_epochs=0, population_size=4, search_space=SPACE,
                              seed=1)
     with pytest.raises(ValueError, match=r"cross_entropy.shape=\(3,\)"):
         oracle.evolve([1.0, 2.0, 3.0], [0.5] * 4, 0.5, sigma=0.5, seed=1)
     with pytest.raises(ValueError, match="initial_alpha"):
-        EvolutionOracle(epochs=2, warmup_epochs=0, initial_alpha=[np.zeros((14, 7))])
+        EgnasOracle(epochs=2, warmup_epochs=0, initial_alpha=[np.zeros((14, 7))])

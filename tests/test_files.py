@@ -8,7 +8,7 @@ import pytest
 
 from keras_nash import files
 from keras_nash.spaces import DartsSpace
-from keras_nash.tuners.darts import DartsOracle
+from keras_nash.tuners.darts.oracle import DartsOracle
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests for keras_nash.spaces.genotypes: genotypes, their JSON form and their derivation."""
+"""Tests for keras_nash.spaces.darts.genotypes: genotypes, their JSON form and their derivation."""
 
 import json
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from keras_nash.layers.ops import PRIMITIVES
-from keras_nash.spaces import darts, genotypes
+from keras_nash.spaces import darts
+from keras_nash.spaces.darts import genotypes
 from keras_nash.spaces.darts import DartsSpace
-from keras_nash.spaces.genotypes import DARTS_V2, Genotype, check_cell_settings, derive_genotype
+from keras_nash.spaces.darts.genotypes import DARTS_V2, Genotype, check_cell_settings, derive_genotype
 
 COL = {name: index for index, name in enumerate(PRIMITIVES)}
 

@@ -106,10 +106,10 @@ def test_seed_zero_stays_zero_in_every_oracle():
     from keras_nash.graph import Architecture
     from keras_nash.seed_models import simple_cnn
     from keras_nash.spaces import MacroSpace
-    from keras_nash.tuners import DartsOracle, EnasOracle, EvolutionOracle, NashOracle
+    from keras_nash.tuners import DartsOracle, EnasOracle, EgnasOracle, NashOracle
 
     seed = Architecture.from_model(simple_cnn((8, 8, 3), 3, filters=(4, 4, 4)))
-    oracles = [DartsOracle(epochs=1, seed=0), EvolutionOracle(epochs=2, warmup_epochs=1, seed=0),
+    oracles = [DartsOracle(epochs=1, seed=0), EgnasOracle(epochs=2, warmup_epochs=1, seed=0),
                EnasOracle(MacroSpace(num_layers=2, filters=4), epochs=1, seed=0),
                NashOracle(seed, seed=0)]
     for oracle in oracles:

@@ -1,4 +1,4 @@
-"""The package layout: modules of one concept, under 500 lines, imports pointing one way."""
+"""The package layout: one package per algorithm, modules under 500 lines, imports pointing one way."""
 
 import ast
 import pathlib

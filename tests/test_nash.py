@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from keras_nash import graph, seed_models
-from keras_nash.tuners.nash import NashTuner
+from keras_nash.tuners.nash.tuner import NashTuner
 from tests import nash_run
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

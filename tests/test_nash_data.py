@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_nash.tuners.nash_data import steps_per_epoch
+from keras_nash.tuners.nash.data import steps_per_epoch
 
 
 def test_a_dataset_of_unknown_size_is_counted_once_a_search():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from keras_nash import morphisms, precision, seed_models
-from keras_nash.tuners.controller import Controller
-from keras_nash.tuners.nash import NashTuner
+from keras_nash.tuners.enas.controller import Controller
+from keras_nash.tuners.nash.tuner import NashTuner
 from tests import resume_run
 
 

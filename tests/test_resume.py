@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_nash.tuners.search_data import as_search_data, skip_passes
-from keras_nash.tuners.search_loop import SearchState
+from keras_nash.tuners.supernet.data import as_search_data, skip_passes
+from keras_nash.tuners.supernet.loop import SearchState
 from tests import resume_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -7,10 +7,10 @@ import numpy as np
 
 from keras_nash import seed_models
 from keras_nash.spaces import MacroSpace
-from keras_nash.tuners.darts import DartsTuner
-from keras_nash.tuners.enas import EnasTuner
-from keras_nash.tuners.evolution import EvolutionTuner
-from keras_nash.tuners.nash import NashTuner
+from keras_nash.tuners.darts.tuner import DartsTuner
+from keras_nash.tuners.enas.tuner import EnasTuner
+from keras_nash.tuners.egnas.tuner import EgnasTuner
+from keras_nash.tuners.nash.tuner import NashTuner
 from tests.helpers import real_images
 
 SPACE = MacroSpace(num_layers=2, filters=4, operations=("conv_3x3", "max_pool_3x3"))
@@ -46,7 +46,7 @@ class _RecordingDarts(DartsTuner):
         return state
 
 
-class _RecordingEvolution(EvolutionTuner):
+class _RecordingEvolution(EgnasTuner):
     """Records the batch size each population is scored on."""
 
     shapes = []

@@ -1,15 +1,13 @@
-"""Search spaces: ENAS's macro, micro and recurrent spaces and the DARTS cell space, as data.
+"""Search spaces: the DARTS cell space and ENAS's macro, micro and recurrent spaces, as data.
 
-Modules, one concept each:
+One package per space family:
 
-- `genotypes`: DARTS architectures as plain data (`Genotype`, `DARTS_V2`, `derive_genotype`).
-- `darts_networks`: the DARTS Keras networks (`DartsSearchNetwork`, `DartsEvalNetwork`).
-- `darts`: the DARTS space's settings (`DartsSpace`) and the address of every DARTS name.
-- `enas_architectures`: ENAS architectures as plain data (`MacroArchitecture`,
-  `MicroArchitecture`, `RecurrentArchitecture`).
-- `enas_shared`, `enas_macro`, `enas_micro`, `enas_recurrent`: the ENAS spaces and their
-  shared-weight models (the recurrent one a language model).
-- `enas`: the address of every ENAS name, and `get_space`.
+- `darts/`: `genotypes` (DARTS architectures as plain data and the space's settings,
+  `DartsSpace`, `Genotype`, `DARTS_V2`, `derive_genotype`) and `networks` (the DARTS Keras
+  networks, `DartsSearchNetwork`, `DartsEvalNetwork`).
+- `enas/`: `architectures` (ENAS architectures as plain data), `shared` (what the spaces
+  share, `EnasSpace`), `macro`, `micro` and `recurrent` (the spaces and their shared-weight
+  models; the recurrent one a language model); the package itself holds `get_space`.
 
 Spaces import only `keras_nash.layers`, `keras_nash.checks` and each other.
 """

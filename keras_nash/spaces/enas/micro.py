@@ -26,8 +26,8 @@ import tensorflow as tf
 from keras_nash.checks import check_int
 from keras_nash.layers.augment import DropPath
 from keras_nash.layers.ops import OPS, FactorizedReduce, ReLUConvBN, batch_norm
-from keras_nash.spaces.enas_architectures import MicroArchitecture
-from keras_nash.spaces.enas_shared import (
+from keras_nash.spaces.enas.architectures import MicroArchitecture
+from keras_nash.spaces.enas.shared import (
     EnasSpace,
     _apply,
     _build,

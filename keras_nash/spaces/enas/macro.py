@@ -17,8 +17,8 @@ import tensorflow as tf
 
 from keras_nash.checks import check_int
 from keras_nash.layers.ops import OPS, FactorizedReduce, batch_norm
-from keras_nash.spaces.enas_architectures import MacroArchitecture
-from keras_nash.spaces.enas_shared import (
+from keras_nash.spaces.enas.architectures import MacroArchitecture
+from keras_nash.spaces.enas.shared import (
     EnasSpace,
     _child_stem,
     _named,

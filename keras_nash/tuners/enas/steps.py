@@ -1,21 +1,19 @@
 """ENAS's compiled shared-weight steps for the image spaces (macro, micro).
 
 One `tf.function` each, the architecture an int32 input, traced once per search whatever the
-architecture; the language model's are in `tuners/enas_lm.py`.
+architecture; the language model's are in `tuners/enas/lm.py`.
 """
 
 import tensorflow as tf
 
-from keras_nash.tuners.search_loop import (
-    EpochMetrics, compile_step, global_mean, labels, weight_step,
-)
+from keras_nash.tuners.supernet.loop import EpochMetrics, compile_step, global_mean, labels, weight_step
 
 
 def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None, metrics=None,
                val_metrics=None):
     """The compiled shared-weight train and eval steps, architecture as an int32 input.
 
-    The train step is the library's one weight step (`search_loop.weight_step`: clip, coupled
+    The train step is the library's one weight step (`supernet.loop.weight_step`: clip, coupled
     L2, momentum, all in `optimizer`); each step adds its batch to its `EpochMetrics`.
 
     Args:

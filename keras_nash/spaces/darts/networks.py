@@ -20,7 +20,7 @@ from keras_nash.checks import check_float, check_fraction, check_int
 from keras_nash.layers.augment import Cutout, DropPathSchedule  # noqa: F401  (re-exported)
 from keras_nash.layers.cells import AuxiliaryHead, AuxiliaryLossMixin, FixedCell, SearchCell, n_edges
 from keras_nash.layers.ops import batch_norm
-from keras_nash.spaces.genotypes import DartsSpace, Genotype, check_alpha, edge_weights
+from keras_nash.spaces.darts.genotypes import DartsSpace, Genotype, check_alpha, edge_weights
 
 
 def _cell_plan(cells: int, channels: int):

@@ -17,7 +17,7 @@ melodyguan/enas `src/ptb/ptb_enas_controller.py`):
 `[4, 1, 4, 2, 4, ..., N - 1, 4]`, so a controller can mask its logits.
 
 - `RecurrentArchitecture` (plain data, JSON schema version 1; defined with the other ENAS
-  architectures in `enas_architectures`, re-exported here).
+  architectures in `enas.architectures`, re-exported here).
 - `RecurrentSpace`: decisions, random architectures, the shared-weight model and fixed
   children, `copy_shared_weights`.
 - `ENAS_PTB_DECISIONS`: the authors' final cell (`scripts/ptb_final.sh`, `fixed_arc`).
@@ -44,8 +44,8 @@ from keras_nash.layers.enas_rnn import (
     WordDropout,
     default_init_range,
 )
-from keras_nash.spaces.enas_architectures import RecurrentArchitecture
-from keras_nash.spaces.enas_shared import EnasSpace
+from keras_nash.spaces.enas.architectures import RecurrentArchitecture
+from keras_nash.spaces.enas.shared import EnasSpace
 
 __all__ = [
     "ENAS_PTB_DECISIONS",
@@ -120,7 +120,7 @@ class RecurrentSpace(EnasSpace):
 
     Example:
 
-    >>> from keras_nash.spaces.enas_recurrent import RecurrentArchitecture, RecurrentSpace
+    >>> from keras_nash.spaces.enas.recurrent import RecurrentArchitecture, RecurrentSpace
     >>> space = RecurrentSpace(num_nodes=4, hidden_size=8)
     >>> space.num_decisions, space.decision_sizes()
     (7, [4, 1, 4, 2, 4, 3, 4])

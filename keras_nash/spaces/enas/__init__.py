@@ -2,14 +2,14 @@
 
 This module is the ENAS spaces' one address; each concept lives in its own module:
 
-- `keras_nash.spaces.enas_architectures`: architectures as plain data, `MacroArchitecture` and
+- `keras_nash.spaces.enas.architectures`: architectures as plain data, `MacroArchitecture` and
   `MicroArchitecture`, with a JSON round trip (schema version 1), validation, and
   `architecture_from_json`.
-- `keras_nash.spaces.enas_shared`: what both spaces share: `EnasSpace` (decision vectors in,
+- `keras_nash.spaces.enas.shared`: what both spaces share: `EnasSpace` (decision vectors in,
   shared-weight model and fixed child models out) and the model pieces (stem, head).
-- `keras_nash.spaces.enas_macro`: `MacroSpace`, `MACRO_OPERATIONS` and its shared model.
-- `keras_nash.spaces.enas_micro`: `MicroSpace`, `MICRO_OPERATIONS` and its shared model.
-- `keras_nash.spaces.enas_recurrent`: `RecurrentSpace` (the language-model cell),
+- `keras_nash.spaces.enas.macro`: `MacroSpace`, `MACRO_OPERATIONS` and its shared model.
+- `keras_nash.spaces.enas.micro`: `MicroSpace`, `MICRO_OPERATIONS` and its shared model.
+- `keras_nash.spaces.enas.recurrent`: `RecurrentSpace` (the language-model cell),
   `RecurrentArchitecture`, `RECURRENT_ACTIVATIONS`; its models take tokens and a state.
 
 A space turns architectures into int32 decision vectors for the controller (`encode` /
@@ -20,21 +20,21 @@ makes compute what the shared model computes on that architecture. `get_space` r
 from itself, its name or its config.
 """
 
-from keras_nash.spaces.enas_architectures import (  # noqa: F401  (re-exported)
+from keras_nash.spaces.enas.architectures import (  # noqa: F401  (re-exported)
     SCHEMA_VERSION,
     MacroArchitecture,
     MicroArchitecture,
     RecurrentArchitecture,
     architecture_from_json,
 )
-from keras_nash.spaces.enas_macro import MACRO_OPERATIONS, MacroSpace  # noqa: F401
-from keras_nash.spaces.enas_micro import MICRO_OPERATIONS, MicroSpace  # noqa: F401
-from keras_nash.spaces.enas_recurrent import (  # noqa: F401
+from keras_nash.spaces.enas.macro import MACRO_OPERATIONS, MacroSpace  # noqa: F401
+from keras_nash.spaces.enas.micro import MICRO_OPERATIONS, MicroSpace  # noqa: F401
+from keras_nash.spaces.enas.recurrent import (  # noqa: F401
     ENAS_PTB_DECISIONS,
     RECURRENT_ACTIVATIONS,
     RecurrentSpace,
 )
-from keras_nash.spaces.enas_shared import EnasSpace, check_operations  # noqa: F401
+from keras_nash.spaces.enas.shared import EnasSpace, check_operations  # noqa: F401
 
 __all__ = [
     "ENAS_PTB_DECISIONS",

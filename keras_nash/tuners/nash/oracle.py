@@ -1,9 +1,9 @@
 """NASH's hill-climbing oracle (Elsken et al. 2017): which networks to train, which to keep.
 
-`NashOracle` decides and `NashTuner` (`tuners/nash.py`) trains, as keras-tuner's
+`NashOracle` decides and `NashTuner` (`tuners/nash/tuner.py`) trains, as keras-tuner's
 `HyperbandOracle` and `Hyperband`; the oracle holds the lineage as JSON state and draws every
 morphism itself (architectures only, from its saved seed), so a search resumes exactly and
-distributed workers need nothing but the trial values. See `tuners/nash.py` for the search.
+distributed workers need nothing but the trial values. See `tuners/nash/tuner.py` for the search.
 """
 
 import json

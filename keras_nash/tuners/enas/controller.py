@@ -4,7 +4,7 @@ The controller knows nothing of keras-tuner: it samples batches of architectures
 decision vectors, recomputes the log-probability of given decisions, and takes REINFORCE steps
 from rewards. `EnasOracle` owns one and keeps its weights in a file.
 
-Three decision programs (`tuners/controller_programs.py`), as in the authors' TensorFlow code
+Three decision programs (`tuners/enas/programs.py`), as in the authors' TensorFlow code
 (melodyguan/enas, `src/cifar10/general_controller.py`, `src/cifar10/micro_controller.py`,
 `src/ptb/ptb_enas_controller.py`):
 
@@ -59,7 +59,7 @@ import keras
 import tensorflow as tf
 
 from keras_nash import files
-from keras_nash.tuners.controller_programs import PROGRAMS, Run, num_decisions
+from keras_nash.tuners.enas.programs import PROGRAMS, Run, num_decisions
 
 SPACES = tuple(PROGRAMS)
 # Controller files: format 2 added micro's `b_soft` (last of the weights) and this key.
@@ -259,7 +259,7 @@ class Controller:
         """
         return cls(**controller_kwargs(search_space, **overrides))
 
-    # The decision programs (tuners/controller_programs.py) ---------------------------------
+    # The decision programs (tuners/enas/programs.py) ---------------------------------
 
     def _run(self, batch, decisions=None, seed=None):
         """Run the program; sample (decisions None) or teacher-force. Returns 4 tensors."""

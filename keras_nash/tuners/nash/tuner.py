@@ -1,6 +1,6 @@
 """NASH: hill climbing over function-preserving network morphisms (Elsken et al. 2017).
 
-`NashOracle` (`tuners/hill_climbing.py`) decides, `NashTuner` trains, as keras-tuner's
+`NashOracle` (`tuners/nash/oracle.py`) decides, `NashTuner` trains, as keras-tuner's
 `HyperbandOracle` and `Hyperband`.
 
 The search, with the paper's defaults:
@@ -50,10 +50,14 @@ from keras_nash.graph import Architecture
 from keras_nash.logs import logger
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.tuners.arguments import oracle_arguments
-from keras_nash.tuners.hill_climbing import NashOracle, describe
-from keras_nash.tuners.nash_data import (
-    batch_spec, check_search_data, steps_per_epoch, training_batches, validation_batches,
+from keras_nash.tuners.nash.data import (
+    batch_spec,
+    check_search_data,
+    steps_per_epoch,
+    training_batches,
+    validation_batches,
 )
+from keras_nash.tuners.nash.oracle import NashOracle, describe
 
 _KEY = "nash/"
 

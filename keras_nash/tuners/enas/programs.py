@@ -1,6 +1,6 @@
 """The ENAS controller's decision programs: the order in which each space's decisions are taken.
 
-`Controller` (`tuners/controller.py`) owns the weights and the training; this module holds what
+`Controller` (`tuners/enas/controller.py`) owns the weights and the training; this module holds what
 one pass over a batch does, one function per space, written after the authors' TensorFlow code
 (melodyguan/enas: `src/cifar10/general_controller.py`, `src/cifar10/micro_controller.py`,
 `src/ptb/ptb_enas_controller.py`). A program drives a `Run`, which steps the LSTM, scales logits

@@ -1,6 +1,6 @@
 """EG-NAS's evolution-strategy mathematics (Cai et al., AAAI 2024): plain numpy, no Keras.
 
-The pieces `EvolutionOracle` composes into one generation: the sigma schedule, sampling the
+The pieces `EgnasOracle` composes into one generation: the sigma schedule, sampling the
 population around the current mixture `m = softmax(alpha)`, turning candidates into mixtures
 `q_i = normalise_candidates(z_i)`, the similarity term and the compound fitness (lower is
 better)

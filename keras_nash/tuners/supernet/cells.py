@@ -1,4 +1,4 @@
-"""What the DARTS-cell searches share (`DartsTuner`, `EvolutionTuner`): `CellSearch`.
+"""What the DARTS-cell searches share (`DartsTuner`, `EgnasTuner`): `CellSearch`.
 
 Both searches train the weights of the same supernet (`spaces.DartsSpace`) and end the same
 way: the derived genotype's `DartsEvalNetwork` trained from scratch with DARTS's evaluation
@@ -20,8 +20,8 @@ from keras_nash.spaces.darts import (
     Genotype,
 )
 from keras_nash.tuners.arguments import oracle_arguments
-from keras_nash.tuners.search_loop import EpochLoop, compile_step
-from keras_nash.tuners.supernet import SupernetTuner
+from keras_nash.tuners.supernet.loop import EpochLoop, compile_step
+from keras_nash.tuners.supernet.tuner import SupernetTuner
 
 
 def cell_space(search_space, defaults: dict, **arguments) -> DartsSpace:

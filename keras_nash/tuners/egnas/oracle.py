@@ -1,10 +1,10 @@
 """EG-NAS (Cai et al., AAAI 2024): an evolution strategy over DARTS's alpha, as an Oracle and Tuner.
 
-The supernet is the DARTS cell supernet (`spaces/darts.py`), by default as the authors run it:
+The supernet is the DARTS cell supernet (`spaces/darts/`), by default as the authors run it:
 partial channels (PC-DARTS, `k = 4`) and the 7 operations without 'none' (`EGNAS_PRIMITIVES`).
-Each search epoch is one trial (the machinery of `tuners/supernet.py`: the weights are inherited
+Each search epoch is one trial (the machinery of `tuners/supernet/`: the weights are inherited
 from the previous epoch's checkpoint, the search resumes at epoch granularity).
-`EvolutionTuner`, in each epoch,
+`EgnasTuner`, in each epoch,
 
 1. trains the supernet's weights on every training minibatch with the current mixture
    `softmax(alpha)` (alpha fixed during the epoch): SGD momentum 0.9, gradient norm clipped to
@@ -18,10 +18,10 @@ from the previous epoch's checkpoint, the search resumes at epoch granularity).
    that minibatch in ONE compiled function (`PopulationEvaluator`, traced once per search),
    writing the candidates' cross-entropies and accuracies to the trial directory.
 
-When the trial ends `EvolutionOracle` regenerates the same population from the seed, scores it
+When the trial ends `EgnasOracle` regenerates the same population from the seed, scores it
 with the compound fitness and moves the mean `m` toward the better half, as evolution
 strategies do (the mathematics, pure numpy, and why not the paper's `alpha += step *
-softmax(z_best)`, which hardly moves alpha, are in `tuners/evolution_strategy.py`):
+softmax(z_best)`, which hardly moves alpha, are in `tuners/egnas/strategy.py`):
 `m <- m + v`, `v <- alpha_momentum * v + step * (sum_i w_i q_(i) - m)` over the scored
 mixtures `q_(i)` of the better half, then `alpha <- log(m)`. The better half of the population
 is kept in the search history; sigma follows the paper's intended schedule (`sigma_schedule`;
@@ -35,7 +35,7 @@ its JSON state; the tuner only trains and measures, so distributed workers need 
 Example:
 
 ```python
-tuner = EvolutionTuner(num_classes=10, epochs=50, warmup_epochs=15, population_size=50,
+tuner = EgnasTuner(num_classes=10, epochs=50, warmup_epochs=15, population_size=50,
                        final_epochs=800, directory="runs", project_name="egnas", seed=1)
 tuner.search(train_ds, validation_data=val_ds)
 best = tuner.get_best_models(1)[0]
@@ -48,28 +48,23 @@ import numpy as np
 
 from keras_nash.checks import check_float, check_fraction, check_int
 from keras_nash.layers.ops import PRIMITIVES
-from keras_nash.tuners.cell_search import CellSearch, cell_space
-from keras_nash.tuners.evolution_strategy import (
-    alpha_from_mixture,
-    edge_softmax,
-    mixture_spread,
-    move_mean,
-    normalise_candidates,
-    sample_population,
-    score_generation,
-    sigma_schedule,
-    validation_batch,
-)
-from keras_nash.tuners.population import PopulationEvaluator
-from keras_nash.tuners.search_loop import SearchState, compile_step, weight_step
-from keras_nash.tuners.supernet import SupernetOracle
 from keras_nash.spaces.darts import (
     DartsSpace,
     Genotype,
     check_alpha,
 )
+from keras_nash.tuners.egnas.strategy import (
+    alpha_from_mixture,
+    edge_softmax,
+    mixture_spread,
+    move_mean,
+    score_generation,
+    sigma_schedule,
+)
+from keras_nash.tuners.supernet.cells import cell_space
+from keras_nash.tuners.supernet.oracle import SupernetOracle
 
-_KEY = "egnas/"
+KEY = "egnas/"
 STATE_VERSION = 2  # 2: the velocity is a move of the mixture softmax(alpha) (move_mean)
 
 EGNAS_PRIMITIVES = tuple(name for name in PRIMITIVES if name != "none")
@@ -84,7 +79,7 @@ def _alpha_json(alpha) -> str:
 
 
 # ----- the oracle -----
-class EvolutionOracle(SupernetOracle):
+class EgnasOracle(SupernetOracle):
     """Hold EG-NAS's alpha, sigma, generation and fitness history; one trial per search epoch.
 
     Trial values: "egnas/role" ("epoch" or "final"), "egnas/epoch", "egnas/parent" (the trial
@@ -117,12 +112,12 @@ class EvolutionOracle(SupernetOracle):
 
     Example:
 
-    >>> oracle = EvolutionOracle(epochs=3, warmup_epochs=1, population_size=8, seed=1)
+    >>> oracle = EgnasOracle(epochs=3, warmup_epochs=1, population_size=8, seed=1)
     >>> oracle.alpha.shape
     (2, 14, 7)
     """
 
-    key_prefix = _KEY
+    key_prefix = KEY
 
     def __init__(
         self,
@@ -224,7 +219,7 @@ class EvolutionOracle(SupernetOracle):
         `normalise_candidates` the tuner evaluated), ranks them by the compound fitness and
         moves the mixture toward the weighted better half (`move_mean`, learning rate `step`,
         momentum `alpha_momentum`); alpha becomes `log` of the new mixture, centred per edge.
-        Why not the paper's `alpha += step * softmax(z_best)`: see `evolution_strategy`.
+        Why not the paper's `alpha += step * softmax(z_best)`: see `egnas/strategy.py`.
 
         Args:
             cross_entropy: sequence of `population_size` floats, each candidate's L1.
@@ -305,114 +300,3 @@ class EvolutionOracle(SupernetOracle):
         velocity = egnas.get("velocity") if egnas.get("version", 1) >= 2 else None
         self.velocity = np.asarray(velocity or np.zeros_like(self.alpha), "float64")
         self.history = egnas.get("history", [])
-
-
-# ----- the tuner -----
-class EvolutionTuner(CellSearch):
-    """EG-NAS: SGD on the supernet's weights, an evolution strategy on alpha, one trial per epoch.
-
-    Its `EvolutionOracle` is built from the same keyword arguments (see `CellSearch`).
-
-    Args:
-        num_classes: int, the number of classes. Defaults to 10.
-        epochs: int, search epochs (warm-up included). Defaults to 50.
-        population_batch_stats: bool, candidates use the minibatch's batch-norm statistics
-            (moving statistics restored afterwards). Defaults to True.
-        **kwargs: the evolution's arguments, passed to `EvolutionOracle` (`warmup_epochs`,
-            `population_size`, `sigma_initial`, `sigma_min`, `zeta`, `eta`, `step`,
-            `alpha_momentum`, `initial_alpha`, with its defaults); the arguments of
-            `CellSearch` (`objective`, `seed`, `max_trials`, the space as `search_space` or
-            `cells`, `channels`, ...; the weights' training; the final network), with
-            EG-NAS's defaults: 8 cells x 16 channels, `EGNAS_PRIMITIVES` (7 operations, no
-            'none'), `partial_channels=4` (a given `search_space` keeps its own),
-            `batch_size=256`, `learning_rate=0.1`, `learning_rate_min=0.0`, and EG-NAS's
-            final training: `final_epochs=800`, `drop_path_prob=0.3`; and
-            `keras_tuner.Oracle` / `Tuner` arguments (`max_retries_per_trial`, `directory`,
-            `project_name`, `overwrite`, ...).
-
-    Example:
-
-    >>> tuner = EvolutionTuner(num_classes=10, epochs=3, warmup_epochs=1, population_size=8,
-    ...                        final_epochs=1, cells=3, channels=4, partial_channels=2,
-    ...                        directory="runs", project_name="egnas_doc", overwrite=True)
-    """
-
-    key_prefix = _KEY
-    oracle_class = EvolutionOracle
-    cell_search_defaults = {
-        **EGNAS_SPACE,
-        "batch_size": 256, "learning_rate": 0.1, "learning_rate_min": 0.0,
-        "final_epochs": 800, "drop_path_prob": 0.3,
-    }
-
-    def __init__(
-        self, num_classes: int = 10, epochs: int = 50, population_batch_stats: bool = True,
-        **kwargs,
-    ):
-        self.population_batch_stats = bool(population_batch_stats)
-        self.trace_counts = {"train_step": 0, "eval_step": 0, "population": 0}
-        super().__init__(num_classes=num_classes, epochs=epochs, **kwargs)
-
-    # ----- search -----
-    def create_search(self, trial, data):
-        network = self.build_supernet()
-        network(np.zeros((1,) + tuple(data.input_shape), "float32"))
-        optimizer = self.weight_optimizer()
-        optimizer.build(network.weight_variables)
-        state = SearchState(network, {"weights": optimizer})
-
-        def train_step(x, y):
-            self.trace_counts["train_step"] += 1  # runs only while tracing
-            weight_step(lambda inputs: network(inputs, training=True), optimizer,
-                        network.weight_variables, x, y, state.metrics)
-
-        state.train_step = compile_step(train_step, data.input_signature(), self.jit_compile)
-        state.eval_step = self.make_eval_step(network, data, state.val_metrics)
-        state.population = PopulationEvaluator(
-            network, data.input_signature(), batch_stats=self.population_batch_stats,
-            jit_compile=self.jit_compile,
-        )
-        return state
-
-    def evaluate_population(self, state, x, y, alpha, sigma, seed, population_size) -> dict:
-        """Sample the generation's population and evaluate it, with the current mixture, on
-        one minibatch: `population_size + 1` forward passes in one compiled call."""
-        mean = edge_softmax(alpha)
-        z = sample_population(mean, sigma, population_size, seed)
-        mixtures = np.concatenate([mean[None], normalise_candidates(z)])
-        cross_entropy, accuracy = state.population(x, y, mixtures)
-        return {
-            "cross_entropy": cross_entropy[1:].astype("float64").tolist(),
-            "accuracy": accuracy[1:].astype("float64").tolist(),
-            "reference_cross_entropy": float(cross_entropy[0]),
-            "reference_accuracy": float(accuracy[0]),
-        }
-
-    def run_search_epoch(self, state, trial, data, loop):
-        values = trial.hyperparameters.values
-        epoch = int(values[self.key("epoch")])
-        sent = json.loads(values[self.key("alpha")])
-        alpha = np.stack([np.asarray(sent["normal"]), np.asarray(sent["reduce"])])
-        state.network.set_alpha(alpha[0], alpha[1])
-        state.optimizers["weights"].learning_rate = self.epoch_learning_rate(epoch)
-        metrics = loop.train(state.train_step, data.train, state.metrics)
-        metrics.update(self.validate(state, data, loop))
-        result = {"epoch": epoch, "metrics": metrics}
-        if values.get(self.key("evolve")):
-            seed = int(values[self.key("population_seed")])
-            batches = int(data.policy_batches(repeat=False).cardinality())
-            if batches < 1:  # unknown cardinality: counted once per search (at least one)
-                if not getattr(state, "validation_batches", 0):
-                    state.validation_batches = max(
-                        1, sum(1 for _ in data.policy_batches(repeat=False)))
-                batches = state.validation_batches
-            index = validation_batch(seed, batches)  # a fresh batch per generation
-            x, y = next(iter(data.policy_batches().skip(index)))
-            result["population"] = self.evaluate_population(
-                state, x, y, alpha, float(values[self.key("sigma")]), seed,
-                int(values[self.key("population_size")]),
-            )
-            result["population"].update(validation_batch=index, validation_batches=batches)
-            metrics["reference_accuracy"] = result["population"]["reference_accuracy"]
-            self.trace_counts["population"] = state.population.trace_count
-        return metrics, result

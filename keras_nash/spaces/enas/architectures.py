@@ -210,7 +210,7 @@ class RecurrentArchitecture(_ArchitectureData):
 
     Example:
 
-    >>> from keras_nash.spaces.enas_recurrent import RecurrentArchitecture
+    >>> from keras_nash.spaces.enas.recurrent import RecurrentArchitecture
     >>> arch = RecurrentArchitecture("tanh", ((0, "relu"), (0, "identity"), (2, "sigmoid")))
     >>> arch.num_nodes, arch.loose_ends  # nodes 2 and 4 (indices 1 and 3) are read by nobody
     (4, (1, 3))

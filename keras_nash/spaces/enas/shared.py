@@ -30,7 +30,7 @@ def check_operations(operations, argument: str = "operations") -> tuple:
 
     Example:
 
-    >>> from keras_nash.spaces.enas_shared import check_operations
+    >>> from keras_nash.spaces.enas.shared import check_operations
     >>> check_operations(["conv_3x3", "max_pool_3x3"])
     ('conv_3x3', 'max_pool_3x3')
     """

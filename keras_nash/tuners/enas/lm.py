@@ -23,8 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nash.tuners.search_data import SearchData
-from keras_nash.tuners.search_loop import EpochMetrics, compile_step, weight_step
+from keras_nash.tuners.supernet.data import SearchData
+from keras_nash.tuners.supernet.loop import EpochMetrics, compile_step, weight_step
 
 REWARD_CONSTANT = 80.0  # the paper's c in the reward c / valid_ppl
 LM_DECAY_START, LM_DECAY_RATE = 12, 0.95  # the authors' ptb_search.sh: lr_dec_start, lr_dec_rate
@@ -129,7 +129,7 @@ def summed_loss_sgd(learning_rate, weight_decay, grad_clip, bptt: int) -> dict:
     """`CoupledSGD` arguments (no momentum) that step as SGD on the loss summed over `bptt`
     time steps does, when the gradients are those of the per-token mean loss (the authors'
     learning rate and clip are for the summed loss; `weight_decay` is the coupled L2 of that
-    summed loss, twice the authors' `l2_reg`, see `tuners/enas_settings.py`)."""
+    summed loss, twice the authors' `l2_reg`, see `tuners/enas/settings.py`)."""
     return dict(learning_rate=learning_rate * bptt, weight_decay=(weight_decay / bptt) or None,
                 global_clipnorm=grad_clip / bptt)
 

@@ -14,7 +14,7 @@
   DARTS and EG-NAS tuners and oracles share.
 
 Nothing here builds a Keras network: this module is numbers and names (the networks live in
-`keras_nash.spaces.darts_networks`).
+`keras_nash.spaces.darts.networks`).
 """
 
 import dataclasses
@@ -130,7 +130,7 @@ def check_cell_settings(primitives, steps, multiplier) -> tuple:
 
     Example:
 
-    >>> from keras_nash.spaces.genotypes import check_cell_settings
+    >>> from keras_nash.spaces.darts.genotypes import check_cell_settings
     >>> check_cell_settings(["skip_connect", "sep_conv_3x3"], 2, 2)
     (('skip_connect', 'sep_conv_3x3'), 2, 2)
     >>> check_cell_settings(["none"], 4, 4)
@@ -163,7 +163,7 @@ def check_alpha(alpha, steps: int, n_ops: int, argument: str) -> np.ndarray:
     Example:
 
     >>> import numpy as np
-    >>> from keras_nash.spaces.genotypes import check_alpha
+    >>> from keras_nash.spaces.darts.genotypes import check_alpha
     >>> check_alpha(np.zeros((14, 8)), 4, 8, "alpha_normal").shape
     (14, 8)
     >>> check_alpha(np.zeros((5, 8)), 4, 8, "alpha_normal")
@@ -223,7 +223,7 @@ def edge_weights(beta, steps: int) -> np.ndarray:
     Example:
 
     >>> import numpy as np
-    >>> from keras_nash.spaces.genotypes import edge_weights
+    >>> from keras_nash.spaces.darts.genotypes import edge_weights
     >>> edge_weights(np.zeros(5), steps=2).round(3).tolist()
     [0.5, 0.5, 0.333, 0.333, 0.333]
     """
