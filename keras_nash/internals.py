@@ -97,7 +97,9 @@ def retry_queue(oracle) -> list:
 def keep_seed(oracle, seed) -> None:
     """Give the oracle the `seed` it was built with when that is 0: keras-tuner's `Oracle`
     takes `seed or random.randint(1, 10000)`, so `seed=0` would silently be a random seed.
-    None keeps keras-tuner's random one."""
+    None keeps keras-tuner's random one. The seed given is kept as `oracle._given_seed` (None
+    for a random one), for the search's identity (`keras_nash.identity`)."""
+    oracle._given_seed = None if seed is None else int(seed)
     if seed is not None:
         oracle.seed = oracle._seed_state = int(seed)
 
