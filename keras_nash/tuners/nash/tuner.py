@@ -52,7 +52,9 @@ from keras_nash.optimizers import CoupledSGD
 from keras_nash.tuners.arguments import oracle_arguments
 from keras_nash.tuners.nash.data import (
     batch_spec,
+    check_objective,
     check_search_data,
+    check_seed_architecture,
     steps_per_epoch,
     training_batches,
     validation_batches,
@@ -89,7 +91,8 @@ class _ArchitectureHyperModel(keras_tuner.HyperModel):
         )
 
 
-class NashTuner(identity.SearchIdentity, internals.AtomicTunerFile, keras_tuner.Tuner):
+class NashTuner(identity.SearchIdentity, internals.RaiseOnFailedSearch, internals.AtomicTunerFile,
+                keras_tuner.Tuner):
     """NASH as a drop-in keras-tuner tuner.
 
     Args:
@@ -159,6 +162,7 @@ class NashTuner(identity.SearchIdentity, internals.AtomicTunerFile, keras_tuner.
                 "`seed_model` must be a Keras functional model or an Architecture. "
                 f"Received: {type(seed_model).__name__}"
             )
+        check_seed_architecture(seed_architecture)
         schedules.cosine_annealing(lr_start, lr_end, 1)  # checks the learning rates
         if preservation_tolerance is not None and not preservation_tolerance >= 0:
             raise ValueError(f"`preservation_tolerance` must be >= 0 or None. Received: preservation_tolerance={preservation_tolerance}")
@@ -186,6 +190,7 @@ class NashTuner(identity.SearchIdentity, internals.AtomicTunerFile, keras_tuner.
         The data is checked against the seed network before any training: input shape, label
         range, non-empty training and validation sets.
         """
+        check_objective(self.oracle.objective, self.hypermodel.metrics)
         check_search_data(self.seed_architecture, fit_args, fit_kwargs, self.oracle.objective)
         fit_kwargs.pop("epochs", None)  # each trial's epochs come from the oracle
         return super().search(*fit_args, **fit_kwargs)
@@ -220,10 +225,18 @@ class NashTuner(identity.SearchIdentity, internals.AtomicTunerFile, keras_tuner.
         history = model.fit(*args, epochs=epochs, callbacks=callbacks, **kwargs)
         fit_seconds = time.perf_counter() - fit_start
         losses = history.history.get("loss", [])
-        if len(losses) < epochs or not np.all(np.isfinite(losses)):
+        if not np.all(np.isfinite(losses)):  # TerminateOnNaN stopped it, or the last epoch's loss
             raise keras_tuner.errors.FailedTrialError(
                 f"Trial {trial.trial_id}: the loss became NaN or infinite (losses {losses}); the child is dropped."
             )
+        if not losses:
+            raise keras_tuner.errors.FailedTrialError(
+                f"Trial {trial.trial_id}: a callback stopped the training before its first epoch ended "
+                "(`model.stop_training`); there is no score to keep."
+            )
+        if len(losses) < epochs:  # a callback (EarlyStopping, a deadline) stopped it: scored as it stands
+            logger.info("NASH trial %s: a callback stopped the training after %d of %d epochs; the "
+                        "network is scored and kept as it stands.", trial.trial_id, len(losses), epochs)
         # The paper scores and inherits the network at the end of its cycle (`run_trial`), so
         # that is what the checkpoint holds.
         files.replace_atomically(internals.checkpoint_path(self, trial.trial_id), model.save_weights)
