@@ -44,7 +44,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from keras_nash import files, graph, identity, internals, morphisms, schedules
+from keras_nash import files, graph, identity, internals, morphisms, progress, schedules
 from keras_nash import precision as precisions
 from keras_nash.graph import Architecture
 from keras_nash.logs import logger
@@ -91,8 +91,8 @@ class _ArchitectureHyperModel(keras_tuner.HyperModel):
         )
 
 
-class NashTuner(identity.SearchIdentity, internals.RaiseOnFailedSearch, internals.AtomicTunerFile,
-                keras_tuner.Tuner):
+class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.RaiseOnFailedSearch,
+                internals.AtomicTunerFile, keras_tuner.Tuner):
     """NASH as a drop-in keras-tuner tuner.
 
     Args:

@@ -11,7 +11,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from keras_nash import files, identity, internals
+from keras_nash import files, identity, internals, progress
 from keras_nash import precision as precisions
 from keras_nash.checks import check_int
 from keras_nash.logs import logger
@@ -69,8 +69,8 @@ def _format_metrics(metrics: dict) -> str:
     return " ".join(f"{name} {float(metrics[name]):.4f}" for name in shown if name in metrics)
 
 
-class SupernetTuner(identity.SearchIdentity, internals.RaiseOnFailedSearch, internals.AtomicTunerFile,
-                    keras_tuner.Tuner):
+class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.RaiseOnFailedSearch,
+                    internals.AtomicTunerFile, keras_tuner.Tuner):
     """Run a `SupernetOracle`'s trials: search epochs on a shared supernet, then the final one.
 
     Args:
