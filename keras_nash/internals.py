@@ -109,6 +109,11 @@ def set_display(oracle, display_class) -> None:
     oracle._display = display_class(oracle)
 
 
+def last_metric(trial, name: str):
+    """The last value of a trial's metric `name`, or None when the trial has none."""
+    return trial.metrics.get_last_value(name) if trial.metrics.exists(name) else None
+
+
 def try_build(tuner, hp):
     """Build the tuner's hypermodel for `hp` the way keras-tuner does (clear_session first)."""
     return tuner._try_build(hp)

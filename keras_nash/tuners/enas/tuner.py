@@ -26,7 +26,7 @@ from keras_nash.tuners.enas.lm import (
     summed_loss_sgd,
 )
 from keras_nash.tuners.enas.oracle import CONTROLLER_FILE, KEY, EnasOracle
-from keras_nash.tuners.enas.settings import (
+from keras_nash.tuners.enas.presets import (
     FINAL_WEIGHT_DECAY,
     TRAINING,
     default_objective,
@@ -79,7 +79,7 @@ class EnasTuner(SupernetTuner):
         final_dropout: float in [0, 1), dropout before the final network's classifier. None:
             the authors' final scripts' 1 - keep_prob, 0.5 (macro) or 0.2 (micro).
         final_cells: int >= 3, cells of the final micro network; None: the space's. (The authors'
-            final network: 17, `enas.settings.FINAL_SIZE`, with `final_filters=36`.)
+            final network: 17, `enas.presets.FINAL_SIZE`, with `final_filters=36`.)
         auxiliary_weight, drop_path_prob: the final micro network's auxiliary head weight and
             drop-path probability (`MicroSpace.build_child_model`, ramped per epoch). None: the
             authors' (0.4 in their code, switched on by their final script; drop-path 1 - 0.6 =

@@ -49,7 +49,6 @@ from keras_nash import precision as precisions
 from keras_nash.graph import Architecture
 from keras_nash.logs import logger
 from keras_nash.optimizers import CoupledSGD
-from keras_nash.tuners.arguments import oracle_arguments
 from keras_nash.tuners.nash.data import (
     batch_spec,
     check_objective,
@@ -118,14 +117,15 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
             it). None: the global policy now. Defaults to None.
         jit_compile: bool, train each network with XLA (Keras's `jit_compile`; each child is a
             new network, so XLA compiles once per child). Defaults to False.
-        seed: int, the random seed of the search. Defaults to a random one.
-        **kwargs: the hill climb's arguments, passed to `NashOracle` (`n_steps`,
-            `n_neighbors`, `n_morphisms`, `epochs_per_neighbor`, `final_epochs`,
-            `pretrain_epochs`, `morphism_probabilities`, `kernel_sizes`, `widening_factors`,
-            `skip_modes`, `time_budget`, `max_retries_per_trial`,
-            `max_consecutive_failed_trials`, with its defaults), and `keras_tuner.Tuner`
-            arguments: `directory`, `project_name`, `overwrite`, `distribution_strategy`,
-            `executions_per_trial`, `logger`, `tuner_id`.
+        n_steps, n_neighbors, n_morphisms, epochs_per_neighbor, final_epochs,
+            pretrain_epochs, morphism_probabilities, kernel_sizes, widening_factors,
+            skip_modes, time_budget, max_consecutive_failed_trials: the hill climb's
+            arguments, passed to `NashOracle` (see there; the defaults are the paper's,
+            `keras_nash.tuners.nash.presets.PAPER`).
+        seed: int, the random seed of the search (0 included). Defaults to a random one.
+        max_retries_per_trial: int, keras-tuner's retries of a failed trial. Defaults to 0.
+        **kwargs: `keras_tuner.Tuner` arguments: `directory`, `project_name`, `overwrite`,
+            `distribution_strategy`, `executions_per_trial`, `logger`, `tuner_id`.
 
     Example:
 
@@ -136,6 +136,9 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
     best = tuner.get_best_models(1)[0]
     ```
     """
+
+    step_label = "hill-climbing step (0: seed pre-training)"
+    """What a trial record's `step` counts (the search plot's axis)."""
 
     def __init__(
         self,
@@ -150,7 +153,20 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         preservation_tolerance=None,
         precision=None,
         jit_compile=False,
+        n_steps=5,
+        n_neighbors=8,
+        n_morphisms=5,
+        epochs_per_neighbor=17,
+        final_epochs=100,
+        pretrain_epochs=20,
+        morphism_probabilities=None,
+        kernel_sizes=(3, 5),
+        widening_factors=(2, 4),
+        skip_modes=("add", "concat"),
+        time_budget=None,
         seed=None,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=None,
         **kwargs,
     ):
         if isinstance(seed_model, keras.Model):
@@ -167,8 +183,22 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         if preservation_tolerance is not None and not preservation_tolerance >= 0:
             raise ValueError(f"`preservation_tolerance` must be >= 0 or None. Received: preservation_tolerance={preservation_tolerance}")
         oracle = NashOracle(
-            seed_architecture, objective=objective, seed=seed,
-            **oracle_arguments(NashOracle, kwargs),
+            seed_architecture,
+            objective=objective,
+            n_steps=n_steps,
+            n_neighbors=n_neighbors,
+            n_morphisms=n_morphisms,
+            epochs_per_neighbor=epochs_per_neighbor,
+            final_epochs=final_epochs,
+            pretrain_epochs=pretrain_epochs,
+            morphism_probabilities=morphism_probabilities,
+            kernel_sizes=kernel_sizes,
+            widening_factors=widening_factors,
+            skip_modes=skip_modes,
+            time_budget=time_budget,
+            seed=seed,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         self.seed_architecture = seed_architecture
         self.lr_start, self.lr_end = float(lr_start), float(lr_end)
@@ -303,6 +333,40 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
     def get_best_architectures(self, num_trials=1) -> list:
         """The `Architecture`s of the best trials."""
         return [self.oracle.architecture(t.trial_id) for t in self.oracle.get_best_trials(num_trials) if _KEY + "arch" in t.hyperparameters.values]
+
+    def get_best_architecture(self) -> Architecture:
+        """The best trial's `Architecture` (the final network's, once it is trained)."""
+        return self.get_best_architectures(1)[0]
+
+    def trial_records(self) -> list:
+        """One dict per trial, in trial order: step, role, parent, morphisms, status, score,
+        parameters, preservation error and seconds (the command line's summary lists them)."""
+        records = []
+        for trial_id in sorted(self.oracle.trials):
+            trial = self.oracle.trials[trial_id]
+            values = trial.hyperparameters.values
+            records.append({
+                "trial_id": trial_id,
+                "step": values[_KEY + "step"],
+                "role": values[_KEY + "role"],
+                "parent": values[_KEY + "parent"] or None,
+                "morphisms": values[_KEY + "morphs"],
+                "status": trial.status,
+                "score": trial.score,
+                "params": self.oracle.architecture(trial_id).count_params(),
+                "preservation_error": internals.last_metric(trial, "preservation_error"),
+                "seconds": internals.last_metric(trial, "trial_seconds"),
+            })
+        return records
+
+    def search_summary(self) -> dict:
+        """The search's outcome as JSON-ready data: its trials (`trial_records`), the best
+        trial and its architecture."""
+        return {
+            "trials": self.trial_records(),
+            "best_trial": self.oracle.get_best_trials(1)[0].trial_id,
+            "architecture": json.loads(self.get_best_architecture().to_json()),
+        }
 
     def step_best_trials(self) -> list:
         """The incumbent trial id after each hill-climbing step (the final trial last, if any)."""

@@ -39,19 +39,11 @@ from keras_nash import internals
 from keras_nash.checks import check_int
 from keras_nash.internals import TrialStatus, trial_dir
 from keras_nash.logs import logger
-from keras_nash.tuners.supernet.data import SearchData
-from keras_nash.tuners.supernet.loop import CHECKPOINT, SearchState
 
 ROLE_EPOCH = "epoch"
 ROLE_FINAL = "final"
 RESULT_FILE = "supernet_result.json"
 STATE_VERSION = 1
-
-__all__ = [
-    "ROLE_EPOCH", "ROLE_FINAL", "RESULT_FILE", "CHECKPOINT", "SearchData", "SearchState",
-    "SupernetOracle", "SupernetTuner", "trial_dir",
-]
-
 
 class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
     """Issue one trial per search epoch, then one final from-scratch trial, then STOPPED.

@@ -95,6 +95,9 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
 
     key_prefix = "supernet/"
 
+    step_label = "search epoch (final: the found network trained from scratch)"
+    """What a trial record's `step` counts (the search plot's axis)."""
+
     def __init__(self, oracle, final_epochs: int, batch_size: int = 64, precision=None, **kwargs):
         self.final_epochs = check_int("final_epochs", final_epochs, 1)
         self.precision = precisions.resolve(precision)
@@ -299,6 +302,37 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
         with np.load(os.path.join(directory, CHECKPOINT)) as arrays:
             load_network(model, arrays, directory)
         return model
+
+    def trial_records(self) -> list:
+        """One dict per trial, in trial order: its epoch (as `step`), role, parent, status,
+        score and seconds (the command line's summary lists them)."""
+        records = []
+        for trial_id in sorted(self.oracle.trials):
+            trial = self.oracle.trials[trial_id]
+            values = trial.hyperparameters.values
+            records.append({
+                "trial_id": trial_id,
+                "step": values[self.key("epoch")],
+                "role": values[self.key("role")],
+                "parent": values[self.key("parent")] or None,
+                "status": trial.status,
+                "score": trial.score,
+                "seconds": internals.last_metric(trial, "trial_seconds"),
+            })
+        return records
+
+    def get_best_architecture(self):
+        """The found architecture (the subclass's: a `Genotype`, an ENAS architecture)."""
+        raise NotImplementedError
+
+    def search_summary(self) -> dict:
+        """The search's outcome as JSON-ready data: its trials (`trial_records`), the best
+        trial and the found architecture."""
+        return {
+            "trials": self.trial_records(),
+            "best_trial": self.oracle.get_best_trials(1)[0].trial_id,
+            "architecture": json.loads(self.get_best_architecture().to_json()),
+        }
 
     @property
     def search_state(self):
