@@ -9,8 +9,7 @@ from keras_nash.tuners.egnas.oracle import EGNAS_SPACE, KEY, EgnasOracle
 from keras_nash.tuners.egnas.population import PopulationEvaluator
 from keras_nash.tuners.egnas.strategy import (
     edge_softmax,
-    normalise_candidates,
-    sample_population,
+    population_candidates,
     validation_batch,
 )
 from keras_nash.tuners.supernet.cells import CellSearch
@@ -19,15 +18,20 @@ from keras_nash.tuners.supernet.loop import SearchState, compile_step, weight_st
 
 
 class EgnasTuner(CellSearch):
-    """EG-NAS: SGD on the supernet's weights, an evolution strategy on alpha, one trial per epoch.
+    """EG-NAS: SGD on the supernet's weights, evolution on alpha, one trial per epoch.
 
     Its `EgnasOracle` is built from the same keyword arguments (see `CellSearch`).
 
     Args:
         num_classes: int, the number of classes. Defaults to 10.
         epochs: int, search epochs (warm-up included). Defaults to 50.
-        population_batch_stats: bool, candidates use the minibatch's batch-norm statistics
-            (moving statistics restored afterwards). Defaults to True.
+        update: "paper" (the published single-best additive update, as the authors' code
+            computes it) or "es" (the project's evolution strategy); see `EgnasOracle`.
+            Defaults to "paper".
+        population_batch_stats: bool or None, candidates use the minibatch's batch-norm
+            statistics (moving statistics restored afterwards) rather than the moving ones.
+            None: False under `update="paper"` (the authors score the population in eval
+            mode, after `infer()`), True under "es" (the project's choice). Defaults to None.
         **kwargs: the evolution's arguments, passed to `EgnasOracle` (`warmup_epochs`,
             `population_size`, `sigma_initial`, `sigma_min`, `zeta`, `eta`, `step`,
             `alpha_momentum`, `initial_alpha`, with its defaults); the arguments of
@@ -56,12 +60,13 @@ class EgnasTuner(CellSearch):
     }
 
     def __init__(
-        self, num_classes: int = 10, epochs: int = 50, population_batch_stats: bool = True,
-        **kwargs,
+        self, num_classes: int = 10, epochs: int = 50, update: str = "paper",
+        population_batch_stats=None, **kwargs,
     ):
-        self.population_batch_stats = bool(population_batch_stats)
+        self.population_batch_stats = (
+            None if population_batch_stats is None else bool(population_batch_stats))
         self.trace_counts = {"train_step": 0, "eval_step": 0, "population": 0}
-        super().__init__(num_classes=num_classes, epochs=epochs, **kwargs)
+        super().__init__(num_classes=num_classes, epochs=epochs, update=update, **kwargs)
 
     # ----- search -----
     def create_search(self, trial, data):
@@ -78,18 +83,23 @@ class EgnasTuner(CellSearch):
 
         state.train_step = compile_step(train_step, data.input_signature(), self.jit_compile)
         state.eval_step = self.make_eval_step(network, data, state.val_metrics)
+        batch_stats = self.population_batch_stats
+        if batch_stats is None:  # the authors' eval mode under "paper"
+            batch_stats = trial.hyperparameters.values.get(self.key("update"), "es") == "es"
         state.population = PopulationEvaluator(
-            network, data.input_signature(), batch_stats=self.population_batch_stats,
+            network, data.input_signature(), batch_stats=batch_stats,
             jit_compile=self.jit_compile,
         )
         return state
 
-    def evaluate_population(self, state, x, y, alpha, sigma, seed, population_size) -> dict:
+    def evaluate_population(self, state, x, y, alpha, sigma, seed, population_size,
+                            update="es") -> dict:
         """Sample the generation's population and evaluate it, with the current mixture, on
-        one minibatch: `population_size + 1` forward passes in one compiled call."""
+        one minibatch: `population_size + 1` forward passes in one compiled call. The
+        candidates' mixtures are `update`'s (`population_candidates`)."""
         mean = edge_softmax(alpha)
-        z = sample_population(mean, sigma, population_size, seed)
-        mixtures = np.concatenate([mean[None], normalise_candidates(z)])
+        _, candidates = population_candidates(alpha, sigma, seed, population_size, update)
+        mixtures = np.concatenate([mean[None], candidates])
         cross_entropy, accuracy = state.population(x, y, mixtures)
         return {
             "cross_entropy": cross_entropy[1:].astype("float64").tolist(),
@@ -121,6 +131,7 @@ class EgnasTuner(CellSearch):
             result["population"] = self.evaluate_population(
                 state, x, y, alpha, float(values[self.key("sigma")]), seed,
                 int(values[self.key("population_size")]),
+                values.get(self.key("update"), "es"),  # trials before the key ran "es"
             )
             result["population"].update(validation_batch=index, validation_batches=batches)
             metrics["reference_accuracy"] = result["population"]["reference_accuracy"]
