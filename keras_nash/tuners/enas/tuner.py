@@ -32,6 +32,7 @@ from keras_nash.tuners.enas.settings import (
     default_objective,
 )
 from keras_nash.tuners.enas.steps import make_steps
+from keras_nash.tuners.supernet.decisiveness import controller_decisiveness
 from keras_nash.tuners.supernet.loop import SearchState
 from keras_nash.tuners.supernet.tuner import SupernetTuner
 
@@ -295,6 +296,8 @@ class EnasTuner(SupernetTuner):
             "controller_file": os.path.relpath(os.path.join(directory, CONTROLLER_FILE),
                                                self.project_dir),
             "controller_state": controller.get_state(), "metrics": metrics,
+            # The same samples' seed every epoch: the figures change as the controller does.
+            "decisiveness": controller_decisiveness(controller, seed=self.controller_kwargs["seed"]),
         }
 
         # 3. Last epoch: the final candidates, from the trained controller, scored on the whole

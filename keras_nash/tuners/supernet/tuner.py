@@ -278,6 +278,13 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             load_network(model, arrays, directory)
         return model
 
+    def decisiveness(self) -> list:
+        """How decided the search's policy was after each search epoch: one dict per epoch
+        (`epoch`, `entropy_ratio`, `chosen_probability`, `uniform_probability`, `stability`;
+        see `tuners.supernet.decisiveness`). An `entropy_ratio` near 1 means the policy is
+        still close to uniform and the found architecture close to a random draw."""
+        return self.oracle.decisiveness_records()
+
     @property
     def search_state(self):
         """The in-memory `SearchState` of the running search (None before, after the final)."""
