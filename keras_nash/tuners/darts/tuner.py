@@ -26,9 +26,6 @@ PAPER_ARCH_LEARNING_RATE = 3e-4
 """DARTS's alpha learning rate (Adam), the paper's."""
 PAPER_ALPHA_STEPS = 50 * 391
 """The alpha steps of the paper's search: 50 epochs of 391 batches (25,000 images, batch 64)."""
-SHORT_ARCH_LEARNING_RATE = "auto"
-"""keras_nash's short-run setting (not the paper's): `arch_learning_rate="auto"`, see
-`scaled_arch_learning_rate`."""
 
 
 def scaled_arch_learning_rate(alpha_steps: int) -> float:

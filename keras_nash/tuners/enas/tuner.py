@@ -41,9 +41,6 @@ from keras_nash.tuners.supernet.tuner import SupernetTuner
 
 PAPER_SEARCH_EPOCHS = 150
 """The authors' search epochs (their CIFAR-10 scripts)."""
-SHORT_CONTROLLER_LEARNING_RATE = "auto"
-"""keras_nash's short-run setting (not the authors'): `controller_learning_rate="auto"`, see
-`scaled_controller_learning_rate`."""
 
 
 def scaled_controller_learning_rate(space: str, controller_steps: int) -> float:
