@@ -44,14 +44,16 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from keras_nash import files, graph, internals, morphisms, schedules
+from keras_nash import files, graph, identity, internals, morphisms, progress, schedules
 from keras_nash import precision as precisions
 from keras_nash.graph import Architecture
 from keras_nash.logs import logger
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.tuners.nash.data import (
     batch_spec,
+    check_objective,
     check_search_data,
+    check_seed_architecture,
     steps_per_epoch,
     training_batches,
     validation_batches,
@@ -88,7 +90,8 @@ class _ArchitectureHyperModel(keras_tuner.HyperModel):
         )
 
 
-class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
+class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.RaiseOnFailedSearch,
+                internals.AtomicTunerFile, keras_tuner.Tuner):
     """NASH as a drop-in keras-tuner tuner.
 
     Args:
@@ -175,6 +178,7 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
                 "`seed_model` must be a Keras functional model or an Architecture. "
                 f"Received: {type(seed_model).__name__}"
             )
+        check_seed_architecture(seed_architecture)
         schedules.cosine_annealing(lr_start, lr_end, 1)  # checks the learning rates
         if preservation_tolerance is not None and not preservation_tolerance >= 0:
             raise ValueError(f"`preservation_tolerance` must be >= 0 or None. Received: preservation_tolerance={preservation_tolerance}")
@@ -216,6 +220,7 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         The data is checked against the seed network before any training: input shape, label
         range, non-empty training and validation sets.
         """
+        check_objective(self.oracle.objective, self.hypermodel.metrics)
         check_search_data(self.seed_architecture, fit_args, fit_kwargs, self.oracle.objective)
         fit_kwargs.pop("epochs", None)  # each trial's epochs come from the oracle
         return super().search(*fit_args, **fit_kwargs)
@@ -250,10 +255,18 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         history = model.fit(*args, epochs=epochs, callbacks=callbacks, **kwargs)
         fit_seconds = time.perf_counter() - fit_start
         losses = history.history.get("loss", [])
-        if len(losses) < epochs or not np.all(np.isfinite(losses)):
+        if not np.all(np.isfinite(losses)):  # TerminateOnNaN stopped it, or the last epoch's loss
             raise keras_tuner.errors.FailedTrialError(
                 f"Trial {trial.trial_id}: the loss became NaN or infinite (losses {losses}); the child is dropped."
             )
+        if not losses:
+            raise keras_tuner.errors.FailedTrialError(
+                f"Trial {trial.trial_id}: a callback stopped the training before its first epoch ended "
+                "(`model.stop_training`); there is no score to keep."
+            )
+        if len(losses) < epochs:  # a callback (EarlyStopping, a deadline) stopped it: scored as it stands
+            logger.info("NASH trial %s: a callback stopped the training after %d of %d epochs; the "
+                        "network is scored and kept as it stands.", trial.trial_id, len(losses), epochs)
         # The paper scores and inherits the network at the end of its cycle (`run_trial`), so
         # that is what the checkpoint holds.
         files.replace_atomically(internals.checkpoint_path(self, trial.trial_id), model.save_weights)

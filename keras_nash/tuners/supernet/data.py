@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nash.checks import check_int
+from keras_nash.checks import check_finite_examples, check_int
 
 
 @dataclasses.dataclass
@@ -130,6 +130,7 @@ def as_search_data(fit_args, fit_kwargs, batch_size: int, shuffle_seed=None) -> 
                 f"y={type(y).__name__}"
             )
         x, y = np.asarray(x), np.asarray(y)
+        check_finite_examples(argument if argument == "x" else f"{argument}[0]", x)
         if x.ndim != 4 or len(x) != len(y):
             raise ValueError(
                 f"`{argument}` must be images `(n, height, width, channels)` with n labels. "

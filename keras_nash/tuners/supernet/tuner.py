@@ -11,7 +11,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from keras_nash import files, internals
+from keras_nash import files, identity, internals, progress
 from keras_nash import precision as precisions
 from keras_nash.checks import check_int
 from keras_nash.logs import logger
@@ -69,7 +69,8 @@ def _format_metrics(metrics: dict) -> str:
     return " ".join(f"{name} {float(metrics[name]):.4f}" for name in shown if name in metrics)
 
 
-class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
+class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.RaiseOnFailedSearch,
+                    internals.AtomicTunerFile, keras_tuner.Tuner):
     """Run a `SupernetOracle`'s trials: search epochs on a shared supernet, then the final one.
 
     Args:
@@ -123,6 +124,7 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         # the final training's arguments, which are not used before the search's end.
         batch_size = batch_size_of(fit_kwargs, self.batch_size)
         data = self.search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=None)
+        self.check_image_size(data.input_shape)
         if final_fit is not None:
             check_final_fit(final_fit, self.search_data, batch_size, data.input_shape)
         self._final_fit = final_fit
@@ -134,6 +136,26 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
     def set_state(self, state):
         super().set_state(state)
         precisions.check_resumed(state.get("precision"), self.precision)
+
+    def check_image_size(self, input_shape) -> None:
+        """A ValueError when images are too small for the space's reductions: each halves the
+        height and width, so they must be at least `2 ** reductions` pixels."""
+        if len(input_shape) != 3:  # token windows
+            return
+        space = getattr(self, "space", None)
+        if hasattr(space, "pool_layers"):  # ENAS's macro space
+            reductions = len(space.pool_layers)
+        else:  # DARTS's and ENAS's micro cells: reduction cells at 1/3 and 2/3 of the depth
+            cells = getattr(space, "num_cells", None) or getattr(space, "cells", None)
+            reductions = len({cells // 3, 2 * cells // 3}) if isinstance(cells, int) else 0
+        smallest = 2 ** reductions
+        if min(input_shape[:2]) < smallest:
+            raise ValueError(
+                f"The images ({input_shape[0]}x{input_shape[1]}) are too small for the search space: "
+                f"its {reductions} reductions halve them {reductions} times, so they need at least "
+                f"{smallest}x{smallest} pixels. Resize the images (e.g. `keras.layers.Resizing`), or "
+                f"choose a space with fewer reductions. Received: input_shape={tuple(input_shape)}"
+            )
 
     # ----- hooks for subclasses -----
     def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed) -> SearchData:
