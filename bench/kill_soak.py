@@ -22,7 +22,7 @@ Writes bench/results/kill_soak.json and prints a table.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 
 import glob  # noqa: E402
 import json  # noqa: E402
@@ -42,7 +42,7 @@ MEAN_DELAY = flags.DEFINE_float("mean_delay", 6.0, "Mean seconds from a start to
 ALGORITHMS = flags.DEFINE_list("algorithms", ["darts", "egnas", "enas", "nash"], "Algorithms.")
 SEED = flags.DEFINE_integer("seed", 0, "Seed of the kill delays.")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+RESULTS = common.RESULTS
 
 
 def _command(algorithm, directory):
@@ -87,7 +87,6 @@ def _last(trial, name):
 
 def _summary(algorithm, directory) -> dict:
     """The finished search's trials and architecture, read back through its tuner."""
-    sys.path.insert(0, str(ROOT))
     if algorithm == "nash":
         from tests.scripts import nash_run
 
@@ -170,9 +169,8 @@ def main(argv):
     del argv
     rng = np.random.default_rng(SEED.value)
     rows = [soak(a, KILLS.value, MEAN_DELAY.value, rng) for a in ALGORITHMS.value]
-    RESULTS.mkdir(parents=True, exist_ok=True)
     result = {"kills": KILLS.value, "mean_delay_s": MEAN_DELAY.value, "rows": rows}
-    (RESULTS / "kill_soak.json").write_text(json.dumps(result, indent=2) + "\n")
+    common.write_results("kill_soak.json", result)
     print(f"{'algorithm':<16}{'kills':>6}{'restarts':>9}{'identical':>10}{'loss_rel':>10}"
           f"{'lost':>6}{'trials':>7}{'reference_s':>12}{'soak_s':>8}{'redone_s':>9}")
     for r in rows:

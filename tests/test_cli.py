@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from absl import app
 
-import keras_nash
 from keras_nash import __main__ as cli
 from keras_nash import cli_flags, logs, report
 from keras_nash.cli_flags import FLAGS

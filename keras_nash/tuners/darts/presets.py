@@ -14,7 +14,12 @@ PAPER = dict(
 of 16 channels (`DartsSpace`'s defaults), the final network of 20 cells and 36 channels for
 600 epochs."""
 
-SHORT = dict(epochs=3, cells=5, channels=8, final_epochs=10, final_cells=8, final_channels=16)
-"""The project's short CPU search (minutes on 2 cores with the embedded data), not the paper's."""
+SHORT = dict(
+    epochs=3, cells=5, channels=8, final_epochs=10, final_cells=8, final_channels=16,
+    arch_learning_rate="auto",
+)
+"""The project's short CPU search (minutes on 2 cores with the embedded data), not the paper's:
+`arch_learning_rate="auto"` scales the paper's rate to the run's alpha steps
+(`tuners.darts.tuner.scaled_arch_learning_rate`), so that alpha moves within a short run."""
 
 BATCH_SIZE = {"paper": PAPER["batch_size"], "short": 64}

@@ -9,8 +9,7 @@ from keras_nash.tuners.egnas.oracle import EGNAS_SPACE, KEY, EgnasOracle
 from keras_nash.tuners.egnas.population import PopulationEvaluator
 from keras_nash.tuners.egnas.strategy import (
     edge_softmax,
-    normalise_candidates,
-    sample_population,
+    population_candidates,
     validation_batch,
 )
 from keras_nash.tuners.supernet.cells import CellSearch, cell_space
@@ -19,7 +18,7 @@ from keras_nash.tuners.supernet.loop import SearchState, compile_step, weight_st
 
 
 class EgnasTuner(CellSearch):
-    """EG-NAS: SGD on the supernet's weights, an evolution strategy on alpha, one trial per epoch.
+    """EG-NAS: SGD on the supernet's weights, evolution on alpha, one trial per epoch.
 
     Builds its `EgnasOracle` from the same arguments, as keras-tuner's `Hyperband` builds its
     own. The defaults are EG-NAS's (`keras_nash.tuners.egnas.presets.PAPER`; the final
@@ -28,8 +27,13 @@ class EgnasTuner(CellSearch):
     Args:
         num_classes: int, the number of classes. Defaults to 10.
         epochs: int, search epochs (warm-up included). Defaults to 50.
-        population_batch_stats: bool, candidates use the minibatch's batch-norm statistics
-            (moving statistics restored afterwards). Defaults to True.
+        update: "paper" (the published single-best additive update, as the authors' code
+            computes it) or "es" (the project's evolution strategy); see `EgnasOracle`.
+            Defaults to "paper".
+        population_batch_stats: bool or None, candidates use the minibatch's batch-norm
+            statistics (moving statistics restored afterwards) rather than the moving ones.
+            None: False under `update="paper"` (the authors score the population in eval
+            mode, after `infer()`), True under "es" (the project's choice). Defaults to None.
         warmup_epochs, population_size, sigma_initial, sigma_min, zeta, eta, step,
         alpha_momentum, initial_alpha: the evolution's arguments, passed to `EgnasOracle`
             (see there). Default to 15, 50, 1.0, 0.02, 1.0, 0.4, 0.1, 0.0, None.
@@ -67,7 +71,8 @@ class EgnasTuner(CellSearch):
         self,
         num_classes: int = 10,
         epochs: int = 50,
-        population_batch_stats: bool = True,
+        update: str = "paper",
+        population_batch_stats=None,
         *,
         warmup_epochs: int = 15,
         population_size: int = 50,
@@ -108,7 +113,8 @@ class EgnasTuner(CellSearch):
         precision=None,
         **kwargs,
     ):
-        self.population_batch_stats = bool(population_batch_stats)
+        self.population_batch_stats = (
+            None if population_batch_stats is None else bool(population_batch_stats))
         self.trace_counts = {"train_step": 0, "eval_step": 0, "population": 0}
         space = cell_space(
             search_space, EGNAS_SPACE, cells=cells, channels=channels, steps=steps,
@@ -117,7 +123,7 @@ class EgnasTuner(CellSearch):
         oracle = EgnasOracle(
             epochs=epochs, warmup_epochs=warmup_epochs, population_size=population_size,
             sigma_initial=sigma_initial, sigma_min=sigma_min, zeta=zeta, eta=eta, step=step,
-            alpha_momentum=alpha_momentum, search_space=space, initial_alpha=initial_alpha,
+            alpha_momentum=alpha_momentum, update=update, search_space=space, initial_alpha=initial_alpha,
             objective=objective, max_trials=max_trials, seed=seed,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
@@ -148,18 +154,23 @@ class EgnasTuner(CellSearch):
 
         state.train_step = compile_step(train_step, data.input_signature(), self.jit_compile)
         state.eval_step = self.make_eval_step(network, data, state.val_metrics)
+        batch_stats = self.population_batch_stats
+        if batch_stats is None:  # the authors' eval mode under "paper"
+            batch_stats = trial.hyperparameters.values.get(self.key("update"), "es") == "es"
         state.population = PopulationEvaluator(
-            network, data.input_signature(), batch_stats=self.population_batch_stats,
+            network, data.input_signature(), batch_stats=batch_stats,
             jit_compile=self.jit_compile,
         )
         return state
 
-    def evaluate_population(self, state, x, y, alpha, sigma, seed, population_size) -> dict:
+    def evaluate_population(self, state, x, y, alpha, sigma, seed, population_size,
+                            update="es") -> dict:
         """Sample the generation's population and evaluate it, with the current mixture, on
-        one minibatch: `population_size + 1` forward passes in one compiled call."""
+        one minibatch: `population_size + 1` forward passes in one compiled call. The
+        candidates' mixtures are `update`'s (`population_candidates`)."""
         mean = edge_softmax(alpha)
-        z = sample_population(mean, sigma, population_size, seed)
-        mixtures = np.concatenate([mean[None], normalise_candidates(z)])
+        _, candidates = population_candidates(alpha, sigma, seed, population_size, update)
+        mixtures = np.concatenate([mean[None], candidates])
         cross_entropy, accuracy = state.population(x, y, mixtures)
         return {
             "cross_entropy": cross_entropy[1:].astype("float64").tolist(),
@@ -191,6 +202,7 @@ class EgnasTuner(CellSearch):
             result["population"] = self.evaluate_population(
                 state, x, y, alpha, float(values[self.key("sigma")]), seed,
                 int(values[self.key("population_size")]),
+                values.get(self.key("update"), "es"),  # trials before the key ran "es"
             )
             result["population"].update(validation_batch=index, validation_batches=batches)
             metrics["reference_accuracy"] = result["population"]["reference_accuracy"]

@@ -53,10 +53,13 @@ PAPER = {space: dict(FINAL_SIZE[space]) for space in TRAINING}
 scripts' values, `TRAINING`): the authors' final networks' size."""
 
 SHORT = {
-    space: dict(epochs=3, final_epochs=10, controller_train_steps=10, controller_num_aggregate=5)
+    space: dict(epochs=3, final_epochs=10, controller_train_steps=10, controller_num_aggregate=5,
+                controller_learning_rate="auto")
     for space in TRAINING
 }
-"""The project's short CPU search (minutes on 2 cores with the embedded data), not a paper's."""
+"""The project's short CPU search (minutes on 2 cores with the embedded data), not a paper's:
+`controller_learning_rate="auto"` scales the authors' rate to the run's controller steps
+(`tuners.enas.tuner.scaled_controller_learning_rate`), so that the controller moves."""
 
 SPACE_SHORT = {
     "macro": dict(num_layers=6, filters=16),

@@ -329,11 +329,12 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
 
     def search_summary(self) -> dict:
         """The search's outcome as JSON-ready data: its trials (`trial_records`), the best
-        trial and the found architecture."""
+        trial, the found architecture and how decided the policy was (`decisiveness`)."""
         return {
             "trials": self.trial_records(),
             "best_trial": self.oracle.get_best_trials(1)[0].trial_id,
             "architecture": json.loads(self.get_best_architecture().to_json()),
+            "decisiveness": self.decisiveness(),
         }
 
     def _load_final_model(self, trial):
@@ -347,6 +348,13 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
                 model.optimizer.build(model.trainable_variables)
             model.load_weights(internals.checkpoint_path(self, trial.trial_id))
         return model
+
+    def decisiveness(self) -> list:
+        """How decided the search's policy was after each search epoch: one dict per epoch
+        (`epoch`, `entropy_ratio`, `chosen_probability`, `uniform_probability`, `stability`;
+        see `tuners.supernet.decisiveness`). An `entropy_ratio` near 1 means the policy is
+        still close to uniform and the found architecture close to a random draw."""
+        return self.oracle.decisiveness_records()
 
     @property
     def search_state(self):
