@@ -58,3 +58,15 @@ def test_a_supernet_search_on_datasets_gives_no_keras_warning_of_its_own(tmp_pat
     assert model.predict(x[:2], verbose=0).shape == (2, 4)
     ours = [str(w.message) for w in caught if "shuffle=True" in str(w.message) or "Skipping variable" in str(w.message)]
     assert not ours, ours
+
+
+def test_a_slow_epoch_gets_a_line_within_the_interval(caplog):
+    caplog.set_level(logging.INFO, logger="keras_nash")
+    callback = progress.EpochProgress(label="trial 0003", interval=0.0)
+    callback.set_params({"epochs": 2, "steps": 4})
+    callback.on_train_begin()
+    callback.on_epoch_begin(0)
+    callback.on_train_batch_end(1, {"loss": 1.25, "accuracy": 0.5})
+    callback.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5, "val_accuracy": 0.25})
+    assert re.search(r"trial 0003 epoch 1/2 \| batch 2/4 \| loss 1.2500 accuracy 0.5000 \| [\d.]+ s", caplog.text)
+    assert re.search(r"trial 0003 epoch 1/2 \| loss 1.0000 accuracy 0.5000 val_accuracy 0.2500 \| [\d.]+ s", caplog.text)
