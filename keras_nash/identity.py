@@ -29,7 +29,8 @@ Settings that may change on resume (`ALLOWED`), not compared:
   the workers (`tuner_id`), `jit_compile`, `logger`;
 - `seed=None` on resume (the recorded seed goes on: keras-tuner's saved state keeps it).
 
-A directory written before identities were recorded gets one at its next `search()`.
+A directory written before identities were recorded gets one at its next `search()`. A setting
+that only one of the two identities has (another keras_nash version's) is not compared.
 """
 
 import dataclasses
@@ -57,7 +58,7 @@ _BOOKKEEPING = frozenset({
     # The search's state, not its settings (set by the search, saved by the oracle).
     "epoch", "parent_trial_id", "final_trial_id", "alpha_normal", "alpha_reduce", "beta",
     "history", "alpha", "velocity", "generation", "sigma", "controller_file",
-    "controller_state", "best_arch", "input_shape", "trace_counts",
+    "controller_state", "best_arch", "input_shape", "trace_counts", "decisiveness_history",
 })
 _SAMPLE = 64
 
@@ -185,6 +186,8 @@ def differences(recorded: dict, current: dict, prefix: str = "") -> list:
         old, new = recorded.get(key, "(not recorded)"), current.get(key, "(not set)")
         if key == "seed" and not prefix and new is None:
             continue  # seed=None on resume: the recorded seed goes on
+        if not prefix and key != "data" and (key not in recorded or key not in current):
+            continue  # a setting another keras_nash version has and this one has not, or the reverse
         if isinstance(old, dict) and isinstance(new, dict) and "sha256" not in old:
             lines.extend(differences(old, new, prefix=f"{name}."))
         elif old != new:

@@ -112,7 +112,9 @@ def test_overwrite_starts_afresh_and_records_the_new_identity(tmp_path):
 
 
 def test_differences_leave_out_the_allowed_settings_and_a_resumed_seed_of_none():
-    recorded = {"time_budget": 10, "final_epochs": 1, "seed": 3, "n_steps": 1, "data": {"train": {"a": 1}}}
-    current = {"time_budget": 20, "final_epochs": 5, "seed": None, "n_steps": 2, "data": {"train": {"a": 2}}}
+    recorded = {"time_budget": 10, "final_epochs": 1, "seed": 3, "n_steps": 1, "data": {"train": {"a": 1}},
+                "old_setting": 1}
+    current = {"time_budget": 20, "final_epochs": 5, "seed": None, "n_steps": 2, "data": {"train": {"a": 2}},
+               "new_setting": 2}
     assert identity.differences(recorded, current) == [
         "data.train.a: 1 in the directory, 2 now", "n_steps: 1 in the directory, 2 now"]
