@@ -152,7 +152,11 @@ class DartsTuner(CellSearch):
         if "beta_normal" in alpha:
             state.network.set_beta(alpha["beta_normal"], alpha["beta_reduce"])
         state.optimizers["weights"].learning_rate = self.epoch_learning_rate(epoch)
-        validation = iter(loop.distribute(data.policy_batches()))
+        # The alpha steps' validation stream: shuffled per epoch (seeded: a resumed search takes
+        # the same batches), going on where the previous epoch's stopped.
+        batches = max(0, int(data.train.cardinality()))
+        validation = iter(loop.distribute(data.policy_batches(
+            seed=int(values[self.key("data_seed")]), start=epoch * batches)))
         state.arch_loss.reset_state()
         metrics = loop.train(state.search_step, data.train, state.metrics,
                              batch_args=lambda batch: next(validation))

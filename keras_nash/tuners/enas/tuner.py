@@ -303,14 +303,23 @@ class EnasTuner(SupernetTuner):
         metrics = loop.train(state.train_step, data.train, state.metrics, batch_args=architecture)
 
         # 2. The controller, on-policy: each step samples from the controller the previous
-        # step left; each sample is rewarded on the next validation minibatch.
+        # step left; a step's samples are rewarded on one validation minibatch, the next of a
+        # stream shuffled per epoch (seeded) that goes on where the previous epoch's stopped
+        # (the language model's windows stay in order: its state runs through them).
         sample_seed = int(values[self.key("sample_seed")])
-        validation = iter(loop.distribute(data.policy_batches()))
+        steps = int(values[self.key("controller_train_steps")])
+        if self.recurrent:
+            stream = data.policy_batches()
+        else:
+            stream = data.policy_batches(seed=int(values[self.key("data_seed")]),
+                                         start=epoch * steps)
+        validation = iter(loop.distribute(stream))
         decisions, rewards, losses = [], [], []
-        for step in range(int(values[self.key("controller_train_steps")])):
+        for step in range(steps):
             sampled = controller.sample(int(values[self.key("controller_num_aggregate")]),
                                         seed=sample_seed + step)[0]
-            step_rewards = [self.reward(state, *next(validation), vector) for vector in sampled]
+            batch = next(validation)
+            step_rewards = [self.reward(state, *batch, vector) for vector in sampled]
             losses.append(controller.update(sampled, np.asarray(step_rewards))["loss"])
             decisions.append(sampled.tolist())
             rewards.append(step_rewards)
