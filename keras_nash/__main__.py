@@ -233,6 +233,7 @@ def run_language_model(start):
         "flags": {name: FLAGS[name].value for name in cli_flags.used_flags()},
         "best_params": model.count_params(), "architecture": architecture.to_dict(),
         "validation_perplexity": perplexity(text.validation),
+        "decisiveness": tuner.decisiveness(),
     }
     if text.test is not None:
         summary["test_perplexity"] = perplexity(text.test)
@@ -303,6 +304,8 @@ def main(argv):
         "best_params": model.count_params(),
         "architecture": json.loads(architecture.to_json()),
     }
+    if hasattr(tuner, "decisiveness"):  # supernet searches: how decided the policy was, per epoch
+        summary["decisiveness"] = tuner.decisiveness()
     if not model.compiled:
         model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     evaluation = model.evaluate(data.validation, verbose=0, return_dict=True)
@@ -322,6 +325,7 @@ def main(argv):
         records, os.path.join(output_dir, "search.png"), tuner.oracle.objective.name,
         title=f"keras_nash {FLAGS.algorithm} on {FLAGS.dataset}",
         step_label=STEP_LABELS.get(FLAGS.algorithm, STEP_LABELS["supernet"]),
+        decisiveness=summary.get("decisiveness"),
     )  # None without matplotlib (report.plot_search logs how to install it)
     print(f"best trial {summary['best_trial']}: {summary['best_params']:,} params, validation accuracy {summary['validation_accuracy']:.4f}")
     if "test_accuracy" in summary:

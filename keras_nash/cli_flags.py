@@ -71,7 +71,7 @@ flags.DEFINE_float("auxiliary_weight", None, "Weight of the final network's auxi
 flags.DEFINE_float("drop_path_prob", None, "Drop-path probability of the final network (paper: darts 0.2, egnas 0.3; enas micro: the authors' final script's 1 - 0.6 = 0.4; enas macro: none).")
 flags.DEFINE_integer("cutout_length", None, "darts/egnas/enas: side of the cutout hole in the final training's images, 0 for none (paper: 16; enas: 0, the paper's 2.89% micro result used 16).")
 # DARTS
-flags.DEFINE_float("arch_learning_rate", None, "darts: alpha's Adam learning rate (paper: 3e-4).")
+flags.DEFINE_float("arch_learning_rate", None, "darts: alpha's Adam learning rate (short: scaled to the run's alpha steps, 3e-4 x 19,550 / (epochs x batches); paper: 3e-4).")
 flags.DEFINE_float("arch_beta_1", None, "darts: alpha's Adam beta 1 (paper: 0.5).")
 flags.DEFINE_float("arch_beta_2", None, "darts: alpha's Adam beta 2 (paper: 0.999).")
 flags.DEFINE_float("arch_weight_decay", None, "darts: coupled L2 on alpha, Adam (paper: 1e-3).")
@@ -105,7 +105,7 @@ flags.DEFINE_float("controller_entropy_weight", None, "enas: entropy bonus in th
 flags.DEFINE_float("controller_baseline_decay", None, "enas: decay of the moving-average baseline (the authors' scripts: 0.99).")
 flags.DEFINE_float("controller_skip_target", None, "enas macro: skip-connection density target (the authors' script: 0.4).")
 flags.DEFINE_float("controller_skip_weight", None, "enas macro: weight of the skip KL penalty (the authors' script: 0.8).")
-flags.DEFINE_float("controller_learning_rate", None, "enas: controller Adam learning rate (the authors' scripts: 1e-3 macro, 3.5e-3 micro, 1e-3 recurrent).")
+flags.DEFINE_float("controller_learning_rate", None, "enas: controller Adam learning rate (short: the authors' rate x their controller steps / the run's, epochs x controller_train_steps; the authors' scripts: 1e-3 macro, 3.5e-3 micro, 1e-3 recurrent).")
 flags.DEFINE_integer("controller_train_steps", None, "enas: REINFORCE steps per epoch (short: 10; the authors' scripts: 50 macro, 30 micro, 100 recurrent).")
 flags.DEFINE_integer("controller_num_aggregate", None, "enas: sampled architectures per REINFORCE step (short: 5; the authors' scripts: 20 macro, 10 micro, 10 recurrent).")
 flags.DEFINE_integer("final_candidates", None, "enas: sampled architectures among which the final one is chosen (the authors' scripts: 10).")
@@ -155,9 +155,11 @@ NASH_PAPER = {
 }
 _CELL_SHORT = {"final_epochs": 10, "cells": 5, "channels": 8, "final_cells": 8, "final_channels": 16}
 SHORT = {
-    "darts": {"epochs": 3, **_CELL_SHORT},
+    # "auto": the policy's learning rate scaled to the run's policy steps (keras_nash's choice).
+    "darts": {"epochs": 3, "arch_learning_rate": "auto", **_CELL_SHORT},
     "egnas": {"epochs": 4, "warmup_epochs": 1, **_CELL_SHORT},
-    "enas": {"epochs": 3, "final_epochs": 10, "controller_train_steps": 10, "controller_num_aggregate": 5},
+    "enas": {"epochs": 3, "final_epochs": 10, "controller_train_steps": 10, "controller_num_aggregate": 5,
+             "controller_learning_rate": "auto"},
     "macro": {"num_layers": 6, "filters": 16},
     "micro": {"num_cells": 3, "filters": 8},
     "recurrent": {"num_nodes": 8, "hidden_size": 64},
