@@ -36,7 +36,8 @@ Micro favours separable convolutions at initialisation as the authors' `micro_co
 the tanh in the normal cell only (their `b_soft_no_learn`, `use_bias=True` for the first cell).
 
 REINFORCE: the reward of a sample is `reward + entropy_weight * entropy` (exact entropy of the
-sampled decisions' distributions), the baseline moves first, `b <- b - (1 - decay)(b - R)`, then
+sampled decisions' distributions), the baseline moves first, `b <- b - (1 - decay)(b - R)`
+(from `initial_baseline`; by default the first step's mean reward), then
 the loss is `-log pi(a) * (R - b)` averaged over the batch (+ `skip_weight * KL` for macro).
 Adam with beta_1 = 0 and epsilon = 1e-3 as the authors' `get_train_ops` (`src/utils.py`), no
 L2, no gradient clipping, no learning-rate decay (their `lr_dec_every=1000000`). All weights
@@ -48,14 +49,17 @@ Where we differ from the authors, knowingly:
   only the sampled decision's term `-p(a) log p(a)`. We use the exact entropy for all spaces.
 - Their ptb controller is built without `num_funcs` (`src/ptb/main.py`), so it samples only
   among the first 2 activations (tanh, relu) of the child's 4; we sample among all `num_ops`.
+- Their baseline starts at 0, so that at decay 0.99 every advantage stays positive for the
+  first hundred or so steps (all sampled decisions reinforced, the good and the bad); ours
+  starts by default at the first step's mean reward (`initial_baseline=None`; 0.0 is theirs).
 - Their batch is `num_aggregate` single samples through `SyncReplicasOptimizer` (the mean of
   the gradients); ours is one batched pass, the same mean.
 
 Sampling is deterministic given `(seed, num)`: stateless random ops, one seed per decision.
 """
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_nash import files
@@ -110,6 +114,35 @@ def authors_op_biases(space: str, operations) -> tuple:
     return b_soft, fixed
 
 
+def _check_arguments(space, num_layers, num_ops, lstm_size, baseline_decay, skip_target,
+                     op_tanh_reduce, learning_rate, init_range, operations) -> None:
+    """`Controller`'s argument checks: a ValueError naming the argument and its value."""
+    if space not in SPACES:
+        raise ValueError(f"`space` must be one of {SPACES}. Received: space={space!r}")
+    _check_positive_int("num_layers", num_layers)
+    _check_positive_int("lstm_size", lstm_size)
+    if isinstance(num_ops, bool) or not isinstance(num_ops, (int, np.integer)) or num_ops < 2:
+        raise ValueError(f"`num_ops` must be an int >= 2. Received: num_ops={num_ops!r}")
+    if not 0.0 <= baseline_decay < 1.0:
+        raise ValueError(
+            f"`baseline_decay` must be in [0, 1). Received: baseline_decay={baseline_decay}")
+    if not 0.0 < skip_target < 1.0:
+        raise ValueError(
+            f"`skip_target` must be in (0, 1). Received: skip_target={skip_target}")
+    if op_tanh_reduce <= 0:
+        raise ValueError(
+            f"`op_tanh_reduce` must be > 0. Received: op_tanh_reduce={op_tanh_reduce}")
+    if learning_rate <= 0:
+        raise ValueError(
+            f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}")
+    if init_range < 0:
+        raise ValueError(f"`init_range` must be >= 0. Received: init_range={init_range}")
+    if operations is not None and len(operations) != num_ops:
+        raise ValueError(
+            f"`operations` must name the {num_ops} operations. "
+            f"Received: operations={operations!r}")
+
+
 class Controller:
     """An LSTM policy over architectures, trained with REINFORCE.
 
@@ -132,6 +165,8 @@ class Controller:
         adam_epsilon: float, Adam epsilon. Defaults to 1e-3 (the authors' code).
         init_range: float, weights start uniform in `(-init_range, init_range)`. Defaults to 0.1.
         seed: int, seed of the weight initialisation. Defaults to 0.
+        initial_baseline: float, the baseline before the first step, or None: the first
+            step's mean reward (ours; the authors' is 0.0). Defaults to None.
         operations: sequence of `num_ops` operation names, or None. Micro only: places the
             authors' op-logit biases favouring `sep_conv*` (without names `b_soft` starts at 0).
             Defaults to None; `for_space` passes the space's.
@@ -165,31 +200,10 @@ class Controller:
         init_range: float = 0.1,
         seed: int = 0,
         operations=None,
+        initial_baseline=None,
     ):
-        if space not in SPACES:
-            raise ValueError(f"`space` must be one of {SPACES}. Received: space={space!r}")
-        _check_positive_int("num_layers", num_layers)
-        _check_positive_int("lstm_size", lstm_size)
-        if isinstance(num_ops, bool) or not isinstance(num_ops, (int, np.integer)) or num_ops < 2:
-            raise ValueError(f"`num_ops` must be an int >= 2. Received: num_ops={num_ops!r}")
-        if not 0.0 <= baseline_decay < 1.0:
-            raise ValueError(
-                f"`baseline_decay` must be in [0, 1). Received: baseline_decay={baseline_decay}")
-        if not 0.0 < skip_target < 1.0:
-            raise ValueError(
-                f"`skip_target` must be in (0, 1). Received: skip_target={skip_target}")
-        if op_tanh_reduce <= 0:
-            raise ValueError(
-                f"`op_tanh_reduce` must be > 0. Received: op_tanh_reduce={op_tanh_reduce}")
-        if learning_rate <= 0:
-            raise ValueError(
-                f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}")
-        if init_range < 0:
-            raise ValueError(f"`init_range` must be >= 0. Received: init_range={init_range}")
-        if operations is not None and len(operations) != num_ops:
-            raise ValueError(
-                f"`operations` must name the {num_ops} operations. "
-                f"Received: operations={operations!r}")
+        _check_arguments(space, num_layers, num_ops, lstm_size, baseline_decay, skip_target,
+                         op_tanh_reduce, learning_rate, init_range, operations)
         self.space = space
         self.num_layers = int(num_layers)
         self.num_ops = int(num_ops)
@@ -203,11 +217,25 @@ class Controller:
         self.skip_weight = float(skip_weight)
         self.learning_rate = float(learning_rate)
         self.num_decisions = num_decisions(space, self.num_layers)
-        self.baseline = 0.0
+        self.initial_baseline = None if initial_baseline is None else float(initial_baseline)
+        self.baseline = self.initial_baseline or 0.0
         self.step = 0
 
-        # Every weight is its own uniform draw (a seeded Keras initializer repeats its values).
-        rng = np.random.default_rng(seed)
+        self._make_weights(np.random.default_rng(seed), init_range, operations)
+        self.optimizer = keras.optimizers.Adam(
+            self.learning_rate, beta_1=adam_beta_1, epsilon=adam_epsilon)
+        self.optimizer.build(self.variables)
+
+        spec = tf.TensorSpec([None, self.num_decisions], tf.int32)
+        scalar = tf.TensorSpec([], tf.int32)
+        self._sample_fn = tf.function(self._sample, input_signature=[scalar, scalar])
+        self._log_prob_fn = tf.function(self._log_prob, input_signature=[spec])
+        self._apply_fn = tf.function(
+            self._apply, input_signature=[spec, tf.TensorSpec([None], tf.float32)])
+
+    def _make_weights(self, rng, init_range: float, operations) -> None:
+        """The LSTM and the embeddings, each weight its own uniform draw from `rng` (a seeded
+        Keras initializer repeats its values), and micro's op-logit bias (`b_soft`)."""
 
         def uniform(shape):
             return rng.uniform(-init_range, init_range, shape).astype("float32")
@@ -228,22 +256,12 @@ class Controller:
             self.g_emb, self.w_emb, self.w_soft, self.w_attn_1, self.w_attn_2, self.v_attn
         ]
         # Micro's learned op-logit bias comes last, so the other weights keep their positions.
-        b_soft, self.op_bias_fixed = authors_op_biases(space, operations)
+        b_soft, self.op_bias_fixed = authors_op_biases(self.space, operations)
         self.b_soft = None
-        if space == "micro":
+        if self.space == "micro":
             initial = np.zeros(self.num_ops, "float32") if b_soft is None else b_soft
             self.b_soft = keras.Variable(initial, name="b_soft")
             self.variables.append(self.b_soft)
-        self.optimizer = keras.optimizers.Adam(
-            self.learning_rate, beta_1=adam_beta_1, epsilon=adam_epsilon)
-        self.optimizer.build(self.variables)
-
-        spec = tf.TensorSpec([None, self.num_decisions], tf.int32)
-        scalar = tf.TensorSpec([], tf.int32)
-        self._sample_fn = tf.function(self._sample, input_signature=[scalar, scalar])
-        self._log_prob_fn = tf.function(self._log_prob, input_signature=[spec])
-        self._apply_fn = tf.function(
-            self._apply, input_signature=[spec, tf.TensorSpec([None], tf.float32)])
 
     @classmethod
     def for_space(cls, search_space, **overrides) -> "Controller":
@@ -321,7 +339,8 @@ class Controller:
         """One REINFORCE step on a batch of sampled architectures and their rewards.
 
         The baseline moves once per sample, in order, before that sample's advantage is taken
-        (as the authors' code does); the gradient is the batch mean (their `num_aggregate`).
+        (as the authors' code does), from the first step's mean reward unless an
+        `initial_baseline` was given; the gradient is the batch mean (their `num_aggregate`).
 
         Args:
             decisions: int array `(num, D)`, the sampled decision vectors.
@@ -339,6 +358,8 @@ class Controller:
             )
         _, entropy, _ = self.log_prob(decisions)
         rewards = rewards + self.entropy_weight * entropy
+        if self.step == 0 and self.initial_baseline is None:
+            self.baseline = float(rewards.mean())
         advantages = np.empty_like(rewards)
         for k, reward in enumerate(rewards):
             decay = 1.0 - self.baseline_decay
