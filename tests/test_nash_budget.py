@@ -1,6 +1,7 @@
 """NASH on a budget: the final training's reserved share, children that fit, bounded growth, the
 Pareto front of (objective, cost) and where the time went."""
 
+import json
 import time
 
 import keras
@@ -54,6 +55,11 @@ def test_climbing_until_the_budget_stops_leaves_the_final_training_its_share(tmp
              + sum(s["seconds"] for s in report["steps"].values()) + report["search_overhead_seconds"])
     assert parts == pytest.approx(report["elapsed_seconds"], rel=0.02)
     assert 0 < report["training_seconds"] < report["elapsed_seconds"] and report["trial_overhead_seconds"] > 0
+    # The command line's summary.json carries it, with the front and every trial's cost.
+    summary = json.loads(json.dumps(tuner.search_summary()))
+    assert summary["budget"] == json.loads(json.dumps(report)) | {"elapsed_seconds": summary["budget"]["elapsed_seconds"]}
+    assert summary["cost"] == "params" and summary["pareto_front"]
+    assert all(t["cost"] == t["params"] for t in summary["trials"])
     # The final training is logged as such, not as step n_steps + 1.
     assert tuner.oracle.history[-1]["final"] and tuner.oracle.history[-1]["step"] == max(
         t.hyperparameters.values["nash/step"] for t in tuner.oracle.trials.values())

@@ -389,16 +389,21 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
                 "params": self.oracle.architecture(trial_id).count_params(),
                 "preservation_error": internals.last_metric(trial, "preservation_error"),
                 "seconds": internals.last_metric(trial, "trial_seconds"),
+                "cost": internals.last_metric(trial, "cost"),
             })
         return records
 
     def search_summary(self) -> dict:
         """The search's outcome as JSON-ready data: its trials (`trial_records`), the best
-        trial and its architecture."""
+        trial and its architecture, the trials of the Pareto front of (objective, `cost`)
+        and where the time went (`budget_report`)."""
         return {
             "trials": self.trial_records(),
             "best_trial": self.oracle.get_best_trials(1)[0].trial_id,
             "architecture": json.loads(self.get_best_architecture().to_json()),
+            "cost": self.oracle.cost,
+            "pareto_front": [t.trial_id for t in self.oracle.pareto_front()],
+            "budget": self.budget_report(),
         }
 
     def step_best_trials(self) -> list:
