@@ -17,7 +17,9 @@ from keras_nash.checks import check_int
 from keras_nash.graph import Architecture
 from keras_nash.internals import TrialStatus
 from keras_nash.logs import logger
-from keras_nash.tuners.nash import budget, pareto
+from keras_nash.tuners.nash.budget import check_cost, multiply_adds, static_cost
+from keras_nash.tuners.nash.budget import report as spending_report
+from keras_nash.tuners.nash.pareto import non_dominated, sample_parents
 from keras_nash.tuners.nash.display import NashDisplay, describe  # noqa: F401 (describe: the tuner's)
 
 _DONE = (TrialStatus.COMPLETED, TrialStatus.FAILED)
@@ -118,7 +120,7 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         if not isinstance(seed_architecture, Architecture):
             raise ValueError(f"`seed_architecture` must be an Architecture. Received: {type(seed_architecture).__name__}")
         self.n_steps = None if n_steps is None else check_int("n_steps", n_steps, 1)
-        self.cost = budget.check_cost(cost)
+        self.cost = check_cost(cost)
         self.final_share = float(final_share)
         self.pareto = bool(pareto)
         self.max_cost_growth = None if max_cost_growth is None else float(max_cost_growth)
@@ -277,7 +279,7 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         per_epoch = speed[0]
         overhead = max(self._speed(t)[1] for t in self.trials if self._speed(t) is not None)
         arch = Architecture.from_json(values[_KEY + "arch"])
-        per_epoch *= budget.multiply_adds(arch) / max(1, budget.multiply_adds(self.architecture(parent)))
+        per_epoch *= multiply_adds(arch) / max(1, multiply_adds(self.architecture(parent)))
         return per_epoch * int(values[_KEY + "epochs"]) + overhead, per_epoch
 
     def _fits(self, values) -> bool:
@@ -326,7 +328,7 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         final training (trials, epochs, seconds of each, and of `fit` alone), the trials' own
         overhead (building, inheriting, checking, checkpoints), the search's overhead outside
         trials, and the elapsed time against `time_budget`. JSON-ready."""
-        return budget.report(self, time.time())
+        return spending_report(self, time.time())
 
     # -- the Pareto front ---------------------------------------------------------------------
     def trial_cost(self, trial_id) -> float:
@@ -334,14 +336,14 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         trial = self.trials[trial_id]
         if trial.metrics.exists("cost"):
             return float(trial.metrics.get_last_value("cost"))
-        return budget.static_cost(self.architecture(trial_id), self.cost)
+        return static_cost(self.architecture(trial_id), self.cost)
 
     def pareto_front(self) -> list:
         """The completed trials no other completed trial beats on both the objective and the
         cost (`cost`), cheapest first."""
         sign = 1.0 if self.objective.direction == "max" else -1.0
         points = [(t.trial_id, sign * t.score, self.trial_cost(t.trial_id)) for t in self._scored()]
-        return [self.trials[key] for key, _, _ in pareto.non_dominated(points)]
+        return [self.trials[key] for key, _, _ in non_dominated(points)]
 
     def _scored(self):
         return [self.trials[t] for t in sorted(self.trials)
@@ -354,7 +356,7 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             return [self._incumbent] * n
         front = [(t.trial_id, 0.0, self.trial_cost(t.trial_id)) for t in self.pareto_front()
                  if t.hyperparameters.values[_KEY + "role"] != "final"]
-        return pareto.sample_parents(front, n, np.random.default_rng([self.seed, self._step, 2**20]))
+        return sample_parents(front, n, np.random.default_rng([self.seed, self._step, 2**20]))
 
     @property
     def history(self) -> list:
@@ -403,7 +405,7 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         retrain = self.n_neighbors > 1 and not self.pareto
         n_children = self.n_neighbors - 1 if retrain else self.n_neighbors
         planned, before = [], 0.0
-        cost = lambda arch: budget.static_cost(arch, self.cost)  # noqa: E731
+        cost = lambda arch: static_cost(arch, self.cost)  # noqa: E731
         for j, parent in enumerate(self._parents(n_children)):
             rng = np.random.default_rng([self.seed, self._step, j])
             parent_arch = self.architecture(parent)

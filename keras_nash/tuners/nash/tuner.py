@@ -58,7 +58,7 @@ from keras_nash.tuners.nash.data import (
     training_batches,
     validation_batches,
 )
-from keras_nash.tuners.nash import budget
+from keras_nash.tuners.nash.budget import static_cost
 from keras_nash.tuners.nash.oracle import NashOracle, describe
 
 _KEY = "nash/"
@@ -253,7 +253,7 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         extra = {"params": float(model.count_params())}
         cost = values.get(_KEY + "cost", "params")
         if cost != "seconds":  # measured after training, below
-            extra["cost"] = budget.static_cost(Architecture.from_json(values[_KEY + "arch"]), cost)
+            extra["cost"] = static_cost(Architecture.from_json(values[_KEY + "arch"]), cost)
         if values[_KEY + "parent"]:
             extra["preservation_error"], extra["training_mode_difference"] = self._inherit(model, values, args, kwargs)
         epochs = int(values[_KEY + "epochs"])
