@@ -53,6 +53,10 @@ flags.DEFINE_list("widening_factors", ["2", "4"], "Factors of the wider operator
 flags.DEFINE_list("skip_modes", ["add", "concat"], "Kinds of skip connection.")
 flags.DEFINE_float("preservation_tolerance", None, "A child whose output differs from its parent's by more fails (default: the tuner's, by --precision: 1e-4 in float32, 1e-1 in mixed precision; morphisms.PRESERVATION_TOLERANCES).")
 flags.DEFINE_float("time_budget", None, "Seconds of wall time for the whole nash search, final training included (the final training gets the epochs that fit, at most --final_epochs).")
+flags.DEFINE_float("final_share", None, "nash: share of --time_budget kept for the final training (default 0.25).")
+flags.DEFINE_enum("cost", None, ["params", "flops", "seconds"], "nash: the cost recorded for every trial and used by --pareto and --max_cost_growth (default params).")
+flags.DEFINE_bool("pareto", None, "nash: LEMONADE's climb over the Pareto front of (objective, --cost) instead of the paper's hill climb.")
+flags.DEFINE_float("max_cost_growth", None, "nash: the largest cost of a child over its parent's (default: no bound).")
 
 # -- DARTS, EG-NAS, ENAS (supernet searches) -------------------------------------------------
 # None means: the algorithm's short CPU value (SHORT below) or, with --paper_defaults, the
@@ -124,7 +128,8 @@ COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", 
                 "validation_split", "test_split", "max_examples", "overwrite", "paper_defaults")
 NASH_FLAGS = ("n_steps", "n_neighbors", "n_morphisms", "epochs_per_neighbor", "final_epochs", "pretrain_epochs",
               "seed_filters", "lr_start", "lr_end", "momentum", "weight_decay", "morphism_probabilities",
-              "kernel_sizes", "widening_factors", "skip_modes", "preservation_tolerance", "time_budget")
+              "kernel_sizes", "widening_factors", "skip_modes", "preservation_tolerance", "time_budget",
+              "final_share", "cost", "pareto", "max_cost_growth")
 # The supernet tuners' flags carry the same names as their arguments; a flag is passed on only
 # when given, so the tuner's own default (the paper's) applies otherwise, or the short CPU value.
 SUPERNET_FLAGS = ("epochs", "final_epochs", "learning_rate", "learning_rate_min", "momentum", "weight_decay",
