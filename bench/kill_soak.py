@@ -7,8 +7,9 @@ once uninterrupted (the reference), then again from scratch in a process that is
 a random delay (exponential, mean `--mean_delay` seconds, so some kills land inside checkpoint
 and state writes) and restarted, `--kills` times, then left to finish. Reported per algorithm:
 
-- identical: the same trials (role, epoch, status), per-trial losses within rtol 1e-5 (NASH:
-  the same architectures), and the same architecture found;
+- identical: the same trials (role, epoch, status; NASH: the same architectures), per-trial
+  losses within rtol 1e-5 (NASH: each trial's end-of-cycle loss), and the same architecture
+  found;
 - lost: trials COMPLETED before a kill that were not COMPLETED, or were trained again, after it
   (a completed trial's checkpoint rewritten counts as trained again);
 - redone_s: the soak's total time less the reference's (restarts, imports, tracing, work redone);
@@ -79,6 +80,11 @@ def _completed(algorithm, directory) -> dict:
     return done
 
 
+def _last(trial, name):
+    """A trial's last recorded value of a metric (its end-of-cycle value for NASH), or None."""
+    return float(trial.metrics.get_last_value(name)) if trial.metrics.exists(name) else None
+
+
 def _summary(algorithm, directory) -> dict:
     """The finished search's trials and architecture, read back through its tuner."""
     if algorithm == "nash":
@@ -88,7 +94,8 @@ def _summary(algorithm, directory) -> dict:
         trials = tuner.oracle.trials
         return {
             "trials": [{"trial_id": t, "status": trials[t].status,
-                        "arch": trials[t].hyperparameters.values["nash/arch"]}
+                        "arch": trials[t].hyperparameters.values["nash/arch"],
+                        "loss": _last(trials[t], "loss")}  # compared, as the supernets' losses
                        for t in sorted(trials)],
             "architecture": trials[tuner.oracle.incumbent].hyperparameters.values["nash/arch"],
         }
