@@ -52,6 +52,11 @@ class EnasTuner(SupernetTuner):
             final scripts', 310 (macro) or 630 (micro); recurrent: their search script's 100.
         batch_size: int, batch size for array inputs. None: 128 macro, 160 micro (the authors' search
             scripts; the recurrent space takes batched windows, `load_text(batch_size=)`).
+        final_batch_size: int, the final training's batch size, whether its data is the
+            search's or `search(final_fit=...)`'s (a dataset is rebatched). None: 100 macro,
+            144 micro (the authors' final scripts); the recurrent space's final training keeps
+            its windows' batches (give `final_fit` data of `load_text(batch_size=)`; the
+            authors' `ptb_final.sh` uses 64), and refuses an int.
         learning_rate: float, the shared weights' maximum learning rate. None: 0.05
             (recurrent: 0.25 on the loss summed over time).
         learning_rate_min: float, the minimum. Defaults to 0.0005.
@@ -108,7 +113,7 @@ class EnasTuner(SupernetTuner):
     key_prefix = KEY
 
     def __init__(self, search_space="macro", num_classes: int = 10, epochs: int = 150,
-                 final_epochs=None, batch_size=None, learning_rate=None,
+                 final_epochs=None, batch_size=None, final_batch_size=None, learning_rate=None,
                  learning_rate_min=None, lr_t0: int = 10, lr_t_mul: float = 2.0,
                  momentum=None, weight_decay=None, grad_clip=None,
                  controller_lstm_size=None, controller_tanh_constant=None, controller_op_tanh_reduce=None,
@@ -128,7 +133,7 @@ class EnasTuner(SupernetTuner):
                      final_learning_rate=final_learning_rate, batch_size=batch_size,
                      final_learning_rate_min=final_learning_rate_min, final_dropout=final_dropout,
                      auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
-                     final_epochs=final_epochs)
+                     final_epochs=final_epochs, final_batch_size=final_batch_size)
         defaults = TRAINING[self.space.name]
         given = {name: defaults[name] if value is None else value for name, value in given.items()}
         learning_rate, learning_rate_min, final_learning_rate = (
@@ -177,8 +182,14 @@ class EnasTuner(SupernetTuner):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         self.controller_kwargs["seed"] = int(oracle.seed)
+        if self.recurrent and final_batch_size is not None:
+            raise ValueError(
+                "The recurrent space's final training takes batched token windows: give "
+                "`search(final_fit=...)` data of `load_text(batch_size=...)` instead of "
+                f"`final_batch_size`. Received: final_batch_size={final_batch_size}"
+            )
         super().__init__(oracle=oracle, final_epochs=given["final_epochs"], batch_size=given["batch_size"],
-                         **kwargs)
+                         final_batch_size=given["final_batch_size"], **kwargs)
 
     # ----- search -----
     def build_supernet(self, hp=None, input_shape=None):

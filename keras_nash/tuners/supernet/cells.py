@@ -71,6 +71,9 @@ class CellSearch(SupernetTuner):
         grad_clip: float > 0, gradients' global-norm clip. Defaults to 5.0.
         final_epochs: int >= 1, epochs of the final network's training. None: the tuner's
             default (DARTS's paper: 600).
+        final_batch_size: int >= 1, the batch size of the final training, whether its data is
+            the search's or `search(final_fit=...)`'s (a dataset is rebatched; see
+            `SupernetTuner`). None: the tuner's default (the DARTS and EG-NAS papers' 96).
         final_cells: int >= 3, cells of the final network (paper: 20).
         final_channels: int, its initial channels (paper: 36).
         final_learning_rate: float > 0, SGD learning rate of the final training, cosine
@@ -97,6 +100,7 @@ class CellSearch(SupernetTuner):
 
     cell_search_defaults = {
         "batch_size": 64, "learning_rate": 0.025, "learning_rate_min": 0.001,
+        "final_batch_size": 96,
         "final_epochs": 600, "drop_path_prob": 0.2,
     }
     """The defaults of the arguments given as None (DARTS's; a subclass's own entries, the
@@ -107,8 +111,8 @@ class CellSearch(SupernetTuner):
         *, search_space=None, cells=None, channels=None, steps=None, multiplier=None,
         primitives=None, partial_channels=None, edge_normalization=None, batch_size=None,
         learning_rate=None, learning_rate_min=None, momentum=0.9, weight_decay=3e-4, grad_clip=5.0,
-        final_epochs=None, final_cells=20, final_channels=36, final_learning_rate=0.025,
-        final_weight_decay=3e-4, auxiliary_weight=0.4, drop_path_prob=None, cutout_length=16,
+        final_epochs=None, final_batch_size=None, final_cells=20, final_channels=36,
+        final_learning_rate=0.025, final_weight_decay=3e-4, auxiliary_weight=0.4, drop_path_prob=None, cutout_length=16,
         jit_compile=False, **kwargs,
     ):
         defaults = {**CellSearch.cell_search_defaults, **self.cell_search_defaults}
@@ -155,6 +159,7 @@ class CellSearch(SupernetTuner):
         )
         super().__init__(
             oracle=oracle, final_epochs=default("final_epochs", final_epochs),
+            final_batch_size=default("final_batch_size", final_batch_size),
             batch_size=default("batch_size", batch_size), **kwargs
         )
 
