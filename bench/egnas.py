@@ -129,20 +129,20 @@ def bench_search(train, val, directory):
                   overwrite=True, **space_args())
     results = {}
     keras.utils.set_random_seed(SEED.value)
-    egnas = timed(egnas.EgnasTuner)(
+    tuner = timed(egnas.EgnasTuner)(
         warmup_epochs=WARMUP.value, population_size=POPULATION.value, project_name="egnas",
         **common,
     )
-    egnas.search(train, validation_data=val, verbose=0)
-    print("egnas epochs:", egnas.epoch_times, flush=True)
-    history = egnas.oracle.history
+    tuner.search(train, validation_data=val, verbose=0)
+    print("egnas epochs:", tuner.epoch_times, flush=True)
+    history = tuner.oracle.history
     results["egnas"] = {
-        "epoch_s": egnas.epoch_times,
+        "epoch_s": tuner.epoch_times,
         "evolve": [("elite" in entry) for entry in history],
         "val_accuracy": [entry["metrics"]["val_accuracy"] for entry in history],
         "best_fitness": [entry.get("best", {}).get("fitness") for entry in history],
-        "genotype": egnas.oracle.genotype().to_dict(),
-        "trace_counts": dict(egnas.trace_counts),
+        "genotype": tuner.oracle.genotype().to_dict(),
+        "trace_counts": dict(tuner.trace_counts),
     }
     keras.utils.set_random_seed(SEED.value)
     first_order = timed(darts.DartsTuner)(project_name="darts", **common)

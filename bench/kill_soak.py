@@ -1,8 +1,8 @@
 """Benchmark: searches SIGKILLed at random instants and restarted until done end as the same search.
 
 For each algorithm, the small search of the resume tests (DARTS, EG-NAS, ENAS:
-`tests/resume_run.py`, 2 search epochs and a final training on a training set reshuffled every
-pass; NASH: `tests/nash_run.py`, 2 hill-climbing steps of 3 neighbours and a final training) runs
+`tests/scripts/resume_run.py`, 2 search epochs and a final training on a training set reshuffled every
+pass; NASH: `tests/scripts/nash_run.py`, 2 hill-climbing steps of 3 neighbours and a final training) runs
 once uninterrupted (the reference), then again from scratch in a process that is SIGKILLed after
 a random delay (exponential, mean `--mean_delay` seconds, so some kills land inside checkpoint
 and state writes) and restarted, `--kills` times, then left to finish. Reported per algorithm:
@@ -46,8 +46,8 @@ RESULTS = ROOT / "bench" / "results"
 
 def _command(algorithm, directory):
     if algorithm == "nash":
-        return [sys.executable, "-m", "tests.nash_run", directory]
-    return [sys.executable, "-m", "tests.resume_run", algorithm, directory]
+        return [sys.executable, "-m", "tests.scripts.nash_run", directory]
+    return [sys.executable, "-m", "tests.scripts.resume_run", algorithm, directory]
 
 
 def _start(algorithm, directory):
@@ -83,7 +83,7 @@ def _summary(algorithm, directory) -> dict:
     """The finished search's trials and architecture, read back through its tuner."""
     sys.path.insert(0, str(ROOT))
     if algorithm == "nash":
-        from tests import nash_run
+        from tests.scripts import nash_run
 
         tuner = nash_run.tuner(directory, overwrite=False)
         trials = tuner.oracle.trials
@@ -93,7 +93,7 @@ def _summary(algorithm, directory) -> dict:
                        for t in sorted(trials)],
             "architecture": trials[tuner.oracle.incumbent].hyperparameters.values["nash/arch"],
         }
-    from tests import resume_run
+    from tests.scripts import resume_run
 
     return resume_run.summary(resume_run.tuner(algorithm, directory, overwrite=False))
 

@@ -1,14 +1,20 @@
 """The command line's flags: definitions, which algorithm reads which, and the `--help` text.
 
-Imports only absl and the standard library, so `python -m keras_nash --help` and usage errors
-answer before TensorFlow is loaded. The flags carry the Python API's argument names; the
-command line itself (what a run does) is `keras_nash/__main__.py`.
+The flags carry the Python API's argument names; a flag left unset takes the algorithm's short
+CPU value or, with `--paper_defaults`, the paper's, both from the algorithm's presets module
+(`keras_nash/tuners/<algorithm>/presets.py`, the Python API's presets too). The command line
+itself (what a run does) is `keras_nash/__main__.py`.
 """
 
 import sys
 import textwrap
 
 from absl import app, flags
+
+from keras_nash.tuners.darts import presets as darts
+from keras_nash.tuners.egnas import presets as egnas
+from keras_nash.tuners.enas import presets as enas
+from keras_nash.tuners.nash import presets as nash
 
 ALGORITHMS = ("nash", "darts", "egnas", "enas")
 
@@ -20,7 +26,7 @@ flags.DEFINE_string("output_dir", "runs/keras_nash", "Where the search keeps its
 flags.DEFINE_string("export_dir", None, "If set, export the best model there, taking raw images (0-255) with the search's standardisation built in (.keras, SavedModel, TFLite, architecture JSON).")
 flags.DEFINE_list("export_formats", ["keras", "saved_model", "tflite", "json"], "With --export_dir: the formats to write (keras, saved_model, tflite, json).")
 flags.DEFINE_integer("seed", 1, "Random seed of the data split and the search.")
-flags.DEFINE_integer("batch_size", 64, "Training batch size (with --paper_defaults: 64, but 256 for egnas and, from the authors' scripts, 128 for enas macro and 160 for enas micro).")
+flags.DEFINE_integer("batch_size", None, f"Training batch size (short: {nash.BATCH_SIZE['short']}, enas recurrent {enas.BATCH_SIZE['short']['recurrent']}; paper: nash {nash.BATCH_SIZE['paper']}, darts {darts.BATCH_SIZE['paper']}, egnas {egnas.BATCH_SIZE['paper']}; the authors' scripts: enas macro {enas.BATCH_SIZE['paper']['macro']}, micro {enas.BATCH_SIZE['paper']['micro']}, recurrent {enas.BATCH_SIZE['paper']['recurrent']}).")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Dtype policy of every network of the search (mixed_bfloat16: TPUs and recent GPUs; mixed_float16 with loss scaling: GPUs).")
 flags.DEFINE_bool("augment", True, "Standard CIFAR augmentation (pad-4 crop, horizontal flip) on the training split.")
 flags.DEFINE_float("validation_split", 0.1, "Fraction held out for validation (selection).")
@@ -30,13 +36,13 @@ flags.DEFINE_bool("overwrite", False, "Start afresh instead of resuming the sear
 flags.DEFINE_bool("paper_defaults", False, "Use the paper's value for every flag of the algorithm that is not given; darts/egnas also take the papers' data protocol (search on halves of the training split, final training on all of it).")
 
 # -- NASH ------------------------------------------------------------------------------------
-flags.DEFINE_integer("n_steps", 3, "Hill-climbing steps (paper: 5).")
-flags.DEFINE_integer("n_neighbors", 4, "Neighbours per step, incumbent included; 1 = random-network baseline (paper: 8).")
-flags.DEFINE_integer("n_morphisms", 3, "Morphisms per child (paper: 5).")
-flags.DEFINE_integer("epochs_per_neighbor", 3, "Training epochs per neighbour (paper: 17).")
-flags.DEFINE_integer("final_epochs", 10, "Epochs of the final training of the found network, every algorithm (paper: 100 for nash, the tuner's default for the others).")
-flags.DEFINE_integer("pretrain_epochs", 8, "Epochs of the seed's pre-training (paper: 20).")
-flags.DEFINE_list("seed_filters", ["16", "32", "64"], "Filters of the seed network's three conv blocks (paper re-implementations: 64,128,256).")
+flags.DEFINE_integer("n_steps", None, f"Hill-climbing steps (short: {nash.SHORT['n_steps']}; paper: {nash.PAPER['n_steps']}).")
+flags.DEFINE_integer("n_neighbors", None, f"Neighbours per step, incumbent included; 1 = random-network baseline (short: {nash.SHORT['n_neighbors']}; paper: {nash.PAPER['n_neighbors']}).")
+flags.DEFINE_integer("n_morphisms", None, f"Morphisms per child (short: {nash.SHORT['n_morphisms']}; paper: {nash.PAPER['n_morphisms']}).")
+flags.DEFINE_integer("epochs_per_neighbor", None, f"Training epochs per neighbour (short: {nash.SHORT['epochs_per_neighbor']}; paper: {nash.PAPER['epochs_per_neighbor']}).")
+flags.DEFINE_integer("final_epochs", None, f"Epochs of the final training of the found network, every algorithm (short: {nash.SHORT['final_epochs']}; paper: nash {nash.PAPER['final_epochs']}, darts {darts.PAPER['final_epochs']}, egnas {egnas.PAPER['final_epochs']} (its authors' code); enas: the authors' scripts' 310 macro, 630 micro, 100 recurrent).")
+flags.DEFINE_integer("pretrain_epochs", None, f"Epochs of the seed's pre-training (short: {nash.SHORT['pretrain_epochs']}; paper: {nash.PAPER['pretrain_epochs']}).")
+flags.DEFINE_list("seed_filters", None, f"Filters of the seed network's three conv blocks (short: {','.join(map(str, nash.SEED_FILTERS['short']))}; paper re-implementations: {','.join(map(str, nash.SEED_FILTERS['paper']))}).")
 flags.DEFINE_float("lr_start", 0.05, "Start of each neighbour's cosine schedule.")
 flags.DEFINE_float("lr_end", 0.0, "End of each neighbour's cosine schedule.")
 flags.DEFINE_float("momentum", 0.9, "SGD momentum (all algorithms).")
@@ -45,39 +51,39 @@ flags.DEFINE_list("morphism_probabilities", ["1", "1", "1"], "Weights of deeper,
 flags.DEFINE_list("kernel_sizes", ["3", "5"], "Kernel sizes of the deeper operator.")
 flags.DEFINE_list("widening_factors", ["2", "4"], "Factors of the wider operator.")
 flags.DEFINE_list("skip_modes", ["add", "concat"], "Kinds of skip connection.")
-flags.DEFINE_float("preservation_tolerance", 1e-4, "A child whose output differs from its parent's by more fails.")
+flags.DEFINE_float("preservation_tolerance", None, "A child whose output differs from its parent's by more fails (default: the tuner's, by --precision: 1e-4 in float32, 1e-1 in mixed precision; morphisms.PRESERVATION_TOLERANCES).")
 flags.DEFINE_float("time_budget", None, "Seconds of wall time for the whole nash search, final training included (the final training gets the epochs that fit, at most --final_epochs).")
 
 # -- DARTS, EG-NAS, ENAS (supernet searches) -------------------------------------------------
 # None means: the algorithm's short CPU value (SHORT below) or, with --paper_defaults, the
 # tuner's own default, which is the paper's.
-flags.DEFINE_integer("epochs", None, "Search epochs (short: 3 darts, 4 egnas, 3 enas; paper: 50, 50, 150).")
+flags.DEFINE_integer("epochs", None, f"Search epochs (short: {darts.SHORT['epochs']} darts, {egnas.SHORT['epochs']} egnas, {enas.SHORT['macro']['epochs']} enas; paper: {darts.PAPER['epochs']}, {egnas.PAPER['epochs']}, 150).")
 flags.DEFINE_float("learning_rate", None, "The shared weights' initial learning rate (paper: 0.025 darts, 0.1 egnas, 0.05 enas).")
 flags.DEFINE_float("learning_rate_min", None, "The weights' final learning rate (paper: 0.001 darts, 0 egnas, 0.0005 enas).")
 flags.DEFINE_float("grad_clip", None, "Gradient global-norm clip of the weights (paper: 5).")
 flags.DEFINE_float("final_learning_rate", None, "Initial learning rate of the final from-scratch training, cosine to 0 (paper: 0.025; enas 0.05).")
 flags.DEFINE_bool("jit_compile", False, "Compile the training steps with XLA (every algorithm: the search steps, except ENAS's shared steps, each NASH child, the final training).")
 # the DARTS cell space (darts, egnas)
-flags.DEFINE_integer("cells", None, "Cells of the search supernet (short: 5; paper: 8).")
-flags.DEFINE_integer("channels", None, "Initial channels of the search supernet (short: 8; paper: 16).")
+flags.DEFINE_integer("cells", None, f"Cells of the search supernet (short: {darts.SHORT['cells']}; paper: 8).")
+flags.DEFINE_integer("channels", None, f"Initial channels of the search supernet (short: {darts.SHORT['channels']}; paper: 16).")
 flags.DEFINE_integer("steps", None, "Intermediate nodes per cell (paper: 4).")
 flags.DEFINE_integer("multiplier", None, "Nodes concatenated per cell (paper: 4).")
 flags.DEFINE_list("primitives", None, "Candidate operations (names in keras_nash.layers.OPS; paper: DARTS's 8, EG-NAS's 7 without 'none').")
 flags.DEFINE_integer("partial_channels", None, "PC-DARTS's k: 1/k of the channels go through the ops (paper: 1 darts, 4 egnas).")
-flags.DEFINE_integer("final_cells", None, "Cells of the final network (darts/egnas short: 8, paper: 20; enas micro: the searched --num_cells, with --paper_defaults 17, the authors' final script's 15 normal cells + 2 reduction cells).")
-flags.DEFINE_integer("final_channels", None, "Initial channels of the final network (short: 16; paper: 36).")
+flags.DEFINE_integer("final_cells", None, f"Cells of the final network (darts/egnas short: {darts.SHORT['final_cells']}, paper: {darts.PAPER['final_cells']}; enas micro: the searched --num_cells, with --paper_defaults 17, the authors' final script's 15 normal cells + 2 reduction cells).")
+flags.DEFINE_integer("final_channels", None, f"Initial channels of the final network (short: {darts.SHORT['final_channels']}; paper: {darts.PAPER['final_channels']}).")
 flags.DEFINE_float("final_weight_decay", None, "darts/egnas/enas: coupled L2 of the final training (paper: 3e-4 darts/egnas; enas: 4e-4, the authors' final scripts' l2_reg 2e-4 as a gradient term).")
 flags.DEFINE_float("auxiliary_weight", None, "Weight of the final network's auxiliary head (paper: 0.4; enas micro: the authors' code's 0.4; enas macro: none).")
 flags.DEFINE_float("drop_path_prob", None, "Drop-path probability of the final network (paper: darts 0.2, egnas 0.3; enas micro: the authors' final script's 1 - 0.6 = 0.4; enas macro: none).")
 flags.DEFINE_integer("cutout_length", None, "darts/egnas/enas: side of the cutout hole in the final training's images, 0 for none (paper: 16; enas: 0, the paper's 2.89% micro result used 16).")
 # DARTS
-flags.DEFINE_float("arch_learning_rate", None, "darts: alpha's Adam learning rate (paper: 3e-4).")
+flags.DEFINE_float("arch_learning_rate", None, "darts: alpha's Adam learning rate (short: scaled to the run's alpha steps, 3e-4 x 19,550 / (epochs x batches); paper: 3e-4).")
 flags.DEFINE_float("arch_beta_1", None, "darts: alpha's Adam beta 1 (paper: 0.5).")
 flags.DEFINE_float("arch_beta_2", None, "darts: alpha's Adam beta 2 (paper: 0.999).")
 flags.DEFINE_float("arch_weight_decay", None, "darts: coupled L2 on alpha, Adam (paper: 1e-3).")
 flags.DEFINE_bool("edge_normalization", None, "darts: PC-DARTS's edge normalisation, a searched weight per edge (off: DARTS; PC-DARTS turns it on).")
 # EG-NAS
-flags.DEFINE_integer("warmup_epochs", None, "egnas: epochs of weight training before the evolution starts (short: 1; paper: 15).")
+flags.DEFINE_integer("warmup_epochs", None, f"egnas: epochs of weight training before the evolution starts (short: {egnas.SHORT['warmup_epochs']}; paper: {egnas.PAPER['warmup_epochs']}).")
 flags.DEFINE_integer("population_size", None, "egnas: candidates per generation (paper: 50).")
 flags.DEFINE_float("sigma_initial", None, "egnas: sigma = max(sigma_initial / (epoch + 1), sigma_min) (paper: 1.0).")
 flags.DEFINE_float("sigma_min", None, "egnas: the floor of sigma (paper: 0.02).")
@@ -88,13 +94,13 @@ flags.DEFINE_float("alpha_momentum", None, "egnas: momentum of the alpha update 
 flags.DEFINE_bool("population_batch_stats", None, "egnas: candidates use the validation batch's batch-norm statistics (paper: true).")
 # ENAS
 flags.DEFINE_enum("enas_space", "macro", ("macro", "micro", "recurrent"), "enas: the search space (recurrent: a language model's cell on Penn Treebank text; --dataset a directory with ptb.train.txt, ptb.valid.txt, ptb.test.txt, or 'default', the embedded PTB subset).")
-flags.DEFINE_integer("num_nodes", None, "enas recurrent: nodes of the cell (short: 8; paper: 12).")
-flags.DEFINE_integer("hidden_size", None, "enas recurrent: the cell's and the embedding's width (short: 64; the authors' search script: 720).")
+flags.DEFINE_integer("num_nodes", None, f"enas recurrent: nodes of the cell (short: {enas.SPACE_SHORT['recurrent']['num_nodes']}; paper: 12).")
+flags.DEFINE_integer("hidden_size", None, f"enas recurrent: the cell's and the embedding's width (short: {enas.SPACE_SHORT['recurrent']['hidden_size']}; the authors' search script: 720).")
 flags.DEFINE_integer("bptt", 35, "enas recurrent: tokens per training window (the authors' scripts: 35).")
-flags.DEFINE_integer("num_layers", None, "enas macro: searched layers (short: 6; paper: 12).")
-flags.DEFINE_integer("num_cells", None, "enas micro: cells (short: 3; paper: 8).")
+flags.DEFINE_integer("num_layers", None, f"enas macro: searched layers (short: {enas.SPACE_SHORT['macro']['num_layers']}; paper: 12).")
+flags.DEFINE_integer("num_cells", None, f"enas micro: cells (short: {enas.SPACE_SHORT['micro']['num_cells']}; paper: 8).")
 flags.DEFINE_integer("num_blocks", None, "enas micro: blocks per cell (paper: 5).")
-flags.DEFINE_integer("filters", None, "enas: channels of the layers / first cells (short: 16 macro, 8 micro; paper: 36, 20).")
+flags.DEFINE_integer("filters", None, f"enas: channels of the layers / first cells (short: {enas.SPACE_SHORT['macro']['filters']} macro, {enas.SPACE_SHORT['micro']['filters']} micro; paper: 36, 20).")
 flags.DEFINE_integer("lr_t0", None, "enas: epochs of the first cosine cycle (paper: 10).")
 flags.DEFINE_float("lr_t_mul", None, "enas: growth of the cosine cycles (paper: 2).")
 flags.DEFINE_integer("controller_lstm_size", None, "enas: LSTM units of the controller (the authors' scripts: 64 macro and micro, 100 recurrent).")
@@ -105,9 +111,9 @@ flags.DEFINE_float("controller_entropy_weight", None, "enas: entropy bonus in th
 flags.DEFINE_float("controller_baseline_decay", None, "enas: decay of the moving-average baseline (the authors' scripts: 0.99).")
 flags.DEFINE_float("controller_skip_target", None, "enas macro: skip-connection density target (the authors' script: 0.4).")
 flags.DEFINE_float("controller_skip_weight", None, "enas macro: weight of the skip KL penalty (the authors' script: 0.8).")
-flags.DEFINE_float("controller_learning_rate", None, "enas: controller Adam learning rate (the authors' scripts: 1e-3 macro, 3.5e-3 micro, 1e-3 recurrent).")
-flags.DEFINE_integer("controller_train_steps", None, "enas: REINFORCE steps per epoch (short: 10; the authors' scripts: 50 macro, 30 micro, 100 recurrent).")
-flags.DEFINE_integer("controller_num_aggregate", None, "enas: sampled architectures per REINFORCE step (short: 5; the authors' scripts: 20 macro, 10 micro, 10 recurrent).")
+flags.DEFINE_float("controller_learning_rate", None, "enas: controller Adam learning rate (short: 'auto', the authors' rate x their controller steps / the run's, epochs x controller_train_steps; the authors' scripts: 1e-3 macro, 3.5e-3 micro, 1e-3 recurrent).")
+flags.DEFINE_integer("controller_train_steps", None, f"enas: REINFORCE steps per epoch (short: {enas.SHORT['macro']['controller_train_steps']}; the authors' scripts: 50 macro, 30 micro, 100 recurrent).")
+flags.DEFINE_integer("controller_num_aggregate", None, f"enas: sampled architectures per REINFORCE step (short: {enas.SHORT['macro']['controller_num_aggregate']}; the authors' scripts: 20 macro, 10 micro, 10 recurrent).")
 flags.DEFINE_integer("final_candidates", None, "enas: sampled architectures among which the final one is chosen (the authors' scripts: 10).")
 flags.DEFINE_integer("final_filters", None, "enas: channels of the final network (default: the searched --filters; with --paper_defaults the authors' final scripts': 96 macro, 36 micro).")
 
@@ -136,35 +142,13 @@ ENAS_FLAGS = ("lr_t0", "lr_t_mul", "final_candidates", "final_filters", "final_c
               "controller_skip_weight", "controller_learning_rate", "controller_train_steps",
               "controller_num_aggregate")
 TUNER_FLAGS = {
+    "nash": tuple(name for name in NASH_FLAGS if name != "seed_filters"),
     "darts": SUPERNET_FLAGS + CELL_FLAGS + DARTS_FLAGS,
     "egnas": SUPERNET_FLAGS + CELL_FLAGS + EGNAS_FLAGS,
     "enas": SUPERNET_FLAGS + ENAS_FLAGS,
 }
 SPACE_FLAGS = {"macro": ("num_layers", "filters"), "micro": ("num_cells", "num_blocks", "filters"),
                "recurrent": ("num_nodes", "hidden_size", "bptt")}
-
-# -- default values other than the flags' own ----------------------------------------------------
-NASH_PAPER = {
-    "n_steps": 5,
-    "n_neighbors": 8,
-    "n_morphisms": 5,
-    "epochs_per_neighbor": 17,
-    "final_epochs": 100,
-    "pretrain_epochs": 20,
-    "seed_filters": ["64", "128", "256"],
-}
-_CELL_SHORT = {"final_epochs": 10, "cells": 5, "channels": 8, "final_cells": 8, "final_channels": 16}
-SHORT = {
-    "darts": {"epochs": 3, **_CELL_SHORT},
-    "egnas": {"epochs": 4, "warmup_epochs": 1, **_CELL_SHORT},
-    "enas": {"epochs": 3, "final_epochs": 10, "controller_train_steps": 10, "controller_num_aggregate": 5},
-    "macro": {"num_layers": 6, "filters": 16},
-    "micro": {"num_cells": 3, "filters": 8},
-    "recurrent": {"num_nodes": 8, "hidden_size": 64},
-}
-PAPER_BATCH_SIZE = {"nash": 64, "darts": 64, "egnas": 256, "enas": 128}
-LM_BATCH_SIZE = 20  # enas recurrent's batch size unless --batch_size is given (the authors' script)
-
 
 def used_flags() -> tuple:
     """The flags the chosen algorithm reads (common flags first)."""
@@ -189,16 +173,25 @@ def check_flags_used() -> None:
         )
 
 
+def preset() -> str:
+    """The preset the unset flags take: "paper" with --paper_defaults, else "short"."""
+    return "paper" if FLAGS.paper_defaults else "short"
+
+
+def presets_of(algorithm: str, space: str = None):
+    """The (short, paper) tuner arguments of an algorithm (of an ENAS space)."""
+    module = {"nash": nash, "darts": darts, "egnas": egnas, "enas": enas}[algorithm]
+    if algorithm == "enas":
+        return module.SHORT[space], module.PAPER[space]
+    return module.SHORT, module.PAPER
+
+
 def batch_size() -> int:
-    """--batch_size, or with --paper_defaults and no --batch_size the paper's for the algorithm
-    (enas recurrent: the authors' 20 unless given)."""
-    if FLAGS.algorithm == "enas" and FLAGS.enas_space == "recurrent" and not FLAGS["batch_size"].present:
-        return LM_BATCH_SIZE
-    if FLAGS.paper_defaults and not FLAGS["batch_size"].present:
-        if FLAGS.algorithm == "enas" and FLAGS.enas_space == "micro":
-            return 160  # the authors' micro search script
-        return PAPER_BATCH_SIZE[FLAGS.algorithm]
-    return FLAGS.batch_size
+    """--batch_size, or the preset's batch size for the algorithm (and ENAS space)."""
+    if FLAGS["batch_size"].present:
+        return FLAGS.batch_size
+    sizes = {"nash": nash, "darts": darts, "egnas": egnas, "enas": enas}[FLAGS.algorithm].BATCH_SIZE[preset()]
+    return sizes[FLAGS.enas_space] if FLAGS.algorithm == "enas" else sizes
 
 
 # -- --help ---------------------------------------------------------------------------------------

@@ -97,7 +97,9 @@ def retry_queue(oracle) -> list:
 def keep_seed(oracle, seed) -> None:
     """Give the oracle the `seed` it was built with when that is 0: keras-tuner's `Oracle`
     takes `seed or random.randint(1, 10000)`, so `seed=0` would silently be a random seed.
-    None keeps keras-tuner's random one."""
+    None keeps keras-tuner's random one. The seed given is kept as `oracle._given_seed` (None
+    for a random one), for the search's identity (`keras_nash.identity`)."""
+    oracle._given_seed = None if seed is None else int(seed)
     if seed is not None:
         oracle.seed = oracle._seed_state = int(seed)
 
@@ -105,6 +107,11 @@ def keep_seed(oracle, seed) -> None:
 def set_display(oracle, display_class) -> None:
     """Replace the oracle's trial display with `display_class(oracle)`."""
     oracle._display = display_class(oracle)
+
+
+def last_metric(trial, name: str):
+    """The last value of a trial's metric `name`, or None when the trial has none."""
+    return trial.metrics.get_last_value(name) if trial.metrics.exists(name) else None
 
 
 def try_build(tuner, hp):
@@ -167,3 +174,38 @@ class AtomicTunerFile:
         if not self._is_worker():
             self.oracle.save()
         files.write_json(self._get_tuner_fname(), self.get_state())
+
+
+class FailedSearchError(RuntimeError):
+    """A search whose trials after the first all failed (see `RaiseOnFailedSearch`)."""
+
+
+class RaiseOnFailedSearch:
+    """Tuner mixin: `search()` raises when the first trial completed and every trial after it
+    failed, naming the first failure's cause, instead of returning the first trial as the
+    search's best (keras-tuner's `max_consecutive_failed_trials` raises only after that many
+    failures in a row, which a short search never reaches). Put it before `keras_tuner.Tuner`.
+    Runs where the trials are known (a single process or the chief; a worker sees only its own
+    through the chief)."""
+
+    def on_search_end(self):
+        super().on_search_end()
+        try:
+            trials = [self.oracle.trials[i] for i in sorted(self.oracle.trials, key=_trial_order)]
+        except AttributeError:  # a worker's OracleClient has no `trials`
+            return
+        later = trials[1:]
+        if not later or trials[0].status != TrialStatus.COMPLETED:
+            return
+        if all(t.status in (TrialStatus.FAILED, TrialStatus.INVALID) for t in later):
+            first = later[0]
+            cause = (first.message or "no message").strip().splitlines()
+            raise FailedSearchError(
+                f"Every trial after the first failed ({len(later)} trials): the search found nothing "
+                f"beyond its first network. The first failure (trial {first.trial_id}): "
+                f"{cause[-1] if cause else 'no message'}"
+            )
+
+
+def _trial_order(trial_id):
+    return (len(str(trial_id)), str(trial_id))

@@ -26,6 +26,7 @@ def plot_search(
     objective: str = "val_accuracy",
     title: str = "keras_nash search",
     step_label: str = "step (0: seed pre-training)",
+    decisiveness: list = None,
 ) -> str | None:
     """Plot a search: each trial's score over wall time (coloured by step) and the best per step.
 
@@ -36,6 +37,9 @@ def plot_search(
         objective: the score's name, for the axis labels.
         title: the figure title.
         step_label: what a step is, for the axis label (a NASH step, a search epoch, ...).
+        decisiveness: None, or a supernet search's per-epoch records (`tuner.decisiveness()`):
+            a third panel draws the policy's entropy relative to uniform and the stability of
+            its choices per search epoch.
 
     Returns:
         The path written, or None when matplotlib is not installed (a warning says how to).
@@ -50,7 +54,9 @@ def plot_search(
 
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure, (over_time, per_step) = plt.subplots(1, 2, figsize=(11, 4.2))
+    panels = 3 if decisiveness else 2
+    figure, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.2))
+    over_time, per_step = axes[:2]
     elapsed, steps = 0.0, sorted({r["step"] for r in records})
     colours = plt.get_cmap("viridis")
     best_per_step = {}
@@ -77,11 +83,29 @@ def plot_search(
     per_step.set_title("best trial of each step")
     per_step.set_xticks(range(len(xs)), ["final" if x in final_steps else str(x) for x in xs])
     per_step.grid(alpha=0.3)
+    if decisiveness:
+        _plot_decisiveness(axes[2], decisiveness)
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return str(path)
+
+
+def _plot_decisiveness(axis, records: list) -> None:
+    """The policy's entropy relative to uniform and its choices' stability per search epoch."""
+    epochs = [r["epoch"] for r in records]
+    axis.plot(epochs, [r["entropy_ratio"] for r in records], marker="o",
+              label="entropy / uniform's")
+    stable = [(r["epoch"], r["stability"]) for r in records if r.get("stability") is not None]
+    if stable:
+        axis.plot(*zip(*stable), marker="s", label="choices unchanged (last epochs)")
+    axis.axhline(1.0, color="grey", linestyle="--", linewidth=0.8)
+    axis.set_ylim(0, 1.05)
+    axis.set_xlabel("search epoch")
+    axis.set_title("how decided the policy is (1: a random draw)", fontsize=9)
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
 
 
 def _to_json(value):

@@ -69,11 +69,26 @@ def test_reinforce_learns_a_toy_reward():
 
 
 def test_baseline_moves_before_the_advantage():
-    controller = Controller("macro", num_layers=2, num_ops=3, lstm_size=4, entropy_weight=0.0)
+    # The authors' baseline starts at 0.
+    controller = Controller("macro", num_layers=2, num_ops=3, lstm_size=4, entropy_weight=0.0,
+                            initial_baseline=0.0)
     decisions = controller.sample(2, seed=0)[0]
     controller.update(decisions, [1.0, 0.0])
     expected = 0.0 - 0.01 * (0.0 - 1.0)
     expected = expected - 0.01 * (expected - 0.0)
+    assert controller.baseline == pytest.approx(expected)
+
+
+def test_baseline_starts_at_the_first_steps_mean_reward():
+    controller = Controller("macro", num_layers=2, num_ops=3, lstm_size=4, entropy_weight=0.0)
+    decisions = controller.sample(2, seed=0)[0]
+    controller.update(decisions, [0.6, 0.2])
+    expected = 0.4 - 0.01 * (0.4 - 0.6)
+    expected = expected - 0.01 * (expected - 0.2)
+    assert controller.baseline == pytest.approx(expected)
+    controller.update(decisions, [0.6, 0.2])  # then it moves as the authors'
+    expected = expected - 0.01 * (expected - 0.6)
+    expected = expected - 0.01 * (expected - 0.2)
     assert controller.baseline == pytest.approx(expected)
 
 
@@ -166,7 +181,7 @@ def test_recurrent_update_raises_a_rewarded_architecture():
     # With the ptb temperature (5) the gradients are ~1e-4, below Adam's epsilon (1e-3), so a
     # step moves the weights by about lr * g / 1e-3: a larger rate makes the change measurable.
     controller = Controller.for_space(RECURRENT, lstm_size=16, entropy_weight=0.0,
-                                      learning_rate=0.05)
+                                      learning_rate=0.05, initial_baseline=0.0)
     decisions = controller.sample(4, seed=0)[0]
     before = controller.log_prob(decisions)[0]
     controller.update(decisions[:1], [1.0])  # advantage 1 - 0.01 > 0

@@ -17,7 +17,7 @@ from keras_nash.tuners.egnas.oracle import EgnasOracle
 from keras_nash.tuners.egnas.population import PopulationEvaluator
 from keras_nash.tuners.egnas.strategy import compound_fitness, cosine_term, edge_softmax, mixture_spread, normalise_candidates, recombination_weights, sample_population, sigma_schedule, validation_batch
 from keras_nash.spaces.darts import DartsEvalNetwork, DartsSearchNetwork, DartsSpace
-from tests import evolution_run
+from tests.scripts import evolution_run
 
 PRIMS = evolution_run.CONFIG["primitives"]
 SPACE = DartsSpace(steps=2, multiplier=2, primitives=PRIMS)

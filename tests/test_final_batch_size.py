@@ -11,7 +11,7 @@ from keras_nash.tuners.darts.tuner import DartsTuner
 from keras_nash.tuners.egnas.tuner import EgnasTuner
 from keras_nash.tuners.enas.tuner import EnasTuner
 from keras_nash.tuners.supernet.data import final_batches
-from tests import evolution_run
+from tests.scripts import evolution_run
 
 
 def test_final_batches_rebatches_datasets_and_sets_arrays_batch_size():

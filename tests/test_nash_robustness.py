@@ -16,7 +16,7 @@ import pytest
 
 from keras_nash import seed_models
 from keras_nash.tuners.nash.tuner import NashTuner
-from tests import nash_run
+from tests.scripts import nash_run
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -120,7 +120,7 @@ def _running_trial_of(project, tuner_id):
 def test_distributed_chief_and_two_workers_one_killed_mid_trial(tmp_path, data):
     port = str(_free_port())
     base = {**os.environ, "PYTHONPATH": str(ROOT), "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": port}
-    command = [sys.executable, "-m", "tests.nash_run", str(tmp_path)]
+    command = [sys.executable, "-m", "tests.scripts.nash_run", str(tmp_path)]
     project = tmp_path / "nash"
     chief = subprocess.Popen(command + ["--overwrite"], cwd=ROOT, env={**base, "KERASTUNER_TUNER_ID": "chief"})
     time.sleep(3)

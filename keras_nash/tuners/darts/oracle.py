@@ -75,6 +75,8 @@ class DartsOracle(SupernetOracle):
     """
 
     key_prefix = KEY
+    undecided_advice = ("search longer (more `epochs`) or raise `arch_learning_rate` ('auto' "
+                        "scales it to the run's alpha steps)")
 
     def __init__(
         self,

@@ -36,7 +36,8 @@ Micro favours separable convolutions at initialisation as the authors' `micro_co
 the tanh in the normal cell only (their `b_soft_no_learn`, `use_bias=True` for the first cell).
 
 REINFORCE: the reward of a sample is `reward + entropy_weight * entropy` (exact entropy of the
-sampled decisions' distributions), the baseline moves first, `b <- b - (1 - decay)(b - R)`, then
+sampled decisions' distributions), the baseline moves first, `b <- b - (1 - decay)(b - R)`
+(from `initial_baseline`; by default the first step's mean reward), then
 the loss is `-log pi(a) * (R - b)` averaged over the batch (+ `skip_weight * KL` for macro).
 Adam with beta_1 = 0 and epsilon = 1e-3 as the authors' `get_train_ops` (`src/utils.py`), no
 L2, no gradient clipping, no learning-rate decay (their `lr_dec_every=1000000`). All weights
@@ -48,6 +49,9 @@ Where we differ from the authors, knowingly:
   only the sampled decision's term `-p(a) log p(a)`. We use the exact entropy for all spaces.
 - Their ptb controller is built without `num_funcs` (`src/ptb/main.py`), so it samples only
   among the first 2 activations (tanh, relu) of the child's 4; we sample among all `num_ops`.
+- Their baseline starts at 0, so that at decay 0.99 every advantage stays positive for the
+  first hundred or so steps (all sampled decisions reinforced, the good and the bad); ours
+  starts by default at the first step's mean reward (`initial_baseline=None`; 0.0 is theirs).
 - Their batch is `num_aggregate` single samples through `SyncReplicasOptimizer` (the mean of
   the gradients); ours is one batched pass, the same mean.
 
@@ -132,6 +136,8 @@ class Controller:
         adam_epsilon: float, Adam epsilon. Defaults to 1e-3 (the authors' code).
         init_range: float, weights start uniform in `(-init_range, init_range)`. Defaults to 0.1.
         seed: int, seed of the weight initialisation. Defaults to 0.
+        initial_baseline: float, the baseline before the first step, or None: the first
+            step's mean reward (ours; the authors' is 0.0). Defaults to None.
         operations: sequence of `num_ops` operation names, or None. Micro only: places the
             authors' op-logit biases favouring `sep_conv*` (without names `b_soft` starts at 0).
             Defaults to None; `for_space` passes the space's.
@@ -165,6 +171,7 @@ class Controller:
         init_range: float = 0.1,
         seed: int = 0,
         operations=None,
+        initial_baseline=None,
     ):
         if space not in SPACES:
             raise ValueError(f"`space` must be one of {SPACES}. Received: space={space!r}")
@@ -203,7 +210,8 @@ class Controller:
         self.skip_weight = float(skip_weight)
         self.learning_rate = float(learning_rate)
         self.num_decisions = num_decisions(space, self.num_layers)
-        self.baseline = 0.0
+        self.initial_baseline = None if initial_baseline is None else float(initial_baseline)
+        self.baseline = self.initial_baseline or 0.0
         self.step = 0
 
         # Every weight is its own uniform draw (a seeded Keras initializer repeats its values).
@@ -321,7 +329,8 @@ class Controller:
         """One REINFORCE step on a batch of sampled architectures and their rewards.
 
         The baseline moves once per sample, in order, before that sample's advantage is taken
-        (as the authors' code does); the gradient is the batch mean (their `num_aggregate`).
+        (as the authors' code does), from the first step's mean reward unless an
+        `initial_baseline` was given; the gradient is the batch mean (their `num_aggregate`).
 
         Args:
             decisions: int array `(num, D)`, the sampled decision vectors.
@@ -339,6 +348,8 @@ class Controller:
             )
         _, entropy, _ = self.log_prob(decisions)
         rewards = rewards + self.entropy_weight * entropy
+        if self.step == 0 and self.initial_baseline is None:
+            self.baseline = float(rewards.mean())
         advantages = np.empty_like(rewards)
         for k, reward in enumerate(rewards):
             decay = 1.0 - self.baseline_decay

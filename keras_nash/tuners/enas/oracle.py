@@ -43,7 +43,7 @@ from keras_nash.checks import check_int
 from keras_nash.spaces.enas import architecture_from_json, get_space
 from keras_nash.tuners.enas.controller import Controller
 from keras_nash.tuners.enas.controller import controller_kwargs as default_controller_kwargs
-from keras_nash.tuners.enas.settings import TRAIN_STEPS, default_objective
+from keras_nash.tuners.enas.presets import TRAIN_STEPS, default_objective
 from keras_nash.tuners.supernet.oracle import SupernetOracle
 
 KEY = "enas/"
@@ -73,6 +73,9 @@ class EnasOracle(SupernetOracle):
     """
 
     key_prefix = KEY
+    undecided_advice = ("search longer (more `epochs` or `controller_train_steps`) or raise "
+                        "`controller_learning_rate` ('auto' scales it to the run's controller "
+                        "steps)")
 
     def __init__(self, search_space="macro", epochs: int = 150, controller_kwargs=None,
                  controller_train_steps=None, controller_num_aggregate=None, final_candidates: int = 10,
@@ -140,6 +143,10 @@ class EnasOracle(SupernetOracle):
             "baseline": self.controller_state["baseline"],
             "controller_loss": float(np.mean(result["controller_losses"])),
         })
+
+    def measure_decisiveness(self, result):
+        # The tuner measured the controller it trained (`supernet.decisiveness`).
+        return dict(result["decisiveness"]) if result.get("decisiveness") else None
 
     def policy_state(self):
         return {

@@ -13,6 +13,7 @@ from keras_nash.layers.augment import DropPathSchedule
 from keras_nash.optimizers import CoupledSGD
 from keras_nash.precision import loss_scaled
 from keras_nash.spaces.enas import architecture_from_json, get_space
+from keras_nash.tuners.enas.controller import DEFAULTS as CONTROLLER_DEFAULTS
 from keras_nash.tuners.enas.controller import Controller, controller_kwargs
 from keras_nash.tuners.enas.lm import (
     REWARD_CONSTANT,
@@ -26,14 +27,33 @@ from keras_nash.tuners.enas.lm import (
     summed_loss_sgd,
 )
 from keras_nash.tuners.enas.oracle import CONTROLLER_FILE, KEY, EnasOracle
-from keras_nash.tuners.enas.settings import (
+from keras_nash.tuners.enas.presets import (
     FINAL_WEIGHT_DECAY,
+    TRAIN_STEPS,
     TRAINING,
     default_objective,
 )
 from keras_nash.tuners.enas.steps import make_steps
+from keras_nash.tuners.supernet.decisiveness import controller_decisiveness
 from keras_nash.tuners.supernet.loop import SearchState
 from keras_nash.tuners.supernet.tuner import SupernetTuner
+
+
+PAPER_SEARCH_EPOCHS = 150
+"""The authors' search epochs (their CIFAR-10 scripts)."""
+
+
+def scaled_controller_learning_rate(space: str, controller_steps: int) -> float:
+    """The controller learning rate that moves the controller about as far in
+    `controller_steps` REINFORCE steps as the authors' rate does in their search (150 epochs
+    of `TRAIN_STEPS` steps: 7,500 macro, 4,500 micro, 15,000 recurrent): their rate times
+    their steps over `controller_steps`, never below theirs. keras_nash's choice for short
+    searches, not the authors': at their rate a few dozen steps leave the policy where it
+    started (its gradients sit below Adam's epsilon of 1e-3, so a step moves a weight by about
+    `learning_rate * gradient / 1e-3`)."""
+    paper_steps = PAPER_SEARCH_EPOCHS * TRAIN_STEPS[space][0]
+    rate = CONTROLLER_DEFAULTS[space]["learning_rate"]
+    return rate * max(1.0, paper_steps / max(1, int(controller_steps)))
 
 
 class EnasTuner(SupernetTuner):
@@ -71,7 +91,12 @@ class EnasTuner(SupernetTuner):
         controller_lstm_size, controller_tanh_constant, controller_op_tanh_reduce,
         controller_temperature, controller_entropy_weight, controller_baseline_decay,
         controller_skip_target, controller_skip_weight, controller_learning_rate: the
-            `Controller` arguments; None keeps the space's default.
+            `Controller` arguments; None keeps the space's default (the authors').
+            `controller_learning_rate="auto"` scales the authors' rate to this search's
+            controller steps (`epochs * controller_train_steps`) so that the controller moves
+            about as far as in their 150-epoch search (`scaled_controller_learning_rate`;
+            keras_nash's setting for short searches, the command line's without
+            `--paper_defaults`).
         controller_train_steps, controller_num_aggregate, final_candidates: see `EnasOracle`.
         final_filters: int, channels of the final network; None: the space's.
         final_learning_rate: float, the final training's maximum learning rate (cosine with
@@ -84,7 +109,7 @@ class EnasTuner(SupernetTuner):
         final_dropout: float in [0, 1), dropout before the final network's classifier. None:
             the authors' final scripts' 1 - keep_prob, 0.5 (macro) or 0.2 (micro).
         final_cells: int >= 3, cells of the final micro network; None: the space's. (The authors'
-            final network: 17, `enas.settings.FINAL_SIZE`, with `final_filters=36`.)
+            final network: 17, `enas.presets.FINAL_SIZE`, with `final_filters=36`.)
         auxiliary_weight, drop_path_prob: the final micro network's auxiliary head weight and
             drop-path probability (`MicroSpace.build_child_model`, ramped per epoch). None: the
             authors' (0.4 in their code, switched on by their final script; drop-path 1 - 0.6 =
@@ -165,6 +190,10 @@ class EnasTuner(SupernetTuner):
         self.final_filters = None if final_filters is None else check_int("final_filters", final_filters, 2)
         self.seed = seed
         self.jit_compile = bool(jit_compile)
+        if controller_learning_rate == "auto":
+            steps = TRAIN_STEPS[self.space.name][0] if controller_train_steps is None else controller_train_steps
+            controller_learning_rate = scaled_controller_learning_rate(
+                self.space.name, check_int("epochs", epochs, 1) * check_int("controller_train_steps", steps, 1))
         self.controller_kwargs = controller_kwargs(
             self.space, lstm_size=controller_lstm_size, tanh_constant=controller_tanh_constant,
             op_tanh_reduce=controller_op_tanh_reduce, temperature=controller_temperature,
@@ -282,14 +311,23 @@ class EnasTuner(SupernetTuner):
         metrics = loop.train(state.train_step, data.train, state.metrics, batch_args=architecture)
 
         # 2. The controller, on-policy: each step samples from the controller the previous
-        # step left; each sample is rewarded on the next validation minibatch.
+        # step left; a step's samples are rewarded on one validation minibatch, the next of a
+        # stream shuffled per epoch (seeded) that goes on where the previous epoch's stopped
+        # (the language model's windows stay in order: its state runs through them).
         sample_seed = int(values[self.key("sample_seed")])
-        validation = iter(loop.distribute(data.policy_batches()))
+        steps = int(values[self.key("controller_train_steps")])
+        if self.recurrent:
+            stream = data.policy_batches()
+        else:
+            stream = data.policy_batches(seed=int(values[self.key("data_seed")]),
+                                         start=epoch * steps)
+        validation = iter(loop.distribute(stream))
         decisions, rewards, losses = [], [], []
-        for step in range(int(values[self.key("controller_train_steps")])):
+        for step in range(steps):
             sampled = controller.sample(int(values[self.key("controller_num_aggregate")]),
                                         seed=sample_seed + step)[0]
-            step_rewards = [self.reward(state, *next(validation), vector) for vector in sampled]
+            batch = next(validation)
+            step_rewards = [self.reward(state, *batch, vector) for vector in sampled]
             losses.append(controller.update(sampled, np.asarray(step_rewards))["loss"])
             decisions.append(sampled.tolist())
             rewards.append(step_rewards)
@@ -306,6 +344,8 @@ class EnasTuner(SupernetTuner):
             "controller_file": os.path.relpath(os.path.join(directory, CONTROLLER_FILE),
                                                self.project_dir),
             "controller_state": controller.get_state(), "metrics": metrics,
+            # The same samples' seed every epoch: the figures change as the controller does.
+            "decisiveness": controller_decisiveness(controller, seed=self.controller_kwargs["seed"]),
         }
 
         # 3. Last epoch: the final candidates, from the trained controller, scored on the whole

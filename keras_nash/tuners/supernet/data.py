@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_nash.checks import check_int
+from keras_nash.checks import check_finite_examples, check_int
 
 
 @dataclasses.dataclass
@@ -48,12 +48,29 @@ class SearchData:
         train = self.train.rebatch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
         return dataclasses.replace(self, train=train, full_batch_size=batch_size)
 
-    def policy_batches(self, repeat: bool = True) -> tf.data.Dataset:
+    def policy_batches(self, repeat: bool = True, seed=None, start: int = 0) -> tf.data.Dataset:
         """The validation batches a policy takes one at a time (DARTS's alpha step, ENAS's
         rewards, EG-NAS's population batch): endless when `repeat`, the passes running into
         each other; of `full_batch_size` examples each when set (a pass without `repeat`:
-        its full batches)."""
+        its full batches).
+
+        Args:
+            repeat: bool, an endless stream.
+            seed: None (the validation data's own order), or an int: the examples shuffled
+                within windows of `POLICY_SHUFFLE_WINDOW`, each window's order drawn from
+                `(seed, window)` by stateless ops (the same whatever ran before in the
+                process: a resumed search takes the same batches). Then the batches are of
+                the validation data's first batch's size.
+            start: int, validation batches skipped first (with `repeat`, modulo the number of
+                batches when known): an epoch's stream goes on where the previous one stopped.
+        """
         batches = self.validation.repeat() if repeat else self.validation
+        count = int(self.validation.cardinality())
+        if start and (count > 0 or not repeat):
+            batches = batches.skip(int(start) % count if count > 0 else int(start))
+        if seed is not None:
+            size = self.full_batch_size or int(next(iter(self.validation))[1].shape[0])
+            batches = _shuffle_windows(batches, int(seed), size)
         if self.full_batch_size:
             batches = batches.rebatch(self.full_batch_size, drop_remainder=True)
         return batches
@@ -64,6 +81,24 @@ class SearchData:
         x = tf.TensorSpec((None,) + tuple(x_spec.shape[1:]), x_spec.dtype)
         y = tf.TensorSpec((None,) + tuple(y_spec.shape[1:]), y_spec.dtype)
         return x, y
+
+
+POLICY_SHUFFLE_WINDOW = 2048
+"""Examples shuffled together in a policy's validation stream (`SearchData.policy_batches`)."""
+
+
+def _shuffle_windows(batches, seed: int, batch_size: int) -> tf.data.Dataset:
+    """`batches` of `(x, y)` as batches of `batch_size` examples, shuffled within windows of
+    `POLICY_SHUFFLE_WINDOW` examples by the stateless seed `(seed, window index)`."""
+    seed = tf.constant(seed % (2**31 - 1), tf.int64)
+
+    def shuffle(index, window):
+        order = tf.argsort(tf.random.stateless_uniform(
+            tf.shape(window[0])[:1], tf.stack([seed, index])))
+        return tuple(tf.gather(part, order) for part in window)
+
+    windows = batches.unbatch().batch(POLICY_SHUFFLE_WINDOW).enumerate().map(shuffle)
+    return windows.unbatch().batch(batch_size)
 
 
 def as_search_data(fit_args, fit_kwargs, batch_size: int, shuffle_seed=None) -> SearchData:
@@ -96,6 +131,7 @@ def as_search_data(fit_args, fit_kwargs, batch_size: int, shuffle_seed=None) -> 
                 f"y={type(y).__name__}"
             )
         x, y = np.asarray(x), np.asarray(y)
+        check_finite_examples(argument if argument == "x" else f"{argument}[0]", x)
         if x.ndim != 4 or len(x) != len(y):
             raise ValueError(
                 f"`{argument}` must be images `(n, height, width, channels)` with n labels. "

@@ -39,19 +39,12 @@ from keras_nash import internals
 from keras_nash.checks import check_int
 from keras_nash.internals import TrialStatus, trial_dir
 from keras_nash.logs import logger
-from keras_nash.tuners.supernet.data import SearchData
-from keras_nash.tuners.supernet.loop import CHECKPOINT, SearchState
+import keras_nash.tuners.supernet.decisiveness as decisiveness
 
 ROLE_EPOCH = "epoch"
 ROLE_FINAL = "final"
 RESULT_FILE = "supernet_result.json"
 STATE_VERSION = 1
-
-__all__ = [
-    "ROLE_EPOCH", "ROLE_FINAL", "RESULT_FILE", "CHECKPOINT", "SearchData", "SearchState",
-    "SupernetOracle", "SupernetTuner", "trial_dir",
-]
-
 
 class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
     """Issue one trial per search epoch, then one final from-scratch trial, then STOPPED.
@@ -85,6 +78,7 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         self.epoch = 0
         self.parent_trial_id = None
         self.final_trial_id = None
+        self.decisiveness_history = []  # a record per completed epoch (`measure_decisiveness`)
         internals.set_display(self, SupernetDisplay)
 
     # ----- hooks for subclasses -----
@@ -98,6 +92,19 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
 
     def update_policy(self, trial, result: dict) -> None:
         """Update the policy from a completed epoch trial and the result its tuner wrote."""
+
+    def measure_decisiveness(self, result: dict) -> dict | None:
+        """How decided the policy is after an epoch's update (`supernet.decisiveness`): a dict
+        with `entropy_ratio`, `chosen_probability`, `uniform_probability` and `choice`, or None.
+        The default measures `alpha_normal` / `alpha_reduce` (DARTS, EG-NAS) when the oracle
+        has them; ENAS's oracle takes what its tuner measured on the controller."""
+        if not hasattr(self, "alpha_normal"):
+            return None
+        primitives = getattr(getattr(self, "space", None), "primitives", None)
+        return decisiveness.alpha_decisiveness(self.alpha_normal, self.alpha_reduce, primitives)
+
+    undecided_advice = "search longer (more `epochs`)"
+    """What the end-of-search warning suggests when the policy stayed close to uniform."""
 
     def policy_state(self) -> dict:
         """The policy as JSON data, saved in the oracle's state under the prefix's name (e.g.
@@ -146,11 +153,42 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         values = trial.hyperparameters.values
         role = values.get(self.key("role"))
         if role == ROLE_EPOCH and int(values[self.key("epoch")]) == self.epoch:
-            self.update_policy(trial, self.read_result(trial.trial_id))
+            result = self.read_result(trial.trial_id)
+            self.update_policy(trial, result)
+            self._record_decisiveness(result)
             self.epoch += 1
+            if self.epoch == self.epochs:
+                self._warn_if_undecided()
             self.parent_trial_id = trial.trial_id
         elif role == ROLE_FINAL:
             self.final_trial_id = trial.trial_id
+
+    def _record_decisiveness(self, result: dict) -> None:
+        record = self.measure_decisiveness(result)
+        if record is None:
+            return
+        record = {"epoch": self.epoch, **record}
+        start = max(0, len(self.decisiveness_history) - (decisiveness.STABILITY_EPOCHS - 1))
+        recent = [r["choice"] for r in self.decisiveness_history[start:]]
+        record["stability"] = decisiveness.stability(recent + [record["choice"]])
+        self.decisiveness_history.append(record)
+        logger.info("%s search epoch %d policy | %s", self.key_prefix.rstrip("/"), self.epoch,
+                    decisiveness.describe(record))
+
+    def _warn_if_undecided(self) -> None:
+        if decisiveness.is_undecided(self.decisiveness_history):
+            ratio = self.decisiveness_history[-1]["entropy_ratio"]
+            logger.warning(
+                "%s: the search ended with its policy's entropy at %.1f%% of uniform's: the "
+                "architecture is close to a random draw: %s.", self.key_prefix.rstrip("/"),
+                100 * ratio, self.undecided_advice,
+            )
+
+    def decisiveness_records(self) -> list:
+        """The per-epoch decisiveness records (`supernet.decisiveness`), without the choice
+        vectors: `epoch`, `entropy_ratio`, `chosen_probability`, `uniform_probability`,
+        `stability`."""
+        return [{k: v for k, v in r.items() if k != "choice"} for r in self.decisiveness_history]
 
     def reload(self):
         """Reload the state, then finish what a kill interrupted (see `reconcile`)."""
@@ -211,6 +249,7 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             "epoch": self.epoch,
             "parent_trial_id": self.parent_trial_id,
             "final_trial_id": self.final_trial_id,
+            "decisiveness": self.decisiveness_history,
         }
         state[self.key_prefix.rstrip("/")] = self.policy_state()
         return state
@@ -222,6 +261,7 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         self.epoch = supernet.get("epoch", 0)
         self.parent_trial_id = supernet.get("parent_trial_id")
         self.final_trial_id = supernet.get("final_trial_id")
+        self.decisiveness_history = supernet.get("decisiveness", [])
         policy = state.get(self.key_prefix.rstrip("/"))
         if policy:
             self.set_policy_state(policy)

@@ -11,7 +11,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from keras_nash import files, internals
+from keras_nash import files, identity, internals, progress
 from keras_nash import precision as precisions
 from keras_nash.checks import check_int
 from keras_nash.logs import logger
@@ -70,7 +70,8 @@ def _format_metrics(metrics: dict) -> str:
     return " ".join(f"{name} {float(metrics[name]):.4f}" for name in shown if name in metrics)
 
 
-class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
+class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.RaiseOnFailedSearch,
+                    internals.AtomicTunerFile, keras_tuner.Tuner):
     """Run a `SupernetOracle`'s trials: search epochs on a shared supernet, then the final one.
 
     Args:
@@ -99,6 +100,9 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
     """
 
     key_prefix = "supernet/"
+
+    step_label = "search epoch (final: the found network trained from scratch)"
+    """What a trial record's `step` counts (the search plot's axis)."""
 
     def __init__(self, oracle, final_epochs: int, batch_size: int = 64, precision=None,
                  final_batch_size=None, **kwargs):
@@ -129,6 +133,7 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         # the final training's arguments, which are not used before the search's end.
         batch_size = batch_size_of(fit_kwargs, self.batch_size)
         data = self.search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=None)
+        self.check_image_size(data.input_shape)
         if final_fit is not None:
             check_final_fit(final_fit, self.search_data, batch_size, data.input_shape)
         self._final_fit = final_fit
@@ -140,6 +145,26 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
     def set_state(self, state):
         super().set_state(state)
         precisions.check_resumed(state.get("precision"), self.precision)
+
+    def check_image_size(self, input_shape) -> None:
+        """A ValueError when images are too small for the space's reductions: each halves the
+        height and width, so they must be at least `2 ** reductions` pixels."""
+        if len(input_shape) != 3:  # token windows
+            return
+        space = getattr(self, "space", None)
+        if hasattr(space, "pool_layers"):  # ENAS's macro space
+            reductions = len(space.pool_layers)
+        else:  # DARTS's and ENAS's micro cells: reduction cells at 1/3 and 2/3 of the depth
+            cells = getattr(space, "num_cells", None) or getattr(space, "cells", None)
+            reductions = len({cells // 3, 2 * cells // 3}) if isinstance(cells, int) else 0
+        smallest = 2 ** reductions
+        if min(input_shape[:2]) < smallest:
+            raise ValueError(
+                f"The images ({input_shape[0]}x{input_shape[1]}) are too small for the search space: "
+                f"its {reductions} reductions halve them {reductions} times, so they need at least "
+                f"{smallest}x{smallest} pixels. Resize the images (e.g. `keras.layers.Resizing`), or "
+                f"choose a space with fewer reductions. Received: input_shape={tuple(input_shape)}"
+            )
 
     # ----- hooks for subclasses -----
     def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed) -> SearchData:
@@ -290,6 +315,45 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         with np.load(os.path.join(directory, CHECKPOINT)) as arrays:
             load_network(model, arrays, directory)
         return model
+
+    def trial_records(self) -> list:
+        """One dict per trial, in trial order: its epoch (as `step`), role, parent, status,
+        score and seconds (the command line's summary lists them)."""
+        records = []
+        for trial_id in sorted(self.oracle.trials):
+            trial = self.oracle.trials[trial_id]
+            values = trial.hyperparameters.values
+            records.append({
+                "trial_id": trial_id,
+                "step": values[self.key("epoch")],
+                "role": values[self.key("role")],
+                "parent": values[self.key("parent")] or None,
+                "status": trial.status,
+                "score": trial.score,
+                "seconds": internals.last_metric(trial, "trial_seconds"),
+            })
+        return records
+
+    def get_best_architecture(self):
+        """The found architecture (the subclass's: a `Genotype`, an ENAS architecture)."""
+        raise NotImplementedError
+
+    def search_summary(self) -> dict:
+        """The search's outcome as JSON-ready data: its trials (`trial_records`), the best
+        trial, the found architecture and how decided the policy was (`decisiveness`)."""
+        return {
+            "trials": self.trial_records(),
+            "best_trial": self.oracle.get_best_trials(1)[0].trial_id,
+            "architecture": json.loads(self.get_best_architecture().to_json()),
+            "decisiveness": self.decisiveness(),
+        }
+
+    def decisiveness(self) -> list:
+        """How decided the search's policy was after each search epoch: one dict per epoch
+        (`epoch`, `entropy_ratio`, `chosen_probability`, `uniform_probability`, `stability`;
+        see `tuners.supernet.decisiveness`). An `entropy_ratio` near 1 means the policy is
+        still close to uniform and the found architecture close to a random draw."""
+        return self.oracle.decisiveness_records()
 
     @property
     def search_state(self):

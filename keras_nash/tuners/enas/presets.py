@@ -1,4 +1,4 @@
-"""ENAS's training settings by search space, from the authors' scripts (melodyguan/enas).
+"""ENAS's settings by search space: the authors' scripts' (melodyguan/enas) and the short run's.
 
 `EnasTuner` takes these for the arguments left None; each value says whose it is.
 """
@@ -48,3 +48,32 @@ def default_objective(space):
     """The objective of a space's search: validation accuracy, or for a language model its
     validation loss (log-perplexity), minimised."""
     return keras_tuner.Objective("val_loss", "min") if space.name == "recurrent" else "val_accuracy"
+
+
+# -- the command line's presets (and the Python API's: `EnasTuner(space, **SHORT["macro"])`) --
+PAPER = {space: dict(FINAL_SIZE[space]) for space in TRAINING}
+"""What `--paper_defaults` passes beyond the tuner's own defaults (which are the authors'
+scripts' values, `TRAINING`): the authors' final networks' size."""
+
+SHORT = {
+    space: dict(epochs=3, final_epochs=10, controller_train_steps=10, controller_num_aggregate=5,
+                controller_learning_rate="auto")
+    for space in TRAINING
+}
+"""The project's short CPU search (minutes on 2 cores with the embedded data), not a paper's:
+`controller_learning_rate="auto"` scales the authors' rate to the run's controller steps
+(`tuners.enas.tuner.scaled_controller_learning_rate`), so that the controller moves."""
+
+SPACE_SHORT = {
+    "macro": dict(num_layers=6, filters=16),
+    "micro": dict(num_cells=3, filters=8),
+    "recurrent": dict(num_nodes=8, hidden_size=64),
+}
+"""The short search's space sizes (the spaces' own defaults are the paper's)."""
+
+BATCH_SIZE = {
+    "paper": {space: training["batch_size"] for space, training in TRAINING.items()},
+    "short": {"macro": 64, "micro": 64, "recurrent": TRAINING["recurrent"]["batch_size"]},
+}
+"""Batch size by preset and space: the authors' scripts' (128 macro, 160 micro, 20 PTB), and
+the short search's (64; PTB keeps its 20)."""

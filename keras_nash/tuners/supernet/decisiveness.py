@@ -1,0 +1,139 @@
+"""How decided a supernet search's policy is: entropy against uniform, the chosen option's
+probability, and how stable the chosen architecture stays from epoch to epoch.
+
+A search whose policy has hardly moved from its start (DARTS's alpha after a few hundred Adam
+steps at 3e-4, an ENAS controller after a few dozen REINFORCE steps) hands over an
+architecture that is close to a random draw. These measures say so, per search epoch:
+
+- `entropy_ratio`: the policy's entropy over its decisions divided by the uniform
+  distribution's (1.0: uniform, 0.0: every decision certain). For alpha (DARTS, EG-NAS) the
+  mean per-edge entropy of `softmax(alpha)` over `log(num_ops)`; for ENAS's controller the
+  expected entropy of a sampled architecture's decisions over that of uniform decisions.
+- `chosen_probability` (with `uniform_probability`, its value under a uniform policy): for
+  alpha the mean probability of each edge's chosen operation (the strongest one the genotype
+  would take); for ENAS the per-decision (geometric mean) probability of the sampled decisions.
+- `stability`: the fraction of decisions whose choice stayed the same over the last
+  `STABILITY_EPOCHS` epochs (None at the first epoch).
+
+`SupernetOracle` records these per epoch (its `decisiveness` list, in its state), logs them,
+and warns at the end of a search whose policy stayed within `UNDECIDED_RATIO` of uniform.
+
+Example:
+
+>>> import numpy as np
+>>> record = alpha_decisiveness(np.zeros((14, 8)), np.zeros((14, 8)))
+>>> round(record["entropy_ratio"], 4), record["chosen_probability"]
+(1.0, 0.125)
+"""
+
+import numpy as np
+
+STABILITY_EPOCHS = 3
+"""The epochs (the current one included) over which `stability` compares the choices."""
+UNDECIDED_RATIO = 0.97
+"""A search that ends with `entropy_ratio` at or above this is "close to a random draw"."""
+
+
+def _softmax(logits):
+    logits = np.asarray(logits, "float64")
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def alpha_decisiveness(alpha_normal, alpha_reduce, primitives=None) -> dict:
+    """The decisiveness of DARTS-style architecture weights (one softmax per edge).
+
+    Args:
+        alpha_normal, alpha_reduce: arrays `(n_edges, n_ops)` of logits.
+        primitives: the operations' names, or None. When given, an edge's chosen operation is
+            its strongest one other than "none" (what `derive_genotype` takes); else its
+            strongest one.
+
+    Returns:
+        A dict: `entropy_ratio`, `chosen_probability`, `uniform_probability` (floats) and
+        `choice` (list of int, each edge's chosen operation, normal cell then reduction cell).
+    """
+    probabilities = np.concatenate([_softmax(alpha_normal), _softmax(alpha_reduce)])
+    num_ops = probabilities.shape[1]
+    entropy = -np.sum(probabilities * np.log(np.maximum(probabilities, 1e-300)), axis=1)
+    ranked = probabilities.copy()
+    if primitives is not None and "none" in list(primitives) and num_ops > 1:
+        ranked[:, list(primitives).index("none")] = -1.0
+    choice = np.argmax(ranked, axis=1)
+    return {
+        "entropy_ratio": float(entropy.mean() / np.log(num_ops)),
+        "chosen_probability": float(probabilities[np.arange(len(choice)), choice].mean()),
+        "uniform_probability": 1.0 / num_ops,
+        "choice": [int(c) for c in choice],
+    }
+
+
+def controller_uniform_entropy(space: str, num_layers: int, num_ops: int) -> float:
+    """The entropy of one architecture's decisions under uniform choices, for an ENAS
+    decision program (`tuners/enas/programs.py`).
+
+    Args:
+        space: "macro", "micro" or "recurrent".
+        num_layers: layers (macro), blocks per cell (micro) or nodes (recurrent).
+        num_ops: operations (activations) per decision.
+
+    Returns:
+        float, nats: macro `L log K + L(L-1)/2 log 2`; micro, per cell and block b (from 0),
+        `2 log(b + 2) + 2 log K`; recurrent `N log K + sum_{j=1}^{N-1} log j`.
+    """
+    log_ops = np.log(num_ops)
+    if space == "macro":
+        return float(num_layers * log_ops + num_layers * (num_layers - 1) / 2 * np.log(2))
+    if space == "micro":
+        return float(2 * sum(2 * np.log(b + 2) + 2 * log_ops for b in range(num_layers)))
+    return float(num_layers * log_ops + sum(np.log(j) for j in range(1, num_layers)))
+
+
+def controller_decisiveness(controller, num: int = 64, seed: int = 0) -> dict:
+    """The decisiveness of an ENAS controller, from `num` architectures it samples.
+
+    The same `seed` every epoch: the samples differ only as the controller does.
+
+    Args:
+        controller: a `tuners.enas.controller.Controller`.
+        num: int, sampled architectures.
+        seed: int, the sampling seed.
+
+    Returns:
+        A dict: `entropy_ratio` (the samples' mean summed entropy over the uniform one),
+        `chosen_probability` (the mean per-decision geometric-mean probability of the sampled
+        decisions), `uniform_probability`, and `choice` (the most probable sample's decisions).
+    """
+    decisions, log_probs, entropies = controller.sample(num, seed=seed)
+    uniform = controller_uniform_entropy(controller.space, controller.num_layers,
+                                         controller.num_ops)
+    count = decisions.shape[1]
+    return {
+        "entropy_ratio": float(np.mean(entropies) / uniform),
+        "chosen_probability": float(np.mean(np.exp(log_probs / count))),
+        "uniform_probability": float(np.exp(-uniform / count)),
+        "choice": [int(d) for d in decisions[int(np.argmax(log_probs))]],
+    }
+
+
+def stability(choices: list) -> float | None:
+    """The fraction of decisions whose choice is the same in all of `choices` (the last
+    epochs' choice vectors, oldest first); None for fewer than two."""
+    if len(choices) < 2:
+        return None
+    stacked = np.asarray(choices)
+    return float(np.mean(np.all(stacked == stacked[-1], axis=0)))
+
+
+def describe(record: dict) -> str:
+    """One log line's worth of a record."""
+    text = (f"entropy {record['entropy_ratio']:.4f} of uniform | chosen option p "
+            f"{record['chosen_probability']:.4f} (uniform {record['uniform_probability']:.4f})")
+    if record.get("stability") is not None:
+        text += f" | {record['stability']:.0%} of choices unchanged over the last epochs"
+    return text
+
+
+def is_undecided(records: list, ratio: float = UNDECIDED_RATIO) -> bool:
+    """Whether the last record's entropy is within `1 - ratio` of uniform (no record: False)."""
+    return bool(records) and records[-1]["entropy_ratio"] >= ratio

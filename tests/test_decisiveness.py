@@ -1,0 +1,102 @@
+"""Tests for keras_nash.tuners.supernet.decisiveness and its records in the supernet searches."""
+
+import logging
+
+import numpy as np
+import pytest
+
+from keras_nash.spaces.enas import MacroSpace
+from keras_nash.tuners.darts.oracle import DartsOracle
+from keras_nash.tuners.darts.tuner import DartsTuner
+from keras_nash.tuners.enas.controller import Controller
+from keras_nash.tuners.enas.tuner import EnasTuner
+from keras_nash.tuners.supernet import decisiveness
+
+PRIMITIVES = ["none", "max_pool_3x3", "skip_connect", "sep_conv_3x3"]
+DARTS = dict(num_classes=3, epochs=2, final_epochs=1, cells=3, channels=4, steps=2, multiplier=2,
+             primitives=PRIMITIVES, final_cells=3, final_channels=4, batch_size=8, seed=1)
+
+
+def _arrays(seed=0, n=32, size=8):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, size, size, 3)).astype("float32")
+    y = rng.integers(0, 3, n)
+    return (x[: n // 2], y[: n // 2]), (x[n // 2:], y[n // 2:])
+
+
+def test_alpha_measures():
+    uniform = decisiveness.alpha_decisiveness(np.zeros((5, 4)), np.zeros((5, 4)))
+    assert uniform["entropy_ratio"] == pytest.approx(1.0)
+    assert uniform["chosen_probability"] == pytest.approx(0.25)
+    decided = np.full((5, 4), -20.0)
+    decided[:, 0] = 20.0  # "none" certain
+    decided[:, 2] = 10.0
+    record = decisiveness.alpha_decisiveness(decided, decided, PRIMITIVES)
+    assert record["entropy_ratio"] < 0.01
+    assert record["choice"] == [2] * 10  # the strongest op other than "none", as the genotype
+    assert record["chosen_probability"] < 1e-3
+    assert decisiveness.alpha_decisiveness(decided, decided)["choice"] == [0] * 10
+
+
+def test_stability():
+    assert decisiveness.stability([[1, 2, 3]]) is None
+    assert decisiveness.stability([[1, 2, 3], [1, 2, 0], [1, 5, 0]]) == pytest.approx(1 / 3)
+    assert decisiveness.stability([[1, 2], [1, 2]]) == 1.0
+
+
+@pytest.mark.parametrize("space, layers", [("macro", 4), ("micro", 3)])
+def test_controller_uniform_entropy_is_a_uniform_controllers(space, layers):
+    # All weights 0: every logit 0, every decision uniform (micro without operation names: no
+    # op bias), so the sampled entropy is the formula's.
+    controller = Controller(space, num_layers=layers, num_ops=5, init_range=0.0)
+    record = decisiveness.controller_decisiveness(controller, num=8, seed=3)
+    assert record["entropy_ratio"] == pytest.approx(1.0, abs=1e-5)
+    assert record["chosen_probability"] == pytest.approx(record["uniform_probability"], rel=1e-4)
+    assert len(record["choice"]) == controller.num_decisions
+
+
+def _darts_search(tmp_path, arch_learning_rate):
+    (x, y), validation = _arrays()
+    tuner = DartsTuner(**DARTS, arch_learning_rate=arch_learning_rate, directory=str(tmp_path),
+                       project_name=f"lr{arch_learning_rate}", overwrite=True)
+    tuner.search(x, y, validation_data=validation, batch_size=4, verbose=0)
+    return tuner
+
+
+def test_a_search_that_did_not_move_warns(tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="keras_nash"):
+        tuner = _darts_search(tmp_path, 1e-7)
+    records = tuner.decisiveness()
+    assert [r["epoch"] for r in records] == [0, 1]
+    assert records[-1]["entropy_ratio"] > 0.999
+    assert records[0]["stability"] is None and records[1]["stability"] == 1.0
+    assert {"chosen_probability", "uniform_probability"} <= set(records[0])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("close to a random draw" in m and "arch_learning_rate" in m for m in warnings)
+    logged = [r.getMessage() for r in caplog.records if "policy | entropy" in r.getMessage()]
+    assert len(logged) == 2
+    # Kept in the oracle's state: a resumed search has them.
+    oracle = DartsOracle(epochs=2, search_space=tuner.oracle.space, seed=1)
+    oracle.set_state(tuner.oracle.get_state())
+    assert oracle.decisiveness_records() == records
+
+
+def test_a_search_that_moved_does_not_warn(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="keras_nash"):
+        tuner = _darts_search(tmp_path, 0.5)
+    assert tuner.decisiveness()[-1]["entropy_ratio"] < 0.9
+    assert not [r for r in caplog.records if "close to a random draw" in r.getMessage()]
+
+
+def test_enas_records_its_controller(tmp_path):
+    (x, y), validation = _arrays(size=8)
+    tuner = EnasTuner(MacroSpace(num_layers=3, filters=4), num_classes=3, epochs=2,
+                      final_epochs=1, controller_train_steps=2, controller_num_aggregate=2,
+                      final_candidates=2, batch_size=8, seed=1, directory=str(tmp_path),
+                      project_name="enas", overwrite=True)
+    tuner.search(x, y, validation_data=validation, verbose=0)
+    records = tuner.decisiveness()
+    assert [r["epoch"] for r in records] == [0, 1]
+    for record in records:
+        assert 0.0 < record["entropy_ratio"] <= 1.0
+        assert record["chosen_probability"] >= record["uniform_probability"] * 0.5
