@@ -134,7 +134,7 @@ def load_data():
             return data
         data = datasets.load(
             FLAGS.dataset, data_dir=FLAGS.data_dir, batch_size=cli_flags.batch_size(),
-            validation_split=FLAGS.validation_split, test_split=FLAGS.test_split,
+            validation_split=cli_flags.validation_split(), test_split=FLAGS.test_split,
             augment=FLAGS.augment, seed=FLAGS.seed, max_examples=FLAGS.max_examples,
         )
     except (ValueError, FileNotFoundError) as error:
@@ -156,7 +156,7 @@ def search_and_final_data(data):
     from keras_nash import datasets
 
     arrays = datasets.load_arrays(
-        FLAGS.dataset, data_dir=FLAGS.data_dir, validation_split=FLAGS.validation_split,
+        FLAGS.dataset, data_dir=FLAGS.data_dir, validation_split=cli_flags.validation_split(),
         test_split=FLAGS.test_split, seed=FLAGS.seed, max_examples=FLAGS.max_examples,
     )
     halves = datasets.from_arrays(

@@ -36,6 +36,9 @@ TRAINING = {
                       final_learning_rate_min=0.0005, final_dropout=0.0, auxiliary_weight=0.0,
                       drop_path_prob=0.0, final_epochs=100, final_batch_size=None),
 }
+SEARCH_EPOCHS = {"macro": 310, "micro": 150, "recurrent": 100}
+"""Search epochs by space: the authors' scripts (cifar10_macro_search.sh 310, also the paper's;
+cifar10_micro_search.sh 150, also the paper's; ptb_search.sh 100, where the paper says 150)."""
 # The authors' final networks' size (`--paper_defaults` of the command line; the tuner's
 # default is the searched size): macro 96 filters (their final architecture has 24 layers:
 # a macro network's depth is its architecture's), micro 36 filters and 17 cells (their

@@ -29,6 +29,7 @@ from keras_nash.tuners.enas.lm import (
 from keras_nash.tuners.enas.oracle import CONTROLLER_FILE, KEY, EnasOracle
 from keras_nash.tuners.enas.presets import (
     FINAL_WEIGHT_DECAY,
+    SEARCH_EPOCHS,
     TRAIN_STEPS,
     TRAINING,
     default_objective,
@@ -67,7 +68,8 @@ class EnasTuner(SupernetTuner):
             "macro".
         num_classes: int >= 2, the classes (the recurrent space: the vocabulary's size).
             Defaults to 10.
-        epochs: int >= 1, search epochs. Defaults to 150.
+        epochs: int >= 1, search epochs. None: the authors' search scripts' 310 macro (also
+            the paper's), 150 micro (also the paper's), 100 recurrent (the paper: 150).
         final_epochs: int >= 1, epochs of the final from-scratch training. None: the authors'
             final scripts', 310 (macro) or 630 (micro); recurrent: their search script's 100.
         batch_size: int, batch size for array inputs. None: 128 macro, 160 micro (the authors' search
@@ -137,7 +139,7 @@ class EnasTuner(SupernetTuner):
 
     key_prefix = KEY
 
-    def __init__(self, search_space="macro", num_classes: int = 10, epochs: int = 150,
+    def __init__(self, search_space="macro", num_classes: int = 10, epochs=None,
                  final_epochs=None, batch_size=None, final_batch_size=None, learning_rate=None,
                  learning_rate_min=None, lr_t0: int = 10, lr_t_mul: float = 2.0,
                  momentum=None, weight_decay=None, grad_clip=None,
@@ -160,6 +162,8 @@ class EnasTuner(SupernetTuner):
                      auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
                      final_epochs=final_epochs, final_batch_size=final_batch_size)
         defaults = TRAINING[self.space.name]
+        if epochs is None:
+            epochs = SEARCH_EPOCHS[self.space.name]
         given = {name: defaults[name] if value is None else value for name, value in given.items()}
         learning_rate, learning_rate_min, final_learning_rate = (
             given["learning_rate"], given["learning_rate_min"], given["final_learning_rate"])
