@@ -17,8 +17,10 @@ from keras_nash.tuners.enas import presets as enas
 from keras_nash.tuners.nash import presets as nash
 
 ALGORITHMS = ("nash", "darts", "egnas", "enas")
-VALIDATION_SPLIT = {"short": 0.1, "paper": {"nash": 0.2}}
-"""--validation_split when not given: 0.1, or with --paper_defaults NASH's paper's 10k of 50k."""
+VALIDATION_SPLIT = {"short": 0.1, "paper": {"nash": 0.2, "darts": 0.0, "egnas": 0.0}}
+"""--validation_split when not given: 0.1; with --paper_defaults NASH's paper's 10k of 50k, and
+none for DARTS and EG-NAS (their search halves all 50k training images, their final network
+trains on all of them and is reported on the test split)."""
 
 # -- common ----------------------------------------------------------------------------------
 flags.DEFINE_enum("algorithm", "nash", ALGORITHMS, "The search algorithm.")
@@ -31,11 +33,11 @@ flags.DEFINE_integer("seed", 1, "Random seed of the data split and the search.")
 flags.DEFINE_integer("batch_size", None, f"Training batch size (short: {nash.BATCH_SIZE['short']}, enas recurrent {enas.BATCH_SIZE['short']['recurrent']}; paper: nash {nash.BATCH_SIZE['paper']}, darts {darts.BATCH_SIZE['paper']}, egnas {egnas.BATCH_SIZE['paper']}; the authors' scripts: enas macro {enas.BATCH_SIZE['paper']['macro']}, micro {enas.BATCH_SIZE['paper']['micro']}, recurrent {enas.BATCH_SIZE['paper']['recurrent']}).")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Dtype policy of every network of the search (mixed_bfloat16: TPUs and recent GPUs; mixed_float16 with loss scaling: GPUs).")
 flags.DEFINE_bool("augment", True, "Standard CIFAR augmentation (pad-4 crop, horizontal flip) on the training split.")
-flags.DEFINE_float("validation_split", None, f"Fraction held out for validation (selection): of the training split when the dataset has a test split of its own (CIFAR-10), else of the whole set (default: {VALIDATION_SPLIT['short']}; with --paper_defaults nash {VALIDATION_SPLIT['paper']['nash']}, NASH's paper's 40k / 10k of CIFAR-10's 50k training images).")
+flags.DEFINE_float("validation_split", None, f"Fraction held out for validation (selection): of the training split when the dataset has a test split of its own (CIFAR-10), else of the whole set (default: {VALIDATION_SPLIT['short']}; with --paper_defaults nash {VALIDATION_SPLIT['paper']['nash']}, NASH's paper's 40k / 10k of CIFAR-10's 50k training images; darts/egnas {VALIDATION_SPLIT['paper']['darts']}, the papers' search on 25k / 25k halves of all 50k, then the final network on all 50k, validated and reported on the untouched test split).")
 flags.DEFINE_float("test_split", 0.1, "Fraction held out for testing, when the dataset has no test split of its own.")
 flags.DEFINE_integer("max_examples", None, "Use at most this many training examples.")
 flags.DEFINE_bool("overwrite", False, "Start afresh instead of resuming the search found in --output_dir.")
-flags.DEFINE_bool("paper_defaults", False, "Use the paper's value for every flag of the algorithm that is not given; darts/egnas also take the papers' data protocol (search on halves of the training split, final training on all of it).")
+flags.DEFINE_bool("paper_defaults", False, "Use the paper's value for every flag of the algorithm that is not given, data splits included (--validation_split); darts/egnas also take the papers' data protocol (search on halves of the training split, final training on all of it).")
 
 # -- NASH ------------------------------------------------------------------------------------
 flags.DEFINE_integer("n_steps", None, f"Hill-climbing steps (short: {nash.SHORT['n_steps']}; paper: {nash.PAPER['n_steps']}).")

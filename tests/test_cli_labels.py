@@ -117,7 +117,38 @@ def test_nash_paper_split_is_40k_10k():
         FLAGS(["keras_nash", "--paper_defaults", "--validation_split=0.3"])
         assert cli_flags.validation_split() == 0.3
         FLAGS.unparse_flags()
-        FLAGS(["keras_nash", "--algorithm=darts", "--paper_defaults"])
+        FLAGS(["keras_nash", "--algorithm=darts"])
         assert cli_flags.validation_split() == 0.1
+    finally:
+        FLAGS.unparse_flags()
+
+
+def _examples(dataset):
+    return sum(int(x.shape[0]) for x, _ in dataset)
+
+
+@pytest.mark.parametrize("algorithm", ["darts", "egnas"])
+def test_darts_and_egnas_paper_splits_halve_all_training_images(algorithm, monkeypatch, tmp_path):
+    """The embedded 3,500 images (no test split of their own: --test_split 0.1 carves 350):
+    the search on 1,575 + 1,575, the final network on all 3,150 (the training pipelines in full
+    batches), validated on the test split (CIFAR-10: 25k + 25k, then all 50k)."""
+    seen = {}
+
+    def search(tuner, x, validation_data=None, final_fit=None, **kwargs):
+        seen.update(search=(_examples(x), _examples(validation_data)),
+                    final=(_examples(final_fit["x"]), _examples(final_fit["validation_data"])))
+        raise _Built(tuner)
+
+    tuner_class = {"darts": DartsTuner, "egnas": EgnasTuner}[algorithm]
+    monkeypatch.setattr(tuner_class, "search", search)
+    FLAGS.unparse_flags()
+    try:
+        FLAGS(["keras_nash", f"--algorithm={algorithm}", "--paper_defaults",
+               f"--output_dir={tmp_path}", "--overwrite"])
+        assert cli_flags.validation_split() == 0.0
+        with pytest.raises(_Built):
+            cli.main(["keras_nash"])
+        full = cli_flags.batch_size()  # training pipelines keep full batches only
+        assert seen == {"search": (1575 // full * full, 1575), "final": (3150 // full * full, 350)}
     finally:
         FLAGS.unparse_flags()
