@@ -20,6 +20,8 @@ ValueError: `epochs` must be an int >= 1. Received: epochs=0
 import math
 import numbers
 
+import numpy as np
+
 
 def check_int(name: str, value, minimum: int = None, maximum: int = None) -> int:
     """`value` as an int, or a ValueError naming `name`.
@@ -124,6 +126,58 @@ def check_range(
             f"{low_name}={low}, {high_name}={high}"
         )
     return low, high
+
+
+def check_finite_examples(name: str, x) -> None:
+    """A ValueError naming the first example of the array `x` that holds a NaN or an infinity.
+
+    Integer arrays are finite by construction and are not scanned.
+
+    Example:
+
+    >>> check_finite_examples("x", np.array([[0.0, 1.0], [np.nan, 2.0]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: `x` must hold finite numbers; example 1 (x[1]) holds NaN or infinite values (1 of 2 examples). Fix or drop those examples before the search.
+    """
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating) or x.size == 0:
+        return
+    finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1) if x.ndim else np.isfinite(x)
+    if not np.all(finite):
+        bad = np.flatnonzero(~finite)
+        raise ValueError(
+            f"`{name}` must hold finite numbers; example {bad[0]} ({name}[{bad[0]}]) holds NaN or "
+            f"infinite values ({len(bad)} of {len(x)} examples). Fix or drop those examples "
+            "before the search."
+        )
+
+
+def check_class_ids(name: str, y, remedy: str) -> None:
+    """A ValueError when one label stands far above the others: `max(y) + 1` classes would be
+    mostly empty (e.g. labels 0-3 and one 1000 make a network of 1,001 outputs). `remedy` says
+    how to state the number of classes explicitly.
+
+    Labels are far apart when the largest is at least 10 above the number of distinct labels
+    and more than twice it.
+
+    Example:
+
+    >>> check_class_ids("y", np.array([0, 1, 2, 3, 1000]), "pass `class_names`")
+    Traceback (most recent call last):
+    ...
+    ValueError: `y` has a label far above the others: 5 distinct labels, the largest 1000, so a network of 1001 outputs, 996 of them never seen. Fix the label, or pass `class_names` if these labels are right.
+    """
+    y = np.asarray(y)
+    if y.size == 0:
+        return
+    distinct, largest = int(np.unique(y).size), int(y.max())
+    if largest + 1 >= max(2 * distinct + 1, distinct + 10):
+        raise ValueError(
+            f"`{name}` has a label far above the others: {distinct} distinct labels, the largest "
+            f"{largest}, so a network of {largest + 1} outputs, {largest + 1 - distinct} of them "
+            f"never seen. Fix the label, or {remedy} if these labels are right."
+        )
 
 
 def _bounds_text(minimum, maximum, exclusive) -> str:

@@ -121,6 +121,23 @@ def export(
     formats = _check_formats(formats)
     if not isinstance(directory, (str, os.PathLike)):
         raise ValueError(f"`directory` must be a path. Received: directory={directory!r}")
+    model, input_signature, texts = _prepare(model, formats, architecture, preprocessing, vocabulary)
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    paths = _write_models(model, directory, formats, input_signature)
+    for key, name in (("json", ARCHITECTURE_FILE), ("preprocessing", PREPROCESSING_FILE),
+                      ("vocabulary", VOCABULARY_FILE)):
+        if key in texts:
+            paths[key] = os.path.join(directory, name)
+            with open(paths[key], "w", encoding="utf-8") as file:
+                file.write(texts[key])
+    logger.info("Exported %s to %s", ", ".join(sorted(paths)), directory)
+    return paths
+
+
+def _prepare(model, formats, architecture, preprocessing, vocabulary):
+    """Every check of `export` before a file is written: the model to save (taking raw images
+    when `preprocessing` is given), its input signature, and the texts to write beside it."""
     texts = {}
     if "json" in formats and architecture is not None:
         texts["json"] = _architecture_json(architecture)
@@ -141,9 +158,11 @@ def export(
         texts["vocabulary"] = vocabulary.to_json()
     if "keras" in formats:
         _check_safe_mode_loadable(model)
+    return model, input_signature, texts
 
-    directory = os.fspath(directory)
-    os.makedirs(directory, exist_ok=True)
+
+def _write_models(model, directory, formats, input_signature) -> dict:
+    """The model's files in `directory`: `.keras`, SavedModel, TFLite (through a SavedModel)."""
     paths = {}
     if "keras" in formats:
         paths["keras"] = os.path.join(directory, KERAS_FILE)
@@ -160,13 +179,6 @@ def export(
             flatbuffer = _convert_to_tflite(saved_model)
         with open(paths["tflite"], "wb") as file:
             file.write(flatbuffer)
-    for key, name in (("json", ARCHITECTURE_FILE), ("preprocessing", PREPROCESSING_FILE),
-                      ("vocabulary", VOCABULARY_FILE)):
-        if key in texts:
-            paths[key] = os.path.join(directory, name)
-            with open(paths[key], "w", encoding="utf-8") as file:
-                file.write(texts[key])
-    logger.info("Exported %s to %s", ", ".join(sorted(paths)), directory)
     return paths
 
 

@@ -14,6 +14,7 @@ keras-tuner:
   `Oracle._seed_state` (with `Oracle.seed`: keras-tuner turns `seed=0` into a random seed):
   through `keep_seed`.
 - `Tuner._try_build` (clear_session + build + size check), `Tuner._get_checkpoint_fname`,
+  `Tuner._get_build_config_fname`,
   `Tuner._deepcopy_callbacks`, `Tuner._configure_tensorboard_dir`: through the functions below.
 - Hooks keras_nash overrides (`OVERRIDDEN`): `Tuner._build_and_fit_model` (documented by
   keras-tuner as an override point "for AutoKeras"), `BaseTuner._populate_initial_space` and
@@ -32,6 +33,7 @@ Keras:
   of `keras_nash.optimizers`.
 """
 
+import json
 import os
 
 import keras
@@ -63,7 +65,7 @@ OVERRIDDEN = {
 CALLED = {
     keras_tuner.Tuner: (
         "_try_build", "_get_checkpoint_fname", "_deepcopy_callbacks",
-        "_configure_tensorboard_dir",
+        "_configure_tensorboard_dir", "_get_build_config_fname",
     ),
     keras.optimizers.Optimizer: ("_use_weight_decay",),
     keras.Model: ("_symbolic_build",),
@@ -97,7 +99,9 @@ def retry_queue(oracle) -> list:
 def keep_seed(oracle, seed) -> None:
     """Give the oracle the `seed` it was built with when that is 0: keras-tuner's `Oracle`
     takes `seed or random.randint(1, 10000)`, so `seed=0` would silently be a random seed.
-    None keeps keras-tuner's random one."""
+    None keeps keras-tuner's random one. The seed given is kept as `oracle._given_seed` (None
+    for a random one), for the search's identity (`keras_nash.identity`)."""
+    oracle._given_seed = None if seed is None else int(seed)
     if seed is not None:
         oracle.seed = oracle._seed_state = int(seed)
 
@@ -107,9 +111,22 @@ def set_display(oracle, display_class) -> None:
     oracle._display = display_class(oracle)
 
 
+def last_metric(trial, name: str):
+    """The last value of a trial's metric `name`, or None when the trial has none."""
+    return trial.metrics.get_last_value(name) if trial.metrics.exists(name) else None
+
+
 def try_build(tuner, hp):
     """Build the tuner's hypermodel for `hp` the way keras-tuner does (clear_session first)."""
     return tuner._try_build(hp)
+
+
+def build_as_trained(tuner, model, trial_id: str) -> None:
+    """Build `model` from the `build_config.json` keras-tuner wrote when the trial trained (as
+    keras-tuner's `load_model` does), unless it is built."""
+    if not model.built:
+        with open(tuner._get_build_config_fname(trial_id)) as f:
+            model.build_from_config(json.load(f))
 
 
 def checkpoint_path(tuner, trial_id: str) -> str:
@@ -167,3 +184,38 @@ class AtomicTunerFile:
         if not self._is_worker():
             self.oracle.save()
         files.write_json(self._get_tuner_fname(), self.get_state())
+
+
+class FailedSearchError(RuntimeError):
+    """A search whose trials after the first all failed (see `RaiseOnFailedSearch`)."""
+
+
+class RaiseOnFailedSearch:
+    """Tuner mixin: `search()` raises when the first trial completed and every trial after it
+    failed, naming the first failure's cause, instead of returning the first trial as the
+    search's best (keras-tuner's `max_consecutive_failed_trials` raises only after that many
+    failures in a row, which a short search never reaches). Put it before `keras_tuner.Tuner`.
+    Runs where the trials are known (a single process or the chief; a worker sees only its own
+    through the chief)."""
+
+    def on_search_end(self):
+        super().on_search_end()
+        try:
+            trials = [self.oracle.trials[i] for i in sorted(self.oracle.trials, key=_trial_order)]
+        except AttributeError:  # a worker's OracleClient has no `trials`
+            return
+        later = trials[1:]
+        if not later or trials[0].status != TrialStatus.COMPLETED:
+            return
+        if all(t.status in (TrialStatus.FAILED, TrialStatus.INVALID) for t in later):
+            first = later[0]
+            cause = (first.message or "no message").strip().splitlines()
+            raise FailedSearchError(
+                f"Every trial after the first failed ({len(later)} trials): the search found nothing "
+                f"beyond its first network. The first failure (trial {first.trial_id}): "
+                f"{cause[-1] if cause else 'no message'}"
+            )
+
+
+def _trial_order(trial_id):
+    return (len(str(trial_id)), str(trial_id))

@@ -1,5 +1,5 @@
 """Tuners under a `tf.distribute.MirroredStrategy` (keras-tuner's `distribution_strategy`),
-over two logical CPUs in a fresh process (`tests/mirrored_run.py`): NASH's children, the
+over two logical CPUs in a fresh process (`tests/scripts/mirrored_run.py`): NASH's children, the
 supernets' search epochs (the recurrent space's included), and the weight step on two replicas
 against one device."""
 
@@ -16,7 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def _mirrored_run(mode, directory) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([sys.executable, "-m", "tests.mirrored_run", mode, str(directory)],
+    run = subprocess.run([sys.executable, "-m", "tests.scripts.mirrored_run", mode, str(directory)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])

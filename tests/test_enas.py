@@ -12,7 +12,7 @@ import tensorflow as tf
 from keras_nash.tuners.enas.controller import Controller
 from keras_nash.tuners.enas.tuner import EnasTuner
 from keras_nash.spaces.enas import MacroSpace, MicroSpace
-from tests import resume_run
+from tests.scripts import resume_run
 
 SHAPE = (8, 8, 3)
 SMALL = dict(num_classes=3, final_epochs=1, controller_train_steps=2, controller_num_aggregate=2,

@@ -17,7 +17,7 @@ from keras_nash.tuners.egnas.oracle import EgnasOracle
 from keras_nash.tuners.egnas.population import PopulationEvaluator
 from keras_nash.tuners.egnas.strategy import compound_fitness, cosine_term, edge_softmax, mixture_spread, normalise_candidates, recombination_weights, sample_population, sigma_schedule, validation_batch
 from keras_nash.spaces.darts import DartsEvalNetwork, DartsSearchNetwork, DartsSpace
-from tests import evolution_run
+from tests.scripts import evolution_run
 
 PRIMS = evolution_run.CONFIG["primitives"]
 SPACE = DartsSpace(steps=2, multiplier=2, primitives=PRIMS)
@@ -72,7 +72,7 @@ def test_normalise_and_sample_population():
 
 def test_alpha_update_moves_the_mean_toward_the_weighted_better_half():
     oracle = EgnasOracle(epochs=2, warmup_epochs=0, population_size=4, search_space=SPACE,
-                             seed=1, step=0.1)
+                             seed=1, step=0.1, update="es")
     mean = edge_softmax(oracle.alpha)
     q = normalise_candidates(sample_population(mean, 0.5, 4, seed=9))
     info = oracle.evolve([2.0, 1.0, 3.0, 2.5], [0.5, 0.5, 0.5, 0.5], 0.5, sigma=0.5, seed=9)
@@ -108,7 +108,7 @@ def test_evolution_moves_alpha_toward_the_best_operation():
     images = np.eye(3, dtype="float32")[labels]
     signature = (tf.TensorSpec((None, 3)), tf.TensorSpec((None,), tf.int32))
     evaluator = PopulationEvaluator(stub, signature, batch_stats=False)
-    oracle = EgnasOracle(epochs=20, warmup_epochs=0, population_size=50, seed=2,
+    oracle = EgnasOracle(epochs=20, warmup_epochs=0, population_size=50, seed=2, update="es",
                              search_space=DartsSpace(steps=1, multiplier=1, primitives=PRIMS))
     start = edge_softmax(oracle.alpha)[..., TARGET]
     for _ in range(8):

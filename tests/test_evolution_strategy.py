@@ -116,8 +116,8 @@ def test_default_settings_move_alpha_ten_times_more_than_before():
     """Default EG-NAS settings (warm-up 15, sigma 1/16 ... 1/20, population 50, step 0.1),
     5 generations on the synthetic fitness: mixture_spread 0.0126 now, 0.00079 with the update
     before issue 13 (measured on that code; 0.0008 with its rule replayed here), 16x."""
-    spread, gained = _synthetic_search(EgnasOracle(seed=0), 5)
-    before, gained_before = _synthetic_search(EgnasOracle(seed=0), 5, todays_update=True)
+    spread, gained = _synthetic_search(EgnasOracle(seed=0, update="es"), 5)
+    before, gained_before = _synthetic_search(EgnasOracle(seed=0, update="es"), 5, todays_update=True)
     assert before == pytest.approx(SPREAD_BEFORE, abs=2e-4)
     assert spread >= 10 * SPREAD_BEFORE and spread >= 10 * before
     assert spread == pytest.approx(0.0126, abs=1e-3)
@@ -128,7 +128,7 @@ def test_search_is_deterministic_and_resumes_from_the_policy_state():
     def oracle():
         return EgnasOracle(
             epochs=10, warmup_epochs=2, population_size=12, seed=5, alpha_momentum=0.5,
-            search_space=DartsSpace(steps=2, multiplier=2,
+            update="es", search_space=DartsSpace(steps=2, multiplier=2,
                                     primitives=("skip_connect", "sep_conv_3x3")))
 
     whole = oracle()
@@ -140,7 +140,7 @@ def test_search_is_deterministic_and_resumes_from_the_policy_state():
     first = oracle()
     _synthetic_search(first, 2)
     state = json.loads(json.dumps(first.policy_state()))
-    assert state["version"] == 2
+    assert state["version"] == 3 and state["update"] == "es"
     resumed = oracle()
     resumed.set_policy_state(state)
     _synthetic_search(resumed, 2, start=4)  # the third and fourth generations

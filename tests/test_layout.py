@@ -8,7 +8,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "keras_nash"
 # Each layer may import only the layers below it (and the foundations: checks, files, internals,
 # logs, optimizers, schedules). The command line and the package's __init__ sit on top.
 LAYERS = [
-    {"checks", "files", "internals", "logs"},
+    {"checks", "files", "internals", "logs", "identity", "progress"},
     {"optimizers", "precision", "schedules", "layers"},
     {"graph"},
     {"morphisms", "spaces", "seed_models"},

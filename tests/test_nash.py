@@ -16,9 +16,14 @@ import pytest
 
 from keras_nash import graph, seed_models
 from keras_nash.tuners.nash.tuner import NashTuner
-from tests import nash_run
+from tests.scripts import nash_run
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _last_values(tuner, name):
+    trials = tuner.oracle.trials
+    return [trials[t].metrics.get_last_value(name) for t in sorted(trials)]
 
 
 def _archs(tuner):
@@ -184,7 +189,7 @@ def test_exported_best_model_predicts_the_same(searched, data, tmp_path):
 def test_resume_after_sigkill_keeps_trials_and_ends_the_same(searched, tmp_path):
     tuner, _ = searched
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "tests.nash_run", str(tmp_path), "--overwrite", "--slow"], cwd=ROOT, env=env)
+    process = subprocess.Popen([sys.executable, "-m", "tests.scripts.nash_run", str(tmp_path), "--overwrite", "--slow"], cwd=ROOT, env=env)
     project = tmp_path / "nash"
     deadline = time.time() + 240
     while time.time() < deadline and len(list(project.glob("trial_*/checkpoint.weights.h5"))) < 3:
@@ -193,10 +198,13 @@ def test_resume_after_sigkill_keeps_trials_and_ends_the_same(searched, tmp_path)
     process.wait()
     completed_before = {p.parent.name for p in project.glob("trial_*/checkpoint.weights.h5")}
     assert 3 <= len(completed_before) < 8, "the search must be killed in the middle"
-    subprocess.run([sys.executable, "-m", "tests.nash_run", str(tmp_path)], cwd=ROOT, env=env, check=True, timeout=600)
+    subprocess.run([sys.executable, "-m", "tests.scripts.nash_run", str(tmp_path)], cwd=ROOT, env=env, check=True, timeout=600)
     resumed = nash_run.tuner(str(tmp_path), overwrite=False)
     assert _archs(resumed) == _archs(tuner)
     assert all(t.status == "COMPLETED" for t in resumed.oracle.trials.values())
+    # Each trial's end-of-cycle loss and score, as the uninterrupted search's (two processes).
+    for name in ("loss", "val_accuracy"):
+        np.testing.assert_allclose(_last_values(resumed, name), _last_values(tuner, name), rtol=1e-5, atol=1e-6)
     assert completed_before <= {p.parent.name for p in project.glob("trial_*/checkpoint.weights.h5")}
 
 

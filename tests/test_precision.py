@@ -8,7 +8,7 @@ import pytest
 from keras_nash import morphisms, precision, seed_models
 from keras_nash.tuners.enas.controller import Controller
 from keras_nash.tuners.nash.tuner import NashTuner
-from tests import resume_run
+from tests.scripts import resume_run
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A killed supernet search resumes as the same search (DARTS, EG-NAS, ENAS).
 
-Each search (tests/resume_run.py: 2 search epochs on a training set reshuffled every pass) is
+Each search (tests/scripts/resume_run.py: 2 search epochs on a training set reshuffled every pass) is
 run once uninterrupted here, then from scratch in child processes that are SIGKILLed twice:
 
 1. right after epoch 0's end, between keras-tuner's `trial.json` (COMPLETED) and the oracle's
@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from keras_nash.tuners.supernet.data import as_search_data, skip_passes
 from keras_nash.tuners.supernet.loop import SearchState
-from tests import resume_run
+from tests.scripts import resume_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # max_trials: 2 stops after the search epochs; the ENAS searches' small final trainings (4 s)
@@ -37,7 +37,7 @@ MAX_TRIALS = {"darts": 2, "egnas": 2, "enas": 0, "enas_recurrent": 0}
 
 def _child(algorithm, directory, *flags):
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.resume_run", algorithm, directory,
+        [sys.executable, "-m", "tests.scripts.resume_run", algorithm, directory,
          f"--max_trials={MAX_TRIALS[algorithm]}", *flags],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -29,6 +29,8 @@ preprocessing record), `tfds` (tensorflow-datasets sources), `text` (language mo
 `load_text` reads Penn Treebank-format text into truncated-BPTT batches, with its `Vocabulary`).
 """
 
+import os
+
 import tensorflow as tf
 
 from keras_nash.checks import check_int
@@ -100,6 +102,7 @@ def load(
     """
     batch_size = check_int("batch_size", batch_size, minimum=1)
     options = SplitOptions(validation_split, test_split, seed, max_examples)
+    _check_data_dir(source, data_dir)
     if is_tfds_name(source):
         return load_tfds(source, data_dir, options, batch_size=batch_size, augment=augment)
     return _data_of_arrays(_load_arrays(source, data_dir, options), batch_size, augment, options.seed)
@@ -165,7 +168,25 @@ def load_arrays(
     return _load_arrays(source, data_dir, SplitOptions(validation_split, test_split, seed, max_examples))
 
 
+def _check_data_dir(source, data_dir) -> None:
+    """`data_dir` is a tensorflow-datasets source's directory, and it must exist."""
+    if data_dir is None:
+        return
+    if not is_tfds_name(source):
+        raise ValueError(
+            "`data_dir` is the directory of a tensorflow-datasets source (e.g. source='cifar10'); "
+            f"this source does not read it. Leave `data_dir` out. Received: source={source!r}, "
+            f"data_dir={data_dir!r}"
+        )
+    if not os.path.isdir(os.path.expanduser(str(data_dir))):
+        raise ValueError(
+            "`data_dir` must be an existing directory (create it first: tensorflow-datasets "
+            f"downloads into it). Received: data_dir={data_dir!r}"
+        )
+
+
 def _load_arrays(source, data_dir, options: SplitOptions) -> Arrays:
+    _check_data_dir(source, data_dir)
     if is_tfds_name(source):
         return split_arrays(*tfds_arrays(source, data_dir), options)
     return split_arrays(*read_source(source), options)

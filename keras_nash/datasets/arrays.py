@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from keras_nash.checks import check_fraction, check_int
+from keras_nash.checks import check_class_ids, check_finite_examples, check_fraction, check_int
 
 DEFAULT_SOURCE = "default"
 DEFAULT_FILE = "cifar10_default.npz"
@@ -161,6 +161,9 @@ def split_arrays(x, y, x_test, y_test, class_names, options: SplitOptions) -> Ar
     if class_names is not None:
         class_names = tuple(str(name) for name in np.asarray(class_names).reshape(-1))
     max_label = int(max(y.max(), y_test.max() if has_test and len(y_test) else 0))
+    if class_names is None:
+        check_class_ids("y", np.concatenate([y, y_test]) if has_test else y,
+                        "pass `class_names` (one name per class: their number is the number of outputs)")
     if class_names is not None and max_label >= len(class_names):
         raise ValueError(
             f"`y` labels must be below the number of `class_names` ({len(class_names)}). "
@@ -191,7 +194,10 @@ def _check_images(x, name):
         raise ValueError(
             f"`{name}` must have shape (N, H, W, C) or (N, H, W). Received: {name}.shape={x.shape}"
         )
-    if x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating):
+    if x.dtype == np.uint8:
+        return x
+    if np.issubdtype(x.dtype, np.floating):
+        check_finite_examples(name, x)
         return x
     if np.issubdtype(x.dtype, np.integer) and x.size and x.min() >= 0 and x.max() <= 255:
         return x.astype(np.uint8)

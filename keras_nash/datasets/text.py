@@ -207,6 +207,11 @@ class TextData:
     num_tokens: dict
     eval_batch_size: int
 
+    @property
+    def num_classes(self) -> int:
+        """The classes a language model predicts: the vocabulary's size."""
+        return len(self.vocabulary)
+
 
 def load_text(
     directory=None, *, batch_size: int = 20, bptt: int = 35, eval_batch_size: int | None = None

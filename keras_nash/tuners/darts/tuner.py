@@ -12,7 +12,7 @@ from keras_nash.logs import logger
 from keras_nash.optimizers import CoupledAdam
 from keras_nash.precision import loss_scaled
 from keras_nash.tuners.darts.oracle import KEY, DartsOracle, arch_data
-from keras_nash.tuners.supernet.cells import CellSearch
+from keras_nash.tuners.supernet.cells import CellSearch, cell_space
 from keras_nash.tuners.supernet.loop import (
     SearchState,
     compile_step,
@@ -26,9 +26,6 @@ PAPER_ARCH_LEARNING_RATE = 3e-4
 """DARTS's alpha learning rate (Adam), the paper's."""
 PAPER_ALPHA_STEPS = 50 * 391
 """The alpha steps of the paper's search: 50 epochs of 391 batches (25,000 images, batch 64)."""
-SHORT_ARCH_LEARNING_RATE = "auto"
-"""keras_nash's short-run setting (not the paper's): `arch_learning_rate="auto"`, see
-`scaled_arch_learning_rate`."""
 
 
 def scaled_arch_learning_rate(alpha_steps: int) -> float:
@@ -42,7 +39,8 @@ def scaled_arch_learning_rate(alpha_steps: int) -> float:
 class DartsTuner(CellSearch):
     """First-order DARTS: alternate alpha and weight steps on the supernet, one trial per epoch.
 
-    Its `DartsOracle` is built from the same keyword arguments (see `CellSearch`).
+    Builds its `DartsOracle` from the same arguments, as keras-tuner's `Hyperband` builds its
+    own. The defaults are the paper's (`keras_nash.tuners.darts.presets.PAPER`).
 
     Args:
         num_classes: int, the number of classes. Defaults to 10.
@@ -55,12 +53,30 @@ class DartsTuner(CellSearch):
         arch_beta_1: float. Defaults to 0.5.
         arch_beta_2: float. Defaults to 0.999.
         arch_weight_decay: float, coupled L2 on alpha (Adam). Defaults to 1e-3.
-        **kwargs: the arguments of `CellSearch` (`objective`, `seed`, `max_trials`, the space
-            as `search_space` or `cells`, `channels`, ...; the weights' training; the final
-            network), with DARTS's defaults: 8 cells x 16 channels, 4 steps, multiplier 4,
-            `PRIMITIVES`, `partial_channels=1`, `batch_size=64`, `learning_rate=0.025`,
-            `learning_rate_min=0.001`; and `keras_tuner.Oracle` / `Tuner` arguments
-            (`max_retries_per_trial`, `directory`, `project_name`, `overwrite`, ...).
+        search_space: a `DartsSpace`, instead of the seven space arguments that follow.
+        cells, channels, steps, multiplier, primitives, partial_channels,
+        edge_normalization: the supernet's space (`DartsSpace`'s arguments; None: its
+            default, DARTS's 8 cells x 16 channels, 4 steps, multiplier 4, `PRIMITIVES`,
+            `partial_channels=1`; `edge_normalization` adds PC-DARTS's betas).
+        batch_size: int, the batch size of array inputs. Defaults to 64.
+        learning_rate, learning_rate_min: the weights' SGD learning rate, cosine per epoch.
+            Default to 0.025 and 0.001.
+        momentum, weight_decay, grad_clip: the weights' SGD (search and final training).
+            Default to 0.9, 3e-4 and 5.0.
+        final_epochs, final_cells, final_channels, final_learning_rate, final_weight_decay,
+        auxiliary_weight, drop_path_prob, cutout_length: the final network and its
+            training (see `CellSearch`). Default to 600, 20, 36, 0.025, 3e-4, 0.4, 0.2, 16.
+        final_batch_size: int, the final training's batch size, whether its data is the
+            search's or `search(final_fit=...)`'s (a dataset is rebatched; a `batch_size` in
+            `final_fit` wins). Defaults to 96 (the paper's 96).
+        jit_compile: bool, XLA for the steps (see `CellSearch`). Defaults to False.
+        objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
+        max_trials: int or None. Defaults to None (stop after the final trial).
+        seed: int or None (0 included).
+        max_retries_per_trial, max_consecutive_failed_trials: `keras_tuner.Oracle`'s.
+        precision: the networks' dtype policy (`keras_nash.precision`). None: the global one.
+        **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`, `overwrite`,
+            `distribution_strategy`, `logger`, `tuner_id`).
 
     Example:
 
@@ -69,7 +85,6 @@ class DartsTuner(CellSearch):
     """
 
     key_prefix = KEY
-    oracle_class = DartsOracle
 
     def __init__(
         self,
@@ -79,6 +94,37 @@ class DartsTuner(CellSearch):
         arch_beta_1: float = 0.5,
         arch_beta_2: float = 0.999,
         arch_weight_decay: float = 1e-3,
+        *,
+        search_space=None,
+        cells=None,
+        channels=None,
+        steps=None,
+        multiplier=None,
+        primitives=None,
+        partial_channels=None,
+        edge_normalization=None,
+        batch_size: int = 64,
+        learning_rate: float = 0.025,
+        learning_rate_min: float = 0.001,
+        momentum: float = 0.9,
+        weight_decay: float = 3e-4,
+        grad_clip: float = 5.0,
+        final_epochs: int = 600,
+        final_batch_size: int = 96,
+        final_cells: int = 20,
+        final_channels: int = 36,
+        final_learning_rate: float = 0.025,
+        final_weight_decay: float = 3e-4,
+        auxiliary_weight: float = 0.4,
+        drop_path_prob: float = 0.2,
+        cutout_length: int = 16,
+        jit_compile: bool = False,
+        objective="val_accuracy",
+        max_trials=None,
+        seed=None,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
+        precision=None,
         **kwargs,
     ):
         if arch_learning_rate != "auto":
@@ -90,7 +136,27 @@ class DartsTuner(CellSearch):
         self.arch_beta_2 = check_float("arch_beta_2", arch_beta_2, 0, 1)
         self.arch_weight_decay = check_float("arch_weight_decay", arch_weight_decay, 0)
         self.trace_counts = {"search_step": 0, "eval_step": 0}
-        super().__init__(num_classes=num_classes, epochs=epochs, **kwargs)
+        space = cell_space(
+            search_space, {}, cells=cells, channels=channels, steps=steps,
+            multiplier=multiplier, primitives=primitives, partial_channels=partial_channels,
+            edge_normalization=edge_normalization,
+        )
+        oracle = DartsOracle(
+            epochs=epochs, search_space=space, objective=objective, max_trials=max_trials,
+            seed=seed, max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        super().__init__(
+            oracle, space, num_classes=num_classes, epochs=epochs, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_min=learning_rate_min,
+            momentum=momentum, weight_decay=weight_decay, grad_clip=grad_clip,
+            final_epochs=final_epochs, final_batch_size=final_batch_size,
+            final_cells=final_cells, final_channels=final_channels,
+            final_learning_rate=final_learning_rate, final_weight_decay=final_weight_decay,
+            auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
+            cutout_length=cutout_length, jit_compile=jit_compile, seed=seed,
+            precision=precision, **kwargs,
+        )
 
     # ----- search -----
     def create_search(self, trial, data):

@@ -19,13 +19,20 @@ from the previous epoch's checkpoint, the search resumes at epoch granularity).
    writing the candidates' cross-entropies and accuracies to the trial directory.
 
 When the trial ends `EgnasOracle` regenerates the same population from the seed, scores it
-with the compound fitness and moves the mean `m` toward the better half, as evolution
-strategies do (the mathematics, pure numpy, and why not the paper's `alpha += step *
-softmax(z_best)`, which hardly moves alpha, are in `tuners/egnas/strategy.py`):
-`m <- m + v`, `v <- alpha_momentum * v + step * (sum_i w_i q_(i) - m)` over the scored
-mixtures `q_(i)` of the better half, then `alpha <- log(m)`. The better half of the population
-is kept in the search history; sigma follows the paper's intended schedule (`sigma_schedule`;
-the authors' script keeps it at 1.0 by a bug). After the last epoch a final trial trains the
+with the compound fitness and updates alpha by one of two rules (`update`):
+
+- `"paper"` (the default), the published update as the authors' code computes it
+  (`tuners/egnas/published.py`): the candidates are scored as `q_i = softmax(z_i / |z_i|)`
+  per edge, and the single best one is added, `v <- alpha_momentum * v + (1 - alpha_momentum)
+  * softmax(q_best)`, `alpha <- alpha + step * v`, accumulating over all generations;
+- `"es"`, the project's evolution strategy (`tuners/egnas/strategy.py`, `move_mean`): the
+  candidates are scored as `normalise_candidates(z_i)`, `m <- m + v`, `v <- alpha_momentum * v
+  + step * (sum_i w_i q_(i) - m)` over the scored mixtures `q_(i)` of the better half, then
+  `alpha <- log(m)`; it moves `softmax(alpha)` about 10x more a generation and forgets with
+  a time constant of about `1 / step` generations.
+
+The better half of the population is kept in the search history; sigma follows the paper's
+intended schedule (`sigma_schedule`; the authors' script keeps it at 1.0 by a bug). After the last epoch a final trial trains the
 derived genotype's `DartsEvalNetwork` from scratch, checkpointed, so `get_best_models` returns
 it.
 
@@ -53,7 +60,9 @@ from keras_nash.spaces.darts import (
     Genotype,
     check_alpha,
 )
+from keras_nash.tuners.egnas.published import paper_move
 from keras_nash.tuners.egnas.strategy import (
+    UPDATES,
     alpha_from_mixture,
     edge_softmax,
     mixture_spread,
@@ -65,7 +74,10 @@ from keras_nash.tuners.supernet.cells import cell_space
 from keras_nash.tuners.supernet.oracle import SupernetOracle
 
 KEY = "egnas/"
-STATE_VERSION = 2  # 2: the velocity is a move of the mixture softmax(alpha) (move_mean)
+STATE_VERSION = 3
+# 2: the velocity is a move of the mixture softmax(alpha) (move_mean);
+# 3: the state names its `update` (before 3: "es"); under "paper" the velocity is the
+#    accumulated softmax(q_best) (paper_move).
 
 EGNAS_PRIMITIVES = tuple(name for name in PRIMITIVES if name != "none")
 """The 7 DARTS operations without 'none', as the EG-NAS authors search them."""
@@ -85,7 +97,8 @@ class EgnasOracle(SupernetOracle):
     Trial values: "egnas/role" ("epoch" or "final"), "egnas/epoch", "egnas/parent" (the trial
     whose supernet checkpoint the epoch inherits), "egnas/alpha" (JSON `{"normal": [[...]],
     "reduce": [[...]]}`), "egnas/evolve" (bool: a generation runs this epoch), "egnas/sigma",
-    "egnas/population_seed", "egnas/population_size"; the final trial adds "egnas/genotype".
+    "egnas/population_seed", "egnas/population_size", "egnas/update"; the final trial adds
+    "egnas/genotype".
 
     Args:
         epochs: int, search epochs (warm-up included). Defaults to 50.
@@ -95,10 +108,15 @@ class EgnasOracle(SupernetOracle):
         sigma_min: float >= 0, see `sigma_schedule`. Defaults to 0.02.
         zeta: float >= 0, the cross-entropy's weight in the fitness. Defaults to 1.0.
         eta: float >= 0, the similarity's weight in the fitness. Defaults to 0.4.
-        step: float > 0, the learning rate of the mean's move toward the recombined better
-            half (`move_mean`; 1 is the textbook evolution strategy). Defaults to 0.1 (the
-            value of the authors' alpha step, whose update this replaces).
-        alpha_momentum: float in [0, 1), momentum of that move. Defaults to 0.0.
+        step: float > 0, under "paper" the authors' `step_size` (`alpha += step * v`); under
+            "es" the learning rate of the mean's move toward the recombined better half
+            (`move_mean`; 1 is the textbook evolution strategy). Defaults to 0.1 (the
+            authors' code).
+        alpha_momentum: float in [0, 1), momentum of that update (the authors'
+            `pop_momentum`). Defaults to 0.0 (the authors' code).
+        update: "paper" (the published single-best additive update, as the authors' code
+            computes it, `tuners/egnas/published.py`) or "es" (the project's evolution
+            strategy, `move_mean`). Defaults to "paper".
         search_space: a `DartsSpace`, the supernet's space (its `steps` and `primitives`
             shape alpha), without `edge_normalization` (EG-NAS evolves alpha only, as its
             authors' code). None: EG-NAS's default space (`EGNAS_SPACE`: `EGNAS_PRIMITIVES`,
@@ -130,6 +148,7 @@ class EgnasOracle(SupernetOracle):
         eta: float = 0.4,
         step: float = 0.1,
         alpha_momentum: float = 0.0,
+        update: str = "paper",
         search_space=None,
         initial_alpha=None,
         objective="val_accuracy",
@@ -159,6 +178,12 @@ class EgnasOracle(SupernetOracle):
         self.eta = check_float("eta", eta, 0)
         self.step = check_float("step", step, 0, exclusive=True)
         self.alpha_momentum = check_fraction("alpha_momentum", alpha_momentum)
+        if update not in UPDATES:
+            raise ValueError(
+                f"`update` must be one of {UPDATES} (the published update or the project's "
+                f"evolution strategy). Received: update={update!r}"
+            )
+        self.update = update
         if initial_alpha is None:
             alpha = self.space.initial_alpha(np.random.default_rng(self.seed))
         else:
@@ -204,6 +229,7 @@ class EgnasOracle(SupernetOracle):
             self.key("sigma"): float(self.sigma),
             self.key("population_seed"): self.population_seed(self.epoch),
             self.key("population_size"): self.population_size,
+            self.key("update"): self.update,
         }
 
     def final_values(self):
@@ -213,13 +239,13 @@ class EgnasOracle(SupernetOracle):
         }
 
     def evolve(self, cross_entropy, accuracy, reference_accuracy, sigma, seed) -> dict:
-        """Score one evaluated population and move the mean `softmax(alpha)` toward its best.
+        """Score one evaluated population and update alpha from its best.
 
-        Regenerates the population's mixtures (`score_generation`: the same `z` and
-        `normalise_candidates` the tuner evaluated), ranks them by the compound fitness and
-        moves the mixture toward the weighted better half (`move_mean`, learning rate `step`,
-        momentum `alpha_momentum`); alpha becomes `log` of the new mixture, centred per edge.
-        Why not the paper's `alpha += step * softmax(z_best)`: see `egnas/strategy.py`.
+        Regenerates the population's mixtures (`score_generation`: the same `z` and mixtures
+        the tuner evaluated) and ranks them by the compound fitness. "paper": adds the best
+        candidate's `softmax(q_best)` to alpha (`paper_move`, step `step`, momentum
+        `alpha_momentum`). "es": moves the mixture toward the weighted better half
+        (`move_mean`); alpha becomes `log` of the new mixture, centred per edge.
 
         Args:
             cross_entropy: sequence of `population_size` floats, each candidate's L1.
@@ -229,24 +255,34 @@ class EgnasOracle(SupernetOracle):
             seed: int, the generation's seed.
 
         Returns:
-            A JSON-ready dict: the best candidate's index and fitness terms, the better half
-            of the population (`elite`, best first, with recombination weights), the mean
-            move `shift` (`|m' - m|` averaged over entries) and `spread` (`mixture_spread`).
+            A JSON-ready dict: the update, the best candidate's index and fitness terms, the
+            better half of the population (`elite`, best first, with their weights in the
+            update), the mixture's move `shift` (`|m' - m|` averaged over entries) and
+            `spread` (`mixture_spread`).
         """
         mixtures, elite = score_generation(
             self.alpha, sigma, seed, self.population_size, cross_entropy, accuracy,
-            reference_accuracy, self.zeta, self.eta,
+            reference_accuracy, self.zeta, self.eta, update=self.update,
         )
-        mean, self.velocity = move_mean(
-            edge_softmax(self.alpha), self.velocity, mixtures[[e["index"] for e in elite]],
-            [e["weight"] for e in elite], self.step, self.alpha_momentum,
-        )
-        self.alpha = alpha_from_mixture(mean)
+        before = edge_softmax(self.alpha)
+        if self.update == "paper":
+            self.alpha, self.velocity = paper_move(
+                self.alpha, self.velocity, mixtures[elite[0]["index"]], self.step,
+                self.alpha_momentum,
+            )
+        else:
+            mean, self.velocity = move_mean(
+                before, self.velocity, mixtures[[e["index"] for e in elite]],
+                [e["weight"] for e in elite], self.step, self.alpha_momentum,
+            )
+            self.alpha = alpha_from_mixture(mean)
         self.generation += 1
         return {
-            "generation": self.generation, "sigma": float(sigma), "population_seed": int(seed),
-            "reference_accuracy": float(reference_accuracy), "best": elite[0], "elite": elite,
-            "shift": float(np.abs(self.velocity).mean()), "spread": mixture_spread(self.alpha),
+            "generation": self.generation, "update": self.update, "sigma": float(sigma),
+            "population_seed": int(seed), "reference_accuracy": float(reference_accuracy),
+            "best": elite[0], "elite": elite,
+            "shift": float(np.abs(edge_softmax(self.alpha) - before).mean()),
+            "spread": mixture_spread(self.alpha),
         }
 
     def update_policy(self, trial, result):
@@ -283,6 +319,7 @@ class EgnasOracle(SupernetOracle):
             "eta": self.eta,
             "step": self.step,
             "alpha_momentum": self.alpha_momentum,
+            "update": self.update,
             "alpha": self.alpha.tolist(),
             "velocity": self.velocity.tolist(),
             "sigma": self.sigma,
@@ -291,12 +328,21 @@ class EgnasOracle(SupernetOracle):
         }
 
     def set_policy_state(self, egnas):
+        version = egnas.get("version", 1)
+        saved = egnas.get("update", "es") if version >= 3 else "es"  # before 3: only "es"
+        if saved != self.update:
+            raise ValueError(
+                f"This EG-NAS search ran with update={saved!r} (state version {version}); it "
+                f"cannot go on with update={self.update!r}. Pass update={saved!r} to resume it, "
+                "or start a new search (another `project_name`, or `overwrite=True`). "
+                f"Received: update={self.update!r}"
+            )
         self.space = DartsSpace.from_dict(egnas["space"])
         for name in ("warmup_epochs", "population_size", "sigma_initial", "sigma_min", "zeta",
                      "eta", "step", "alpha_momentum", "sigma", "generation"):
             setattr(self, name, egnas.get(name, getattr(self, name)))
         self.alpha = self._check_alpha(egnas["alpha"], "alpha")
         # Before version 2 the velocity was a step of the logits, now one of the mixture.
-        velocity = egnas.get("velocity") if egnas.get("version", 1) >= 2 else None
+        velocity = egnas.get("velocity") if version >= 2 else None
         self.velocity = np.asarray(velocity or np.zeros_like(self.alpha), "float64")
         self.history = egnas.get("history", [])

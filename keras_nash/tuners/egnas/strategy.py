@@ -2,45 +2,49 @@
 
 The pieces `EgnasOracle` composes into one generation: the sigma schedule, sampling the
 population around the current mixture `m = softmax(alpha)`, turning candidates into mixtures
-`q_i = normalise_candidates(z_i)`, the similarity term and the compound fitness (lower is
-better)
+(`population_candidates`), the similarity term and the compound fitness (lower is better)
 
     f_i = zeta * L1_i + eta * L2_i   if acc_i >= acc(m) on the same minibatch,
     f_i = zeta * L1_i - eta * L2_i   otherwise,
 
 with L1 the candidate's cross-entropy and L2 = (cos(m, q_i) + 1) / 2 (`cosine_term`, the mean
-over edges of the per-edge cosine, as the authors' code computes it), and the update of the
-search distribution's mean (`move_mean`).
+over edges of the per-edge cosine, as the authors' code computes it), and the update of alpha,
+one of two (`UPDATES`):
 
-Why the update is not the paper's `alpha <- alpha + step * softmax(z_best)`: `z_best` lies
-within about `sigma` of `m`, so `softmax(z_best)` is uniform up to `O(sigma / n_ops)` and adding
-it to the logits moves `softmax(alpha)` by `O(step * sigma / n_ops**2)` a generation. At the
-intended `sigma = 1/16`, `step = 0.1` and 7 operations the per-edge spread (`max - min`) of that
-move is 3.4e-4 (averaged over 200 populations), and `mixture_spread(alpha)` stays near 1e-3
-after 5 generations. No normalisation of `z` changes the order of magnitude: the authors'
-per-edge L2 normalisation `softmax(z / |z|)` gives 8.5e-4 (`sqrt(n_ops)` more), their second
-softmax of it (the update in their code) 1.2e-4, and whatever is added, the logits move by less
-than `step` a generation. So the mean moves the way evolution strategies move it, in the space
-the candidates are sampled in (a (mu/mu_w, lambda)-ES, Hansen's CMA-ES tutorial, 2016, with
-learning rate `c_m = step`):
+- `"paper"`, the published update as the authors' code computes it (`tuners/egnas/published.py`):
+  candidates `q_i = softmax(z_i / |z_i|)` per edge, the single best one added to alpha,
+  `alpha += step * softmax(q_best)`, accumulating over all generations;
+- `"es"`, the project's evolution strategy (`move_mean`), described below.
+
+Why `"es"`: `z_best` lies within about `sigma` of `m`, so the published update moves
+`softmax(alpha)` by `O(step * sigma / n_ops**2)` a generation. At `sigma = 1/16`, `step = 0.1`
+and 7 operations the per-edge spread (`max - min`) of that move is 3.4e-4 (averaged over 200
+populations); the authors' per-edge normalisation `softmax(z / |z|)` gives 8.5e-4, their second
+softmax of it (the update in their code) 1.2e-4. The supernet's weights then train on a
+near-uniform mixture for the whole search (the published regime). `"es"` moves the mean the
+way evolution strategies move it, in the space the candidates are sampled in (a
+(mu/mu_w, lambda)-ES, Hansen's CMA-ES tutorial, 2016, with learning rate `c_m = step`):
 
     m' = P(m + v'),   v' = momentum * v + step * (sum_i w_i q_(i) - m),
 
-where `q_(1), ..., q_(mu)` are the mixtures of the better half of the population, best first,
-exactly the mixtures that were scored; `w_i` the log-rank weights (`recombination_weights`);
-`P` clips each entry at a floor and renormalises each edge; and `alpha' = log(m')` (centred per
-edge), so `softmax(alpha') = m'` and the next population is sampled around it. This moves
+where `q_(1), ..., q_(mu)` are the mixtures of the better half of the population, best first
+(`normalise_candidates`: clipped at 0, divided by the edge's sum), exactly the mixtures that
+were scored; `w_i` the log-rank weights (`recombination_weights`); `P` clips each entry at a
+floor and renormalises each edge; and `alpha' = log(m')` (centred per edge). This moves
 `softmax(alpha)` by `O(step * sigma)` a generation: 4.6e-3 in the setting above even when the
-ranking is pure noise (`n_ops**2 / sqrt(mu_eff)`, about 13 times the paper's update), more when
-successive generations agree. `momentum = 0` with `step = 1` is the textbook ES; `step` keeps
-the authors' default 0.1, now as the mean's learning rate (an average over about 10 noisy
-generations, each scored on one minibatch). Kept from before: one population per
-generation from one seeded sampler (the authors' script builds three CMA states, each with
-seed 1, for one generation each) and the decaying sigma (`sigma_schedule`).
+ranking is pure noise, more when successive generations agree, and forgets with a time
+constant of about `1 / step` generations. Both updates: one population per generation from one
+seeded sampler (the authors' script builds three CMA states, each with seed 1, for one
+generation each: identical populations) and the decaying sigma (`sigma_schedule`).
 Each piece is a pure function, tested on its own; `score_generation` composes them.
 """
 
 import numpy as np
+
+from keras_nash.tuners.egnas.published import paper_candidates, paper_mean, paper_order
+
+UPDATES = ("paper", "es")
+"""EG-NAS's alpha updates: the published one ("paper") and the project's evolution strategy."""
 
 def sigma_schedule(epoch: int, sigma_initial: float = 1.0, sigma_min: float = 0.02) -> float:
     """The step size of the generation in search epoch `epoch`: `max(sigma_initial / (epoch + 1), sigma_min)`.
@@ -195,14 +199,48 @@ def sample_population(mean, sigma: float, population_size: int, seed: int) -> np
     return mean + float(sigma) * rng.standard_normal((int(population_size),) + mean.shape)
 
 
+def population_candidates(alpha, sigma: float, seed: int, population_size: int,
+                          update: str = "es"):
+    """A generation's raw candidates and the mixtures the supernet is scored with.
+
+    `"es"`: `z ~ N(softmax(alpha), sigma^2 I)`, mixtures `normalise_candidates(z)`;
+    `"paper"`: `z ~ N(paper_mean(softmax(alpha), seed), sigma^2 I)`, mixtures
+    `paper_candidates(z)` (`softmax(z / |z|)` per edge), as the authors' code.
+    The tuner (to evaluate) and the oracle (to score) both call this with the same arguments.
+
+    Args:
+        alpha: array `(2, n_edges, n_ops)`, the current architecture weights.
+        sigma, seed, population_size: the generation's sampling (see `sample_population`).
+        update: one of `UPDATES`. Defaults to "es".
+
+    Returns:
+        `(z, mixtures)`, two arrays `(population_size,) + alpha.shape`.
+
+    Example:
+
+    >>> z, q = population_candidates(np.zeros((2, 3, 4)), 0.5, 1, 6, "paper")
+    >>> z.shape, bool(np.allclose(q.sum(-1), 1.0))
+    ((6, 2, 3, 4), True)
+    """
+    if update not in UPDATES:
+        raise ValueError(f"`update` must be one of {UPDATES}. Received: update={update!r}")
+    mean = edge_softmax(alpha)
+    if update == "paper":
+        z = sample_population(paper_mean(mean, seed), sigma, population_size, seed)
+        return z, paper_candidates(z)
+    z = sample_population(mean, sigma, population_size, seed)
+    return z, normalise_candidates(z)
+
+
 def score_generation(alpha, sigma, seed, population_size, cross_entropy, accuracy,
-                     reference_accuracy, zeta=1.0, eta=0.4):
+                     reference_accuracy, zeta=1.0, eta=0.4, update="es"):
     """Score one evaluated generation: regenerate its population, rank it by fitness.
 
-    Regenerates the raw candidates `z = sample_population(softmax(alpha), sigma, ..., seed)`
-    (what the tuner evaluated), their mixtures (`normalise_candidates`, what the tuner fed the
-    supernet), the similarity (`cosine_term`) and the compound fitness, and ranks the
-    candidates, best first. Candidates whose fitness is not finite rank last.
+    Regenerates the raw candidates `z` and their mixtures (`population_candidates`, what the
+    tuner fed the supernet), the similarity (`cosine_term` of `softmax(alpha)` and the
+    mixtures, or of `softmax(alpha)` and `z` under "paper", as the authors' code) and the
+    compound fitness, and ranks the candidates, best first (under "paper" the last of equal
+    fitness first, as the authors' `<=`). Candidates whose fitness is not finite rank last.
 
     Args:
         alpha: array `(2, n_edges, n_ops)`, the current architecture weights.
@@ -210,12 +248,14 @@ def score_generation(alpha, sigma, seed, population_size, cross_entropy, accurac
         cross_entropy, accuracy: sequences of `population_size` floats measured per candidate.
         reference_accuracy: float, the current alpha's accuracy on the same minibatch.
         zeta, eta: the fitness weights (see `compound_fitness`).
+        update: one of `UPDATES`. Defaults to "es".
 
     Returns:
         `(mixtures, elite)`: the scored mixtures `(population_size, 2, n_edges, n_ops)`, and
         the better half of the population as JSON-ready records (`index`, `fitness`,
-        `cross_entropy`, `similarity`, `accuracy`, and `weight`, its recombination weight in
-        `move_mean`), best first.
+        `cross_entropy`, `similarity`, `accuracy`, and `weight`, its weight in the update:
+        the recombination weight in `move_mean`, or 1 for the best and 0 for the others under
+        "paper"), best first.
 
     Example:
 
@@ -232,14 +272,21 @@ def score_generation(alpha, sigma, seed, population_size, cross_entropy, accurac
                 f"`{name}` must hold one value per candidate ({population_size}). "
                 f"Received: {name}.shape={values.shape}"
             )
+    z, mixtures = population_candidates(alpha, sigma, seed, population_size, update)
     mean = edge_softmax(alpha)
-    mixtures = normalise_candidates(sample_population(mean, sigma, population_size, seed))
-    similarity = cosine_term(mean, mixtures)
+    # "paper": the cosine against z, as the authors' (against z / |z|: the same cosine).
+    similarity = cosine_term(mean, z if update == "paper" else mixtures)
     fitness = compound_fitness(cross_entropy, similarity, accuracy, reference_accuracy, zeta, eta)
     fitness = np.where(np.isfinite(fitness), fitness, np.inf)
-    order = np.argsort(fitness, kind="stable")[: max(1, population_size // 2)]
-    weights = recombination_weights(len(order)) * np.isfinite(fitness[order])
-    weights = weights / weights.sum() if weights.sum() > 0 else weights
+    half = max(1, population_size // 2)
+    if update == "paper":  # the single best (the last on a tie) moves alpha
+        order = paper_order(fitness)[:half]
+        weights = np.zeros(len(order))
+        weights[0] = 1.0
+    else:
+        order = np.argsort(fitness, kind="stable")[:half]
+        weights = recombination_weights(len(order)) * np.isfinite(fitness[order])
+        weights = weights / weights.sum() if weights.sum() > 0 else weights
     elite = [
         {
             "index": int(i),

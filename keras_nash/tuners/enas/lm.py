@@ -129,7 +129,7 @@ def summed_loss_sgd(learning_rate, weight_decay, grad_clip, bptt: int) -> dict:
     """`CoupledSGD` arguments (no momentum) that step as SGD on the loss summed over `bptt`
     time steps does, when the gradients are those of the per-token mean loss (the authors'
     learning rate and clip are for the summed loss; `weight_decay` is the coupled L2 of that
-    summed loss, twice the authors' `l2_reg`, see `tuners/enas/settings.py`)."""
+    summed loss, twice the authors' `l2_reg`, see `tuners/enas/presets.py`)."""
     return dict(learning_rate=learning_rate * bptt, weight_decay=(weight_decay / bptt) or None,
                 global_clipnorm=grad_clip / bptt)
 

@@ -6,6 +6,37 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from keras_nash.checks import check_finite_examples
+
+# What a trial's logs hold besides the compiled metrics (their `val_` forms too, except these).
+_EXTRA_LOGS = ("params", "preservation_error", "training_mode_difference", "trial_seconds", "fit_seconds")
+
+
+def check_seed_architecture(arch) -> None:
+    """A ValueError unless the seed network has one image input and one output (NASH's
+    morphisms and its data checks assume a single-input, single-output classifier)."""
+    inputs, outputs = arch.inputs, arch.outputs
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ValueError(
+            "`seed_model` must have one input (images) and one output (class scores): NASH "
+            "morphs single-input, single-output classifiers. Received: a network with "
+            f"{len(inputs)} inputs ({', '.join(inputs)}) and {len(outputs)} outputs "
+            f"({', '.join(outputs)}). Merge the inputs into one tensor, or keep one output head."
+        )
+
+
+def check_objective(objective, metrics) -> None:
+    """A ValueError unless a NASH trial's logs hold the objective: `loss`, a compiled metric or
+    one of the extra values NASH records, in its training or `val_` form."""
+    names = ["loss"] + [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in metrics]
+    computable = names + [f"val_{n}" for n in names] + list(_EXTRA_LOGS)
+    for single in getattr(objective, "objectives", None) or [objective]:
+        if single.name not in computable:
+            raise ValueError(
+                f"`objective` must be a value the trials record: one of {computable}. Received: "
+                f"objective={single.name!r}. Add its metric to `metrics`, or choose another objective."
+            )
+
 
 def first_batch(data):
     """(x, y) of the first batch of a tf.data dataset or of (x, y) arrays."""
@@ -31,10 +62,23 @@ def check_search_data(arch, fit_args, fit_kwargs, objective):
             raise ValueError("`search` got `x` without `y`; pass labels or a tf.data dataset of (x, y).")
         train = (np.asarray(train), np.asarray(y))
     validation = fit_kwargs.get("validation_data")
-    if validation is None and objective.name.startswith("val_"):
+    if validation is None:
         raise ValueError(
-            f"The objective {objective.name!r} needs `validation_data`: NASH selects children on a held-out split."
+            "NASH needs `validation_data` in `search()`, whatever the objective "
+            f"(objective={objective.name!r}): each child's function is checked against its "
+            "parent's on validation batches, and the paper selects children on a held-out split. "
+            "Received: validation_data=None; pass validation_data=(x_val, y_val) or a dataset."
         )
+    if isinstance(validation, (tuple, list)) and len(validation) != 2:
+        raise ValueError(
+            "`validation_data` must be `(x_val, y_val)` or a tf.data dataset of (x, y) batches. "
+            f"Received: a {type(validation).__name__} of {len(validation)} items"
+        )
+    if isinstance(validation, (tuple, list)):
+        validation = (np.asarray(validation[0]), np.asarray(validation[1]))
+    for name, data in (("x", train), ("validation_data", validation)):
+        if not isinstance(data, tf.data.Dataset):
+            check_finite_examples(name if name == "x" else "validation_data[0]", data[0])
     for name, data in (("training data", train), ("validation_data", validation)):
         if data is None:
             continue

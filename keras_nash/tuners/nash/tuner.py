@@ -44,19 +44,21 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from keras_nash import files, graph, internals, morphisms, schedules
+from keras_nash import files, graph, identity, internals, morphisms, progress, schedules
 from keras_nash import precision as precisions
 from keras_nash.graph import Architecture
 from keras_nash.logs import logger
 from keras_nash.optimizers import CoupledSGD
-from keras_nash.tuners.arguments import oracle_arguments
 from keras_nash.tuners.nash.data import (
     batch_spec,
+    check_objective,
     check_search_data,
+    check_seed_architecture,
     steps_per_epoch,
     training_batches,
     validation_batches,
 )
+from keras_nash.tuners.nash.budget import static_cost
 from keras_nash.tuners.nash.oracle import NashOracle, describe
 
 _KEY = "nash/"
@@ -89,7 +91,8 @@ class _ArchitectureHyperModel(keras_tuner.HyperModel):
         )
 
 
-class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
+class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.RaiseOnFailedSearch,
+                internals.AtomicTunerFile, keras_tuner.Tuner):
     """NASH as a drop-in keras-tuner tuner.
 
     Args:
@@ -115,14 +118,20 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             it). None: the global policy now. Defaults to None.
         jit_compile: bool, train each network with XLA (Keras's `jit_compile`; each child is a
             new network, so XLA compiles once per child). Defaults to False.
-        seed: int, the random seed of the search. Defaults to a random one.
-        **kwargs: the hill climb's arguments, passed to `NashOracle` (`n_steps`,
-            `n_neighbors`, `n_morphisms`, `epochs_per_neighbor`, `final_epochs`,
-            `pretrain_epochs`, `morphism_probabilities`, `kernel_sizes`, `widening_factors`,
-            `skip_modes`, `time_budget`, `max_retries_per_trial`,
-            `max_consecutive_failed_trials`, with its defaults), and `keras_tuner.Tuner`
-            arguments: `directory`, `project_name`, `overwrite`, `distribution_strategy`,
-            `executions_per_trial`, `logger`, `tuner_id`.
+        n_steps, n_neighbors, n_morphisms, epochs_per_neighbor, final_epochs,
+            pretrain_epochs, morphism_probabilities, kernel_sizes, widening_factors,
+            skip_modes, time_budget, final_share, cost, pareto, max_cost_growth,
+            max_consecutive_failed_trials: the hill climb's arguments, passed to `NashOracle`
+            (see there; the defaults are the paper's, `keras_nash.tuners.nash.presets.PAPER`).
+            `n_steps=None` climbs until `time_budget` stops it, `final_share` of the budget
+            kept for the final training; `cost` ("params", "flops" or "seconds") is recorded
+            for every trial as its metric `cost`; `pareto=True` is LEMONADE's multi-objective
+            climb over the front of (objective, cost) (`get_pareto_front`); `max_cost_growth`
+            bounds a child's cost over its parent's.
+        seed: int, the random seed of the search (0 included). Defaults to a random one.
+        max_retries_per_trial: int, keras-tuner's retries of a failed trial. Defaults to 0.
+        **kwargs: `keras_tuner.Tuner` arguments: `directory`, `project_name`, `overwrite`,
+            `distribution_strategy`, `executions_per_trial`, `logger`, `tuner_id`.
 
     Example:
 
@@ -133,6 +142,9 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
     best = tuner.get_best_models(1)[0]
     ```
     """
+
+    step_label = "hill-climbing step (0: seed pre-training)"
+    """What a trial record's `step` counts (the search plot's axis)."""
 
     def __init__(
         self,
@@ -147,7 +159,24 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         preservation_tolerance=None,
         precision=None,
         jit_compile=False,
+        n_steps=5,
+        n_neighbors=8,
+        n_morphisms=5,
+        epochs_per_neighbor=17,
+        final_epochs=100,
+        pretrain_epochs=20,
+        morphism_probabilities=None,
+        kernel_sizes=(3, 5),
+        widening_factors=(2, 4),
+        skip_modes=("add", "concat"),
+        time_budget=None,
+        final_share=0.25,
+        cost="params",
+        pareto=False,
+        max_cost_growth=None,
         seed=None,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=None,
         **kwargs,
     ):
         if isinstance(seed_model, keras.Model):
@@ -159,12 +188,31 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
                 "`seed_model` must be a Keras functional model or an Architecture. "
                 f"Received: {type(seed_model).__name__}"
             )
+        check_seed_architecture(seed_architecture)
         schedules.cosine_annealing(lr_start, lr_end, 1)  # checks the learning rates
         if preservation_tolerance is not None and not preservation_tolerance >= 0:
             raise ValueError(f"`preservation_tolerance` must be >= 0 or None. Received: preservation_tolerance={preservation_tolerance}")
         oracle = NashOracle(
-            seed_architecture, objective=objective, seed=seed,
-            **oracle_arguments(NashOracle, kwargs),
+            seed_architecture,
+            objective=objective,
+            n_steps=n_steps,
+            n_neighbors=n_neighbors,
+            n_morphisms=n_morphisms,
+            epochs_per_neighbor=epochs_per_neighbor,
+            final_epochs=final_epochs,
+            pretrain_epochs=pretrain_epochs,
+            morphism_probabilities=morphism_probabilities,
+            kernel_sizes=kernel_sizes,
+            widening_factors=widening_factors,
+            skip_modes=skip_modes,
+            time_budget=time_budget,
+            final_share=final_share,
+            cost=cost,
+            pareto=pareto,
+            max_cost_growth=max_cost_growth,
+            seed=seed,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         self.seed_architecture = seed_architecture
         self.lr_start, self.lr_end = float(lr_start), float(lr_end)
@@ -186,6 +234,7 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         The data is checked against the seed network before any training: input shape, label
         range, non-empty training and validation sets.
         """
+        check_objective(self.oracle.objective, self.hypermodel.metrics)
         check_search_data(self.seed_architecture, fit_args, fit_kwargs, self.oracle.objective)
         fit_kwargs.pop("epochs", None)  # each trial's epochs come from the oracle
         return super().search(*fit_args, **fit_kwargs)
@@ -202,6 +251,9 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         keras.utils.set_random_seed((values[_KEY + "seed"] * 1000003 + int(trial.trial_id)) % (2**31 - 1))
         model = internals.try_build(self, trial.hyperparameters)
         extra = {"params": float(model.count_params())}
+        cost = values.get(_KEY + "cost", "params")
+        if cost != "seconds":  # measured after training, below
+            extra["cost"] = static_cost(Architecture.from_json(values[_KEY + "arch"]), cost)
         if values[_KEY + "parent"]:
             extra["preservation_error"], extra["training_mode_difference"] = self._inherit(model, values, args, kwargs)
         epochs = int(values[_KEY + "epochs"])
@@ -212,7 +264,8 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         # keras-tuner's `SaveBestEpoch` would write the weights at every improving epoch; the
         # checkpoint NASH keeps is the end of the cycle, written once below.
         callbacks = [c for c in kwargs.pop("callbacks", []) if not isinstance(c, internals.SaveBestEpoch)]
-        callbacks = [_ConstantLogs(extra), keras.callbacks.TerminateOnNaN()] + callbacks
+        clock = _EpochClock()
+        callbacks = [_ConstantLogs(extra), keras.callbacks.TerminateOnNaN(), clock] + callbacks
         kwargs.pop("epochs", None)
         if isinstance(args[0] if args else kwargs.get("x"), tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
@@ -220,15 +273,26 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         history = model.fit(*args, epochs=epochs, callbacks=callbacks, **kwargs)
         fit_seconds = time.perf_counter() - fit_start
         losses = history.history.get("loss", [])
-        if len(losses) < epochs or not np.all(np.isfinite(losses)):
+        if not np.all(np.isfinite(losses)):  # TerminateOnNaN stopped it, or the last epoch's loss
             raise keras_tuner.errors.FailedTrialError(
                 f"Trial {trial.trial_id}: the loss became NaN or infinite (losses {losses}); the child is dropped."
             )
+        if not losses:
+            raise keras_tuner.errors.FailedTrialError(
+                f"Trial {trial.trial_id}: a callback stopped the training before its first epoch ended "
+                "(`model.stop_training`); there is no score to keep."
+            )
+        if len(losses) < epochs:  # a callback (EarlyStopping, a deadline) stopped it: scored as it stands
+            logger.info("NASH trial %s: a callback stopped the training after %d of %d epochs; the "
+                        "network is scored and kept as it stands.", trial.trial_id, len(losses), epochs)
         # The paper scores and inherits the network at the end of its cycle (`run_trial`), so
         # that is what the checkpoint holds.
         files.replace_atomically(internals.checkpoint_path(self, trial.trial_id), model.save_weights)
         history.history["trial_seconds"] = [time.perf_counter() - start] * len(losses)
         history.history["fit_seconds"] = [fit_seconds] * len(losses)
+        history.history["epoch_seconds"] = [clock.epoch_seconds(fit_start, fit_seconds, epochs)] * len(losses)
+        if cost == "seconds":
+            history.history["cost"] = history.history["epoch_seconds"]
         self._log(trial, model, history)
         return history
 
@@ -287,9 +351,60 @@ class NashTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         _load_weights(model, internals.checkpoint_path(self, trial.trial_id))
         return model
 
+    def get_pareto_front(self) -> list:
+        """The Pareto front of (objective, `cost`) over every network trained so far, cheapest
+        first, as `(trial, model)` pairs (each model with its end-of-cycle weights). A network
+        is on it when no other is as good on both and better on one. Its trials' metric `cost`
+        holds each one's cost."""
+        return [(trial, self.load_model(trial)) for trial in self.oracle.pareto_front()]
+
+    def budget_report(self) -> dict:
+        """Where the search's time went (`NashOracle.budget_report`): pre-training, each
+        step's trainings, the final training, the trials' and the search's own overhead."""
+        return self.oracle.budget_report()
+
     def get_best_architectures(self, num_trials=1) -> list:
         """The `Architecture`s of the best trials."""
         return [self.oracle.architecture(t.trial_id) for t in self.oracle.get_best_trials(num_trials) if _KEY + "arch" in t.hyperparameters.values]
+
+    def get_best_architecture(self) -> Architecture:
+        """The best trial's `Architecture` (the final network's, once it is trained)."""
+        return self.get_best_architectures(1)[0]
+
+    def trial_records(self) -> list:
+        """One dict per trial, in trial order: step, role, parent, morphisms, status, score,
+        parameters, preservation error and seconds (the command line's summary lists them)."""
+        records = []
+        for trial_id in sorted(self.oracle.trials):
+            trial = self.oracle.trials[trial_id]
+            values = trial.hyperparameters.values
+            records.append({
+                "trial_id": trial_id,
+                "step": values[_KEY + "step"],
+                "role": values[_KEY + "role"],
+                "parent": values[_KEY + "parent"] or None,
+                "morphisms": values[_KEY + "morphs"],
+                "status": trial.status,
+                "score": trial.score,
+                "params": self.oracle.architecture(trial_id).count_params(),
+                "preservation_error": internals.last_metric(trial, "preservation_error"),
+                "seconds": internals.last_metric(trial, "trial_seconds"),
+                "cost": internals.last_metric(trial, "cost"),
+            })
+        return records
+
+    def search_summary(self) -> dict:
+        """The search's outcome as JSON-ready data: its trials (`trial_records`), the best
+        trial and its architecture, the trials of the Pareto front of (objective, `cost`)
+        and where the time went (`budget_report`)."""
+        return {
+            "trials": self.trial_records(),
+            "best_trial": self.oracle.get_best_trials(1)[0].trial_id,
+            "architecture": json.loads(self.get_best_architecture().to_json()),
+            "cost": self.oracle.cost,
+            "pareto_front": [t.trial_id for t in self.oracle.pareto_front()],
+            "budget": self.budget_report(),
+        }
 
     def step_best_trials(self) -> list:
         """The incumbent trial id after each hill-climbing step (the final trial last, if any)."""
@@ -335,6 +450,24 @@ class _ConstantLogs(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs.update(self.values)
+
+
+class _EpochClock(keras.callbacks.Callback):
+    """When each epoch ended, for the seconds an epoch takes once the network is traced."""
+
+    def __init__(self):
+        super().__init__()
+        self.ends = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.ends.append(time.perf_counter())
+
+    def epoch_seconds(self, start, fit_seconds, epochs):
+        """The mean seconds of the epochs after the first (which traces the network), or the
+        whole fit over its epochs when there is one."""
+        if len(self.ends) >= 2:
+            return (self.ends[-1] - self.ends[0]) / (len(self.ends) - 1)
+        return fit_seconds / max(1, epochs)
 
 
 def _load_weights(model, path):

@@ -19,7 +19,6 @@ from keras_nash.spaces.darts import (
     DropPathSchedule,
     Genotype,
 )
-from keras_nash.tuners.arguments import oracle_arguments
 from keras_nash.tuners.supernet.loop import EpochLoop, compile_step
 from keras_nash.tuners.supernet.tuner import SupernetTuner
 
@@ -43,94 +42,58 @@ def cell_space(search_space, defaults: dict, **arguments) -> DartsSpace:
 class CellSearch(SupernetTuner):
     """The base of the DARTS-cell tuners: shared arguments, weight optimiser, validation, final.
 
-    A subclass names its oracle (`oracle_class`, built from the same keyword arguments) and
-    its own defaults (`cell_search_defaults`), and adds the search step; the final trial's
-    `<prefix>genotype` value names the genotype to train. The oracle is built from the
-    tuner's keyword arguments, as keras-tuner's `Hyperband` builds its own. Labels are integer
-    class ids; the loss is sparse categorical cross-entropy on logits.
+    A subclass builds its oracle and its space from its own signature (which lists every
+    argument, as keras-tuner's `Hyperband` does) and adds the search step; the final trial's
+    `<prefix>genotype` value names the genotype to train. Labels are integer class ids; the
+    loss is sparse categorical cross-entropy on logits.
 
-    Args:
-        num_classes: int >= 2, the number of classes. Defaults to 10.
-        epochs: int >= 1, search epochs. Defaults to 50.
-        objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
-        seed: int or None.
-        max_trials: int or None. Defaults to None (stop after the final trial).
-        search_space: a `DartsSpace`, instead of the seven space arguments below.
-        cells, channels, steps, multiplier, primitives, partial_channels,
-        edge_normalization: the supernet's space (`DartsSpace`'s arguments;
-            `partial_channels` is PC-DARTS's `k`, 1 = plain DARTS; `edge_normalization` adds
-            PC-DARTS's betas, DARTS only). None: the tuner's default, else `DartsSpace`'s.
-        batch_size: int, the batch size of array inputs. None: the tuner's default (DARTS's
-            64).
+    Args (given by the subclass, each with its paper's default):
+        oracle: the subclass's `SupernetOracle`.
+        space: the supernet's `DartsSpace` (`cell_space`).
+        num_classes: int >= 2, the number of classes.
+        epochs: int >= 1, search epochs.
+        batch_size: int, the batch size of array inputs.
         learning_rate, learning_rate_min: float, the weights' SGD learning rate, annealed
-            by a cosine per epoch from the first to the second. None: the tuner's defaults
-            (DARTS's 0.025 and 0.001).
-        momentum: float in [0, 1], SGD momentum (search and final training). Defaults to 0.9.
+            by a cosine per epoch from the first to the second.
+        momentum: float in [0, 1], SGD momentum (search and final training).
         weight_decay: float >= 0, coupled L2 on the supernet's weights, added to the clipped
-            gradient (`keras_nash.optimizers`). Defaults to 3e-4.
-        grad_clip: float > 0, gradients' global-norm clip. Defaults to 5.0.
-        final_epochs: int >= 1, epochs of the final network's training. None: the tuner's
-            default (DARTS's paper: 600).
-        final_cells: int >= 3, cells of the final network (paper: 20).
-        final_channels: int, its initial channels (paper: 36).
+            gradient (`keras_nash.optimizers`).
+        grad_clip: float > 0, gradients' global-norm clip.
+        final_epochs: int >= 1, epochs of the final network's training.
+        final_batch_size: int >= 1 or None, the batch size of the final training, whether its
+            data is the search's or `search(final_fit=...)`'s (a dataset is rebatched; see
+            `SupernetTuner`).
+        final_cells: int >= 3, cells of the final network.
+        final_channels: int, its initial channels.
         final_learning_rate: float > 0, SGD learning rate of the final training, cosine
-            to 0 over `final_epochs` (paper: 0.025).
-        final_weight_decay: float >= 0, the final training's coupled L2 (paper: 3e-4).
-        auxiliary_weight: float >= 0, the auxiliary head's loss weight (paper: 0.4).
+            to 0 over `final_epochs`.
+        final_weight_decay: float >= 0, the final training's coupled L2.
+        auxiliary_weight: float >= 0, the auxiliary head's loss weight.
         drop_path_prob: float in [0, 1], drop-path probability, raised linearly over the
-            final training. None: the tuner's default (DARTS's paper: 0.2).
+            final training.
         cutout_length: int >= 0, side of the square hole `Cutout` cuts from each training
-            image of the final training; 0 for none (paper: 16, DARTS's `--cutout`).
+            image of the final training; 0 for none.
         jit_compile: bool, compile the steps with XLA; every training batch and every
             validation batch of the policy then holds `batch_size` examples, so each step
             compiles once (`SearchData.full_batches`: each epoch's last partial training batch
-            is dropped). Defaults to False.
-        **kwargs: the oracle's own arguments (those `oracle_class` takes), then
-            `SupernetTuner`'s `precision` (the networks' dtype policy, `keras_nash.precision`),
-            `keras_tuner.Oracle` ones (`max_retries_per_trial`, ...) and `keras_tuner.Tuner`
-            ones (`directory`, `project_name`, `overwrite`, `logger`, `tuner_id`, ...).
+            is dropped).
+        seed: int or None.
+        precision: the networks' dtype policy (`keras_nash.precision`).
+        **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`, `overwrite`,
+            `logger`, `tuner_id`, `distribution_strategy`, ...).
     """
 
-    oracle_class = None
-    """The `SupernetOracle` subclass, built with `epochs`, `search_space` (the tuner's space),
-    `objective`, `max_trials`, `seed` and the oracle's arguments in kwargs."""
-
-    cell_search_defaults = {
-        "batch_size": 64, "learning_rate": 0.025, "learning_rate_min": 0.001,
-        "final_epochs": 600, "drop_path_prob": 0.2,
-    }
-    """The defaults of the arguments given as None (DARTS's; a subclass's own entries, the
-    space arguments among them, override these)."""
-
     def __init__(
-        self, num_classes=10, epochs=50, objective="val_accuracy", seed=None, max_trials=None,
-        *, search_space=None, cells=None, channels=None, steps=None, multiplier=None,
-        primitives=None, partial_channels=None, edge_normalization=None, batch_size=None,
-        learning_rate=None, learning_rate_min=None, momentum=0.9, weight_decay=3e-4, grad_clip=5.0,
-        final_epochs=None, final_cells=20, final_channels=36, final_learning_rate=0.025,
-        final_weight_decay=3e-4, auxiliary_weight=0.4, drop_path_prob=None, cutout_length=16,
-        jit_compile=False, **kwargs,
+        self, oracle, space, *, num_classes, epochs, batch_size, learning_rate,
+        learning_rate_min, momentum, weight_decay, grad_clip, final_epochs, final_batch_size,
+        final_cells, final_channels, final_learning_rate, final_weight_decay, auxiliary_weight,
+        drop_path_prob, cutout_length, jit_compile, seed, precision, **kwargs,
     ):
-        defaults = {**CellSearch.cell_search_defaults, **self.cell_search_defaults}
-        space_arguments = dict(
-            cells=cells, channels=channels, steps=steps, multiplier=multiplier,
-            primitives=primitives, partial_channels=partial_channels,
-            edge_normalization=edge_normalization,
-        )
-        self.space = cell_space(
-            search_space, {k: v for k, v in defaults.items() if k in space_arguments},
-            **space_arguments,
-        )
-
-        def default(name, value):
-            return defaults[name] if value is None else value
-
-        learning_rate = default("learning_rate", learning_rate)
+        self.space = space
         self.num_classes = check_int("num_classes", num_classes, 2)
         self.epochs = check_int("epochs", epochs, 1)
         self.learning_rate_min, self.learning_rate = check_range(
-            "learning_rate_min", default("learning_rate_min", learning_rate_min),
-            "learning_rate", learning_rate,
+            "learning_rate_min", learning_rate_min, "learning_rate", learning_rate,
         )
         check_float("learning_rate", learning_rate, 0, exclusive=True)
         self.momentum = check_float("momentum", momentum, 0, 1)
@@ -143,19 +106,13 @@ class CellSearch(SupernetTuner):
         )
         self.final_weight_decay = check_float("final_weight_decay", final_weight_decay, 0)
         self.auxiliary_weight = check_float("auxiliary_weight", auxiliary_weight, 0)
-        self.drop_path_prob = check_float(
-            "drop_path_prob", default("drop_path_prob", drop_path_prob), 0, 1
-        )
+        self.drop_path_prob = check_float("drop_path_prob", drop_path_prob, 0, 1)
         self.cutout_length = check_int("cutout_length", cutout_length, 0)
         self.jit_compile = bool(jit_compile)
         self.seed = seed
-        oracle = self.oracle_class(
-            epochs=epochs, search_space=self.space, objective=objective, max_trials=max_trials,
-            seed=seed, **oracle_arguments(self.oracle_class, kwargs),
-        )
         super().__init__(
-            oracle=oracle, final_epochs=default("final_epochs", final_epochs),
-            batch_size=default("batch_size", batch_size), **kwargs
+            oracle=oracle, final_epochs=final_epochs, batch_size=batch_size,
+            final_batch_size=final_batch_size, precision=precision, **kwargs,
         )
 
     # ----- search -----
@@ -226,6 +183,10 @@ class CellSearch(SupernetTuner):
             keras.callbacks.LearningRateScheduler(lambda epoch: float(schedule(epoch))),
             DropPathSchedule(self.final_epochs),
         ]
+
+    def get_best_architecture(self) -> Genotype:
+        """The found genotype (`get_best_genotype`)."""
+        return self.get_best_genotype()
 
     def get_best_genotype(self) -> Genotype:
         """The genotype of the final trial (or, before it, of the oracle's current alpha)."""

@@ -39,26 +39,12 @@ from keras_nash import internals
 from keras_nash.checks import check_int
 from keras_nash.internals import TrialStatus, trial_dir
 from keras_nash.logs import logger
-from keras_nash.tuners.supernet.decisiveness import (
-    STABILITY_EPOCHS,
-    alpha_decisiveness,
-    describe,
-    is_undecided,
-    stability,
-)
-from keras_nash.tuners.supernet.data import SearchData
-from keras_nash.tuners.supernet.loop import CHECKPOINT, SearchState
+import keras_nash.tuners.supernet.decisiveness as decisiveness
 
 ROLE_EPOCH = "epoch"
 ROLE_FINAL = "final"
 RESULT_FILE = "supernet_result.json"
 STATE_VERSION = 1
-
-__all__ = [
-    "ROLE_EPOCH", "ROLE_FINAL", "RESULT_FILE", "CHECKPOINT", "SearchData", "SearchState",
-    "SupernetOracle", "SupernetTuner", "trial_dir",
-]
-
 
 class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
     """Issue one trial per search epoch, then one final from-scratch trial, then STOPPED.
@@ -115,7 +101,7 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         if not hasattr(self, "alpha_normal"):
             return None
         primitives = getattr(getattr(self, "space", None), "primitives", None)
-        return alpha_decisiveness(self.alpha_normal, self.alpha_reduce, primitives)
+        return decisiveness.alpha_decisiveness(self.alpha_normal, self.alpha_reduce, primitives)
 
     undecided_advice = "search longer (more `epochs`)"
     """What the end-of-search warning suggests when the policy stayed close to uniform."""
@@ -182,15 +168,15 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         if record is None:
             return
         record = {"epoch": self.epoch, **record}
-        start = max(0, len(self.decisiveness_history) - (STABILITY_EPOCHS - 1))
+        start = max(0, len(self.decisiveness_history) - (decisiveness.STABILITY_EPOCHS - 1))
         recent = [r["choice"] for r in self.decisiveness_history[start:]]
-        record["stability"] = stability(recent + [record["choice"]])
+        record["stability"] = decisiveness.stability(recent + [record["choice"]])
         self.decisiveness_history.append(record)
         logger.info("%s search epoch %d policy | %s", self.key_prefix.rstrip("/"), self.epoch,
-                    describe(record))
+                    decisiveness.describe(record))
 
     def _warn_if_undecided(self) -> None:
-        if is_undecided(self.decisiveness_history):
+        if decisiveness.is_undecided(self.decisiveness_history):
             ratio = self.decisiveness_history[-1]["entropy_ratio"]
             logger.warning(
                 "%s: the search ended with its policy's entropy at %.1f%% of uniform's: the "

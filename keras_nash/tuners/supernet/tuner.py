@@ -11,7 +11,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from keras_nash import files, internals
+from keras_nash import files, identity, internals, progress
 from keras_nash import precision as precisions
 from keras_nash.checks import check_int
 from keras_nash.logs import logger
@@ -20,6 +20,7 @@ from keras_nash.tuners.supernet.data import (
     as_search_data,
     batch_size_of,
     check_final_fit,
+    final_batches,
     skip_passes,
 )
 from keras_nash.tuners.supernet.loop import (
@@ -50,6 +51,8 @@ class _FinalHyperModel(keras_tuner.HyperModel):
 
     def fit(self, hp, model, *args, **kwargs):
         kwargs["epochs"] = self.tuner.final_epochs
+        if isinstance(args[0] if args else kwargs.get("x"), tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself (Keras warns otherwise)
         kwargs["callbacks"] = list(kwargs.get("callbacks", [])) + self.tuner.final_callbacks(hp)
         start = time.perf_counter()
         history = model.fit(*args, **kwargs)
@@ -69,7 +72,8 @@ def _format_metrics(metrics: dict) -> str:
     return " ".join(f"{name} {float(metrics[name]):.4f}" for name in shown if name in metrics)
 
 
-class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
+class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.RaiseOnFailedSearch,
+                    internals.AtomicTunerFile, keras_tuner.Tuner):
     """Run a `SupernetOracle`'s trials: search epochs on a shared supernet, then the final one.
 
     Args:
@@ -77,6 +81,11 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         final_epochs: int, epochs of the final from-scratch training (>= 1).
         batch_size: int, the batch size for array inputs (datasets come batched);
             `search(..., batch_size=)` overrides it.
+        final_batch_size: int or None, the batch size of the final training, whether its data
+            is the search's or `search(final_fit=...)`'s: a dataset is rebatched
+            (`supernet.data.final_batches`), arrays are fed in batches of it; a `batch_size`
+            given in `final_fit` overrides it. None: the final training keeps its data's
+            batches (the search's batch size for arrays). Defaults to None.
         precision: "float32", "mixed_bfloat16" or "mixed_float16", the dtype policy of every
             network built (`keras_nash.precision`). None: the global policy now. Defaults to None.
         **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`, `overwrite`,
@@ -94,8 +103,14 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
 
     key_prefix = "supernet/"
 
-    def __init__(self, oracle, final_epochs: int, batch_size: int = 64, precision=None, **kwargs):
+    step_label = "search epoch (final: the found network trained from scratch)"
+    """What a trial record's `step` counts (the search plot's axis)."""
+
+    def __init__(self, oracle, final_epochs: int, batch_size: int = 64, precision=None,
+                 final_batch_size=None, **kwargs):
         self.final_epochs = check_int("final_epochs", final_epochs, 1)
+        self.final_batch_size = (None if final_batch_size is None
+                                 else check_int("final_batch_size", final_batch_size, 1))
         self.precision = precisions.resolve(precision)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self._search_state = None
@@ -120,6 +135,7 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
         # the final training's arguments, which are not used before the search's end.
         batch_size = batch_size_of(fit_kwargs, self.batch_size)
         data = self.search_data(fit_args, fit_kwargs, batch_size, shuffle_seed=None)
+        self.check_image_size(data.input_shape)
         if final_fit is not None:
             check_final_fit(final_fit, self.search_data, batch_size, data.input_shape)
         self._final_fit = final_fit
@@ -131,6 +147,26 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
     def set_state(self, state):
         super().set_state(state)
         precisions.check_resumed(state.get("precision"), self.precision)
+
+    def check_image_size(self, input_shape) -> None:
+        """A ValueError when images are too small for the space's reductions: each halves the
+        height and width, so they must be at least `2 ** reductions` pixels."""
+        if len(input_shape) != 3:  # token windows
+            return
+        space = getattr(self, "space", None)
+        if hasattr(space, "pool_layers"):  # ENAS's macro space
+            reductions = len(space.pool_layers)
+        else:  # DARTS's and ENAS's micro cells: reduction cells at 1/3 and 2/3 of the depth
+            cells = getattr(space, "num_cells", None) or getattr(space, "cells", None)
+            reductions = len({cells // 3, 2 * cells // 3}) if isinstance(cells, int) else 0
+        smallest = 2 ** reductions
+        if min(input_shape[:2]) < smallest:
+            raise ValueError(
+                f"The images ({input_shape[0]}x{input_shape[1]}) are too small for the search space: "
+                f"its {reductions} reductions halve them {reductions} times, so they need at least "
+                f"{smallest}x{smallest} pixels. Resize the images (e.g. `keras.layers.Resizing`), or "
+                f"choose a space with fewer reductions. Received: input_shape={tuple(input_shape)}"
+            )
 
     # ----- hooks for subclasses -----
     def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed) -> SearchData:
@@ -192,6 +228,10 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             else:  # the final training goes on with the search's data from the next pass
                 epoch = int(trial.hyperparameters.values[self.key("epoch")])
                 self._align_passes(fit_args, fit_kwargs, epoch)
+            given = (self._final_fit or {}).get("batch_size")
+            fit_args, fit_kwargs = final_batches(
+                fit_args, fit_kwargs, self.final_batch_size if given is None else given,
+                array_batch_size=self.batch_size)
             return super().run_trial(trial, *fit_args, **fit_kwargs)
         return self._run_epoch_trial(trial, fit_args, fit_kwargs)
 
@@ -266,7 +306,7 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
     def load_model(self, trial):
         """The trial's model: the final network, or an epoch's supernet with its weights."""
         if self.role(trial) == ROLE_FINAL:
-            return super().load_model(trial)
+            return self._load_final_model(trial)
         directory = self.get_trial_dir(trial.trial_id)
         with open(os.path.join(directory, RESULT_FILE)) as f:
             input_shape = tuple(json.load(f)["input_shape"])
@@ -276,6 +316,50 @@ class SupernetTuner(internals.AtomicTunerFile, keras_tuner.Tuner):
             model(np.zeros((1,) + input_shape, "float32"))
         with np.load(os.path.join(directory, CHECKPOINT)) as arrays:
             load_network(model, arrays, directory)
+        return model
+
+    def trial_records(self) -> list:
+        """One dict per trial, in trial order: its epoch (as `step`), role, parent, status,
+        score and seconds (the command line's summary lists them)."""
+        records = []
+        for trial_id in sorted(self.oracle.trials):
+            trial = self.oracle.trials[trial_id]
+            values = trial.hyperparameters.values
+            records.append({
+                "trial_id": trial_id,
+                "step": values[self.key("epoch")],
+                "role": values[self.key("role")],
+                "parent": values[self.key("parent")] or None,
+                "status": trial.status,
+                "score": trial.score,
+                "seconds": internals.last_metric(trial, "trial_seconds"),
+            })
+        return records
+
+    def get_best_architecture(self):
+        """The found architecture (the subclass's: a `Genotype`, an ENAS architecture)."""
+        raise NotImplementedError
+
+    def search_summary(self) -> dict:
+        """The search's outcome as JSON-ready data: its trials (`trial_records`), the best
+        trial, the found architecture and how decided the policy was (`decisiveness`)."""
+        return {
+            "trials": self.trial_records(),
+            "best_trial": self.oracle.get_best_trials(1)[0].trial_id,
+            "architecture": json.loads(self.get_best_architecture().to_json()),
+            "decisiveness": self.decisiveness(),
+        }
+
+    def _load_final_model(self, trial):
+        """keras-tuner's `load_model`, with the optimizer built first: the checkpoint holds its
+        variables (`SaveBestEpoch`), which an unbuilt optimizer skips with a warning."""
+        model = internals.try_build(self, trial.hyperparameters)
+        internals.build_as_trained(self, model, trial.trial_id)
+        strategy = self.distribution_strategy
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            if model.optimizer is not None and not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(internals.checkpoint_path(self, trial.trial_id))
         return model
 
     def decisiveness(self) -> list:

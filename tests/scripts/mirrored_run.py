@@ -1,7 +1,7 @@
 """Tiny searches under `tf.distribute.MirroredStrategy` over two logical CPUs, as a script:
 logical devices can only be made before TensorFlow starts, so tests run it in a fresh process.
 
-Usage: python -m tests.mirrored_run ALGORITHM DIRECTORY, ALGORITHM one of nash, darts, egnas,
+Usage: python -m tests.scripts.mirrored_run ALGORITHM DIRECTORY, ALGORITHM one of nash, darts, egnas,
 enas, supernets (the three, then `weight_steps` and the recurrent space's `lm_steps` on two
 replicas against one device, and a recurrent ENAS search). Prints one JSON line: every trial's
 status, the replicas each training (or search epoch) ran on, and (NASH) the children's

@@ -1,5 +1,5 @@
 """A small NASH search as a script, for the tests that need separate processes (SIGKILL resume,
-distributed chief + workers). Usage: python -m tests.nash_run DIRECTORY [--overwrite] [--slow]
+distributed chief + workers). Usage: python -m tests.scripts.nash_run DIRECTORY [--overwrite] [--slow]
 
 Distributed mode comes from keras-tuner's KERASTUNER_* environment variables.
 """

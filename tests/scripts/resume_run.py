@@ -1,6 +1,6 @@
 """Tiny DARTS, EG-NAS and ENAS searches as a script, for the kill-and-resume tests and the soak.
 
-Usage: python -m tests.resume_run ALGORITHM DIRECTORY [--kill_after_end_of=N] [--hang_at_epoch=N]
+Usage: python -m tests.scripts.resume_run ALGORITHM DIRECTORY [--kill_after_end_of=N] [--hang_at_epoch=N]
                                      [--max_trials=N]
 
 ALGORITHM: darts, egnas, enas or enas_recurrent (a language model on a random token stream).
