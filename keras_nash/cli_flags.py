@@ -229,7 +229,7 @@ def check_arguments() -> None:
                                  "an empty or new --export_dir, or --replace_export to replace them.")
     if FLAGS.time_budget is not None and not FLAGS.time_budget > 0:
         raise app.UsageError(f"--time_budget must be > 0 seconds (inf for none). Received: {FLAGS.time_budget}")
-    if not 0 < FLAGS.validation_split < 1:
+    if FLAGS.validation_split is not None and not 0 < FLAGS.validation_split < 1:
         raise app.UsageError("--validation_split must be in (0, 1): every search selects its networks on the "
                              f"validation split. Received: {FLAGS.validation_split}")
     if FLAGS.verbose not in (0, 1, 2):
