@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-HERE = pathlib.Path(__file__).resolve().parent
+import common
 
 
 def main(argv):
@@ -28,7 +28,7 @@ def main(argv):
             output_dir = arg.split("=", 1)[1]
     command = [sys.executable, "-m", "keras_nash", f"--output_dir={output_dir}"]
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(common.ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env)
     wall = time.perf_counter() - start
@@ -51,8 +51,7 @@ def main(argv):
         "test_accuracy": summary.get("test_accuracy"),
         "flags": summary["flags"],
     }
-    path = HERE / "results" / "default_run.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    path = common.write_results("default_run.json", result)
     print(json.dumps(result, indent=2))
     print(f"wrote {path}")
 

@@ -185,7 +185,7 @@ def load_data():
             return data
         data = datasets.load(
             FLAGS.dataset, data_dir=FLAGS.data_dir, batch_size=cli_flags.batch_size(),
-            validation_split=FLAGS.validation_split, test_split=FLAGS.test_split,
+            validation_split=cli_flags.validation_split(), test_split=FLAGS.test_split,
             augment=FLAGS.augment, seed=FLAGS.seed, max_examples=FLAGS.max_examples,
         )
     except (ValueError, FileNotFoundError) as error:
@@ -200,14 +200,16 @@ def search_and_final_data(data):
     With --paper_defaults, DARTS and EG-NAS follow their papers' protocol: the search trains the
     weights on one half of the training split and steps alpha (or scores the population) on the
     other half; the final network then trains on the whole training split, with the validation
-    split as its validation data, and the test split is reported.
+    split as its validation data, and the test split is reported. Without a --validation_split
+    the training split is all the training images (CIFAR-10: 25k / 25k halves, then all 50k),
+    and the final network's validation data is the test split, as the papers' `train.py`.
     """
     if not (FLAGS.paper_defaults and FLAGS.algorithm in ("darts", "egnas")):
         return data, None
     from keras_nash import datasets
 
     arrays = datasets.load_arrays(
-        FLAGS.dataset, data_dir=FLAGS.data_dir, validation_split=FLAGS.validation_split,
+        FLAGS.dataset, data_dir=FLAGS.data_dir, validation_split=cli_flags.validation_split(),
         test_split=FLAGS.test_split, seed=FLAGS.seed, max_examples=FLAGS.max_examples,
     )
     halves = datasets.from_arrays(
@@ -216,7 +218,8 @@ def search_and_final_data(data):
     )
     logger.info("the papers' protocol: search on %d + %d training images, final training on all %d",
                 halves.num_examples["train"], halves.num_examples["validation"], data.num_examples["train"])
-    return halves, {"x": data.train, "validation_data": data.validation}
+    held_out = data.validation if data.num_examples.get("validation") else data.test
+    return halves, {"x": data.train, "validation_data": held_out}
 
 
 # -- the found network -------------------------------------------------------------------------
@@ -225,8 +228,9 @@ def evaluate(model, data) -> dict:
     model's perplexity (windows in order, the state carried from a zero start)."""
     splits = {"validation": data.validation, "test": data.test}
     figures = {}
+    sizes = getattr(data, "num_examples", None) or {}
     for split, dataset in splits.items():
-        if dataset is None:
+        if dataset is None or sizes.get(split, 1) == 0:
             continue
         if language_model():
             import numpy as np

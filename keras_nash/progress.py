@@ -105,6 +105,8 @@ class TrialProgress:
         try:
             oracle = self.oracle
             if hasattr(oracle, "n_neighbors"):  # NASH: pre-training, the steps, the final training
+                if oracle.n_steps is None:  # the time budget ends the climb
+                    return None
                 return 1 + oracle.n_steps * oracle.n_neighbors + (1 if oracle.final_epochs else 0)
             if hasattr(oracle, "epochs"):  # supernet searches: the epochs, the final training
                 return int(oracle.epochs) + 1

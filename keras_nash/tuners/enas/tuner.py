@@ -25,6 +25,7 @@ from keras_nash.tuners.enas.controller import Controller, controller_kwargs
 from keras_nash.tuners.enas.oracle import CONTROLLER_FILE, KEY, EnasOracle
 from keras_nash.tuners.enas.presets import (
     FINAL_WEIGHT_DECAY,
+    SEARCH_EPOCHS,
     TRAIN_STEPS,
     TRAINING,
     default_objective,
@@ -62,11 +63,17 @@ class EnasTuner(SupernetTuner):
             "macro".
         num_classes: int >= 2, the classes (the recurrent space: the vocabulary's size).
             Defaults to 10.
-        epochs: int >= 1, search epochs. Defaults to 150.
+        epochs: int >= 1, search epochs. None: the authors' search scripts' 310 macro (also
+            the paper's), 150 micro (also the paper's), 100 recurrent (the paper: 150).
         final_epochs: int >= 1, epochs of the final from-scratch training. None: the authors'
             final scripts', 310 (macro) or 630 (micro); recurrent: their search script's 100.
         batch_size: int, batch size for array inputs. None: 128 macro, 160 micro (the authors' search
             scripts; the recurrent space takes batched windows, `load_text(batch_size=)`).
+        final_batch_size: int, the final training's batch size, whether its data is the
+            search's or `search(final_fit=...)`'s (a dataset is rebatched). None: 100 macro,
+            144 micro (the authors' final scripts); the recurrent space's final training keeps
+            its windows' batches (give `final_fit` data of `load_text(batch_size=)`; the
+            authors' `ptb_final.sh` uses 64), and refuses an int.
         learning_rate: float, the shared weights' maximum learning rate. None: 0.05
             (recurrent: 0.25 on the loss summed over time).
         learning_rate_min: float, the minimum. Defaults to 0.0005.
@@ -135,8 +142,8 @@ class EnasTuner(SupernetTuner):
             cls = EnasLanguageModelTuner
         return super().__new__(cls)
 
-    def __init__(self, search_space="macro", num_classes: int = 10, epochs: int = 150,
-                 final_epochs=None, batch_size=None, learning_rate=None,
+    def __init__(self, search_space="macro", num_classes: int = 10, epochs=None,
+                 final_epochs=None, batch_size=None, final_batch_size=None, learning_rate=None,
                  learning_rate_min=None, lr_t0: int = 10, lr_t_mul: float = 2.0,
                  momentum=None, weight_decay=None, grad_clip=None,
                  controller_lstm_size=None, controller_tanh_constant=None, controller_op_tanh_reduce=None,
@@ -155,8 +162,10 @@ class EnasTuner(SupernetTuner):
                      final_learning_rate=final_learning_rate, batch_size=batch_size,
                      final_learning_rate_min=final_learning_rate_min, final_dropout=final_dropout,
                      auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
-                     final_epochs=final_epochs)
+                     final_epochs=final_epochs, final_batch_size=final_batch_size)
         defaults = TRAINING[self.space.name]
+        if epochs is None:
+            epochs = SEARCH_EPOCHS[self.space.name]
         given = {name: defaults[name] if value is None else value for name, value in given.items()}
         learning_rate, learning_rate_min, final_learning_rate = (
             given["learning_rate"], given["learning_rate_min"], given["final_learning_rate"])
@@ -208,8 +217,14 @@ class EnasTuner(SupernetTuner):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         self.controller_kwargs["seed"] = int(oracle.seed)
+        if self.space.name == "recurrent" and final_batch_size is not None:
+            raise ValueError(
+                "The recurrent space's final training takes batched token windows: give "
+                "`search(final_fit=...)` data of `load_text(batch_size=...)` instead of "
+                f"`final_batch_size`. Received: final_batch_size={final_batch_size}"
+            )
         super().__init__(oracle=oracle, final_epochs=given["final_epochs"], batch_size=given["batch_size"],
-                         **kwargs)
+                         final_batch_size=given["final_batch_size"], **kwargs)
 
     # ----- search -----
     def build_supernet(self, hp=None, input_shape=None):

@@ -20,6 +20,7 @@ from keras_nash.tuners.supernet.data import (
     as_search_data,
     batch_size_of,
     check_final_fit,
+    final_batches,
     skip_passes,
 )
 from keras_nash.tuners.supernet.loop import (
@@ -80,6 +81,11 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
         final_epochs: int, epochs of the final from-scratch training (>= 1).
         batch_size: int, the batch size for array inputs (datasets come batched);
             `search(..., batch_size=)` overrides it.
+        final_batch_size: int or None, the batch size of the final training, whether its data
+            is the search's or `search(final_fit=...)`'s: a dataset is rebatched
+            (`supernet.data.final_batches`), arrays are fed in batches of it; a `batch_size`
+            given in `final_fit` overrides it. None: the final training keeps its data's
+            batches (the search's batch size for arrays). Defaults to None.
         precision: "float32", "mixed_bfloat16" or "mixed_float16", the dtype policy of every
             network built (`keras_nash.precision`). None: the global policy now. Defaults to None.
         **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`, `overwrite`,
@@ -100,8 +106,11 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
     step_label = "search epoch (final: the found network trained from scratch)"
     """What a trial record's `step` counts (the search plot's axis)."""
 
-    def __init__(self, oracle, final_epochs: int, batch_size: int = 64, precision=None, **kwargs):
+    def __init__(self, oracle, final_epochs: int, batch_size: int = 64, precision=None,
+                 final_batch_size=None, **kwargs):
         self.final_epochs = check_int("final_epochs", final_epochs, 1)
+        self.final_batch_size = (None if final_batch_size is None
+                                 else check_int("final_batch_size", final_batch_size, 1))
         self.precision = precisions.resolve(precision)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self._search_state = None
@@ -219,6 +228,10 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
             else:  # the final training goes on with the search's data from the next pass
                 epoch = int(trial.hyperparameters.values[self.key("epoch")])
                 self._align_passes(fit_args, fit_kwargs, epoch)
+            given = (self._final_fit or {}).get("batch_size")
+            fit_args, fit_kwargs = final_batches(
+                fit_args, fit_kwargs, self.final_batch_size if given is None else given,
+                array_batch_size=self.batch_size)
             return super().run_trial(trial, *fit_args, **fit_kwargs)
         return self._run_epoch_trial(trial, fit_args, fit_kwargs)
 
