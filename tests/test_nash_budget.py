@@ -169,3 +169,26 @@ def test_pareto_search_records_costs_keeps_a_front_and_survives_a_resume(tmp_pat
     for (_, model), expected in zip(again, predictions):
         np.testing.assert_allclose(model.predict(x_val, verbose=0), expected, rtol=1e-5, atol=1e-6)
     assert resumed.budget_report()["steps"].keys() == tuner.budget_report()["steps"].keys()
+
+
+def test_the_search_plot_draws_the_front_and_the_climbs_path(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib import axes
+
+    from keras_nash import report
+
+    records = [
+        {"trial_id": "0000", "step": 0, "role": "seed", "score": 0.35, "seconds": 30, "cost": 24570, "parent": None},
+        {"trial_id": "0001", "step": 1, "role": "child", "score": 0.40, "seconds": 40, "cost": 62330, "parent": "0000"},
+        {"trial_id": "0002", "step": 1, "role": "child", "score": 0.38, "seconds": 30, "cost": 26939, "parent": "0000"},
+        {"trial_id": "0003", "step": 2, "role": "final", "score": 0.54, "seconds": 56, "cost": 62330, "parent": "0001"},
+    ]
+    arrows, steps = [], []
+    original_annotate, original_step = axes.Axes.annotate, axes.Axes.step
+    monkeypatch.setattr(axes.Axes, "annotate", lambda self, text, xy, xytext, **k: arrows.append((xytext, xy))
+                        or original_annotate(self, text, xy, xytext, **k))
+    monkeypatch.setattr(axes.Axes, "step", lambda self, x, y, *a, **k: steps.append((x, y)) or original_step(self, x, y, *a, **k))
+    path = report.plot_search(records, tmp_path / "search.png", front=["0000", "0002", "0003"])
+    assert (tmp_path / "search.png").stat().st_size > 0 and path.endswith("search.png")
+    assert steps == [((24570, 26939, 62330), (0.35, 0.38, 0.54))]  # the front, cheapest first
+    assert ((24570, 0.35), (62330, 0.40)) in arrows and ((62330, 0.40), (62330, 0.54)) in arrows
