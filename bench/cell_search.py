@@ -4,8 +4,10 @@ On the shipped CIFAR-10 images (../shared/data/cifar10_5k.npz: 5,000 real images
 pooled to 16x16 by default (`--image_size`: a DARTS supernet step on 32x32 images takes seconds
 on 2 CPU cores), split here with a fixed seed into 3,500 train / 750 validation / 750 test):
 
-- search arms: first-order DARTS, EG-NAS with the paper's compound fitness (eta 0.4) and EG-NAS
-  with cross-entropy alone (eta 0), each searching `--search_epochs` epochs on two halves of
+- search arms: first-order DARTS, EG-NAS with the paper's compound fitness (eta 0.4) and its
+  published alpha update (`egnas`: `update="paper"`, the tuner's default), EG-NAS with the
+  project's evolution strategy (`egnas_es`: `update="es"`), and EG-NAS with cross-entropy
+  alone (`egnas_eta0`, the published update), each searching `--search_epochs` epochs on two halves of
   `--search_images` training images each (weights / architecture), as the papers do, recording
   the mean per-edge entropy of softmax(alpha) over the epochs;
 - control arms: `--random_cells` genotypes drawn uniformly from the same space
@@ -21,7 +23,11 @@ accuracy, with the search's and the training's seconds; for the random cells the
 
     python bench/cell_search.py [--search_epochs 10] [--final_epochs 10] [--random_cells 4]
 
-Writes bench/results/cell_search.json and prints a table. About 30 minutes on 2 CPU cores.
+Writes bench/results/cell_search.json (`--output` names another file) and prints a table.
+About 30 minutes on 2 CPU cores for the default arms. EG-NAS's two updates side by side, one
+seed at a time:
+
+    python bench/cell_search.py --arms egnas,egnas_es --seed 2 --output cell_search_egnas_2.json
 """
 
 import os
@@ -56,14 +62,18 @@ FINAL_CELLS = flags.DEFINE_integer("final_cells", 5, "Final network cells.")
 FINAL_CHANNELS = flags.DEFINE_integer("final_channels", 16, "Final network initial channels.")
 BATCH = flags.DEFINE_integer("batch_size", 64, "Batch size of the searches and trainings.")
 SEED = flags.DEFINE_integer("seed", 1, "Seed of the split, the searches and the random cells.")
-ARMS = flags.DEFINE_list("arms", ["darts", "egnas", "egnas_eta0", "random"], "Arms to run.")
-DATA = HERE.parent.parent / "shared" / "data" / "cifar10_5k.npz"
+ARMS = flags.DEFINE_list("arms", ["darts", "egnas", "egnas_eta0", "random"],
+                         "Arms to run (darts, egnas, egnas_es, egnas_eta0, random).")
+OUTPUT = flags.DEFINE_string("output", "cell_search.json", "Results file in bench/results/.")
+DATA_FILE = flags.DEFINE_string(
+    "data", str(HERE.parent.parent / "shared" / "data" / "cifar10_5k.npz"),
+    "The shipped 5,000 CIFAR-10 images (a worktree's checkout: /work/shared/data/...).")
 RESULTS = HERE / "results"
 
 
 def split():
     """Train / validation / test arrays (uint8 images), a fixed permutation of the 5,000."""
-    with np.load(DATA) as data:
+    with np.load(DATA_FILE.value) as data:
         x, y = data["x"], data["y"].astype("int32")
     order = np.random.default_rng(SEED.value).permutation(len(x))
     x, y = x[order], y[order]
@@ -108,8 +118,10 @@ def tuner_of(arm, directory, project=None):
     if arm == "darts":
         return darts.DartsTuner(**common(directory, project or arm))
     eta = 0.0 if arm == "egnas_eta0" else 0.4
+    update = "es" if arm == "egnas_es" else "paper"
     warmup = max(1, SEARCH_EPOCHS.value // 3)
-    return egnas.EgnasTuner(**common(directory, arm), eta=eta, warmup_epochs=warmup)
+    return egnas.EgnasTuner(**common(directory, arm), eta=eta, warmup_epochs=warmup,
+                            update=update)
 
 
 def evaluate(model, data) -> dict:
@@ -139,8 +151,12 @@ def search_arm(arm, data, directory) -> dict:
                  final_fit={"x": data["final_train"], "validation_data": data["validation"]})
     seconds = time.perf_counter() - start
     model = tuner.get_best_models(1)[0]
+    extra = {}
+    if arm.startswith("egnas"):
+        extra = {"update": tuner.oracle.update,
+                 "mixture_spread": egnas.strategy.mixture_spread(tuner.oracle.alpha)}
     return {"arm": arm, "genotype": tuner.get_best_genotype().to_dict(),
-            "alpha_entropy": alpha_entropy(tuner), "seconds": round(seconds, 1),
+            "alpha_entropy": alpha_entropy(tuner), "seconds": round(seconds, 1), **extra,
             **evaluate(model, data)}
 
 
@@ -188,7 +204,7 @@ def main(argv):
         "channels", "final_cells",
         "final_channels", "batch_size", "seed")}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "cell_search.json").write_text(
+    (RESULTS / OUTPUT.value).write_text(
         json.dumps({"settings": settings, "rows": rows, "summary": summary}, indent=2) + "\n")
     print(f"{'arm':<12}{'val_acc':>9}{'test_acc':>9}{'seconds':>9}")
     for r in rows:

@@ -6,6 +6,8 @@ CPU value or, with `--paper_defaults`, the paper's, both from the algorithm's pr
 itself (what a run does) is `keras_nash/__main__.py`.
 """
 
+import os
+import re
 import sys
 import textwrap
 
@@ -17,6 +19,10 @@ from keras_nash.tuners.enas import presets as enas
 from keras_nash.tuners.nash import presets as nash
 
 ALGORITHMS = ("nash", "darts", "egnas", "enas")
+VALIDATION_SPLIT = {"short": 0.1, "paper": {"nash": 0.2, "darts": 0.0, "egnas": 0.0}}
+"""--validation_split when not given: 0.1; with --paper_defaults NASH's paper's 10k of 50k, and
+none for DARTS and EG-NAS (their search halves all 50k training images, their final network
+trains on all of them and is reported on the test split)."""
 
 # -- common ----------------------------------------------------------------------------------
 flags.DEFINE_enum("algorithm", "nash", ALGORITHMS, "The search algorithm.")
@@ -25,15 +31,17 @@ flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory (prepa
 flags.DEFINE_string("output_dir", "runs/keras_nash", "Where the search keeps its project directory, summary.json and search.png.")
 flags.DEFINE_string("export_dir", None, "If set, export the best model there, taking raw images (0-255) with the search's standardisation built in (.keras, SavedModel, TFLite, architecture JSON).")
 flags.DEFINE_list("export_formats", ["keras", "saved_model", "tflite", "json"], "With --export_dir: the formats to write (keras, saved_model, tflite, json).")
+flags.DEFINE_bool("replace_export", False, "Let --export_dir be a directory that already holds files (the export replaces those of the same names); without it a non-empty --export_dir is refused before the search.")
+flags.DEFINE_integer("verbose", 1, "Progress: 0 one line per trial (its start and its result), 1 also one line per epoch with its metrics and the time budget left, 2 also Keras's progress bar within each epoch.")
 flags.DEFINE_integer("seed", 1, "Random seed of the data split and the search.")
 flags.DEFINE_integer("batch_size", None, f"Training batch size (short: {nash.BATCH_SIZE['short']}, enas recurrent {enas.BATCH_SIZE['short']['recurrent']}; paper: nash {nash.BATCH_SIZE['paper']}, darts {darts.BATCH_SIZE['paper']}, egnas {egnas.BATCH_SIZE['paper']}; the authors' scripts: enas macro {enas.BATCH_SIZE['paper']['macro']}, micro {enas.BATCH_SIZE['paper']['micro']}, recurrent {enas.BATCH_SIZE['paper']['recurrent']}).")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Dtype policy of every network of the search (mixed_bfloat16: TPUs and recent GPUs; mixed_float16 with loss scaling: GPUs).")
 flags.DEFINE_bool("augment", True, "Standard CIFAR augmentation (pad-4 crop, horizontal flip) on the training split.")
-flags.DEFINE_float("validation_split", 0.1, "Fraction held out for validation (selection).")
+flags.DEFINE_float("validation_split", None, f"Fraction held out for validation (selection): of the training split when the dataset has a test split of its own (CIFAR-10), else of the whole set (default: {VALIDATION_SPLIT['short']}; with --paper_defaults nash {VALIDATION_SPLIT['paper']['nash']}, NASH's paper's 40k / 10k of CIFAR-10's 50k training images; darts/egnas {VALIDATION_SPLIT['paper']['darts']}, the papers' search on 25k / 25k halves of all 50k, then the final network on all 50k, validated and reported on the untouched test split).")
 flags.DEFINE_float("test_split", 0.1, "Fraction held out for testing, when the dataset has no test split of its own.")
 flags.DEFINE_integer("max_examples", None, "Use at most this many training examples.")
 flags.DEFINE_bool("overwrite", False, "Start afresh instead of resuming the search found in --output_dir.")
-flags.DEFINE_bool("paper_defaults", False, "Use the paper's value for every flag of the algorithm that is not given; darts/egnas also take the papers' data protocol (search on halves of the training split, final training on all of it).")
+flags.DEFINE_bool("paper_defaults", False, "Use the paper's value for every flag of the algorithm that is not given, data splits included (--validation_split); darts/egnas also take the papers' data protocol (search on halves of the training split, final training on all of it).")
 
 # -- NASH ------------------------------------------------------------------------------------
 flags.DEFINE_integer("n_steps", None, f"Hill-climbing steps (short: {nash.SHORT['n_steps']}; paper: {nash.PAPER['n_steps']}).")
@@ -52,7 +60,7 @@ flags.DEFINE_list("kernel_sizes", ["3", "5"], "Kernel sizes of the deeper operat
 flags.DEFINE_list("widening_factors", ["2", "4"], "Factors of the wider operator.")
 flags.DEFINE_list("skip_modes", ["add", "concat"], "Kinds of skip connection.")
 flags.DEFINE_float("preservation_tolerance", None, "A child whose output differs from its parent's by more fails (default: the tuner's, by --precision: 1e-4 in float32, 1e-1 in mixed precision; morphisms.PRESERVATION_TOLERANCES).")
-flags.DEFINE_float("time_budget", None, "Seconds of wall time for the whole nash search, final training included (the final training gets the epochs that fit, at most --final_epochs).")
+flags.DEFINE_float("time_budget", None, "Seconds of wall time for the whole nash run, from the command's start to its summary, the search and the final training included (the final training gets the epochs that fit, at most --final_epochs); a fresh run. Default: 300 (--paper_defaults: none); inf for none.")
 flags.DEFINE_float("final_share", None, "nash: share of --time_budget kept for the final training (default 0.25).")
 flags.DEFINE_enum("cost", None, ["params", "flops", "seconds"], "nash: the cost recorded for every trial and used by --pareto and --max_cost_growth (default params).")
 flags.DEFINE_bool("pareto", None, "nash: LEMONADE's climb over the Pareto front of (objective, --cost) instead of the paper's hill climb.")
@@ -61,11 +69,11 @@ flags.DEFINE_float("max_cost_growth", None, "nash: the largest cost of a child o
 # -- DARTS, EG-NAS, ENAS (supernet searches) -------------------------------------------------
 # None means: the algorithm's short CPU value (SHORT below) or, with --paper_defaults, the
 # tuner's own default, which is the paper's.
-flags.DEFINE_integer("epochs", None, f"Search epochs (short: {darts.SHORT['epochs']} darts, {egnas.SHORT['epochs']} egnas, {enas.SHORT['macro']['epochs']} enas; paper: {darts.PAPER['epochs']}, {egnas.PAPER['epochs']}, 150).")
+flags.DEFINE_integer("epochs", None, f"Search epochs (short: {darts.SHORT['epochs']} darts, {egnas.SHORT['epochs']} egnas, {enas.SHORT['macro']['epochs']} enas; paper: darts {darts.PAPER['epochs']}, egnas {egnas.PAPER['epochs']}; enas: the authors' scripts' {enas.SEARCH_EPOCHS['macro']} macro and {enas.SEARCH_EPOCHS['micro']} micro (also the paper's), {enas.SEARCH_EPOCHS['recurrent']} recurrent (the paper: 150)).")
 flags.DEFINE_float("learning_rate", None, "The shared weights' initial learning rate (paper: 0.025 darts, 0.1 egnas, 0.05 enas).")
-flags.DEFINE_float("learning_rate_min", None, "The weights' final learning rate (paper: 0.001 darts, 0 egnas, 0.0005 enas).")
-flags.DEFINE_float("grad_clip", None, "Gradient global-norm clip of the weights (paper: 5).")
-flags.DEFINE_float("final_learning_rate", None, "Initial learning rate of the final from-scratch training, cosine to 0 (paper: 0.025; enas 0.05).")
+flags.DEFINE_float("learning_rate_min", None, f"The weights' final learning rate (paper: darts {darts.PAPER['learning_rate_min']}; egnas {egnas.PAPER['learning_rate_min']}, its authors' code; enas: the authors' search scripts' {enas.TRAINING['macro']['learning_rate_min']}, where the paper says 0.001).")
+flags.DEFINE_float("grad_clip", None, f"Gradient global-norm clip of the weights (darts/egnas: {darts.PAPER['grad_clip']}, the papers' code; enas: {enas.TRAINING['macro']['grad_clip']} on CIFAR, the project's (the authors' CIFAR clip is a no-op), {enas.TRAINING['recurrent']['grad_clip']} recurrent, the authors' search script (the paper: 0.25)).")
+flags.DEFINE_float("final_learning_rate", None, f"Initial learning rate of the final from-scratch training (paper: darts {darts.PAPER['final_learning_rate']}, egnas {egnas.PAPER['final_learning_rate']}, cosine to 0; enas: the authors' final scripts' {enas.TRAINING['macro']['final_learning_rate']} macro and micro; recurrent {enas.TRAINING['recurrent']['final_learning_rate']}, the search script's, where their ptb_final.sh uses 20).")
 flags.DEFINE_bool("jit_compile", False, "Compile the training steps with XLA (every algorithm: the search steps, except ENAS's shared steps, each NASH child, the final training).")
 # the DARTS cell space (darts, egnas)
 flags.DEFINE_integer("cells", None, f"Cells of the search supernet (short: {darts.SHORT['cells']}; paper: 8).")
@@ -76,6 +84,7 @@ flags.DEFINE_list("primitives", None, "Candidate operations (names in keras_nash
 flags.DEFINE_integer("partial_channels", None, "PC-DARTS's k: 1/k of the channels go through the ops (paper: 1 darts, 4 egnas).")
 flags.DEFINE_integer("final_cells", None, f"Cells of the final network (darts/egnas short: {darts.SHORT['final_cells']}, paper: {darts.PAPER['final_cells']}; enas micro: the searched --num_cells, with --paper_defaults 17, the authors' final script's 15 normal cells + 2 reduction cells).")
 flags.DEFINE_integer("final_channels", None, f"Initial channels of the final network (short: {darts.SHORT['final_channels']}; paper: {darts.PAPER['final_channels']}).")
+flags.DEFINE_integer("final_batch_size", None, f"Batch size of the final training, whether it trains on the search's data or (--paper_defaults darts/egnas) on the whole training split (default: the tuner's: darts {darts.PAPER['final_batch_size']} and egnas {egnas.PAPER['final_batch_size']}, the papers'; enas: the authors' final scripts' {enas.TRAINING['macro']['final_batch_size']} macro, {enas.TRAINING['micro']['final_batch_size']} micro; the recurrent final training keeps --batch_size).")
 flags.DEFINE_float("final_weight_decay", None, "darts/egnas/enas: coupled L2 of the final training (paper: 3e-4 darts/egnas; enas: 4e-4, the authors' final scripts' l2_reg 2e-4 as a gradient term).")
 flags.DEFINE_float("auxiliary_weight", None, "Weight of the final network's auxiliary head (paper: 0.4; enas micro: the authors' code's 0.4; enas macro: none).")
 flags.DEFINE_float("drop_path_prob", None, "Drop-path probability of the final network (paper: darts 0.2, egnas 0.3; enas micro: the authors' final script's 1 - 0.6 = 0.4; enas macro: none).")
@@ -93,9 +102,10 @@ flags.DEFINE_float("sigma_initial", None, "egnas: sigma = max(sigma_initial / (e
 flags.DEFINE_float("sigma_min", None, "egnas: the floor of sigma (paper: 0.02).")
 flags.DEFINE_float("zeta", None, "egnas: weight of the cross-entropy term of the fitness (paper: 1.0).")
 flags.DEFINE_float("eta", None, "egnas: weight of the cosine-similarity term of the fitness (paper: 0.4).")
-flags.DEFINE_float("step", None, "egnas: learning rate of the mixture's move toward the better half, m <- m + step * (recombined - m) (default 0.1, the authors' alpha step; see tuners/egnas/strategy.py).")
-flags.DEFINE_float("alpha_momentum", None, "egnas: momentum of the alpha update (paper: 0).")
-flags.DEFINE_bool("population_batch_stats", None, "egnas: candidates use the validation batch's batch-norm statistics (paper: true).")
+flags.DEFINE_enum("update", None, ("paper", "es"), f"egnas: the alpha update: 'paper', the published single-best additive update as the authors' code computes it (alpha += step * softmax(q_best); the default, short and paper: {egnas.PAPER['update']}), or 'es', the project's evolution strategy (opt-in; tuners/egnas/strategy.py).")
+flags.DEFINE_float("step", None, f"egnas: under --update=paper the alpha step (alpha += step * softmax(q_best)); under es the learning rate of the mixture's move toward the better half (the authors' code: {egnas.PAPER['step']}).")
+flags.DEFINE_float("alpha_momentum", None, f"egnas: momentum of the alpha update (the authors' code: {egnas.PAPER['alpha_momentum']}).")
+flags.DEFINE_bool("population_batch_stats", None, "egnas: candidates use the validation batch's batch-norm statistics rather than the moving ones (default: false under --update=paper, the authors' eval mode; true under es, the project's).")
 # ENAS
 flags.DEFINE_enum("enas_space", "macro", ("macro", "micro", "recurrent"), "enas: the search space (recurrent: a language model's cell on Penn Treebank text; --dataset a directory with ptb.train.txt, ptb.valid.txt, ptb.test.txt, or 'default', the embedded PTB subset).")
 flags.DEFINE_integer("num_nodes", None, f"enas recurrent: nodes of the cell (short: {enas.SPACE_SHORT['recurrent']['num_nodes']}; paper: 12).")
@@ -124,7 +134,7 @@ flags.DEFINE_integer("final_filters", None, "enas: channels of the final network
 FLAGS = flags.FLAGS
 
 # -- which algorithm reads which flag ----------------------------------------------------------
-COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "export_formats", "seed", "precision", "jit_compile", "batch_size", "augment",
+COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "export_formats", "replace_export", "verbose", "seed", "precision", "jit_compile", "batch_size", "augment",
                 "validation_split", "test_split", "max_examples", "overwrite", "paper_defaults")
 NASH_FLAGS = ("n_steps", "n_neighbors", "n_morphisms", "epochs_per_neighbor", "final_epochs", "pretrain_epochs",
               "seed_filters", "lr_start", "lr_end", "momentum", "weight_decay", "morphism_probabilities",
@@ -135,11 +145,12 @@ NASH_FLAGS = ("n_steps", "n_neighbors", "n_morphisms", "epochs_per_neighbor", "f
 SUPERNET_FLAGS = ("epochs", "final_epochs", "learning_rate", "learning_rate_min", "momentum", "weight_decay",
                   "grad_clip", "final_learning_rate")
 CELL_FLAGS = ("cells", "channels", "steps", "multiplier", "primitives", "partial_channels", "final_cells", "final_channels", "final_weight_decay", "auxiliary_weight", "drop_path_prob",
-              "cutout_length")
+              "cutout_length", "final_batch_size")
 DARTS_FLAGS = ("arch_learning_rate", "arch_beta_1", "arch_beta_2", "arch_weight_decay", "edge_normalization")
-EGNAS_FLAGS = ("warmup_epochs", "population_size", "sigma_initial", "sigma_min", "zeta", "eta", "step",
-               "alpha_momentum", "population_batch_stats")
+EGNAS_FLAGS = ("warmup_epochs", "population_size", "sigma_initial", "sigma_min", "zeta", "eta", "update",
+               "step", "alpha_momentum", "population_batch_stats")
 ENAS_FLAGS = ("lr_t0", "lr_t_mul", "final_candidates", "final_filters", "final_cells", "final_weight_decay", "cutout_length",
+              "final_batch_size",
               "auxiliary_weight", "drop_path_prob",
               "controller_lstm_size",
               "controller_tanh_constant", "controller_op_tanh_reduce", "controller_temperature",
@@ -178,6 +189,60 @@ def check_flags_used() -> None:
         )
 
 
+DEFAULT_TIME_BUDGET = 300.0
+"""NASH's --time_budget unless given (and without --paper_defaults): the default command's run
+of about 5 minutes, the final training included."""
+EXPORT_FORMATS = ("keras", "saved_model", "tflite", "json")
+"""What --export_formats takes (`keras_nash.export.FORMATS`)."""
+
+
+def check_arguments() -> None:
+    """Raise a one-line `app.UsageError` naming the flag for a value no run can use, before
+    anything is loaded or written: the export's formats and directory, the output directory,
+    the time budget, the validation split, --verbose."""
+    if FLAGS["export_formats"].present and not FLAGS.export_dir:
+        raise app.UsageError("--export_formats needs --export_dir (where to write the exported model): give "
+                             "--export_dir, or drop --export_formats.")
+    unknown = [name for name in FLAGS.export_formats if name not in EXPORT_FORMATS]
+    if unknown or not FLAGS.export_formats:
+        raise app.UsageError(f"--export_formats takes a non-empty list of {', '.join(EXPORT_FORMATS)}. "
+                             f"Received: {','.join(FLAGS.export_formats)}")
+    if FLAGS.data_dir is not None and (FLAGS.dataset == "default" or FLAGS.dataset.lower().endswith(".npz")):
+        raise app.UsageError(f"--data_dir is the directory of a tensorflow-datasets --dataset (e.g. "
+                             f"--dataset=cifar10); --dataset={FLAGS.dataset} does not read it. Drop --data_dir.")
+    for name in ("output_dir", "export_dir"):
+        path = FLAGS[name].value
+        if path is None:
+            continue
+        path = os.path.abspath(os.path.expanduser(path))
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise app.UsageError(f"--{name} must be a directory, and {path} is a file. Give another --{name}.")
+        existing = path
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise app.UsageError(f"--{name}: {existing} is not writable. Give another --{name}.")
+    if FLAGS.export_dir and not FLAGS.replace_export:
+        path = os.path.abspath(os.path.expanduser(FLAGS.export_dir))
+        if os.path.isdir(path) and os.listdir(path):
+            raise app.UsageError(f"--export_dir {path} already holds files, which the export would replace: give "
+                                 "an empty or new --export_dir, or --replace_export to replace them.")
+    if FLAGS.time_budget is not None and not FLAGS.time_budget > 0:
+        raise app.UsageError(f"--time_budget must be > 0 seconds (inf for none). Received: {FLAGS.time_budget}")
+    if not 0 < FLAGS.validation_split < 1:
+        raise app.UsageError("--validation_split must be in (0, 1): every search selects its networks on the "
+                             f"validation split. Received: {FLAGS.validation_split}")
+    if FLAGS.verbose not in (0, 1, 2):
+        raise app.UsageError(f"--verbose must be 0, 1 or 2. Received: {FLAGS.verbose}")
+
+
+def flag_message(message: str) -> str:
+    """An API error's message in the command line's words: each `name` of a flag as --name."""
+    aliases = {"source": "dataset"}  # `datasets.load`'s argument
+    return re.sub(r"`(\w+)`", lambda m: f"--{aliases.get(m.group(1), m.group(1))}"
+                  if aliases.get(m.group(1), m.group(1)) in FLAGS else m.group(0), message)
+
+
 def preset() -> str:
     """The preset the unset flags take: "paper" with --paper_defaults, else "short"."""
     return "paper" if FLAGS.paper_defaults else "short"
@@ -189,6 +254,13 @@ def presets_of(algorithm: str, space: str = None):
     if algorithm == "enas":
         return module.SHORT[space], module.PAPER[space]
     return module.SHORT, module.PAPER
+
+
+def validation_split() -> float:
+    """--validation_split, or its default: 0.1, with --paper_defaults for nash 0.2 (40k / 10k)."""
+    if FLAGS.validation_split is not None:
+        return FLAGS.validation_split
+    return VALIDATION_SPLIT["paper"].get(FLAGS.algorithm, VALIDATION_SPLIT["short"]) if FLAGS.paper_defaults else VALIDATION_SPLIT["short"]
 
 
 def batch_size() -> int:

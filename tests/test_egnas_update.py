@@ -201,7 +201,7 @@ def test_population_batch_stats_follows_the_update_unless_given(update, given, e
     import tensorflow as tf
 
     from keras_nash.tuners.supernet.data import SearchData
-    from tests import evolution_run
+    from tests.scripts import evolution_run
 
     tuner = evolution_run.tuner(str(tmp_path), overwrite=True, update=update,
                                 population_batch_stats=given)

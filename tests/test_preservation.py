@@ -66,3 +66,60 @@ def test_bf16_children_pass_with_the_precisions_tolerance():
     finally:
         keras.config.set_dtype_policy("float32")
     assert morphisms.default_tolerance() == 1e-4
+
+
+# ----- every operator in training mode (batch statistics), issue 31 -----
+# Type II morphisms (wider, skip add, skip concat) give the new channels zero outgoing weights,
+# so the child is its parent in training mode too, up to rounding: measured exactly 0 on CPU
+# in float32. TRAINING_TOLERANCE is the bound asserted: max |child - parent| / mean |parent|
+# over the logits of two batches of 64 images, batch statistics, float32.
+TRAINING_TOLERANCE = 1e-5
+DEEPER = {"op": "deeper", "after": "relu_2", "kernel_size": 3}
+SKIP_ADD = {"op": "skip", "from": "relu_2", "to": "relu_4", "mode": "add"}
+SKIP_CONCAT = {"op": "skip", "from": "relu_2", "to": "relu_4", "mode": "concat", "seed": 4}
+
+
+@pytest.fixture(scope="module")
+def deeper_parent():
+    """The parent with DEEPER applied and its new batch norm calibrated: the parent of the
+    skip morphisms (relu_4 exists), so each case measures its operator alone."""
+    x = [real_images(64, 16, seed=s)[0] for s in (0, 1)]
+    arch, parent = _parent()
+    child_arch, child = _child(arch, parent, [DEEPER])
+    morphisms.calibrate_batch_norms(child, morphisms.new_batch_norms(arch, child_arch), x)
+    return child_arch, child, x
+
+
+@pytest.mark.parametrize("on_deeper, ms", [
+    (False, [{"op": "wider", "conv": "conv_1", "factor": 2, "seed": 1}]),
+    (False, [{"op": "wider", "conv": "conv_2", "factor": 3, "seed": 1}]),
+    (True, [{"op": "wider", "conv": "conv_4", "factor": 2, "seed": 3}]),
+    (True, [SKIP_ADD]),  # lambda_sum
+    (True, [{"op": "wider", "conv": "conv_4", "factor": 2, "seed": 3}, SKIP_ADD]),  # projection
+    (True, [SKIP_CONCAT]),
+], ids=["wider2", "wider3", "wider_deeper", "skip_add", "skip_add_projection", "skip_concat"])
+def test_every_operator_is_close_in_training_mode(on_deeper, ms, deeper_parent):
+    arch, parent, x = deeper_parent
+    if not on_deeper:
+        arch, parent = _parent()
+    child_arch, child = _child(arch, parent, ms)
+    assert child_arch.count_params() > arch.count_params()
+    assert morphisms.new_batch_norms(arch, child_arch) == []  # nothing to calibrate
+    layer = morphisms.logits_layer(arch)
+    difference = morphisms.logit_difference(parent, child, x, layer, training=True)
+    assert difference <= TRAINING_TOLERANCE, difference
+    assert morphisms.logit_difference(parent, child, x, layer) <= TRAINING_TOLERANCE
+
+
+def test_training_mode_catches_what_inference_mode_cannot(deeper_parent):
+    """A child whose batch norm computes its parent's function in inference mode only (gamma
+    doubled, moving variance quadrupled: gamma / sqrt(variance) unchanged) passes the inference
+    check and fails the training-mode one."""
+    arch, parent, x = deeper_parent
+    child_arch, child = _child(arch, parent, [SKIP_CONCAT])
+    bn = child.get_layer("bn_2")
+    bn.gamma.assign(bn.gamma * 2.0)
+    bn.moving_variance.assign((bn.moving_variance + bn.epsilon) * 4.0 - bn.epsilon)
+    layer = morphisms.logits_layer(arch)
+    assert morphisms.logit_difference(parent, child, x, layer) <= 1e-4  # inference: passes
+    assert morphisms.logit_difference(parent, child, x, layer, training=True) > 0.1

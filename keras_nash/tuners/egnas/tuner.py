@@ -49,6 +49,9 @@ class EgnasTuner(CellSearch):
         final_epochs, final_cells, final_channels, final_learning_rate, final_weight_decay,
         auxiliary_weight, drop_path_prob, cutout_length: the final network and its
             training (see `CellSearch`). Default to 800, 20, 36, 0.025, 3e-4, 0.4, 0.3, 16.
+        final_batch_size: int, the final training's batch size, whether its data is the
+            search's or `search(final_fit=...)`'s (a dataset is rebatched; a `batch_size` in
+            `final_fit` wins). Defaults to 96 (the paper's 96, as DARTS's; the authors' `train.py` too).
         jit_compile: bool, XLA for the steps (see `CellSearch`). Defaults to False.
         objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
         max_trials: int or None. Defaults to None (stop after the final trial).
@@ -97,6 +100,7 @@ class EgnasTuner(CellSearch):
         weight_decay: float = 3e-4,
         grad_clip: float = 5.0,
         final_epochs: int = 800,
+        final_batch_size: int = 96,
         final_cells: int = 20,
         final_channels: int = 36,
         final_learning_rate: float = 0.025,
@@ -132,7 +136,8 @@ class EgnasTuner(CellSearch):
             oracle, space, num_classes=num_classes, epochs=epochs, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_min=learning_rate_min,
             momentum=momentum, weight_decay=weight_decay, grad_clip=grad_clip,
-            final_epochs=final_epochs, final_cells=final_cells, final_channels=final_channels,
+            final_epochs=final_epochs, final_batch_size=final_batch_size,
+            final_cells=final_cells, final_channels=final_channels,
             final_learning_rate=final_learning_rate, final_weight_decay=final_weight_decay,
             auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
             cutout_length=cutout_length, jit_compile=jit_compile, seed=seed,

@@ -10,7 +10,8 @@ TRAIN_STEPS = {"macro": (50, 20), "micro": (30, 10), "recurrent": (100, 10)}
 # The training by space, for the arguments left None: the authors' CIFAR-10 scripts (search:
 # cifar10_{macro,micro}_search.sh, SGDR 0.05 -> 0.0005, batch 128 / 160; final:
 # cifar10_{macro,micro}_final.sh, SGDR 0.05 -> lr_min, dropout 1 - keep_prob before the
-# classifier, 310 / 630 epochs; micro: an auxiliary head weighted 0.4 and drop-path 1 - 0.6
+# classifier, 310 / 630 epochs, batch 100 / 144 (`final_batch_size`); micro: an auxiliary
+# head weighted 0.4 and drop-path 1 - 0.6
 # (their macro child has neither: `general_child.py` ignores `--child_use_aux_heads`)), and
 # their Penn Treebank search script (`scripts/ptb_search.sh`: plain SGD 0.25 on the loss summed
 # over time, decayed by 0.95 a epoch after epoch 12 (counted from 0) down to
@@ -25,14 +26,19 @@ _IMAGES = dict(learning_rate=0.05, learning_rate_min=0.0005, momentum=0.9, grad_
                final_learning_rate=0.05)
 TRAINING = {
     "macro": dict(_IMAGES, weight_decay=5e-4, batch_size=128, final_learning_rate_min=0.001,
-                  final_dropout=0.5, auxiliary_weight=0.0, drop_path_prob=0.0, final_epochs=310),
+                  final_dropout=0.5, auxiliary_weight=0.0, drop_path_prob=0.0, final_epochs=310,
+                  final_batch_size=100),
     "micro": dict(_IMAGES, weight_decay=2e-4, batch_size=160, final_learning_rate_min=0.0001,
-                  final_dropout=0.2, auxiliary_weight=0.4, drop_path_prob=0.4, final_epochs=630),
+                  final_dropout=0.2, auxiliary_weight=0.4, drop_path_prob=0.4, final_epochs=630,
+                  final_batch_size=144),
     "recurrent": dict(learning_rate=0.25, learning_rate_min=0.0005, momentum=0.0,
                       weight_decay=2e-7, grad_clip=10.0, final_learning_rate=0.25, batch_size=20,
                       final_learning_rate_min=0.0005, final_dropout=0.0, auxiliary_weight=0.0,
-                      drop_path_prob=0.0, final_epochs=100),
+                      drop_path_prob=0.0, final_epochs=100, final_batch_size=None),
 }
+SEARCH_EPOCHS = {"macro": 310, "micro": 150, "recurrent": 100}
+"""Search epochs by space: the authors' scripts (cifar10_macro_search.sh 310, also the paper's;
+cifar10_micro_search.sh 150, also the paper's; ptb_search.sh 100, where the paper says 150)."""
 # The authors' final networks' size (`--paper_defaults` of the command line; the tuner's
 # default is the searched size): macro 96 filters (their final architecture has 24 layers:
 # a macro network's depth is its architecture's), micro 36 filters and 17 cells (their

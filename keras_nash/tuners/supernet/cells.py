@@ -60,6 +60,9 @@ class CellSearch(SupernetTuner):
             gradient (`keras_nash.optimizers`).
         grad_clip: float > 0, gradients' global-norm clip.
         final_epochs: int >= 1, epochs of the final network's training.
+        final_batch_size: int >= 1 or None, the batch size of the final training, whether its
+            data is the search's or `search(final_fit=...)`'s (a dataset is rebatched; see
+            `SupernetTuner`).
         final_cells: int >= 3, cells of the final network.
         final_channels: int, its initial channels.
         final_learning_rate: float > 0, SGD learning rate of the final training, cosine
@@ -82,8 +85,8 @@ class CellSearch(SupernetTuner):
 
     def __init__(
         self, oracle, space, *, num_classes, epochs, batch_size, learning_rate,
-        learning_rate_min, momentum, weight_decay, grad_clip, final_epochs, final_cells,
-        final_channels, final_learning_rate, final_weight_decay, auxiliary_weight,
+        learning_rate_min, momentum, weight_decay, grad_clip, final_epochs, final_batch_size,
+        final_cells, final_channels, final_learning_rate, final_weight_decay, auxiliary_weight,
         drop_path_prob, cutout_length, jit_compile, seed, precision, **kwargs,
     ):
         self.space = space
@@ -109,7 +112,7 @@ class CellSearch(SupernetTuner):
         self.seed = seed
         super().__init__(
             oracle=oracle, final_epochs=final_epochs, batch_size=batch_size,
-            precision=precision, **kwargs,
+            final_batch_size=final_batch_size, precision=precision, **kwargs,
         )
 
     # ----- search -----

@@ -7,6 +7,7 @@
   into `SearchData`, failing early with a message that names the argument; `batch_size_of`
   and `check_final_fit` check the others.
 - `skip_passes` moves a reshuffling dataset on to the pass a resumed search is at.
+- `final_batches` gives the final training's data the final batch size.
 """
 
 import dataclasses
@@ -220,3 +221,48 @@ def skip_passes(dataset: tf.data.Dataset, count: int) -> None:
     """
     for _ in range(int(count)):
         iter(dataset)
+
+
+def final_batches(fit_args: tuple, fit_kwargs: dict, batch_size, array_batch_size=None):
+    """The final training's `model.fit` arguments with its training data in `batch_size` batches.
+
+    A `tf.data.Dataset` (which comes batched) is rebatched (`Dataset.rebatch`: the same
+    examples in the same order, `batch_size` to a batch, the last batch partial); arrays get
+    `batch_size=batch_size`. The validation data is left as it is (its batching changes no
+    weight). `batch_size` None: a dataset keeps its batches, arrays are fed in batches of
+    `fit_kwargs["batch_size"]`, else of `array_batch_size` (not Keras's 32).
+
+    Args:
+        fit_args: tuple, `model.fit`'s positional arguments (`x` first, if any).
+        fit_kwargs: dict, its keyword arguments.
+        batch_size: int >= 1 or None.
+        array_batch_size: int or None, arrays' batch size where neither is given.
+
+    Returns:
+        `(fit_args, fit_kwargs)`, new containers (the given ones are not changed).
+
+    Example:
+
+    >>> data = tf.data.Dataset.range(10).batch(3)
+    >>> args, kwargs = final_batches((data,), {"verbose": 0}, 4)
+    >>> [len(batch) for batch in args[0]], kwargs
+    ([4, 4, 2], {'verbose': 0})
+    >>> final_batches((), {"x": np.zeros((10, 2))}, 4)[1]["batch_size"]
+    4
+    """
+    fit_args, fit_kwargs = tuple(fit_args), dict(fit_kwargs)
+    x = fit_args[0] if fit_args else fit_kwargs.get("x")
+    if batch_size is None:
+        if not isinstance(x, tf.data.Dataset) and array_batch_size is not None:
+            fit_kwargs.setdefault("batch_size", int(array_batch_size))
+        return fit_args, fit_kwargs
+    if isinstance(x, tf.data.Dataset):
+        x = x.rebatch(int(batch_size))
+        if fit_args:
+            fit_args = (x,) + fit_args[1:]
+        else:
+            fit_kwargs["x"] = x
+        fit_kwargs.pop("batch_size", None)
+    else:
+        fit_kwargs["batch_size"] = int(batch_size)
+    return fit_args, fit_kwargs

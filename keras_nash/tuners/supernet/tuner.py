@@ -20,6 +20,7 @@ from keras_nash.tuners.supernet.data import (
     as_search_data,
     batch_size_of,
     check_final_fit,
+    final_batches,
     skip_passes,
 )
 from keras_nash.tuners.supernet.loop import (
@@ -50,6 +51,8 @@ class _FinalHyperModel(keras_tuner.HyperModel):
 
     def fit(self, hp, model, *args, **kwargs):
         kwargs["epochs"] = self.tuner.final_epochs
+        if isinstance(args[0] if args else kwargs.get("x"), tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself (Keras warns otherwise)
         kwargs["callbacks"] = list(kwargs.get("callbacks", [])) + self.tuner.final_callbacks(hp)
         start = time.perf_counter()
         history = model.fit(*args, **kwargs)
@@ -78,6 +81,11 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
         final_epochs: int, epochs of the final from-scratch training (>= 1).
         batch_size: int, the batch size for array inputs (datasets come batched);
             `search(..., batch_size=)` overrides it.
+        final_batch_size: int or None, the batch size of the final training, whether its data
+            is the search's or `search(final_fit=...)`'s: a dataset is rebatched
+            (`supernet.data.final_batches`), arrays are fed in batches of it; a `batch_size`
+            given in `final_fit` overrides it. None: the final training keeps its data's
+            batches (the search's batch size for arrays). Defaults to None.
         precision: "float32", "mixed_bfloat16" or "mixed_float16", the dtype policy of every
             network built (`keras_nash.precision`). None: the global policy now. Defaults to None.
         **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`, `overwrite`,
@@ -98,8 +106,11 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
     step_label = "search epoch (final: the found network trained from scratch)"
     """What a trial record's `step` counts (the search plot's axis)."""
 
-    def __init__(self, oracle, final_epochs: int, batch_size: int = 64, precision=None, **kwargs):
+    def __init__(self, oracle, final_epochs: int, batch_size: int = 64, precision=None,
+                 final_batch_size=None, **kwargs):
         self.final_epochs = check_int("final_epochs", final_epochs, 1)
+        self.final_batch_size = (None if final_batch_size is None
+                                 else check_int("final_batch_size", final_batch_size, 1))
         self.precision = precisions.resolve(precision)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self._search_state = None
@@ -217,6 +228,10 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
             else:  # the final training goes on with the search's data from the next pass
                 epoch = int(trial.hyperparameters.values[self.key("epoch")])
                 self._align_passes(fit_args, fit_kwargs, epoch)
+            given = (self._final_fit or {}).get("batch_size")
+            fit_args, fit_kwargs = final_batches(
+                fit_args, fit_kwargs, self.final_batch_size if given is None else given,
+                array_batch_size=self.batch_size)
             return super().run_trial(trial, *fit_args, **fit_kwargs)
         return self._run_epoch_trial(trial, fit_args, fit_kwargs)
 
@@ -291,7 +306,7 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
     def load_model(self, trial):
         """The trial's model: the final network, or an epoch's supernet with its weights."""
         if self.role(trial) == ROLE_FINAL:
-            return super().load_model(trial)
+            return self._load_final_model(trial)
         directory = self.get_trial_dir(trial.trial_id)
         with open(os.path.join(directory, RESULT_FILE)) as f:
             input_shape = tuple(json.load(f)["input_shape"])
@@ -334,6 +349,18 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
             "architecture": json.loads(self.get_best_architecture().to_json()),
             "decisiveness": self.decisiveness(),
         }
+
+    def _load_final_model(self, trial):
+        """keras-tuner's `load_model`, with the optimizer built first: the checkpoint holds its
+        variables (`SaveBestEpoch`), which an unbuilt optimizer skips with a warning."""
+        model = internals.try_build(self, trial.hyperparameters)
+        internals.build_as_trained(self, model, trial.trial_id)
+        strategy = self.distribution_strategy
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            if model.optimizer is not None and not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(internals.checkpoint_path(self, trial.trial_id))
+        return model
 
     def decisiveness(self) -> list:
         """How decided the search's policy was after each search epoch: one dict per epoch
