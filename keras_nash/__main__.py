@@ -310,7 +310,7 @@ def main(argv):
     plot_path = report.plot_search(
         summary["trials"], plot_path, tuner.oracle.objective.name,
         title=f"keras_nash {FLAGS.algorithm} on {FLAGS.dataset}", step_label=tuner.step_label,
-        decisiveness=summary.get("decisiveness"),
+        decisiveness=summary.get("decisiveness"), front=summary.get("pareto_front"),
     )  # None without matplotlib (report.plot_search logs how to install it)
 
     print(f"best trial {summary['best_trial']}: {summary['best_params']:,} params")

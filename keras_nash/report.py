@@ -27,6 +27,7 @@ def plot_search(
     title: str = "keras_nash search",
     step_label: str = "step (0: seed pre-training)",
     decisiveness: list = None,
+    front: list = None,
 ) -> str | None:
     """Plot a search: each trial's score over wall time (coloured by step) and the best per step.
 
@@ -40,6 +41,9 @@ def plot_search(
         decisiveness: None, or a supernet search's per-epoch records (`tuner.decisiveness()`):
             a third panel draws the policy's entropy relative to uniform and the stability of
             its choices per search epoch.
+        front: None, or the trial ids of a NASH search's Pareto front (`search_summary()`'s
+            `pareto_front`): a panel draws every trial's score against its `cost` (records'
+            key), the front as a staircase, and the hill climb's path (parent to child).
 
     Returns:
         The path written, or None when matplotlib is not installed (a warning says how to).
@@ -54,7 +58,7 @@ def plot_search(
 
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    panels = 3 if decisiveness else 2
+    panels = 2 + bool(decisiveness) + bool(front)
     figure, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.2))
     over_time, per_step = axes[:2]
     elapsed, steps = 0.0, sorted({r["step"] for r in records})
@@ -85,6 +89,8 @@ def plot_search(
     per_step.grid(alpha=0.3)
     if decisiveness:
         _plot_decisiveness(axes[2], decisiveness)
+    if front:
+        _plot_front(axes[-1], records, front, objective)
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
@@ -104,6 +110,27 @@ def _plot_decisiveness(axis, records: list) -> None:
     axis.set_ylim(0, 1.05)
     axis.set_xlabel("search epoch")
     axis.set_title("how decided the policy is (1: a random draw)", fontsize=9)
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+
+
+def _plot_front(axis, records: list, front: list, objective: str) -> None:
+    """Every trial's score against its cost, the Pareto front and the climb's parent -> child path."""
+    points = {r["trial_id"]: (r["cost"], r["score"]) for r in records
+              if r.get("cost") is not None and r.get("score") is not None}
+    for record in records:
+        child, parent = points.get(record["trial_id"]), points.get(record.get("parent"))
+        if child and parent and record.get("role") != "incumbent":
+            axis.annotate("", child, parent, arrowprops={"arrowstyle": "->", "color": "grey", "alpha": 0.5})
+    if points:
+        axis.scatter(*zip(*points.values()), color="grey", s=20, label="trained network")
+    on_front = sorted(points[t] for t in front if t in points)
+    if on_front:
+        axis.step(*zip(*on_front), where="post", color="C3", marker="o", label="Pareto front")
+    axis.set_xscale("log")
+    axis.set_xlabel("cost")
+    axis.set_ylabel(objective)
+    axis.set_title("accuracy against cost (arrows: parent -> child)", fontsize=9)
     axis.legend(fontsize=8)
     axis.grid(alpha=0.3)
 

@@ -33,8 +33,15 @@ def _roles(tuner):
 
 def test_climbing_until_the_budget_stops_leaves_the_final_training_its_share(tmp_path, data):
     budget_seconds = 40.0
-    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=None, pretrain_epochs=2, final_epochs=100,
-                           time_budget=budget_seconds, final_share=0.4)
+    tuner = nash_run.tuner(
+        str(tmp_path),
+        overwrite=True,
+        n_steps=None,
+        pretrain_epochs=2,
+        final_epochs=100,
+        time_budget=budget_seconds,
+        final_share=0.4,
+    )
     seconds = _search(tuner, data)
     roles = _roles(tuner)
     # The budget is kept from measured speeds: 1.05 T on a quiet machine (test_nash_robustness),
@@ -51,29 +58,46 @@ def test_climbing_until_the_budget_stops_leaves_the_final_training_its_share(tmp
     assert final.hyperparameters.values["nash/epochs"] == report["final_training"]["epochs"]
     # Where the time went: pre-training, each step run, the final training, overheads.
     assert report["pretraining"]["trials"] == 1 and report["pretraining"]["epochs"] == 2
-    steps = {f"step {t.hyperparameters.values['nash/step']}" for t in tuner.oracle.trials.values()
-             if t.hyperparameters.values["nash/role"] in ("child", "incumbent")}
+    steps = {
+        f"step {t.hyperparameters.values['nash/step']}"
+        for t in tuner.oracle.trials.values()
+        if t.hyperparameters.values["nash/role"] in ("child", "incumbent")
+    }
     assert set(report["steps"]) == steps
-    parts = (report["pretraining"]["seconds"] + report["final_training"]["seconds"]
-             + sum(s["seconds"] for s in report["steps"].values()) + report["search_overhead_seconds"])
+    parts = (
+        report["pretraining"]["seconds"]
+        + report["final_training"]["seconds"]
+        + sum(s["seconds"] for s in report["steps"].values())
+        + report["search_overhead_seconds"]
+    )
     assert parts == pytest.approx(report["elapsed_seconds"], rel=0.02)
-    assert 0 < report["training_seconds"] < report["elapsed_seconds"] and report["trial_overhead_seconds"] > 0
+    assert (
+        0 < report["training_seconds"] < report["elapsed_seconds"]
+        and report["trial_overhead_seconds"] > 0
+    )
     # The command line's summary.json carries it, with the front and every trial's cost.
     summary = json.loads(json.dumps(tuner.search_summary()))
-    assert summary["budget"] == json.loads(json.dumps(report)) | {"elapsed_seconds": summary["budget"]["elapsed_seconds"]}
+    assert summary["budget"] == json.loads(json.dumps(report)) | {
+        "elapsed_seconds": summary["budget"]["elapsed_seconds"]
+    }
     assert summary["cost"] == "params" and summary["pareto_front"]
     assert all(t["cost"] == t["params"] for t in summary["trials"])
     # The final training is logged as such, not as step n_steps + 1.
     assert tuner.oracle.history[-1]["final"] and tuner.oracle.history[-1]["step"] == max(
-        t.hyperparameters.values["nash/step"] for t in tuner.oracle.trials.values())
+        t.hyperparameters.values["nash/step"] for t in tuner.oracle.trials.values()
+    )
 
 
 def test_n_steps_none_needs_a_time_budget_and_shares_are_checked(tmp_path):
     with pytest.raises(ValueError, match="`n_steps=None` climbs until the time budget stops it"):
         nash_run.tuner(str(tmp_path), overwrite=True, n_steps=None)
-    with pytest.raises(ValueError, match="`final_share` must be in \\(0, 1\\). Received: final_share=1"):
+    with pytest.raises(
+        ValueError, match="`final_share` must be in \\(0, 1\\). Received: final_share=1"
+    ):
         nash_run.tuner(str(tmp_path), overwrite=True, final_share=1)
-    with pytest.raises(ValueError, match="`max_cost_growth` must be >= 1 or None. Received: max_cost_growth=0.5"):
+    with pytest.raises(
+        ValueError, match="`max_cost_growth` must be >= 1 or None. Received: max_cost_growth=0.5"
+    ):
         nash_run.tuner(str(tmp_path), overwrite=True, max_cost_growth=0.5)
     with pytest.raises(ValueError, match="`cost` must be one of"):
         nash_run.tuner(str(tmp_path), overwrite=True, cost="joules")
@@ -84,8 +108,15 @@ def test_a_child_that_would_not_fit_is_never_proposed(tmp_path, data, monkeypatc
     # proposed only if its 2 final epochs fit in 0.95 x the 900 s reserve, a ratio of 4.275.
     seed_arch = nash_run.tuner(str(tmp_path), overwrite=True).seed_architecture
     seed_flops = budget.multiply_adds(seed_arch)
-    settings = dict(n_steps=1, n_neighbors=7, n_morphisms=3, widening_factors=(4,), final_epochs=2,
-                    time_budget=3600, final_share=0.25)
+    settings = dict(
+        n_steps=1,
+        n_neighbors=7,
+        n_morphisms=3,
+        widening_factors=(4,),
+        final_epochs=2,
+        time_budget=3600,
+        final_share=0.25,
+    )
     tuner = nash_run.tuner(str(tmp_path), overwrite=True, **settings)
     oracle = tuner.oracle
 
@@ -98,12 +129,21 @@ def test_a_child_that_would_not_fit_is_never_proposed(tmp_path, data, monkeypatc
     monkeypatch.setattr(oracle, "_speed", speed)
     _search(tuner, data)
     limit = 0.95 * 900 / (100.0 * 2)
-    children = [t for t in oracle.trials.values() if t.hyperparameters.values["nash/role"] == "child"]
+    children = [
+        t for t in oracle.trials.values() if t.hyperparameters.values["nash/role"] == "child"
+    ]
     ratios = [budget.multiply_adds(oracle.architecture(t.trial_id)) / seed_flops for t in children]
     assert children and max(ratios) <= limit, ratios
     # Without the budget, the same draws hold children that would not have fitted.
-    drawn = [morphisms.apply(seed_arch, morphisms.random_morphisms(seed_arch, 3, np.random.default_rng([7, 1, j]),
-                                                                   widening_factors=(4,))) for j in range(6)]
+    drawn = [
+        morphisms.apply(
+            seed_arch,
+            morphisms.random_morphisms(
+                seed_arch, 3, np.random.default_rng([7, 1, j]), widening_factors=(4,)
+            ),
+        )
+        for j in range(6)
+    ]
     assert max(budget.multiply_adds(a) / seed_flops for a in drawn) > limit
     assert len(children) < 6
 
@@ -113,9 +153,18 @@ def test_max_cost_growth_bounds_a_child_and_no_layer_is_widened_twice():
     cost = arch.count_params()
     unbounded, bounded = [], []
     for seed in range(30):
-        free = morphisms.random_morphisms(arch, 5, seed, {"wider": 3, "deeper": 1}, widening_factors=(2, 4))
-        capped = morphisms.random_morphisms(arch, 5, seed, {"wider": 3, "deeper": 1}, widening_factors=(2, 4),
-                                            cost=lambda a: a.count_params(), max_growth=2.0)
+        free = morphisms.random_morphisms(
+            arch, 5, seed, {"wider": 3, "deeper": 1}, widening_factors=(2, 4)
+        )
+        capped = morphisms.random_morphisms(
+            arch,
+            5,
+            seed,
+            {"wider": 3, "deeper": 1},
+            widening_factors=(2, 4),
+            cost=lambda a: a.count_params(),
+            max_growth=2.0,
+        )
         for drawn in (free, capped):
             widened = [m["conv"] for m in drawn if m["op"] == "wider"]
             assert len(widened) == len(set(widened)), drawn
@@ -148,7 +197,9 @@ def test_pareto_search_records_costs_keeps_a_front_and_survives_a_resume(tmp_pat
     trials = [oracle.trials[t] for t in sorted(oracle.trials)]
     assert _roles(tuner) == ["seed", "child", "child", "child", "child", "final"]
     for trial in trials:
-        assert trial.metrics.get_last_value("cost") == budget.multiply_adds(oracle.architecture(trial.trial_id))
+        assert trial.metrics.get_last_value("cost") == budget.multiply_adds(
+            oracle.architecture(trial.trial_id)
+        )
     for child in trials[1:-1]:
         parent = child.hyperparameters.values["nash/parent"]
         assert child.metrics.get_last_value("cost") <= 3.0 * oracle.trial_cost(parent)
@@ -169,3 +220,67 @@ def test_pareto_search_records_costs_keeps_a_front_and_survives_a_resume(tmp_pat
     for (_, model), expected in zip(again, predictions):
         np.testing.assert_allclose(model.predict(x_val, verbose=0), expected, rtol=1e-5, atol=1e-6)
     assert resumed.budget_report()["steps"].keys() == tuner.budget_report()["steps"].keys()
+
+
+def test_the_search_plot_draws_the_front_and_the_climbs_path(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib import axes
+
+    from keras_nash import report
+
+    records = [
+        {
+            "trial_id": "0000",
+            "step": 0,
+            "role": "seed",
+            "score": 0.35,
+            "seconds": 30,
+            "cost": 24570,
+            "parent": None,
+        },
+        {
+            "trial_id": "0001",
+            "step": 1,
+            "role": "child",
+            "score": 0.40,
+            "seconds": 40,
+            "cost": 62330,
+            "parent": "0000",
+        },
+        {
+            "trial_id": "0002",
+            "step": 1,
+            "role": "child",
+            "score": 0.38,
+            "seconds": 30,
+            "cost": 26939,
+            "parent": "0000",
+        },
+        {
+            "trial_id": "0003",
+            "step": 2,
+            "role": "final",
+            "score": 0.54,
+            "seconds": 56,
+            "cost": 62330,
+            "parent": "0001",
+        },
+    ]
+    arrows, steps = [], []
+    original_annotate, original_step = axes.Axes.annotate, axes.Axes.step
+    monkeypatch.setattr(
+        axes.Axes,
+        "annotate",
+        lambda self, text, xy, xytext, **k: (
+            arrows.append((xytext, xy)) or original_annotate(self, text, xy, xytext, **k)
+        ),
+    )
+    monkeypatch.setattr(
+        axes.Axes,
+        "step",
+        lambda self, x, y, *a, **k: steps.append((x, y)) or original_step(self, x, y, *a, **k),
+    )
+    path = report.plot_search(records, tmp_path / "search.png", front=["0000", "0002", "0003"])
+    assert (tmp_path / "search.png").stat().st_size > 0 and path.endswith("search.png")
+    assert steps == [((24570, 26939, 62330), (0.35, 0.38, 0.54))]  # the front, cheapest first
+    assert ((24570, 0.35), (62330, 0.40)) in arrows and ((62330, 0.40), (62330, 0.54)) in arrows

@@ -37,7 +37,13 @@ def multiply_adds(arch) -> int:
     for node in arch.nodes:
         if node.op == "conv":
             height, width, filters = shapes[node.id]
-            total += height * width * filters * node.config["kernel_size"] ** 2 * shapes[node.inputs[0]][-1]
+            total += (
+                height
+                * width
+                * filters
+                * node.config["kernel_size"] ** 2
+                * shapes[node.inputs[0]][-1]
+            )
         elif node.op == "dense":
             total += shapes[node.inputs[0]][-1] * node.config["units"]
     return int(total)
@@ -50,21 +56,36 @@ def static_cost(arch, cost: str) -> float:
 
 def report(oracle, now: float) -> dict:
     """Where a NASH search's wall time went (see `NashOracle.budget_report`)."""
+
     def metric(trial, name):
         return trial.metrics.get_last_value(name) if trial.metrics.exists(name) else 0.0
 
     trials = [oracle.trials[t] for t in sorted(oracle.trials)]
-    trials = [t for t in trials if "nash/role" in t.hyperparameters.values and t.status != TrialStatus.RUNNING]
+    trials = [
+        t
+        for t in trials
+        if "nash/role" in t.hyperparameters.values and t.status != TrialStatus.RUNNING
+    ]
     started = oracle._started
     elapsed = 0.0 if started is None else (oracle._ended or now) - started
     steps = {}
     for trial in trials:
         values = trial.hyperparameters.values
         role = values["nash/role"]
-        key = "pretraining" if role == "seed" else "final" if role == "final" else f"step {values['nash/step']}"
-        entry = steps.setdefault(key, {"trials": 0, "epochs": 0, "seconds": 0.0, "fit_seconds": 0.0})
+        key = (
+            "pretraining"
+            if role == "seed"
+            else "final"
+            if role == "final"
+            else f"step {values['nash/step']}"
+        )
+        entry = steps.setdefault(
+            key, {"trials": 0, "epochs": 0, "seconds": 0.0, "fit_seconds": 0.0}
+        )
         entry["trials"] += 1
-        entry["epochs"] += int(values["nash/epochs"]) if trial.status == TrialStatus.COMPLETED else 0
+        entry["epochs"] += (
+            int(values["nash/epochs"]) if trial.status == TrialStatus.COMPLETED else 0
+        )
         entry["seconds"] += metric(trial, "trial_seconds")
         entry["fit_seconds"] += metric(trial, "fit_seconds")
     trial_seconds = sum(e["seconds"] for e in steps.values())

@@ -24,6 +24,9 @@ from keras_nash.tuners.nash.display import NashDisplay, describe  # noqa: F401 (
 
 _DONE = (TrialStatus.COMPLETED, TrialStatus.FAILED)
 _KEY = "nash/"
+# A child's expected seconds are taken this much longer when checking it fits: measured speeds
+# vary by a fifth on a shared machine, and an overrun comes out of the final training's share.
+_MARGIN = 1.25
 
 
 class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
@@ -50,8 +53,8 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             pre-training and the hill climb get `1 - final_share` of it (`climb_budget`), the
             final training the rest, whatever `n_steps` is. A child is proposed only if its
             expected training (its parent's measured seconds per epoch times their ratio of
-            multiply-adds, after the step's children planned before it) ends inside the
-            climb's share, and its final training would get at least `epochs_per_neighbor`
+            multiply-adds, after the step's children planned before it, with a 25% margin)
+            ends inside the climb's share, and its final training would get at least `epochs_per_neighbor`
             epochs in the final share; once the climb's share is spent, or when no child fits,
             no new hill-climbing trial starts (the current step ends with the trials already
             started; the previous incumbent stays a candidate). The final training then gets
@@ -288,7 +291,7 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         expected = self._expected(values)
         if self.time_budget is None or expected is None:
             return True
-        return time.time() - self._started + expected[0] <= self.climb_budget
+        return time.time() - self._started + _MARGIN * expected[0] <= self.climb_budget
 
     def _affordable(self, values, before: float) -> bool:
         """Whether a child may be proposed: expected to end inside the climb's share after
@@ -298,7 +301,7 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         if self.time_budget is None or expected is None:
             return True
         seconds, per_epoch = expected
-        if time.time() - self._started + before + seconds > self.climb_budget:
+        if time.time() - self._started + before + _MARGIN * seconds > self.climb_budget:
             return False
         if self.final_epochs:
             final = seconds + per_epoch * (min(self.final_epochs, self.epochs_per_neighbor) - int(values[_KEY + "epochs"]))

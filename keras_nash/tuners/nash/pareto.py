@@ -47,7 +47,7 @@ def parent_probabilities(costs) -> np.ndarray:
     if n == 1:
         return np.ones(1)
     spread = log_costs.std()
-    bandwidth = 1.06 * spread * n ** -0.2 if spread > 0 else 1.0
+    bandwidth = 1.06 * spread * n**-0.2 if spread > 0 else 1.0
     distances = (log_costs[:, None] - log_costs[None, :]) / bandwidth
     density = np.exp(-0.5 * distances**2).mean(axis=1)
     weights = 1.0 / density
