@@ -17,7 +17,9 @@ _MATPLOTLIB = "matplotlib>=3.7"
 setuptools.setup(
     name="keras-nash",
     version="0.1.0",
-    description="Neural architecture search for Keras: NASH, ENAS, EG-NAS and DARTS as keras-tuner tuners.",
+    description=(
+        "Neural architecture search for Keras: NASH, ENAS, EG-NAS and DARTS as keras-tuner tuners."
+    ),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=setuptools.find_packages(include=["keras_nash", "keras_nash.*"]),

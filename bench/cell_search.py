@@ -7,7 +7,8 @@ on 2 CPU cores), split here with a fixed seed into 3,500 train / 750 validation 
 - search arms: first-order DARTS, EG-NAS with the paper's compound fitness (eta 0.4) and its
   published alpha update (`egnas`: `update="paper"`, the tuner's default), EG-NAS with the
   project's evolution strategy (`egnas_es`: `update="es"`), and EG-NAS with cross-entropy
-  alone (`egnas_eta0`, the published update), each searching `--search_epochs` epochs on two halves of
+  alone (`egnas_eta0`, the published update), each searching `--search_epochs` epochs on two halves
+  of
   `--search_images` training images each (weights / architecture), as the papers do, recording
   the mean per-edge entropy of softmax(alpha) over the epochs;
 - control arms: `--random_cells` genotypes drawn uniformly from the same space
@@ -40,11 +41,11 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-from absl import app, flags  # noqa: E402
 import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -62,12 +63,17 @@ FINAL_CELLS = flags.DEFINE_integer("final_cells", 5, "Final network cells.")
 FINAL_CHANNELS = flags.DEFINE_integer("final_channels", 16, "Final network initial channels.")
 BATCH = flags.DEFINE_integer("batch_size", 64, "Batch size of the searches and trainings.")
 SEED = flags.DEFINE_integer("seed", 1, "Seed of the split, the searches and the random cells.")
-ARMS = flags.DEFINE_list("arms", ["darts", "egnas", "egnas_eta0", "random"],
-                         "Arms to run (darts, egnas, egnas_es, egnas_eta0, random).")
+ARMS = flags.DEFINE_list(
+    "arms",
+    ["darts", "egnas", "egnas_eta0", "random"],
+    "Arms to run (darts, egnas, egnas_es, egnas_eta0, random).",
+)
 OUTPUT = flags.DEFINE_string("output", "cell_search.json", "Results file in bench/results/.")
 DATA_FILE = flags.DEFINE_string(
-    "data", str(HERE.parent.parent / "shared" / "data" / "cifar10_5k.npz"),
-    "The shipped 5,000 CIFAR-10 images (a worktree's checkout: /work/shared/data/...).")
+    "data",
+    str(HERE.parent.parent / "shared" / "data" / "cifar10_5k.npz"),
+    "The shipped 5,000 CIFAR-10 images (a worktree's checkout: /work/shared/data/...).",
+)
 RESULTS = HERE / "results"
 
 
@@ -89,15 +95,20 @@ def pipelines(train, validation, test):
 
     def make(arrays, **options):
         dataset = tf.data.Dataset.from_tensor_slices(arrays)
-        return pipeline(dataset, preprocessing=preprocessing, batch_size=BATCH.value,
-                        seed=SEED.value, **options)
+        return pipeline(
+            dataset, preprocessing=preprocessing, batch_size=BATCH.value, seed=SEED.value, **options
+        )
 
     half = SEARCH_IMAGES.value
     return {
-        "search_weights": make((train[0][:half], train[1][:half]), training=True,
-                               shuffle_buffer=half),
-        "search_arch": make((train[0][half:2 * half], train[1][half:2 * half]), training=True,
-                            shuffle_buffer=half),
+        "search_weights": make(
+            (train[0][:half], train[1][:half]), training=True, shuffle_buffer=half
+        ),
+        "search_arch": make(
+            (train[0][half : 2 * half], train[1][half : 2 * half]),
+            training=True,
+            shuffle_buffer=half,
+        ),
         "final_train": make(train, training=True, augment=True, shuffle_buffer=len(train[0])),
         "validation": make(validation),
         "test": make(test),
@@ -106,10 +117,19 @@ def pipelines(train, validation, test):
 
 def common(directory, name):
     return dict(
-        num_classes=10, epochs=SEARCH_EPOCHS.value, cells=CELLS.value, channels=CHANNELS.value,
-        final_cells=FINAL_CELLS.value, final_channels=FINAL_CHANNELS.value,
-        final_epochs=FINAL_EPOCHS.value, batch_size=BATCH.value, drop_path_prob=0.2,
-        cutout_length=16, seed=SEED.value, directory=directory, project_name=name,
+        num_classes=10,
+        epochs=SEARCH_EPOCHS.value,
+        cells=CELLS.value,
+        channels=CHANNELS.value,
+        final_cells=FINAL_CELLS.value,
+        final_channels=FINAL_CHANNELS.value,
+        final_epochs=FINAL_EPOCHS.value,
+        batch_size=BATCH.value,
+        drop_path_prob=0.2,
+        cutout_length=16,
+        seed=SEED.value,
+        directory=directory,
+        project_name=name,
         overwrite=True,
     )
 
@@ -120,8 +140,7 @@ def tuner_of(arm, directory, project=None):
     eta = 0.0 if arm == "egnas_eta0" else 0.4
     update = "es" if arm == "egnas_es" else "paper"
     warmup = max(1, SEARCH_EPOCHS.value // 3)
-    return egnas.EgnasTuner(**common(directory, arm), eta=eta, warmup_epochs=warmup,
-                            update=update)
+    return egnas.EgnasTuner(**common(directory, arm), eta=eta, warmup_epochs=warmup, update=update)
 
 
 def evaluate(model, data) -> dict:
@@ -133,6 +152,7 @@ def evaluate(model, data) -> dict:
 def alpha_entropy(tuner) -> list:
     """The mean per-edge entropy (nats) of softmax(alpha), both cells, at the start of each
     search epoch and after the last (log 7 = 1.95 for 7 operations: uniform)."""
+
     def entropy(arch):
         logits = np.concatenate([np.asarray(arch["normal"]), np.asarray(arch["reduce"])])
         p = np.exp(logits - logits.max(-1, keepdims=True))
@@ -147,32 +167,52 @@ def alpha_entropy(tuner) -> list:
 def search_arm(arm, data, directory) -> dict:
     tuner = tuner_of(arm, directory)
     start = time.perf_counter()
-    tuner.search(data["search_weights"], validation_data=data["search_arch"], verbose=0,
-                 final_fit={"x": data["final_train"], "validation_data": data["validation"]})
+    tuner.search(
+        data["search_weights"],
+        validation_data=data["search_arch"],
+        verbose=0,
+        final_fit={"x": data["final_train"], "validation_data": data["validation"]},
+    )
     seconds = time.perf_counter() - start
     model = tuner.get_best_models(1)[0]
     extra = {}
     if arm.startswith("egnas"):
-        extra = {"update": tuner.oracle.update,
-                 "mixture_spread": egnas.strategy.mixture_spread(tuner.oracle.alpha)}
-    return {"arm": arm, "genotype": tuner.get_best_genotype().to_dict(),
-            "alpha_entropy": alpha_entropy(tuner), "seconds": round(seconds, 1), **extra,
-            **evaluate(model, data)}
+        extra = {
+            "update": tuner.oracle.update,
+            "mixture_spread": egnas.strategy.mixture_spread(tuner.oracle.alpha),
+        }
+    return {
+        "arm": arm,
+        "genotype": tuner.get_best_genotype().to_dict(),
+        "alpha_entropy": alpha_entropy(tuner),
+        "seconds": round(seconds, 1),
+        **extra,
+        **evaluate(model, data),
+    }
 
 
 def random_arm(index, genotype, data, directory) -> dict:
     """Train a random genotype with the search arms' final recipe (a DartsTuner's)."""
     tuner = tuner_of("darts", directory, project="random")  # its final recipe; the DARTS
-    hp = keras_tuner.HyperParameters()                        # arm's project is left alone
+    hp = keras_tuner.HyperParameters()  # arm's project is left alone
     hp.values[tuner.key("genotype")] = genotype.to_json()
     keras.utils.set_random_seed(SEED.value)
     model = tuner.build_final_model(hp)
     start = time.perf_counter()
-    model.fit(data["final_train"], validation_data=data["validation"], epochs=FINAL_EPOCHS.value,
-              callbacks=tuner.final_callbacks(hp), verbose=0)
+    model.fit(
+        data["final_train"],
+        validation_data=data["validation"],
+        epochs=FINAL_EPOCHS.value,
+        callbacks=tuner.final_callbacks(hp),
+        verbose=0,
+    )
     seconds = time.perf_counter() - start
-    return {"arm": f"random_{index}", "genotype": genotype.to_dict(),
-            "seconds": round(seconds, 1), **evaluate(model, data)}
+    return {
+        "arm": f"random_{index}",
+        "genotype": genotype.to_dict(),
+        "seconds": round(seconds, 1),
+        **evaluate(model, data),
+    }
 
 
 def main(argv):
@@ -195,25 +235,45 @@ def main(argv):
     if randoms:
         best = max(randoms, key=lambda r: r["val_accuracy"])  # selected on validation
         tests = [r["test_accuracy"] for r in randoms]
-        summary = {"random_mean_test": float(np.mean(tests)), "random_std_test": float(np.std(tests)),
-                   "random_min_test": float(min(tests)), "random_max_test": float(max(tests)),
-                   "random_best_on_validation": best["arm"],
-                   "random_best_on_validation_test": best["test_accuracy"]}
-    settings = {name: flags.FLAGS[name].value for name in (
-        "search_epochs", "final_epochs", "image_size", "search_images", "random_cells", "cells",
-        "channels", "final_cells",
-        "final_channels", "batch_size", "seed")}
+        summary = {
+            "random_mean_test": float(np.mean(tests)),
+            "random_std_test": float(np.std(tests)),
+            "random_min_test": float(min(tests)),
+            "random_max_test": float(max(tests)),
+            "random_best_on_validation": best["arm"],
+            "random_best_on_validation_test": best["test_accuracy"],
+        }
+    settings = {
+        name: flags.FLAGS[name].value
+        for name in (
+            "search_epochs",
+            "final_epochs",
+            "image_size",
+            "search_images",
+            "random_cells",
+            "cells",
+            "channels",
+            "final_cells",
+            "final_channels",
+            "batch_size",
+            "seed",
+        )
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / OUTPUT.value).write_text(
-        json.dumps({"settings": settings, "rows": rows, "summary": summary}, indent=2) + "\n")
+        json.dumps({"settings": settings, "rows": rows, "summary": summary}, indent=2) + "\n"
+    )
     print(f"{'arm':<12}{'val_acc':>9}{'test_acc':>9}{'seconds':>9}")
     for r in rows:
-        print(f"{r['arm']:<12}{r['val_accuracy']:>9.4f}{r['test_accuracy']:>9.4f}"
-              f"{r['seconds']:>9.1f}")
+        print(
+            f"{r['arm']:<12}{r['val_accuracy']:>9.4f}{r['test_accuracy']:>9.4f}{r['seconds']:>9.1f}"
+        )
     if summary:
-        print(f"random cells: mean test {summary['random_mean_test']:.4f}; best on validation "
-              f"({summary['random_best_on_validation']}) test "
-              f"{summary['random_best_on_validation_test']:.4f}")
+        print(
+            f"random cells: mean test {summary['random_mean_test']:.4f}; best on validation "
+            f"({summary['random_best_on_validation']}) test "
+            f"{summary['random_best_on_validation_test']:.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -31,10 +31,20 @@ if str(ROOT) not in sys.path:
 def code_version() -> str:
     """The git commit the bench runs (with "+changes" when the work tree differs from it)."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                                capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, text=True, capture_output=True, check=True).stdout
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+changes" if dirty.strip() else "")
@@ -57,5 +67,7 @@ def write_results(name: str, payload: dict) -> pathlib.Path:
     """Write `payload` with its `provenance` to bench/results/NAME and return the path."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / name
-    path.write_text(json.dumps({**payload, "provenance": provenance()}, indent=2, default=float) + "\n")
+    path.write_text(
+        json.dumps({**payload, "provenance": provenance()}, indent=2, default=float) + "\n"
+    )
     return path

@@ -7,7 +7,8 @@ the best trial, its parameter count, the trials' count, the command's own wall t
 
     python bench/default_run.py [--output_dir /tmp/default_run]
 
-Writes bench/results/default_run.json and prints it. About 5 minutes: the command's default time budget (300 s, start-up included).
+Writes bench/results/default_run.json and prints it. About 5 minutes: the command's default time
+budget (300 s, start-up included).
 """
 
 import json

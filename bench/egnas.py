@@ -15,25 +15,23 @@
 Writes bench/results/egnas.json and prints a table.
 """
 
-import os
-
-import common  # bench/common.py: TensorFlow's log level, the repository importable
-
 import json  # noqa: E402
+import os
 import pathlib  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-from absl import app, flags  # noqa: E402
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
+from keras_nash.spaces.darts import DartsSearchNetwork, DartsSpace  # noqa: E402
 from keras_nash.tuners import darts, egnas  # noqa: E402
 from keras_nash.tuners.egnas import strategy  # noqa: E402
 from keras_nash.tuners.egnas.population import PopulationEvaluator
-from keras_nash.spaces.darts import DartsSearchNetwork, DartsSpace  # noqa: E402
 
 EPOCHS = flags.DEFINE_integer("epochs", 4, "Search epochs of each method.")
 WARMUP = flags.DEFINE_integer("warmup", 1, "EG-NAS warm-up epochs.")
@@ -59,12 +57,18 @@ def load_data():
     half = TRAIN.value
     train = tf.data.Dataset.from_tensor_slices((x[:half], y[:half])).batch(BATCH.value)
     val = tf.data.Dataset.from_tensor_slices((x[half:], y[half:])).batch(BATCH.value)
-    return train, val, x[half:half + BATCH.value], y[half:half + BATCH.value]
+    return train, val, x[half : half + BATCH.value], y[half : half + BATCH.value]
 
 
 def space_args():
-    return dict(cells=CELLS.value, channels=CHANNELS.value, steps=4, multiplier=4,
-                primitives=egnas.EGNAS_PRIMITIVES, partial_channels=4)
+    return dict(
+        cells=CELLS.value,
+        channels=CHANNELS.value,
+        steps=4,
+        multiplier=4,
+        primitives=egnas.EGNAS_PRIMITIVES,
+        partial_channels=4,
+    )
 
 
 def median_time(function, repeats):
@@ -88,8 +92,11 @@ def bench_population(x, y):
     rows = {}
     for batch_stats in (True, False):
         evaluator = PopulationEvaluator(network, signature, batch_stats=batch_stats)
-        forward = tf.function(lambda images: network(images, training=batch_stats),
-                              input_signature=[signature[0]], autograph=False)
+        forward = tf.function(
+            lambda images: network(images, training=batch_stats),
+            input_signature=[signature[0]],
+            autograph=False,
+        )
         evaluator(x, y, mixtures)
         forward(x)  # trace both first
         population = median_time(lambda: evaluator(x, y, mixtures), REPEATS.value)
@@ -122,13 +129,24 @@ def timed(tuner_class):
 
 
 def bench_search(train, val, directory):
-    common = dict(num_classes=10, epochs=EPOCHS.value, final_epochs=1, batch_size=BATCH.value,
-                  final_cells=3, final_channels=4, seed=SEED.value, directory=directory,
-                  overwrite=True, **space_args())
+    common = dict(
+        num_classes=10,
+        epochs=EPOCHS.value,
+        final_epochs=1,
+        batch_size=BATCH.value,
+        final_cells=3,
+        final_channels=4,
+        seed=SEED.value,
+        directory=directory,
+        overwrite=True,
+        **space_args(),
+    )
     results = {}
     keras.utils.set_random_seed(SEED.value)
     tuner = timed(egnas.EgnasTuner)(
-        warmup_epochs=WARMUP.value, population_size=POPULATION.value, project_name="egnas",
+        warmup_epochs=WARMUP.value,
+        population_size=POPULATION.value,
+        project_name="egnas",
         **common,
     )
     tuner.search(train, validation_data=val, verbose=0)
@@ -150,8 +168,12 @@ def bench_search(train, val, directory):
         "val_accuracy": [entry["val_accuracy"] for entry in first_order.oracle.history],
         "genotype": first_order.oracle.genotype().to_dict(),
     }
-    evolving = [t for t, e in zip(results["egnas"]["epoch_s"][1:], results["egnas"]["evolve"][1:]) if e]
-    warm = [t for t, e in zip(results["egnas"]["epoch_s"][1:], results["egnas"]["evolve"][1:]) if not e]
+    evolving = [
+        t for t, e in zip(results["egnas"]["epoch_s"][1:], results["egnas"]["evolve"][1:]) if e
+    ]
+    warm = [
+        t for t, e in zip(results["egnas"]["epoch_s"][1:], results["egnas"]["evolve"][1:]) if not e
+    ]
     darts_epoch = float(np.median(results["darts"]["epoch_s"][1:]))
     results["summary"] = {
         "egnas_epoch_with_generation_s": float(np.median(evolving)),
@@ -171,11 +193,19 @@ def main(argv):
         search = bench_search(train, val, directory)
     results = {
         "settings": {
-            "epochs": EPOCHS.value, "warmup": WARMUP.value, "population": POPULATION.value,
-            "train_images": TRAIN.value, "batch": BATCH.value, "image_size": 16,
-            "cells": CELLS.value, "channels": CHANNELS.value, "partial_channels": 4,
-            "primitives": list(egnas.EGNAS_PRIMITIVES), "device": "CPU",
-            "cpu_threads": os.cpu_count(), "tensorflow": tf.__version__,
+            "epochs": EPOCHS.value,
+            "warmup": WARMUP.value,
+            "population": POPULATION.value,
+            "train_images": TRAIN.value,
+            "batch": BATCH.value,
+            "image_size": 16,
+            "cells": CELLS.value,
+            "channels": CHANNELS.value,
+            "partial_channels": 4,
+            "primitives": list(egnas.EGNAS_PRIMITIVES),
+            "device": "CPU",
+            "cpu_threads": os.cpu_count(),
+            "tensorflow": tf.__version__,
         },
         "population": population,
         "search": search,
@@ -185,19 +215,27 @@ def main(argv):
     print(f"\nPopulation evaluation ({POPULATION.value} candidates, batch {BATCH.value}):")
     print(f"{'batch norm':<14}{'population s':>14}{'plain passes s':>16}{'ratio':>8}{'traces':>8}")
     for name, row in population.items():
-        print(f"{name:<14}{row['population_s']:>14.3f}{row['plain_forward_passes_s']:>16.3f}"
-              f"{row['ratio']:>8.2f}{row['traces']:>8}")
+        print(
+            f"{name:<14}{row['population_s']:>14.3f}{row['plain_forward_passes_s']:>16.3f}"
+            f"{row['ratio']:>8.2f}{row['traces']:>8}"
+        )
     summary = search["summary"]
-    print(f"\nSearch epoch ({TRAIN.value // BATCH.value} training batches): EG-NAS with generation "
-          f"{summary['egnas_epoch_with_generation_s']:.2f}s, warm-up "
-          f"{summary['egnas_warmup_epoch_s'] or float('nan'):.2f}s, first-order DARTS "
-          f"{summary['darts_epoch_s']:.2f}s, ratio {summary['ratio']:.2f}")
-    print(f"\n{'epoch':>5}{'EG-NAS s':>10}{'EG-NAS val acc':>16}{'DARTS s':>10}{'DARTS val acc':>15}")
+    print(
+        f"\nSearch epoch ({TRAIN.value // BATCH.value} training batches): EG-NAS with generation "
+        f"{summary['egnas_epoch_with_generation_s']:.2f}s, warm-up "
+        f"{summary['egnas_warmup_epoch_s'] or float('nan'):.2f}s, first-order DARTS "
+        f"{summary['darts_epoch_s']:.2f}s, ratio {summary['ratio']:.2f}"
+    )
+    print(
+        f"\n{'epoch':>5}{'EG-NAS s':>10}{'EG-NAS val acc':>16}{'DARTS s':>10}{'DARTS val acc':>15}"
+    )
     for epoch in range(EPOCHS.value):
-        print(f"{epoch:>5}{search['egnas']['epoch_s'][epoch]:>10.2f}"
-              f"{search['egnas']['val_accuracy'][epoch]:>16.3f}"
-              f"{search['darts']['epoch_s'][epoch]:>10.2f}"
-              f"{search['darts']['val_accuracy'][epoch]:>15.3f}")
+        print(
+            f"{epoch:>5}{search['egnas']['epoch_s'][epoch]:>10.2f}"
+            f"{search['egnas']['val_accuracy'][epoch]:>16.3f}"
+            f"{search['darts']['epoch_s'][epoch]:>10.2f}"
+            f"{search['darts']['val_accuracy'][epoch]:>15.3f}"
+        )
     print(f"\nwritten: {RESULTS / 'egnas.json'}")
 
 

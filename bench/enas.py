@@ -10,19 +10,17 @@ target is at most 1.5x. Then the controller's sampling time per architecture (ba
 Writes bench/results/enas.json and prints a table.
 """
 
-
-import common  # bench/common.py: TensorFlow's log level, the repository importable
-
 import time  # noqa: E402
 
-from absl import app, flags  # noqa: E402
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
 
+from keras_nash.spaces.enas import MacroSpace, MicroSpace  # noqa: E402
 from keras_nash.tuners.enas.controller import Controller
 from keras_nash.tuners.enas.steps import make_steps
-from keras_nash.spaces.enas import MacroSpace, MicroSpace  # noqa: E402
 
 STEPS = flags.DEFINE_integer("steps", 30, "Timed train steps per model.")
 BATCH = flags.DEFINE_integer("batch", 32, "Batch size.")
@@ -58,7 +56,9 @@ def bench_space(space, shape, batch, steps, seed):
     shared = space.build_shared_model(shape, 10)
     counts = {"train_step": 0, "eval_step": 0}
     start = time.perf_counter()
-    shared_step, _ = make_steps(shared, _optimizer(shared), x_spec, y_spec, arch_spec, trace_counts=counts)
+    shared_step, _ = make_steps(
+        shared, _optimizer(shared), x_spec, y_spec, arch_spec, trace_counts=counts
+    )
     shared_step.get_concrete_function()
     trace_seconds = time.perf_counter() - start
     shared_time = _time(shared_step, lambda i: (x, y, archs[i]), steps)
@@ -95,16 +95,24 @@ def main(argv):
     del argv
     keras.utils.set_random_seed(SEED.value)
     shape = (SIZE.value, SIZE.value, 3)
-    spaces = [MacroSpace(num_layers=12, filters=36), MicroSpace(num_cells=5, num_blocks=5, filters=20)]
+    spaces = [
+        MacroSpace(num_layers=12, filters=36),
+        MicroSpace(num_cells=5, num_blocks=5, filters=20),
+    ]
     rows = [bench_space(space, shape, BATCH.value, STEPS.value, SEED.value) for space in spaces]
     result = {"device": [d.device_type for d in tf.config.list_physical_devices()], "rows": rows}
     common.write_results("enas.json", result)
-    print(f"{'space':6} {'trace s':>8} {'shared ms':>10} {'child ms':>9} {'ratio':>6} "
-          f"{'ctrl ms/arch (1000)':>20} {'ctrl ms/call (1)':>17}")
+    print(
+        f"{'space':6} {'trace s':>8} {'shared ms':>10} {'child ms':>9} {'ratio':>6} "
+        f"{'ctrl ms/arch (1000)':>20} {'ctrl ms/call (1)':>17}"
+    )
     for row in rows:
-        print(f"{row['space']['name']:6} {row['trace_seconds']:8.1f} {row['shared_step_ms']:10.1f} "
-              f"{row['child_step_ms']:9.1f} {row['ratio']:6.2f} "
-              f"{row['controller_ms_per_arch_batched_1000']:20.3f} {row['controller_ms_per_call_of_1']:17.2f}")
+        print(
+            f"{row['space']['name']:6} {row['trace_seconds']:8.1f} {row['shared_step_ms']:10.1f} "
+            f"{row['child_step_ms']:9.1f} {row['ratio']:6.2f} "
+            f"{row['controller_ms_per_arch_batched_1000']:20.3f} "
+            f"{row['controller_ms_per_call_of_1']:17.2f}"
+        )
 
 
 if __name__ == "__main__":

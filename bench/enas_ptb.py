@@ -30,11 +30,11 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-from absl import app, flags  # noqa: E402
 import keras  # noqa: E402
 import keras_tuner  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -68,11 +68,19 @@ def final_training(tuner, arch, text) -> dict:
     hp.values[tuner.key("input_shape")] = json.dumps([text.batch_size, text.bptt])
     model = tuner.build_final_model(hp)
     start = time.perf_counter()
-    model.fit(text.train, validation_data=text.validation, epochs=FINAL_EPOCHS.value,
-              callbacks=tuner.final_callbacks(hp), verbose=0)
-    return {"seconds": round(time.perf_counter() - start, 1),
-            "val_perplexity": perplexity(model, text.validation),
-            "test_perplexity": perplexity(model, text.test), "arch": arch.to_dict()}
+    model.fit(
+        text.train,
+        validation_data=text.validation,
+        epochs=FINAL_EPOCHS.value,
+        callbacks=tuner.final_callbacks(hp),
+        verbose=0,
+    )
+    return {
+        "seconds": round(time.perf_counter() - start, 1),
+        "val_perplexity": perplexity(model, text.validation),
+        "test_perplexity": perplexity(model, text.test),
+        "arch": arch.to_dict(),
+    }
 
 
 def step_times(space, text) -> dict:
@@ -99,9 +107,13 @@ def step_times(space, text) -> dict:
             with tf.GradientTape() as tape:
                 loss = cross_entropy(y, call(x, *arch)[0])
             grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply([tf.zeros_like(v) if g is None else g
-                             for g, v in zip(grads, model.trainable_variables)],
-                            model.trainable_variables)
+            optimizer.apply(
+                [
+                    tf.zeros_like(v) if g is None else g
+                    for g, v in zip(grads, model.trainable_variables)
+                ],
+                model.trainable_variables,
+            )
             return (loss,)
 
         return tf.function(step)
@@ -113,8 +125,12 @@ def step_times(space, text) -> dict:
     child = space.build_child_model(space.random_architecture(rng), vocab)
     child_step = train_step(child, lambda x: child((x, state), training=True))
     child_s, _ = timed(child_step, lambda i: batches[i])
-    return {"shared_step_s": shared_s, "fixed_step_s": child_s, "ratio": shared_s / child_s,
-            "shared_traces": shared_traces}
+    return {
+        "shared_step_s": shared_s,
+        "fixed_step_s": child_s,
+        "ratio": shared_s / child_s,
+        "shared_traces": shared_traces,
+    }
 
 
 def main(argv):
@@ -123,33 +139,61 @@ def main(argv):
     text = load_text(batch_size=20, bptt=35)
     space = RecurrentSpace(num_nodes=NUM_NODES.value, hidden_size=HIDDEN.value, seed=SEED.value)
     tuner = EnasTuner(
-        space, num_classes=len(text.vocabulary), epochs=EPOCHS.value,
-        final_epochs=FINAL_EPOCHS.value, controller_train_steps=CONTROLLER_STEPS.value,
-        controller_num_aggregate=5, final_candidates=CANDIDATES.value, seed=SEED.value,
-        directory=tempfile.mkdtemp(prefix="enas_ptb_"), project_name="search", overwrite=True,
+        space,
+        num_classes=len(text.vocabulary),
+        epochs=EPOCHS.value,
+        final_epochs=FINAL_EPOCHS.value,
+        controller_train_steps=CONTROLLER_STEPS.value,
+        controller_num_aggregate=5,
+        final_candidates=CANDIDATES.value,
+        seed=SEED.value,
+        directory=tempfile.mkdtemp(prefix="enas_ptb_"),
+        project_name="search",
+        overwrite=True,
     )
     start = time.perf_counter()
     tuner.search(text.train, validation_data=text.validation, verbose=0)
     search_seconds = time.perf_counter() - start
     model = tuner.get_best_models(1)[0]
-    rows = [{"cell": "searched", "seconds": round(search_seconds, 1),
-             "val_perplexity": perplexity(model, text.validation),
-             "test_perplexity": perplexity(model, text.test),
-             "arch": tuner.get_best_architecture().to_dict()}]
+    rows = [
+        {
+            "cell": "searched",
+            "seconds": round(search_seconds, 1),
+            "val_perplexity": perplexity(model, text.validation),
+            "test_perplexity": perplexity(model, text.test),
+            "arch": tuner.get_best_architecture().to_dict(),
+        }
+    ]
     print(json.dumps(rows[-1]), flush=True)
     rng = np.random.default_rng(SEED.value + 1)
     for index in range(RANDOM_CELLS.value):
-        rows.append({"cell": f"random_{index}",
-                     **final_training(tuner, space.random_architecture(rng), text)})
+        rows.append(
+            {
+                "cell": f"random_{index}",
+                **final_training(tuner, space.random_architecture(rng), text),
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     randoms = rows[1:]
     best = min(randoms, key=lambda r: r["val_perplexity"]) if randoms else None
     history = tuner.oracle.history
     result = {
-        "settings": {name: flags.FLAGS[name].value for name in (
-            "epochs", "final_epochs", "random_cells", "num_nodes", "hidden_size",
-            "controller_steps", "candidates", "seed")},
-        "num_tokens": text.num_tokens, "vocabulary": len(text.vocabulary), "rows": rows,
+        "settings": {
+            name: flags.FLAGS[name].value
+            for name in (
+                "epochs",
+                "final_epochs",
+                "random_cells",
+                "num_nodes",
+                "hidden_size",
+                "controller_steps",
+                "candidates",
+                "seed",
+            )
+        },
+        "num_tokens": text.num_tokens,
+        "vocabulary": len(text.vocabulary),
+        "rows": rows,
         "mean_reward_by_epoch": [h["mean_reward"] for h in history],
         "random_best_on_validation": best and best["cell"],
         "steps": step_times(space, text),
@@ -158,13 +202,17 @@ def main(argv):
     (RESULTS / "enas_ptb.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"{'cell':<10}{'val_ppl':>9}{'test_ppl':>9}{'seconds':>9}")
     for r in rows:
-        print(f"{r['cell']:<10}{r['val_perplexity']:>9.1f}{r['test_perplexity']:>9.1f}"
-              f"{r['seconds']:>9.1f}")
+        print(
+            f"{r['cell']:<10}{r['val_perplexity']:>9.1f}{r['test_perplexity']:>9.1f}"
+            f"{r['seconds']:>9.1f}"
+        )
     steps = result["steps"]
     print(f"mean reward by epoch: {['%.3f' % r for r in result['mean_reward_by_epoch']]}")
-    print(f"shared step {steps['shared_step_s'] * 1000:.0f} ms vs fixed cell "
-          f"{steps['fixed_step_s'] * 1000:.0f} ms ({steps['ratio']:.2f}x), "
-          f"{steps['shared_traces']} trace(s)")
+    print(
+        f"shared step {steps['shared_step_s'] * 1000:.0f} ms vs fixed cell "
+        f"{steps['fixed_step_s'] * 1000:.0f} ms ({steps['ratio']:.2f}x), "
+        f"{steps['shared_traces']} trace(s)"
+    )
 
 
 if __name__ == "__main__":

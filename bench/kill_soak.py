@@ -1,8 +1,10 @@
 """Benchmark: searches SIGKILLed at random instants and restarted until done end as the same search.
 
 For each algorithm, the small search of the resume tests (DARTS, EG-NAS, ENAS:
-`tests/scripts/resume_run.py`, 2 search epochs and a final training on a training set reshuffled every
-pass; NASH: `tests/scripts/nash_run.py`, 2 hill-climbing steps of 3 neighbours and a final training) runs
+`tests/scripts/resume_run.py`, 2 search epochs and a final training on a training set reshuffled
+every
+pass; NASH: `tests/scripts/nash_run.py`, 2 hill-climbing steps of 3 neighbours and a final
+training) runs
 once uninterrupted (the reference), then again from scratch in a process that is SIGKILLed after
 a random delay (exponential, mean `--mean_delay` seconds, so some kills land inside checkpoint
 and state writes) and restarted, `--kills` times, then left to finish. Reported per algorithm:
@@ -20,12 +22,9 @@ and state writes) and restarted, `--kills` times, then left to finish. Reported 
 Writes bench/results/kill_soak.json and prints a table.
 """
 
-import os
-
-import common  # bench/common.py: TensorFlow's log level, the repository importable
-
 import glob  # noqa: E402
 import json  # noqa: E402
+import os
 import pathlib  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -34,6 +33,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
@@ -53,8 +53,11 @@ def _command(algorithm, directory):
 
 def _start(algorithm, directory):
     return subprocess.Popen(
-        _command(algorithm, directory), cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        _command(algorithm, directory),
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -71,9 +74,12 @@ def _completed(algorithm, directory) -> dict:
                 status = json.load(f)["status"]
         except (OSError, ValueError, KeyError):
             continue  # written by atomic replace: never torn, but it may vanish with its trial
-        # A supernet's epoch trial writes supernet.npz; NASH's trials and final trainings, Keras's .h5.
-        checkpoints = [os.path.join(os.path.dirname(path), name)
-                       for name in ("supernet.npz", "checkpoint.weights.h5")]
+        # A supernet's epoch trial writes supernet.npz; NASH's trials and final trainings, Keras's
+        # .h5.
+        checkpoints = [
+            os.path.join(os.path.dirname(path), name)
+            for name in ("supernet.npz", "checkpoint.weights.h5")
+        ]
         checkpoint = next((c for c in checkpoints if os.path.exists(c)), None)
         if status == "COMPLETED" and checkpoint is not None:
             done[os.path.basename(os.path.dirname(path))] = os.path.getmtime(checkpoint)
@@ -93,10 +99,15 @@ def _summary(algorithm, directory) -> dict:
         tuner = nash_run.tuner(directory, overwrite=False)
         trials = tuner.oracle.trials
         return {
-            "trials": [{"trial_id": t, "status": trials[t].status,
-                        "arch": trials[t].hyperparameters.values["nash/arch"],
-                        "loss": _last(trials[t], "loss")}  # compared, as the supernets' losses
-                       for t in sorted(trials)],
+            "trials": [
+                {
+                    "trial_id": t,
+                    "status": trials[t].status,
+                    "arch": trials[t].hyperparameters.values["nash/arch"],
+                    "loss": _last(trials[t], "loss"),
+                }  # compared, as the supernets' losses
+                for t in sorted(trials)
+            ],
             "architecture": trials[tuner.oracle.incumbent].hyperparameters.values["nash/arch"],
         }
     from tests.scripts import resume_run
@@ -107,16 +118,20 @@ def _summary(algorithm, directory) -> dict:
 def _compare(reference, soaked) -> dict:
     """Whether the soaked search is the reference's: the same trials (role, epoch, status; NASH:
     architectures) and architecture, and each trial's loss within rtol 1e-5 (two processes)."""
+
     def shape(summary):
         return [{k: v for k, v in t.items() if k != "loss"} for t in summary["trials"]]
 
     pairs = [(t.get("loss"), s.get("loss")) for t, s in zip(reference["trials"], soaked["trials"])]
     differences = [abs(a - b) / abs(a) for a, b in pairs if a is not None and b is not None]
-    same = {"same_trials": shape(reference) == shape(soaked),
-            "same_architecture": reference["architecture"] == soaked["architecture"],
-            "max_loss_rel_diff": max(differences, default=0.0)}
-    same["identical"] = bool(same["same_trials"] and same["same_architecture"]
-                             and same["max_loss_rel_diff"] <= 1e-5)
+    same = {
+        "same_trials": shape(reference) == shape(soaked),
+        "same_architecture": reference["architecture"] == soaked["architecture"],
+        "max_loss_rel_diff": max(differences, default=0.0),
+    }
+    same["identical"] = bool(
+        same["same_trials"] and same["same_architecture"] and same["max_loss_rel_diff"] <= 1e-5
+    )
     return same
 
 
@@ -158,10 +173,15 @@ def soak(algorithm, kills, mean_delay, rng) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({"reference": reference, "soaked": soaked}), flush=True)
     return {
-        "algorithm": algorithm, "kills": killed, "restarts": restarts,
-        **_compare(reference, soaked), "lost": sorted(lost),
-        "trials": len(soaked["trials"]), "reference_s": round(reference_seconds, 1),
-        "soak_s": round(soak_seconds, 1), "redone_s": round(soak_seconds - reference_seconds, 1),
+        "algorithm": algorithm,
+        "kills": killed,
+        "restarts": restarts,
+        **_compare(reference, soaked),
+        "lost": sorted(lost),
+        "trials": len(soaked["trials"]),
+        "reference_s": round(reference_seconds, 1),
+        "soak_s": round(soak_seconds, 1),
+        "redone_s": round(soak_seconds - reference_seconds, 1),
     }
 
 
@@ -171,12 +191,16 @@ def main(argv):
     rows = [soak(a, KILLS.value, MEAN_DELAY.value, rng) for a in ALGORITHMS.value]
     result = {"kills": KILLS.value, "mean_delay_s": MEAN_DELAY.value, "rows": rows}
     common.write_results("kill_soak.json", result)
-    print(f"{'algorithm':<16}{'kills':>6}{'restarts':>9}{'identical':>10}{'loss_rel':>10}"
-          f"{'lost':>6}{'trials':>7}{'reference_s':>12}{'soak_s':>8}{'redone_s':>9}")
+    print(
+        f"{'algorithm':<16}{'kills':>6}{'restarts':>9}{'identical':>10}{'loss_rel':>10}"
+        f"{'lost':>6}{'trials':>7}{'reference_s':>12}{'soak_s':>8}{'redone_s':>9}"
+    )
     for r in rows:
-        print(f"{r['algorithm']:<16}{r['kills']:>6}{r['restarts']:>9}{str(r['identical']):>10}"
-              f"{r['max_loss_rel_diff']:>10.1e}{len(r['lost']):>6}{r['trials']:>7}"
-              f"{r['reference_s']:>12}{r['soak_s']:>8}{r['redone_s']:>9}")
+        print(
+            f"{r['algorithm']:<16}{r['kills']:>6}{r['restarts']:>9}{str(r['identical']):>10}"
+            f"{r['max_loss_rel_diff']:>10.1e}{len(r['lost']):>6}{r['trials']:>7}"
+            f"{r['reference_s']:>12}{r['soak_s']:>8}{r['redone_s']:>9}"
+        )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ import time  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -79,16 +78,19 @@ def teacher_labels(teacher: keras.Model, x: np.ndarray) -> np.ndarray:
     return np.argmax(logits, axis=1).astype("int32")
 
 
-def fit_score(model: keras.Model, x, y, x_test, y_test, epochs: int, seed: int,
-              batch_size: int = 64) -> float:
+def fit_score(
+    model: keras.Model, x, y, x_test, y_test, epochs: int, seed: int, batch_size: int = 64
+) -> float:
     """Train `model` from scratch (SGD momentum 0.9, cosine 0.05 -> 0) on `(x, y)`; return its
     accuracy on `(x_test, y_test)`. Every arm of the benchmark goes through this."""
     keras.utils.set_random_seed(seed)
     steps = epochs * int(np.ceil(len(x) / batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(0.05, steps)
-    model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(schedule, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True)
     return float(model.evaluate(x_test, y_test, verbose=0, return_dict=True)["accuracy"])
 
@@ -98,27 +100,43 @@ class CellTask:
     """The DARTS cell space of the DARTS and EG-NAS arms (3 cells, 2 nodes, `PRIMITIVES`)."""
 
     def __init__(self, channels: int = 8):
-        self.space = DartsSpace(cells=3, channels=channels, steps=2, multiplier=2,
-                                primitives=PRIMITIVES, partial_channels=1)
+        self.space = DartsSpace(
+            cells=3,
+            channels=channels,
+            steps=2,
+            multiplier=2,
+            primitives=PRIMITIVES,
+            partial_channels=1,
+        )
         concat = [2, 3]
-        self.planted = Genotype(normal=PLANTED_CELL, normal_concat=concat,
-                                reduce=PLANTED_CELL, reduce_concat=concat)
+        self.planted = Genotype(
+            normal=PLANTED_CELL, normal_concat=concat, reduce=PLANTED_CELL, reduce_concat=concat
+        )
 
     def build(self, genotype, num_classes, seed):
         keras.utils.set_random_seed(seed)
-        model = DartsEvalNetwork(genotype, num_classes, cells=3, channels=self.space.channels,
-                                 auxiliary_weight=0.0, drop_path_prob=0.0, seed=seed)
+        model = DartsEvalNetwork(
+            genotype,
+            num_classes,
+            cells=3,
+            channels=self.space.channels,
+            auxiliary_weight=0.0,
+            drop_path_prob=0.0,
+            seed=seed,
+        )
         return model
 
     @staticmethod
     def match(found, planted) -> float:
         """The fraction of planted (operation, input) pairs found at the same node."""
         hits = total = 0
-        for found_cell, planted_cell in ((found.normal, planted.normal),
-                                         (found.reduce, planted.reduce)):
+        for found_cell, planted_cell in (
+            (found.normal, planted.normal),
+            (found.reduce, planted.reduce),
+        ):
             for node in range(len(planted_cell) // 2):
-                found_pairs = [tuple(p) for p in found_cell[2 * node: 2 * node + 2]]
-                for pair in planted_cell[2 * node: 2 * node + 2]:
+                found_pairs = [tuple(p) for p in found_cell[2 * node : 2 * node + 2]]
+                for pair in planted_cell[2 * node : 2 * node + 2]:
                     hits += tuple(pair) in found_pairs
                     total += 1
         return hits / total
@@ -133,8 +151,12 @@ class CellTask:
         index = int(rng.integers(len(cell)))
         op, node_input = cell[index]
         cell[index] = (str(rng.choice([p for p in PRIMITIVES if p != op])), node_input)
-        return Genotype(normal=normal, normal_concat=self.planted.normal_concat,
-                        reduce=reduce, reduce_concat=self.planted.reduce_concat)
+        return Genotype(
+            normal=normal,
+            normal_concat=self.planted.normal_concat,
+            reduce=reduce,
+            reduce_concat=self.planted.reduce_concat,
+        )
 
     def describe(self, genotype):
         return genotype.to_dict()
@@ -155,8 +177,18 @@ class EnasTask:
             self.space = MacroSpace(num_layers=4, filters=filters)
             ops = self.space.operations
             # layer ops: conv_3x3, conv_5x5, sep_conv_3x3, conv_3x3; skips 1_0; 2_0, 2_1; 3_0..3_2
-            vector = [ops.index("conv_3x3"), ops.index("conv_5x5"), 0,
-                      ops.index("sep_conv_3x3"), 1, 0, ops.index("conv_3x3"), 0, 1, 0]
+            vector = [
+                ops.index("conv_3x3"),
+                ops.index("conv_5x5"),
+                0,
+                ops.index("sep_conv_3x3"),
+                1,
+                0,
+                ops.index("conv_3x3"),
+                0,
+                1,
+                0,
+            ]
         self.planted_vector = np.asarray(vector, "int32")
         self.planted = self.space.decode(self.planted_vector)
 
@@ -189,24 +221,41 @@ def search(method, task, data, settings, seed, directory):
     """Run the method's search on the task's training halves; returns (found, extras)."""
     (x_w, y_w), (x_a, y_a) = data["search_weights"], data["search_arch"]
     classes = settings["classes"]
-    common = dict(num_classes=classes, epochs=settings["search_epochs"], final_epochs=1,
-                  seed=seed, directory=directory, project_name=method, overwrite=True)
+    common = dict(
+        num_classes=classes,
+        epochs=settings["search_epochs"],
+        final_epochs=1,
+        seed=seed,
+        directory=directory,
+        project_name=method,
+        overwrite=True,
+    )
     extras = {}
     if method in ("darts", "egnas"):
-        cell = dict(search_space=task.space, final_cells=3, final_channels=task.space.channels,
-                    batch_size=32)
+        cell = dict(
+            search_space=task.space,
+            final_cells=3,
+            final_channels=task.space.channels,
+            batch_size=32,
+        )
         if method == "darts":
             tuner = DartsTuner(arch_learning_rate="auto", **cell, **common)
         else:
-            tuner = EgnasTuner(warmup_epochs=1, population_size=settings["population"],
-                               **cell, **common)
+            tuner = EgnasTuner(
+                warmup_epochs=1, population_size=settings["population"], **cell, **common
+            )
         tuner.search(x_w, y_w, validation_data=(x_a, y_a), verbose=0)
         found = tuner.get_best_genotype()
     else:
-        tuner = EnasTuner(task.space, controller_learning_rate="auto", batch_size=32,
-                          controller_train_steps=settings["controller_steps"],
-                          controller_num_aggregate=settings["controller_aggregate"],
-                          final_candidates=settings["controller_aggregate"], **common)
+        tuner = EnasTuner(
+            task.space,
+            controller_learning_rate="auto",
+            batch_size=32,
+            controller_train_steps=settings["controller_steps"],
+            controller_num_aggregate=settings["controller_aggregate"],
+            final_candidates=settings["controller_aggregate"],
+            **common,
+        )
         tuner.search(x_w, y_w, validation_data=(x_a, y_a), verbose=0)
         found = tuner.get_best_architecture()
         extras["planted_log_prob"] = planted_log_probs(tuner, task)
@@ -235,25 +284,47 @@ def run_one(method, settings, seed, images):
     teacher = task.build(task.planted, classes, seed=1000 + seed)
     labels = teacher_labels(teacher, images)
     n = len(images) // 4  # quarters: search weights, search architecture, fit, test
-    data = {"search_weights": (images[:n], labels[:n]), "search_arch": (images[n:2 * n], labels[n:2 * n])}
-    x_fit, y_fit = images[:3 * n], labels[:3 * n]
-    x_test, y_test = images[3 * n:], labels[3 * n:]
+    data = {
+        "search_weights": (images[:n], labels[:n]),
+        "search_arch": (images[n : 2 * n], labels[n : 2 * n]),
+    }
+    x_fit, y_fit = images[: 3 * n], labels[: 3 * n]
+    x_test, y_test = images[3 * n :], labels[3 * n :]
 
     def score(arch, index):
-        return fit_score(task.build(arch, classes, seed=seed * 100 + index), x_fit, y_fit,
-                         x_test, y_test, epochs, seed=seed * 100 + index)
+        return fit_score(
+            task.build(arch, classes, seed=seed * 100 + index),
+            x_fit,
+            y_fit,
+            x_test,
+            y_test,
+            epochs,
+            seed=seed * 100 + index,
+        )
 
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
-    result = {"method": method, "seed": seed, "label_counts": np.bincount(labels, minlength=classes).tolist(),
-              "planted": task.describe(task.planted)}
+    result = {
+        "method": method,
+        "seed": seed,
+        "label_counts": np.bincount(labels, minlength=classes).tolist(),
+        "planted": task.describe(task.planted),
+    }
     result["planted_score"] = score(task.planted, 0)
-    result["neighbour_scores"] = [score(task.neighbour(rng), 1 + i) for i in range(settings["neighbours"])]
+    result["neighbour_scores"] = [
+        score(task.neighbour(rng), 1 + i) for i in range(settings["neighbours"])
+    ]
     randoms = [task.random(rng) for _ in range(settings["random"])]
     result["random_scores"] = [score(arch, 10 + i) for i, arch in enumerate(randoms)]
     chance_rng = np.random.default_rng(10_000 + seed)
-    result["chance_match"] = float(np.mean([task.match(task.random(chance_rng), task.planted)
-                                            for _ in range(settings["chance_draws"])]))
+    result["chance_match"] = float(
+        np.mean(
+            [
+                task.match(task.random(chance_rng), task.planted)
+                for _ in range(settings["chance_draws"])
+            ]
+        )
+    )
     result["random_match"] = [task.match(arch, task.planted) for arch in randoms]
     search_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as directory:
@@ -281,9 +352,12 @@ def summarise(results) -> dict:
             "random_score_mean": float(np.mean(random_scores)),
             "random_score_std": float(np.std(random_scores)),
             "planted_score": float(np.mean([r["planted_score"] for r in rows])),
-            "neighbour_score_mean": float(np.mean([s for r in rows for s in r["neighbour_scores"]])),
-            "final_entropy_ratio": float(np.mean([r["decisiveness"][-1]["entropy_ratio"]
-                                                  for r in rows if r["decisiveness"]])),
+            "neighbour_score_mean": float(
+                np.mean([s for r in rows for s in r["neighbour_scores"]])
+            ),
+            "final_entropy_ratio": float(
+                np.mean([r["decisiveness"][-1]["entropy_ratio"] for r in rows if r["decisiveness"]])
+            ),
         }
     return summary
 
@@ -317,14 +391,20 @@ def main(argv=None):
         for method in args.methods.split(","):
             result = run_one(method, settings, seed, images)
             results.append(result)
-            print(f"{method} seed {seed}: match {result['found_match']:.3f} (chance "
-                  f"{result['chance_match']:.3f}) | found {result['found_score']:.3f} vs random "
-                  f"{np.mean(result['random_scores']):.3f} +- {np.std(result['random_scores']):.3f}"
-                  f" | planted {result['planted_score']:.3f} vs neighbours "
-                  f"{np.mean(result['neighbour_scores']):.3f} | {result['seconds']:.0f} s",
-                  flush=True)
-            output.write_text(json.dumps({"settings": settings, "results": results,
-                                          "summary": summarise(results)}, indent=2))
+            print(
+                f"{method} seed {seed}: match {result['found_match']:.3f} (chance "
+                f"{result['chance_match']:.3f}) | found {result['found_score']:.3f} vs random "
+                f"{np.mean(result['random_scores']):.3f} +- {np.std(result['random_scores']):.3f}"
+                f" | planted {result['planted_score']:.3f} vs neighbours "
+                f"{np.mean(result['neighbour_scores']):.3f} | {result['seconds']:.0f} s",
+                flush=True,
+            )
+            output.write_text(
+                json.dumps(
+                    {"settings": settings, "results": results, "summary": summarise(results)},
+                    indent=2,
+                )
+            )
     return results
 
 

@@ -25,23 +25,28 @@ Writes bench/results/morphisms.json and prints a summary.
 import os
 
 import common  # bench/common.py: TensorFlow's log level, the repository importable
+
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import json  # noqa: E402
 import time  # noqa: E402
 
-from absl import app, flags  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 from keras_nash import graph, morphisms, seed_models  # noqa: E402
 from tests.helpers import randomise_batch_norm, real_images  # noqa: E402
 
 FLAGS = flags.DEFINE_integer("compositions", 200, "Number of random compositions.")
 SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
-MAX_PARAMS = flags.DEFINE_integer("max_params", 5_000_000, "Redraw a composition whose child has more parameters.")
+MAX_PARAMS = flags.DEFINE_integer(
+    "max_params", 5_000_000, "Redraw a composition whose child has more parameters."
+)
 DRAWS = flags.DEFINE_integer("draws", 10, "Random children per operator in the training-mode part.")
-PARTS = flags.DEFINE_list("parts", ["compositions", "large_network", "training_mode"], "Parts to run.")
+PARTS = flags.DEFINE_list(
+    "parts", ["compositions", "large_network", "training_mode"], "Parts to run."
+)
 RESULTS = common.RESULTS
 
 
@@ -73,7 +78,9 @@ def compositions(n, seed, max_params):
             ops[key] = ops.get(key, 0) + 1
         keras.backend.clear_session()
         if (trial + 1) % 25 == 0:
-            print(f"  {trial + 1}/{n} compositions, worst difference so far {worst:.2e}", flush=True)
+            print(
+                f"  {trial + 1}/{n} compositions, worst difference so far {worst:.2e}", flush=True
+            )
     return {
         "compositions": n,
         "morphisms": total_morphs,
@@ -90,13 +97,20 @@ def large_network(seed):
     arch = seed_models.simple_cnn_architecture((32, 32, 3), 10, filters=(240, 480, 960))
     model = graph.build_model(arch)
     weights = graph.get_weights(model, arch)
-    ms = morphisms.random_morphisms(arch, 5, seed, probabilities={"deeper": 1, "wider": 1, "skip": 1})
+    ms = morphisms.random_morphisms(
+        arch, 5, seed, probabilities={"deeper": 1, "wider": 1, "skip": 1}
+    )
     times = []
     for _ in range(3):
         start = time.perf_counter()
         morphisms.apply_with_weights(arch, weights, ms)
         times.append(time.perf_counter() - start)
-    return {"params": arch.count_params(), "morphisms": ms, "seconds_best_of_3": min(times), "limit_seconds": 1.0}
+    return {
+        "params": arch.count_params(),
+        "morphisms": ms,
+        "seconds_best_of_3": min(times),
+        "limit_seconds": 1.0,
+    }
 
 
 OPERATORS = {  # name -> (number of morphisms, random_morphisms keyword arguments)
@@ -114,7 +128,11 @@ def training_mode(seed, draws):
     train, calibration, held_out = (x[:3000], y[:3000]), [x[:64], x[64:128]], [x[3000:3064]]
     arch = seed_models.simple_cnn_architecture((32, 32, 3), 10, filters=(16, 32, 64))
     parent = graph.build_model(arch)
-    parent.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    parent.compile(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     history = parent.fit(*train, batch_size=64, epochs=3, verbose=0)
     layer = morphisms.logits_layer(arch)
     weights = graph.get_weights(parent, arch)
@@ -129,23 +147,38 @@ def training_mode(seed, draws):
             graph.set_weights(child, child_weights)
             new = morphisms.new_batch_norms(arch, child_arch)
             if new:
-                uncalibrated.append(morphisms.logit_difference(parent, child, held_out, layer, training=True, reduction="mean"))
+                uncalibrated.append(
+                    morphisms.logit_difference(
+                        parent, child, held_out, layer, training=True, reduction="mean"
+                    )
+                )
                 morphisms.calibrate_batch_norms(child, new, calibration)
             inference.append(morphisms.logit_difference(parent, child, held_out, layer))
-            training.append(morphisms.logit_difference(parent, child, held_out, layer, training=True, reduction="mean"))
+            training.append(
+                morphisms.logit_difference(
+                    parent, child, held_out, layer, training=True, reduction="mean"
+                )
+            )
             del child
         rows[name] = {
             "inference_max": max(inference),
             "training_mean_of_draws": float(np.mean(training)),
             "training_max": max(training),
             "uncalibrated_training_max": max(uncalibrated) if uncalibrated else None,
-            "uncalibrated_training_mean_of_draws": float(np.mean(uncalibrated)) if uncalibrated else None,
+            "uncalibrated_training_mean_of_draws": float(np.mean(uncalibrated))
+            if uncalibrated
+            else None,
         }
         print(f"  {name}: training-mode difference max {max(training):.4f}", flush=True)
     keras.backend.clear_session()
     return {
-        "parent": "simple_cnn 16/32/64, 3 epochs on 3,000 real images", "parent_train_accuracy": history.history["accuracy"][-1],
-        "draws": draws, "batch": 64, "inference_tolerance": 1e-4, "training_target": 0.03, "operators": rows,
+        "parent": "simple_cnn 16/32/64, 3 epochs on 3,000 real images",
+        "parent_train_accuracy": history.history["accuracy"][-1],
+        "draws": draws,
+        "batch": 64,
+        "inference_tolerance": 1e-4,
+        "training_target": 0.03,
+        "operators": rows,
     }
 
 
@@ -162,20 +195,40 @@ def main(_):
     common.write_results("morphisms.json", result)
     if "compositions" in result:
         c = result["compositions"]
-        print(f"compositions: {c['compositions']} ({c['morphisms']} morphisms: {c['operators']}; "
-              f"{c['redrawn_over_max_params']} redrawn over {c['max_params']:,} params)")
-        print(f"worst max |child - parent| logits: {c['worst_max_abs_difference']:.2e} (tolerance 1e-4)")
+        print(
+            f"compositions: {c['compositions']} ({c['morphisms']} morphisms: {c['operators']}; "
+            f"{c['redrawn_over_max_params']} redrawn over {c['max_params']:,} params)"
+        )
+        print(
+            f"worst max |child - parent| logits: {c['worst_max_abs_difference']:.2e} (tolerance "
+            "1e-4)"
+        )
         print(f"time per morphism (arch + weights): {c['ms_per_morphism_with_weights']:.2f} ms")
     if "large_network" in result:
         big = result["large_network"]
-        print(f"5 morphisms on a {big['params'] / 1e6:.1f}M-parameter network, one core: {big['seconds_best_of_3']:.3f} s (limit 1 s)")
+        print(
+            f"5 morphisms on a {big['params'] / 1e6:.1f}M-parameter network, one core: "
+            f"{big['seconds_best_of_3']:.3f} s (limit 1 s)"
+        )
     if "training_mode" in result:
         t = result["training_mode"]
-        print(f"training mode ({t['parent']}, {t['draws']} children each, batch {t['batch']}; relative logit difference):")
-        print(f"{'operator':<13}{'inference max':>15}{'training mean':>15}{'training max':>14}{'uncalibrated max':>18}")
+        print(
+            f"training mode ({t['parent']}, {t['draws']} children each, batch {t['batch']}; "
+            "relative logit difference):"
+        )
+        print(
+            f"{'operator':<13}{'inference max':>15}{'training mean':>15}"
+            f"{'training max':>14}{'uncalibrated max':>18}"
+        )
         for name, row in t["operators"].items():
-            uncalibrated = "-" if row["uncalibrated_training_max"] is None else f"{row['uncalibrated_training_max']:.4f}"
-            print(f"{name:<13}{row['inference_max']:>15.2e}{row['training_mean_of_draws']:>15.4f}{row['training_max']:>14.4f}{uncalibrated:>18}")
+            uncalibrated = (
+                "-"
+                if row["uncalibrated_training_max"] is None
+                else f"{row['uncalibrated_training_max']:.4f}"
+            )
+            print(
+                f"{name:<13}{row['inference_max']:>15.2e}{row['training_mean_of_draws']:>15.4f}{row['training_max']:>14.4f}{uncalibrated:>18}"
+            )
     print(f"results: {path}")
 
 

@@ -11,23 +11,23 @@ process's peak resident memory (max RSS) minus its RSS before the network was bu
 Writes bench/results/supernet.json and prints a table.
 """
 
-import os
-
-import common  # bench/common.py: TensorFlow's log level, the repository importable
-
 import json  # noqa: E402
+import os
 import platform  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 from absl import app, flags  # noqa: E402
 
 STEPS = flags.DEFINE_integer("steps", 5, "Timed search steps per variant (after a warm-up).")
 BATCH = flags.DEFINE_integer("batch_size", 64, "Batch size.")
 JIT = flags.DEFINE_boolean("jit_compile", False, "Compile the step with XLA.")
-VARIANT = flags.DEFINE_integer("partial_channels", 0, "Internal: run one variant (k) and print JSON.")
+VARIANT = flags.DEFINE_integer(
+    "partial_channels", 0, "Internal: run one variant (k) and print JSON."
+)
 RESULTS = common.RESULTS
 
 
@@ -52,8 +52,14 @@ def run_variant(partial_channels, steps, batch_size, jit_compile):
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
     data = SearchData(dataset, dataset, (32, 32, 3))
     tuner = DartsTuner(
-        num_classes=10, epochs=50, cells=8, channels=16, partial_channels=partial_channels,
-        jit_compile=jit_compile, directory="/tmp/keras_nash_bench", project_name="supernet",
+        num_classes=10,
+        epochs=50,
+        cells=8,
+        channels=16,
+        partial_channels=partial_channels,
+        jit_compile=jit_compile,
+        directory="/tmp/keras_nash_bench",
+        project_name="supernet",
         overwrite=True,
     )
     start = time.perf_counter()
@@ -98,33 +104,50 @@ def run_variant(partial_channels, steps, batch_size, jit_compile):
 def main(argv):
     del argv
     if VARIANT.value:
-        print("RESULT " + json.dumps(run_variant(VARIANT.value, STEPS.value, BATCH.value, JIT.value)))
+        print(
+            "RESULT " + json.dumps(run_variant(VARIANT.value, STEPS.value, BATCH.value, JIT.value))
+        )
         return
     rows = []
     for k in (1, 4):
         command = [
-            sys.executable, __file__, f"--partial_channels={k}", f"--steps={STEPS.value}",
-            f"--batch_size={BATCH.value}", f"--jit_compile={JIT.value}",
+            sys.executable,
+            __file__,
+            f"--partial_channels={k}",
+            f"--steps={STEPS.value}",
+            f"--batch_size={BATCH.value}",
+            f"--jit_compile={JIT.value}",
         ]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         rows.append(json.loads(output.split("RESULT ", 1)[1]))
     report = {
         "setup": {
-            "cells": 8, "channels": 16, "nodes": 4, "ops": 8, "batch_size": BATCH.value,
-            "input": [32, 32, 3], "steps": STEPS.value, "jit_compile": JIT.value,
-            "machine": platform.machine(), "cpus": os.cpu_count(),
+            "cells": 8,
+            "channels": 16,
+            "nodes": 4,
+            "ops": 8,
+            "batch_size": BATCH.value,
+            "input": [32, 32, 3],
+            "steps": STEPS.value,
+            "jit_compile": JIT.value,
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
             "note": "one first-order DARTS search step = alpha step + weight step",
         },
         "variants": rows,
     }
     common.write_results("supernet.json", report)
-    print(f"{'variant':<14}{'params':>10}{'trace+1st s':>13}{'step s':>9}{'img/s':>8}"
-          f"{'peak MB':>10}  memory")
+    print(
+        f"{'variant':<14}{'params':>10}{'trace+1st s':>13}{'step s':>9}{'img/s':>8}"
+        f"{'peak MB':>10}  memory"
+    )
     for row in rows:
         name = "full" if row["partial_channels"] == 1 else f"partial k={row['partial_channels']}"
-        print(f"{name:<14}{row['params']:>10,}{row['trace_and_first_step_s']:>13}"
-              f"{row['step_s_median']:>9}{row['images_per_s']:>8}{row['peak_memory_mb']:>10}"
-              f"  {row['memory_kind']} ({row['device']})")
+        print(
+            f"{name:<14}{row['params']:>10,}{row['trace_and_first_step_s']:>13}"
+            f"{row['step_s_median']:>9}{row['images_per_s']:>8}{row['peak_memory_mb']:>10}"
+            f"  {row['memory_kind']} ({row['device']})"
+        )
 
 
 if __name__ == "__main__":

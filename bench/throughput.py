@@ -44,40 +44,63 @@ About 10 minutes on 2 CPU cores at `--tile 1`; `--tile 15 --epochs 1 --parts nas
 about 8.
 """
 
-
-import common  # bench/common.py: TensorFlow's log level, the repository importable
-
 import json  # noqa: E402
 import pathlib  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-from absl import app, flags  # noqa: E402
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 from keras_nash import datasets, seed_models  # noqa: E402
 from keras_nash.optimizers import CoupledAdam, CoupledSGD  # noqa: E402
 from keras_nash.spaces import MacroSpace  # noqa: E402
-from keras_nash.tuners import DartsTuner, EnasTuner, EgnasTuner, NashTuner  # noqa: E402
+from keras_nash.tuners import DartsTuner, EgnasTuner, EnasTuner, NashTuner  # noqa: E402
 from keras_nash.tuners.enas.controller import Controller
 
-PARTS = flags.DEFINE_list("parts", ["nash", "pipeline", "darts", "egnas", "enas"], "What to measure.")
-FILTERS = flags.DEFINE_multi_string("filters", ["16,32,64", "32,64,128"], "NASH seed filters, one size per flag.")
+PARTS = flags.DEFINE_list(
+    "parts", ["nash", "pipeline", "darts", "egnas", "enas"], "What to measure."
+)
+FILTERS = flags.DEFINE_multi_string(
+    "filters", ["16,32,64", "32,64,128"], "NASH seed filters, one size per flag."
+)
 EPOCHS = flags.DEFINE_integer("epochs", 5, "NASH: training epochs of each run.")
 BATCH = flags.DEFINE_integer("batch_size", 64, "NASH and pipeline batch size.")
-TILE = flags.DEFINE_integer("tile", 1, "NASH and pipeline: the embedded images repeated this many times (1: the 2,800-image training split).")
-PRECISION = flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
-                              "Dtype policy of every run.")
+TILE = flags.DEFINE_integer(
+    "tile",
+    1,
+    "NASH and pipeline: the embedded images repeated this many times (1: the 2,800-image training "
+    "split).",
+)
+PRECISION = flags.DEFINE_enum(
+    "precision",
+    "float32",
+    ["float32", "mixed_bfloat16", "mixed_float16"],
+    "Dtype policy of every run.",
+)
 JIT = flags.DEFINE_bool("jit_compile", False, "Compile every step with XLA, on both sides.")
-SUPERNET_IMAGES = flags.DEFINE_integer("supernet_images", 1024, "Supernets: embedded images used (16x16; 32x32 with --sizes paper), half for validation.")
-SUPERNET_BATCH = flags.DEFINE_integer("supernet_batch_size", 32, "Supernets: batch size with --sizes cpu.")
-POPULATION = flags.DEFINE_integer("population_size", 50, "EG-NAS candidates per generation (the paper's 50).")
-SIZES = flags.DEFINE_enum("sizes", "cpu", ["cpu", "paper"],
-                          "Supernets: cpu (3 cells x 4 channels, 4-layer macro, 16x16, --supernet_batch_size) "
-                          "or paper (8 cells x 16 channels, 12-layer macro of 36 filters, 32x32, batch 64).")
+SUPERNET_IMAGES = flags.DEFINE_integer(
+    "supernet_images",
+    1024,
+    "Supernets: embedded images used (16x16; 32x32 with --sizes paper), half for validation.",
+)
+SUPERNET_BATCH = flags.DEFINE_integer(
+    "supernet_batch_size", 32, "Supernets: batch size with --sizes cpu."
+)
+POPULATION = flags.DEFINE_integer(
+    "population_size", 50, "EG-NAS candidates per generation (the paper's 50)."
+)
+SIZES = flags.DEFINE_enum(
+    "sizes",
+    "cpu",
+    ["cpu", "paper"],
+    "Supernets: cpu (3 cells x 4 channels, 4-layer macro, 16x16, --supernet_batch_size) "
+    "or paper (8 cells x 16 channels, 12-layer macro of 36 filters, 32x32, batch 64).",
+)
 RESULTS = common.RESULTS
 PAPER_EPOCHS = 5 * 8 * 17 + 100  # NASH's CIFAR-10 protocol: steps x neighbours x epochs + final
 SUPERNET_SIZES = {  # cells, channels, macro layers, macro filters, image stride, batch size
@@ -92,8 +115,11 @@ def supernet_size(name):
 
 
 def cross_entropy(y, logits):
-    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.reshape(tf.cast(y, tf.int32), (-1,)), logits=tf.cast(logits, tf.float32)))
+    return tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.reshape(tf.cast(y, tf.int32), (-1,)), logits=tf.cast(logits, tf.float32)
+        )
+    )
 
 
 def timed(function) -> float:
@@ -104,13 +130,20 @@ def timed(function) -> float:
 
 # ------------------------------------------------------------------------------ NASH, pipeline
 
+
 def nash_data():
     if TILE.value == 1:
         return datasets.load("default", batch_size=BATCH.value, augment=True)
     x, y = datasets.load_arrays("default", validation_split=0.0, test_split=0.0).train
     tiles = (TILE.value,) + (1,) * (x.ndim - 1)
-    return datasets.from_arrays(np.tile(x, tiles), np.tile(y, TILE.value), x_test=x, y_test=y,
-                                batch_size=BATCH.value, augment=True)
+    return datasets.from_arrays(
+        np.tile(x, tiles),
+        np.tile(y, TILE.value),
+        x_test=x,
+        y_test=y,
+        batch_size=BATCH.value,
+        augment=True,
+    )
 
 
 def plain_seconds(filters, data) -> float:
@@ -118,19 +151,41 @@ def plain_seconds(filters, data) -> float:
     keras.config.set_dtype_policy(PRECISION.value)
     keras.utils.set_random_seed(0)
     model = seed_models.simple_cnn(data.input_shape, data.num_classes, filters=filters)
-    model.compile(optimizer=CoupledSGD(0.05, momentum=0.9, weight_decay=5e-4), jit_compile=JIT.value,
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return timed(lambda: model.fit(data.train, validation_data=data.validation, epochs=EPOCHS.value, verbose=0))
+    model.compile(
+        optimizer=CoupledSGD(0.05, momentum=0.9, weight_decay=5e-4),
+        jit_compile=JIT.value,
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return timed(
+        lambda: model.fit(
+            data.train, validation_data=data.validation, epochs=EPOCHS.value, verbose=0
+        )
+    )
 
 
 def tuner_seconds(filters, data) -> tuple:
     keras.config.set_dtype_policy("float32")
     seed = seed_models.simple_cnn(data.input_shape, data.num_classes, filters=filters)
-    tuner = NashTuner(seed, precision=PRECISION.value, jit_compile=JIT.value, pretrain_epochs=EPOCHS.value,
-                      n_steps=1, n_neighbors=1, n_morphisms=2, epochs_per_neighbor=1, final_epochs=1, seed=0,
-                      directory=tempfile.mkdtemp(), project_name="throughput")
+    tuner = NashTuner(
+        seed,
+        precision=PRECISION.value,
+        jit_compile=JIT.value,
+        pretrain_epochs=EPOCHS.value,
+        n_steps=1,
+        n_neighbors=1,
+        n_morphisms=2,
+        epochs_per_neighbor=1,
+        final_epochs=1,
+        seed=0,
+        directory=tempfile.mkdtemp(),
+        project_name="throughput",
+    )
     wall = timed(lambda: tuner.search(data.train, validation_data=data.validation, verbose=0))
-    fits = {t: tuner.oracle.trials[t].metrics.get_last_value("fit_seconds") for t in sorted(tuner.oracle.trials)}
+    fits = {
+        t: tuner.oracle.trials[t].metrics.get_last_value("fit_seconds")
+        for t in sorted(tuner.oracle.trials)
+    }
     return fits[min(fits)], sum(fits.values()), wall
 
 
@@ -142,14 +197,28 @@ def measure_nash(data) -> list:
         filters = tuple(int(f) for f in text.split(","))
         before = plain_seconds(filters, data)
         fit, fits, wall = tuner_seconds(filters, data)
-        plain = (before + plain_seconds(filters, data)) / 2  # plain runs on both sides of the tuner's
+        plain = (
+            before + plain_seconds(filters, data)
+        ) / 2  # plain runs on both sides of the tuner's
         rate = images / fit
-        rows.append({"part": "nash", "filters": list(filters), "plain_images_per_s": images / plain,
-                     "keras_nash_images_per_s": rate, "ratio": plain / fit,
-                     "overhead": (wall - fits) / wall, "plain_s": plain, "tuner_fit_s": fit,
-                     "search_fit_s": fits, "search_s": wall,
-                     "paper_protocol_hours_at_this_rate":
-                         PAPER_EPOCHS * data.num_examples["train"] / rate / 3600})
+        rows.append(
+            {
+                "part": "nash",
+                "filters": list(filters),
+                "plain_images_per_s": images / plain,
+                "keras_nash_images_per_s": rate,
+                "ratio": plain / fit,
+                "overhead": (wall - fits) / wall,
+                "plain_s": plain,
+                "tuner_fit_s": fit,
+                "search_fit_s": fits,
+                "search_s": wall,
+                "paper_protocol_hours_at_this_rate": PAPER_EPOCHS
+                * data.num_examples["train"]
+                / rate
+                / 3600,
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -170,32 +239,57 @@ def measure_pipeline(data, nash_rows) -> list:
 
 # ----------------------------------------------------------------------------------- supernets
 
+
 def supernet_data():
     x, y = datasets.load_arrays("default", validation_split=0.0, test_split=0.0).train
     n, stride = SUPERNET_IMAGES.value, supernet_size("stride")
-    return datasets.from_arrays(x[:n, ::stride, ::stride], y[:n], batch_size=supernet_size("batch_size"),
-                                validation_split=0.5, test_split=0.0)
+    return datasets.from_arrays(
+        x[:n, ::stride, ::stride],
+        y[:n],
+        batch_size=supernet_size("batch_size"),
+        validation_split=0.5,
+        test_split=0.0,
+    )
 
 
 def tuner_epoch_seconds(tuner, data) -> float:
     """The fastest search epoch's `trial_seconds` after the first (which traces the steps;
     EG-NAS's first evolving epoch traces its population's)."""
     tuner.search(data.train, validation_data=data.validation, verbose=0)
-    epochs = [t for t in tuner.oracle.trials.values()
-              if tuner.role(t) == "epoch" and int(t.hyperparameters.values[tuner.key("epoch")]) > 0]
+    epochs = [
+        t
+        for t in tuner.oracle.trials.values()
+        if tuner.role(t) == "epoch" and int(t.hyperparameters.values[tuner.key("epoch")]) > 0
+    ]
     return min(t.metrics.get_last_value("trial_seconds") for t in epochs)
 
 
 def cell_tuner(tuner_class, epochs=4, **kwargs):
     cells, channels = supernet_size("cells"), supernet_size("channels")
-    return tuner_class(num_classes=10, epochs=epochs, cells=cells, channels=channels, final_cells=3, final_channels=4,
-                       final_epochs=1, precision=PRECISION.value, jit_compile=JIT.value, seed=0,
-                       directory=tempfile.mkdtemp(), project_name="throughput", **kwargs)
+    return tuner_class(
+        num_classes=10,
+        epochs=epochs,
+        cells=cells,
+        channels=channels,
+        final_cells=3,
+        final_channels=4,
+        final_epochs=1,
+        precision=PRECISION.value,
+        jit_compile=JIT.value,
+        seed=0,
+        directory=tempfile.mkdtemp(),
+        project_name="throughput",
+        **kwargs,
+    )
 
 
 def sgd(tuner):
-    return CoupledSGD(learning_rate=tuner.learning_rate, momentum=tuner.momentum,
-                      weight_decay=tuner.weight_decay or None, global_clipnorm=tuner.grad_clip)
+    return CoupledSGD(
+        learning_rate=tuner.learning_rate,
+        momentum=tuner.momentum,
+        weight_decay=tuner.weight_decay or None,
+        global_clipnorm=tuner.grad_clip,
+    )
 
 
 def compiled(function):
@@ -214,8 +308,13 @@ def darts_hand(tuner, data) -> float:
     network(np.zeros((1,) + data.input_shape, "float32"))
     weights, alphas = network.weight_variables, network.arch_variables
     optimizer = sgd(tuner)
-    arch_optimizer = CoupledAdam(tuner.arch_learning_rate, beta_1=tuner.arch_beta_1, beta_2=tuner.arch_beta_2,
-                                 epsilon=1e-8, weight_decay=tuner.arch_weight_decay or None)
+    arch_optimizer = CoupledAdam(
+        tuner.arch_learning_rate,
+        beta_1=tuner.arch_beta_1,
+        beta_2=tuner.arch_beta_2,
+        epsilon=1e-8,
+        weight_decay=tuner.arch_weight_decay or None,
+    )
     optimizer.build(weights)
     arch_optimizer.build(alphas)
 
@@ -254,8 +353,11 @@ def egnas_hand(tuner, data) -> float:
         optimizer.apply(tape.gradient(loss, weights), weights)
 
     evaluate = compiled(lambda x, y: cross_entropy(y, network(x, training=False)))
-    candidate = compiled(lambda x, y, normal, reduce: cross_entropy(
-        y, network(x, training=True, mixture=(normal, reduce))))
+    candidate = compiled(
+        lambda x, y, normal, reduce: cross_entropy(
+            y, network(x, training=True, mixture=(normal, reduce))
+        )
+    )
     rng = np.random.default_rng(0)
     shape = (2,) + tuple(network.alpha_shape)
 
@@ -277,30 +379,51 @@ def enas_space():
 
 
 def enas_tuner():
-    return EnasTuner(enas_space(), num_classes=10, epochs=4, controller_train_steps=1,
-                     controller_num_aggregate=1, final_candidates=1, final_epochs=1,
-                     precision=PRECISION.value, seed=0, directory=tempfile.mkdtemp(),
-                     project_name="throughput")
+    return EnasTuner(
+        enas_space(),
+        num_classes=10,
+        epochs=4,
+        controller_train_steps=1,
+        controller_num_aggregate=1,
+        final_candidates=1,
+        final_epochs=1,
+        precision=PRECISION.value,
+        seed=0,
+        directory=tempfile.mkdtemp(),
+        project_name="throughput",
+    )
 
 
 def enas_hand(tuner, data) -> float:
     keras.config.set_dtype_policy(PRECISION.value)
     space = enas_space()
     network = space.build_shared_model(data.input_shape, 10)
-    optimizer = CoupledSGD(learning_rate=tuner.learning_rate, momentum=tuner.momentum, nesterov=True,
-                           weight_decay=tuner.weight_decay or None, global_clipnorm=tuner.grad_clip)
+    optimizer = CoupledSGD(
+        learning_rate=tuner.learning_rate,
+        momentum=tuner.momentum,
+        nesterov=True,
+        weight_decay=tuner.weight_decay or None,
+        global_clipnorm=tuner.grad_clip,
+    )
     optimizer.build(network.trainable_variables)
-    signature = [tf.TensorSpec((None,) + data.input_shape), tf.TensorSpec((None,), tf.int32),
-                 tf.TensorSpec([space.num_decisions], tf.int32)]
+    signature = [
+        tf.TensorSpec((None,) + data.input_shape),
+        tf.TensorSpec((None,), tf.int32),
+        tf.TensorSpec([space.num_decisions], tf.int32),
+    ]
 
     @tf.function(input_signature=signature)
     def step(x, y, arch):
         with tf.GradientTape() as tape:
             loss = cross_entropy(y, network((x, arch), training=True))
-        optimizer.apply(tape.gradient(loss, network.trainable_variables), network.trainable_variables)
+        optimizer.apply(
+            tape.gradient(loss, network.trainable_variables), network.trainable_variables
+        )
 
-    evaluate = tf.function(lambda x, y, arch: cross_entropy(y, network((x, arch), training=False)),
-                           input_signature=signature)
+    evaluate = tf.function(
+        lambda x, y, arch: cross_entropy(y, network((x, arch), training=False)),
+        input_signature=signature,
+    )
     archs = Controller(**tuner.controller_kwargs).sample(int(data.train.cardinality()), seed=0)[0]
 
     def epoch():
@@ -316,7 +439,10 @@ def enas_hand(tuner, data) -> float:
 
 SUPERNETS = {
     "darts": (lambda: cell_tuner(DartsTuner), darts_hand),
-    "egnas": (lambda: cell_tuner(EgnasTuner, epochs=5, warmup_epochs=1, population_size=POPULATION.value), egnas_hand),
+    "egnas": (
+        lambda: cell_tuner(EgnasTuner, epochs=5, warmup_epochs=1, population_size=POPULATION.value),
+        egnas_hand,
+    ),
     "enas": (enas_tuner, enas_hand),
 }
 
@@ -331,8 +457,14 @@ def measure_supernet(name, data) -> list:
     keras.utils.set_random_seed(0)
     plain = hand(tuner, data)
     images = data.num_examples["train"]
-    row = {"part": name, "plain_images_per_s": images / plain, "keras_nash_images_per_s": images / through,
-           "ratio": plain / through, "plain_epoch_s": plain, "tuner_epoch_s": through}
+    row = {
+        "part": name,
+        "plain_images_per_s": images / plain,
+        "keras_nash_images_per_s": images / through,
+        "ratio": plain / through,
+        "plain_epoch_s": plain,
+        "tuner_epoch_s": through,
+    }
     print(json.dumps(row), flush=True)
     return [row]
 
@@ -351,29 +483,49 @@ def main(argv):
         data = supernet_data()
         for name in supernets:
             rows += measure_supernet(name, data)
-    settings = {"parts": PARTS.value, "epochs": EPOCHS.value, "batch_size": BATCH.value, "tile": TILE.value,
-                "precision": PRECISION.value, "jit_compile": JIT.value,
-                "supernet_images": SUPERNET_IMAGES.value, "supernet_batch_size": supernet_size("batch_size"),
-                "population_size": POPULATION.value, "sizes": SIZES.value,
-                "supernet_sizes": SUPERNET_SIZES[SIZES.value],
-                "devices": [d.device_type for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
-                or ["CPU"]}
+    settings = {
+        "parts": PARTS.value,
+        "epochs": EPOCHS.value,
+        "batch_size": BATCH.value,
+        "tile": TILE.value,
+        "precision": PRECISION.value,
+        "jit_compile": JIT.value,
+        "supernet_images": SUPERNET_IMAGES.value,
+        "supernet_batch_size": supernet_size("batch_size"),
+        "population_size": POPULATION.value,
+        "sizes": SIZES.value,
+        "supernet_sizes": SUPERNET_SIZES[SIZES.value],
+        "devices": [
+            d.device_type for d in tf.config.list_physical_devices() if d.device_type != "CPU"
+        ]
+        or ["CPU"],
+    }
     name = "throughput" + (f"_x{TILE.value}" if TILE.value != 1 else "")
     name += "" if set(PARTS.value) == set(PARTS.default) else "_" + "-".join(PARTS.value)
-    name += (f"_{PRECISION.value}" if PRECISION.value != "float32" else "") + ("_xla" if JIT.value else "")
+    name += (f"_{PRECISION.value}" if PRECISION.value != "float32" else "") + (
+        "_xla" if JIT.value else ""
+    )
     name += "_paper" if SIZES.value == "paper" and supernets else ""
     common.write_results(f"{name}.json", {"settings": settings, "rows": rows})
     print(f"{'part':<20}{'plain img/s':>12}{'keras_nash img/s':>17}{'ratio':>7}{'overhead':>9}")
     for r in rows:
         label = r["part"] + (" " + ",".join(map(str, r["filters"])) if "filters" in r else "")
         if r["part"] == "pipeline":
-            print(f"{label:<20}{'':>12}{r['images_per_s']:>17.1f}{r.get('ratio', float('nan')):>7.1f}  (x training)")
+            print(
+                f"{label:<20}{'':>12}{r['images_per_s']:>17.1f}"
+                f"{r.get('ratio', float('nan')):>7.1f}  (x training)"
+            )
             continue
         overhead = f"{r['overhead']:>9.1%}" if "overhead" in r else ""
-        projection = (f"  paper's protocol >= {r['paper_protocol_hours_at_this_rate']:.1f} h"
-                      if "paper_protocol_hours_at_this_rate" in r else "")
-        print(f"{label:<20}{r['plain_images_per_s']:>12.1f}{r['keras_nash_images_per_s']:>17.1f}"
-              f"{r['ratio']:>7.3f}{overhead}{projection}")
+        projection = (
+            f"  paper's protocol >= {r['paper_protocol_hours_at_this_rate']:.1f} h"
+            if "paper_protocol_hours_at_this_rate" in r
+            else ""
+        )
+        print(
+            f"{label:<20}{r['plain_images_per_s']:>12.1f}{r['keras_nash_images_per_s']:>17.1f}"
+            f"{r['ratio']:>7.3f}{overhead}{projection}"
+        )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ SEED = flags.DEFINE_integer("seed", 1, "Random seed.")
 
 def main(argv):
     del argv
-    logging.set_verbosity(logging.INFO)  # keras_nash's lines (one per trial) come through absl's handler
+    logging.set_verbosity(
+        logging.INFO
+    )  # keras_nash's lines (one per trial) come through absl's handler
     data = keras_nash.datasets.load(DATASET.value, batch_size=64, seed=SEED.value)
     tuner = keras_nash.NashTuner(
         keras_nash.seed_models.simple_cnn(data.input_shape, data.num_classes, filters=(16, 32, 64)),

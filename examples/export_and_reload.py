@@ -21,8 +21,11 @@ import keras_nash
 export_dir = sys.argv[1] if len(sys.argv) > 1 else "exported/nash_example"
 data = keras_nash.datasets.load("default", batch_size=64, seed=1)
 
-# A morphed network (what a NASH search produces): the seed grown by three morphisms, trained briefly.
-arch = keras_nash.seed_models.simple_cnn_architecture(data.input_shape, data.num_classes, filters=(16, 32, 64))
+# A morphed network (what a NASH search produces): the seed grown by three morphisms, trained
+# briefly.
+arch = keras_nash.seed_models.simple_cnn_architecture(
+    data.input_shape, data.num_classes, filters=(16, 32, 64)
+)
 arch = keras_nash.morphisms.apply(arch, keras_nash.morphisms.random_morphisms(arch, 3, rng=0))
 model = keras_nash.build_model(arch)
 model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -47,7 +50,16 @@ interpreter.invoke()
 
 print("raw input:", raw.dtype, raw.shape)
 print("max |difference| .keras:     ", np.abs(reloaded.predict(raw, verbose=0) - expected).max())
-print("max |difference| SavedModel: ", np.abs(saved_model.serve(tf.constant(raw)).numpy() - expected).max())
-print("max |difference| TFLite:     ", np.abs(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]) - expected).max())
-print("predicted classes:", [data.class_names[i] for i in reloaded.predict(raw[:4], verbose=0).argmax(axis=1)])
+print(
+    "max |difference| SavedModel: ",
+    np.abs(saved_model.serve(tf.constant(raw)).numpy() - expected).max(),
+)
+print(
+    "max |difference| TFLite:     ",
+    np.abs(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]) - expected).max(),
+)
+print(
+    "predicted classes:",
+    [data.class_names[i] for i in reloaded.predict(raw[:4], verbose=0).argmax(axis=1)],
+)
 print("architecture:", keras_nash.Architecture.from_json(open(paths["json"]).read()))

@@ -6,7 +6,8 @@ keras-tuner Oracles and Tuners, with the Keras layers they are built from.
 
 Public API:
     NashTuner, NashOracle             NASH as a drop-in keras-tuner tuner
-    EnasTuner, EnasOracle             ENAS: REINFORCE controller, shared weights (spaces.MacroSpace/MicroSpace)
+    EnasTuner, EnasOracle             ENAS: REINFORCE controller, shared weights
+    (spaces.MacroSpace/MicroSpace)
     DartsTuner, DartsOracle           first-order DARTS on the cell supernet (spaces.DartsSpace)
     EgnasTuner, EgnasOracle           EG-NAS: evolution strategy over DARTS's alpha
     Genotype, DARTS_V2                DARTS cells as data, the published DARTS_V2 genotype

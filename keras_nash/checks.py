@@ -88,9 +88,7 @@ def check_choice(name: str, value, choices):
     'add'
     """
     if value not in tuple(choices):
-        raise ValueError(
-            f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}"
-        )
+        raise ValueError(f"`{name}` must be one of {list(choices)}. Received: {name}={value!r}")
     return value
 
 
@@ -108,9 +106,7 @@ def check_fraction(name: str, value) -> float:
     return value
 
 
-def check_range(
-    low_name: str, low, high_name: str, high, minimum: float = 0.0
-) -> tuple:
+def check_range(low_name: str, low, high_name: str, high, minimum: float = 0.0) -> tuple:
     """Two floats with `minimum <= low <= high`, e.g. a learning rate's floor and start.
 
     Example:
@@ -138,7 +134,8 @@ def check_finite_examples(name: str, x) -> None:
     >>> check_finite_examples("x", np.array([[0.0, 1.0], [np.nan, 2.0]]))
     Traceback (most recent call last):
     ...
-    ValueError: `x` must hold finite numbers; example 1 (x[1]) holds NaN or infinite values (1 of 2 examples). Fix or drop those examples before the search.
+    ValueError: `x` must hold finite numbers; example 1 (x[1]) holds NaN or infinite values (1 of 2
+    examples). Fix or drop those examples before the search.
     """
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating) or x.size == 0:
@@ -166,7 +163,9 @@ def check_class_ids(name: str, y, remedy: str) -> None:
     >>> check_class_ids("y", np.array([0, 1, 2, 3, 1000]), "pass `class_names`")
     Traceback (most recent call last):
     ...
-    ValueError: `y` has a label far above the others: 5 distinct labels, the largest 1000, so a network of 1001 outputs, 996 of them never seen. Fix the label, or pass `class_names` if these labels are right.
+    ValueError: `y` has a label far above the others: 5 distinct labels, the largest 1000, so a
+    network of 1001 outputs, 996 of them never seen. Fix the label, or pass `class_names` if these
+    labels are right.
     """
     y = np.asarray(y)
     if y.size == 0:

@@ -1,4 +1,5 @@
-"""Export a found network: `.keras`, SavedModel, TFLite, and its architecture and preprocessing as JSON.
+"""Export a found network: `.keras`, SavedModel, TFLite, and its architecture and preprocessing as
+JSON.
 
 A search ends with a Keras model and the plain-data architecture it was built from. `export`
 writes the artifacts a user deploys or reloads, each with the tool made for it:
@@ -117,16 +118,23 @@ def export(
     (2, 10)
     """
     if not isinstance(model, keras.Model):
-        raise ValueError(f"`model` must be a keras.Model. Received: model of type {type(model).__name__}")
+        raise ValueError(
+            f"`model` must be a keras.Model. Received: model of type {type(model).__name__}"
+        )
     formats = _check_formats(formats)
     if not isinstance(directory, (str, os.PathLike)):
         raise ValueError(f"`directory` must be a path. Received: directory={directory!r}")
-    model, input_signature, texts = _prepare(model, formats, architecture, preprocessing, vocabulary)
+    model, input_signature, texts = _prepare(
+        model, formats, architecture, preprocessing, vocabulary
+    )
     directory = os.fspath(directory)
     os.makedirs(directory, exist_ok=True)
     paths = _write_models(model, directory, formats, input_signature)
-    for key, name in (("json", ARCHITECTURE_FILE), ("preprocessing", PREPROCESSING_FILE),
-                      ("vocabulary", VOCABULARY_FILE)):
+    for key, name in (
+        ("json", ARCHITECTURE_FILE),
+        ("preprocessing", PREPROCESSING_FILE),
+        ("vocabulary", VOCABULARY_FILE),
+    ):
         if key in texts:
             paths[key] = os.path.join(directory, name)
             with open(paths[key], "w", encoding="utf-8") as file:
@@ -169,13 +177,23 @@ def _write_models(model, directory, formats, input_signature) -> dict:
         model.save(paths["keras"])
     if "saved_model" in formats:
         paths["saved_model"] = os.path.join(directory, SAVED_MODEL_DIR)
-        model.export(paths["saved_model"], format="tf_saved_model", verbose=False, input_signature=input_signature)
+        model.export(
+            paths["saved_model"],
+            format="tf_saved_model",
+            verbose=False,
+            input_signature=input_signature,
+        )
     if "tflite" in formats:
         paths["tflite"] = os.path.join(directory, TFLITE_FILE)
         with tempfile.TemporaryDirectory() as scratch:
             saved_model = paths.get("saved_model") or os.path.join(scratch, SAVED_MODEL_DIR)
             if "saved_model" not in paths:
-                model.export(saved_model, format="tf_saved_model", verbose=False, input_signature=input_signature)
+                model.export(
+                    saved_model,
+                    format="tf_saved_model",
+                    verbose=False,
+                    input_signature=input_signature,
+                )
             flatbuffer = _convert_to_tflite(saved_model)
         with open(paths["tflite"], "wb") as file:
             file.write(flatbuffer)
@@ -216,11 +234,14 @@ def _check_formats(formats):
     try:
         formats = tuple(formats)
     except TypeError:
-        raise ValueError(f"`formats` must be a sequence of format names. Received: formats={formats!r}") from None
+        raise ValueError(
+            f"`formats` must be a sequence of format names. Received: formats={formats!r}"
+        ) from None
     unknown = [name for name in formats if name not in FORMATS]
     if unknown or not formats:
         raise ValueError(
-            f"`formats` must be a non-empty selection of {list(FORMATS)}. Received: formats={formats!r}"
+            f"`formats` must be a non-empty selection of {list(FORMATS)}. Received: "
+            f"formats={formats!r}"
         )
     return formats
 
@@ -248,7 +269,11 @@ def _architecture_json(architecture) -> str:
 
 def _check_preprocessing(preprocessing) -> dict:
     """The preprocessing record, checked, with Python floats: {"dtype", "scale", "mean", "std"}."""
-    record = preprocessing if isinstance(preprocessing, dict) else getattr(preprocessing, "preprocessing", None)
+    record = (
+        preprocessing
+        if isinstance(preprocessing, dict)
+        else getattr(preprocessing, "preprocessing", None)
+    )
     if not isinstance(record, dict) or not {"scale", "mean", "std"} <= set(record):
         raise ValueError(
             "`preprocessing` must be a keras_nash.datasets.Data or a dict with 'scale', 'mean' "
@@ -262,7 +287,9 @@ def _check_preprocessing(preprocessing) -> dict:
         )
     return {
         "dtype": check_choice("preprocessing['dtype']", record.get("dtype", "float32"), RAW_DTYPES),
-        "scale": check_float("preprocessing['scale']", record["scale"], minimum=0.0, exclusive=True),
+        "scale": check_float(
+            "preprocessing['scale']", record["scale"], minimum=0.0, exclusive=True
+        ),
         "mean": mean,
         "std": std,
     }
@@ -273,7 +300,9 @@ def _floats(key, values) -> list:
         values = list(values)
     except TypeError:
         values = [values]
-    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+    if not all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    ):
         raise ValueError(
             f"`preprocessing['{key}']` must be a list of finite numbers, one per channel. "
             f"Received: preprocessing['{key}']={values!r}"
@@ -310,7 +339,8 @@ def _image_shape(model) -> tuple:
 
 
 def _raw_image_model(model, preprocessing) -> keras.Model:
-    """`raw images -> Rescaling -> Normalization -> model`, a functional model of built-in layers."""
+    """`raw images -> Rescaling -> Normalization -> model`, a functional model of built-in
+    layers."""
     shape = _image_shape(model)
     if shape[-1] != len(preprocessing["mean"]):
         raise ValueError(
@@ -320,7 +350,9 @@ def _raw_image_model(model, preprocessing) -> keras.Model:
     raw = keras.Input(shape, dtype="float32", name="raw_images")
     x = keras.layers.Rescaling(preprocessing["scale"], name="raw_scale")(raw)
     variance = [std * std for std in preprocessing["std"]]
-    x = keras.layers.Normalization(mean=preprocessing["mean"], variance=variance, name="raw_standardise")(x)
+    x = keras.layers.Normalization(
+        mean=preprocessing["mean"], variance=variance, name="raw_standardise"
+    )(x)
     return keras.Model(raw, model(x), name=f"{model.name}_raw")
 
 
@@ -384,13 +416,15 @@ def _safe_mode_problem(entry) -> str | None:
             return None
         return (
             f"uses the unregistered function {module}.{config}; register it with "
-            "keras.saving.register_keras_serializable() so the .keras file loads without custom_objects."
+            "keras.saving.register_keras_serializable() so the .keras file loads without "
+            "custom_objects."
         )
     if keras.saving.get_registered_object(entry.get("registered_name") or class_name) is not None:
         return None
     return (
         f"has an object of the unregistered class {module}.{class_name} ({name!r}); register it "
-        "with keras.saving.register_keras_serializable() so the .keras file loads without custom_objects."
+        "with keras.saving.register_keras_serializable() so the .keras file loads without "
+        "custom_objects."
     )
 
 
@@ -401,9 +435,14 @@ def _convert_to_tflite(saved_model_dir) -> bytes:
     try:
         return tf.lite.TFLiteConverter.from_saved_model(saved_model_dir).convert()
     except Exception as error:  # the converter raises its own ConverterError types
-        logger.warning("TFLite conversion with built-in ops failed (%s); retrying with select TF ops", error)
+        logger.warning(
+            "TFLite conversion with built-in ops failed (%s); retrying with select TF ops", error
+        )
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS,
+            tf.lite.OpsSet.SELECT_TF_OPS,
+        ]
         return converter.convert()
 
 

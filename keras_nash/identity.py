@@ -45,21 +45,53 @@ from keras_nash import files
 IDENTITY_FILE = "search_identity.json"
 """The identity's file in the project directory."""
 
-ALLOWED = frozenset({
-    "time_budget", "final_epochs", "verbose", "callbacks", "max_retries_per_trial",
-    "max_consecutive_failed_trials", "distribution_strategy", "executions_per_trial", "tuner_id",
-    "jit_compile", "logger",
-})
+ALLOWED = frozenset(
+    {
+        "time_budget",
+        "final_epochs",
+        "verbose",
+        "callbacks",
+        "max_retries_per_trial",
+        "max_consecutive_failed_trials",
+        "distribution_strategy",
+        "executions_per_trial",
+        "tuner_id",
+        "jit_compile",
+        "logger",
+    }
+)
 """Settings a resumed search may change (see the module's docstring)."""
 
-_BOOKKEEPING = frozenset({
-    # keras-tuner's own attributes: where and how, not what.
-    "oracle", "hypermodel", "directory", "project_name", "max_model_size", "tuner", "seed",
-    # The search's state, not its settings (set by the search, saved by the oracle).
-    "epoch", "parent_trial_id", "final_trial_id", "alpha_normal", "alpha_reduce", "beta",
-    "history", "alpha", "velocity", "generation", "sigma", "controller_file",
-    "controller_state", "best_arch", "input_shape", "trace_counts", "decisiveness_history",
-})
+_BOOKKEEPING = frozenset(
+    {
+        # keras-tuner's own attributes: where and how, not what.
+        "oracle",
+        "hypermodel",
+        "directory",
+        "project_name",
+        "max_model_size",
+        "tuner",
+        "seed",
+        # The search's state, not its settings (set by the search, saved by the oracle).
+        "epoch",
+        "parent_trial_id",
+        "final_trial_id",
+        "alpha_normal",
+        "alpha_reduce",
+        "beta",
+        "history",
+        "alpha",
+        "velocity",
+        "generation",
+        "sigma",
+        "controller_file",
+        "controller_state",
+        "best_arch",
+        "input_shape",
+        "trace_counts",
+        "decisiveness_history",
+    }
+)
 _SAMPLE = 64
 
 
@@ -80,12 +112,18 @@ def describe(value, depth: int = 0):
     if isinstance(value, (list, tuple)):
         return [describe(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {str(k): describe(v, depth + 1) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {
+            str(k): describe(v, depth + 1)
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+        }
     if isinstance(value, np.ndarray):
         return {"shape": list(value.shape), "sha256": _hash(np.ascontiguousarray(value).tobytes())}
     if hasattr(value, "to_json") and hasattr(value, "nodes"):  # graph.Architecture
-        return {"nodes": len(value.nodes), "params": int(value.count_params()),
-                "sha256": _hash(value.to_json().encode())}
+        return {
+            "nodes": len(value.nodes),
+            "params": int(value.count_params()),
+            "sha256": _hash(value.to_json().encode()),
+        }
     if hasattr(value, "name") and hasattr(value, "direction"):  # keras-tuner's Objective
         return f"{value.name} ({value.direction})"
     if depth < 3:
@@ -111,7 +149,8 @@ def _public_settings(obj, skip=frozenset()) -> dict:
     return {
         name: describe(value)
         for name, value in vars(obj).items()
-        if not name.startswith("_") and name not in ALLOWED | _BOOKKEEPING | skip
+        if not name.startswith("_")
+        and name not in ALLOWED | _BOOKKEEPING | skip
         and not callable(value)
     }
 
@@ -120,7 +159,9 @@ def tuner_settings(tuner, oracle_base_attributes=frozenset()) -> dict:
     """The settings of `tuner`, its oracle and its hypermodel that change what is searched."""
     oracle = getattr(tuner.oracle, "_oracle", tuner.oracle)  # a worker's OracleClient wraps it
     settings = {"algorithm": type(tuner).__name__}
-    settings.update({f"oracle.{k}": v for k, v in _public_settings(oracle, oracle_base_attributes).items()})
+    settings.update(
+        {f"oracle.{k}": v for k, v in _public_settings(oracle, oracle_base_attributes).items()}
+    )
     settings["objective"] = describe(oracle.objective)
     settings["seed"] = getattr(oracle, "_given_seed", None)
     settings.update(_public_settings(tuner))
@@ -139,7 +180,9 @@ def data_fingerprint(fit_args, fit_kwargs) -> dict:
     validation = fit_kwargs.get("validation_data")
     if validation is not None:
         if isinstance(validation, (tuple, list)):
-            fingerprint["validation"] = _fingerprint(validation[0], validation[1] if len(validation) > 1 else None, True)
+            fingerprint["validation"] = _fingerprint(
+                validation[0], validation[1] if len(validation) > 1 else None, True
+            )
         else:
             fingerprint["validation"] = _fingerprint(validation, None, read_dataset=True)
     return fingerprint
@@ -158,21 +201,30 @@ def _fingerprint(x, y, read_dataset: bool) -> dict:
                 found["sample_sha256"] = _hash(b"".join(np.asarray(a).tobytes() for a in arrays))
         return found
     x = np.asarray(x)
-    found = {"inputs": [f"{x.dtype}{list(x.shape[1:])}"], "examples": int(len(x)),
-             "sample_sha256": _hash(np.ascontiguousarray(x[:_SAMPLE]).tobytes())}
+    found = {
+        "inputs": [f"{x.dtype}{list(x.shape[1:])}"],
+        "examples": int(len(x)),
+        "sample_sha256": _hash(np.ascontiguousarray(x[:_SAMPLE]).tobytes()),
+    }
     if y is not None:
         y = np.asarray(y)
         found["labels"] = f"{y.dtype}{list(y.shape[1:])}"
         if np.issubdtype(y.dtype, np.integer) and y.size:
             found["classes"] = int(np.unique(y).size)
             found["max_label"] = int(y.max())
-        found["sample_sha256"] = _hash(bytes.fromhex(found["sample_sha256"]) + np.ascontiguousarray(y[:_SAMPLE]).tobytes())
+        found["sample_sha256"] = _hash(
+            bytes.fromhex(found["sample_sha256"]) + np.ascontiguousarray(y[:_SAMPLE]).tobytes()
+        )
     return found
 
 
 def _spec_text(spec) -> str:
     shape = getattr(spec, "shape", None)
-    dims = [None if d is None else int(d) for d in shape[1:]] if shape is not None and shape.rank else []
+    dims = (
+        [None if d is None else int(d) for d in shape[1:]]
+        if shape is not None and shape.rank
+        else []
+    )
     return f"{getattr(getattr(spec, 'dtype', None), 'name', spec)}{dims}"
 
 
@@ -187,7 +239,7 @@ def differences(recorded: dict, current: dict, prefix: str = "") -> list:
         if key == "seed" and not prefix and new is None:
             continue  # seed=None on resume: the recorded seed goes on
         if not prefix and key != "data" and (key not in recorded or key not in current):
-            continue  # a setting another keras_nash version has and this one has not, or the reverse
+            continue  # a setting another keras_nash version has and this one has not, or reverse
         if isinstance(old, dict) and isinstance(new, dict) and "sha256" not in old:
             lines.extend(differences(old, new, prefix=f"{name}."))
         elif old != new:
@@ -219,11 +271,13 @@ def check(project_dir: str, identity: dict, record: bool = True) -> None:
     if found:
         raise SearchIdentityError(
             f"The directory {project_dir} holds another search, and resuming it with these "
-            f"settings would mix two searches. Differences:\n  - " + "\n  - ".join(found)
+            f"settings would mix two searches. Differences:\n  - "
+            + "\n  - ".join(found)
             + "\nEither start this search afresh with `overwrite=True` (--overwrite on the command "
             "line: the old search is deleted), or give it another directory (`directory` / "
             "`project_name`, --output_dir). Settings a resumed search may change: "
-            + ", ".join(sorted(ALLOWED)) + "."
+            + ", ".join(sorted(ALLOWED))
+            + "."
         )
 
 
@@ -248,7 +302,9 @@ class SearchIdentity:
 
         base = getattr(SearchIdentity, "_oracle_base", None)
         if base is None:
-            base = SearchIdentity._oracle_base = frozenset(vars(keras_tuner.Oracle(objective="loss")))
+            base = SearchIdentity._oracle_base = frozenset(
+                vars(keras_tuner.Oracle(objective="loss"))
+            )
         return tuner_settings(self, base)
 
     def check_identity(self, fit_args, fit_kwargs) -> None:
@@ -256,7 +312,10 @@ class SearchIdentity:
         settings = getattr(self, "_identity_settings", None)
         if settings is None:
             settings = self._identity_settings = self.identity_settings()
-        settings = {**settings, "batch_size": fit_kwargs.get("batch_size", settings.get("batch_size"))}
+        settings = {
+            **settings,
+            "batch_size": fit_kwargs.get("batch_size", settings.get("batch_size")),
+        }
         check(self.project_dir, {**settings, "data": data_fingerprint(fit_args, fit_kwargs)})
 
     def search(self, *fit_args, **fit_kwargs):

@@ -39,8 +39,8 @@ import os
 import keras
 import keras_tuner
 from keras_tuner.engine.trial import TrialStatus  # noqa: F401  (public; re-exported for one import)
-from keras_tuner.src.engine import oracle as _oracle_module
 from keras_tuner.src.engine import base_tuner as _base_tuner_module
+from keras_tuner.src.engine import oracle as _oracle_module
 from keras_tuner.src.engine import tuner_utils as _tuner_utils
 
 from keras_nash import files
@@ -64,8 +64,11 @@ OVERRIDDEN = {
 
 CALLED = {
     keras_tuner.Tuner: (
-        "_try_build", "_get_checkpoint_fname", "_deepcopy_callbacks",
-        "_configure_tensorboard_dir", "_get_build_config_fname",
+        "_try_build",
+        "_get_checkpoint_fname",
+        "_deepcopy_callbacks",
+        "_configure_tensorboard_dir",
+        "_get_build_config_fname",
     ),
     keras.optimizers.Optimizer: ("_use_weight_decay",),
     keras.Model: ("_symbolic_build",),
@@ -77,7 +80,8 @@ CALLED = {
 INSTANCE_ATTRIBUTES = {
     keras_tuner.Oracle: ("_display", "_project_dir", "_retry_queue", "_seed_state"),
 }
-"""Private attributes keras_nash reads or sets on instances (set in `__init__` / `_set_project_dir`)."""
+"""Private attributes keras_nash reads or sets on instances (set in `__init__` /
+`_set_project_dir`)."""
 
 
 def trial_dir(project_dir: str, trial_id: str) -> str:
@@ -211,7 +215,8 @@ class RaiseOnFailedSearch:
             first = later[0]
             cause = (first.message or "no message").strip().splitlines()
             raise FailedSearchError(
-                f"Every trial after the first failed ({len(later)} trials): the search found nothing "
+                f"Every trial after the first failed ({len(later)} trials): the search found "
+                "nothing "
                 f"beyond its first network. The first failure (trial {first.trial_id}): "
                 f"{cause[-1] if cause else 'no message'}"
             )

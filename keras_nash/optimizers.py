@@ -63,7 +63,9 @@ class _CoupledWeightDecay:
         # Clip the sum of the replicas' gradients; each replica then hands Keras's all-reduce
         # (which sums them again) its share. One more all-reduce a step, only when clipping.
         replicas = context.num_replicas_in_sync
-        clipped = super()._clip_gradients(context.all_reduce(tf.distribute.ReduceOp.SUM, list(grads)))
+        clipped = super()._clip_gradients(
+            context.all_reduce(tf.distribute.ReduceOp.SUM, list(grads))
+        )
         return [g / replicas for g in clipped]
 
 
@@ -101,9 +103,12 @@ class CoupledSGD(_CoupledWeightDecay, keras.optimizers.SGD):
         gradient = tf.convert_to_tensor(self._coupled(gradient, variable))  # dense, as Keras's
         momentum = self.momentums[self._get_variable_index(variable)]
         tf.raw_ops.ResourceApplyKerasMomentum(
-            var=_handle(variable), accum=_handle(momentum),
-            lr=tf.cast(learning_rate, variable.dtype), grad=tf.cast(gradient, variable.dtype),
-            momentum=tf.cast(self.momentum, variable.dtype), use_nesterov=self.nesterov,
+            var=_handle(variable),
+            accum=_handle(momentum),
+            lr=tf.cast(learning_rate, variable.dtype),
+            grad=tf.cast(gradient, variable.dtype),
+            momentum=tf.cast(self.momentum, variable.dtype),
+            use_nesterov=self.nesterov,
         )
 
 

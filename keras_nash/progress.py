@@ -7,7 +7,8 @@
   `n_neighbors` neighbours, the final training; a supernet search: its epochs and the final
   training); a time budget may end the search before it.
 - `EpochProgress` (Keras callback): a line per epoch with its metrics, its seconds and, under a
-  time budget, the budget left (and within a slow epoch a line every 25 s at most): `trial 0002 epoch 2/17 | loss 1.5457 accuracy 0.4312
+  time budget, the budget left (and within a slow epoch a line every 25 s at most): `trial 0002
+  epoch 2/17 | loss 1.5457 accuracy 0.4312
   val_accuracy 0.4100 | 4.2 s | 208 s of the budget left`. Pass it in `search(callbacks=[...])`
   (the command line does): the mixin gives every copy the trial's name and the budget's end.
 
@@ -26,7 +27,9 @@ _SHOWN = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 def format_metrics(logs: dict) -> str:
     """`loss 1.5457 accuracy 0.4312 ...`: the usual metrics of a Keras log, four decimals."""
-    return " ".join(f"{name} {float(logs[name]):.4f}" for name in _SHOWN if logs.get(name) is not None)
+    return " ".join(
+        f"{name} {float(logs[name]):.4f}" for name in _SHOWN if logs.get(name) is not None
+    )
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -61,8 +64,13 @@ class EpochProgress(keras.callbacks.Callback):
             return
         self._last = now
         steps = self.params.get("steps") if self.params else None
-        logger.info(self._line(self._epoch, f"batch {batch + 1}{f'/{steps}' if steps else ''} | "
-                                            f"{format_metrics(logs or {})}", now - self._start))
+        logger.info(
+            self._line(
+                self._epoch,
+                f"batch {batch + 1}{f'/{steps}' if steps else ''} | {format_metrics(logs or {})}",
+                now - self._start,
+            )
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start if self._start is not None else 0.0
@@ -71,7 +79,8 @@ class EpochProgress(keras.callbacks.Callback):
 
     def _line(self, epoch, what, seconds) -> str:
         total = f"/{self._epochs}" if self._epochs else ""
-        line = f"{self.label + ' ' if self.label else ''}epoch {epoch + 1}{total} | {what} | {seconds:.1f} s"
+        label = f"{self.label} " if self.label else ""
+        line = f"{label}epoch {epoch + 1}{total} | {what} | {seconds:.1f} s"
         if self.deadline is not None:
             line += f" | {max(0.0, self.deadline - time.time()):.0f} s of the budget left"
         return line
@@ -83,7 +92,9 @@ class TrialProgress:
     before `keras_tuner.Tuner`."""
 
     def search(self, *fit_args, **fit_kwargs):
-        self._epoch_progress = [c for c in fit_kwargs.get("callbacks") or [] if isinstance(c, EpochProgress)]
+        self._epoch_progress = [
+            c for c in fit_kwargs.get("callbacks") or [] if isinstance(c, EpochProgress)
+        ]
         self._search_started = time.time()
         return super().search(*fit_args, **fit_kwargs)
 
@@ -92,10 +103,13 @@ class TrialProgress:
         what, epochs = self.trial_description(trial)
         deadline = self._deadline()
         planned = self.planned_trials()
-        line = f"trial {trial.trial_id} ({int(trial.trial_id) + 1}" + (f" of {planned} planned)" if planned else ")")
+        line = f"trial {trial.trial_id} ({int(trial.trial_id) + 1}" + (
+            f" of {planned} planned)" if planned else ")"
+        )
         line += f" | {what}" + (f" | {epochs} epochs" if epochs else "")
         if deadline is not None:
-            line += f" | {max(0.0, deadline - time.time()):.0f} s of the {self.oracle.time_budget:.0f} s budget left"
+            left = max(0.0, deadline - time.time())
+            line += f" | {left:.0f} s of the {self.oracle.time_budget:.0f} s budget left"
         logger.info(line)
         for callback in getattr(self, "_epoch_progress", []):
             callback.label, callback.deadline = f"trial {trial.trial_id}", deadline
@@ -117,17 +131,25 @@ class TrialProgress:
     def trial_description(self, trial):
         """(what the trial trains, its epochs or None), read from its values."""
         values = trial.hyperparameters.values
-        for prefix, name in (("nash/", "NASH"), (getattr(self, "key_prefix", ""), type(self).__name__)):
+        for prefix, name in (
+            ("nash/", "NASH"),
+            (getattr(self, "key_prefix", ""), type(self).__name__),
+        ):
             role = values.get(prefix + "role")
             if role is None:
                 continue
             if prefix == "nash/":
                 parent = values.get(prefix + "parent")
-                return (f"NASH step {values.get(prefix + 'step')}, {role}"
-                        + (f" of trial {parent}" if parent else ""), values.get(prefix + "epochs"))
+                return (
+                    f"NASH step {values.get(prefix + 'step')}, {role}"
+                    + (f" of trial {parent}" if parent else ""),
+                    values.get(prefix + "epochs"),
+                )
             name = prefix.rstrip("/").upper() or name
             if role == "final":
-                return f"{name} final training of the found network", getattr(self, "final_epochs", None)
+                return f"{name} final training of the found network", getattr(
+                    self, "final_epochs", None
+                )
             return f"{name} search epoch {values.get(prefix + 'epoch')}", None
         return "the final training", getattr(self, "final_epochs", None)
 

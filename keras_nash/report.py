@@ -72,11 +72,17 @@ def plot_search(
             continue
         colour = colours(steps.index(record["step"]) / max(1, len(steps) - 1))
         marker = {"incumbent": "s", "final": "*", "seed": "D"}.get(record.get("role"), "o")
-        over_time.scatter(elapsed / 60, score, color=colour, marker=marker, s=40 if marker != "*" else 120)
+        over_time.scatter(
+            elapsed / 60, score, color=colour, marker=marker, s=40 if marker != "*" else 120
+        )
         best_per_step[record["step"]] = max(score, best_per_step.get(record["step"], float("-inf")))
     over_time.set_xlabel("wall time (minutes)")
     over_time.set_ylabel(objective)
-    over_time.set_title("every trial (colour: step; \u25c6 seed, \u25cf child or search epoch, \u25a0 incumbent, \u2605 final, x failed)", fontsize=9)
+    over_time.set_title(
+        "every trial (colour: step; \u25c6 seed, \u25cf child or search epoch, \u25a0 incumbent, "
+        "\u2605 final, x failed)",
+        fontsize=9,
+    )
     over_time.grid(alpha=0.3)
     # Steps side by side (a time budget can end hill climbing long before the final's number).
     xs = sorted(best_per_step)
@@ -101,8 +107,9 @@ def plot_search(
 def _plot_decisiveness(axis, records: list) -> None:
     """The policy's entropy relative to uniform and its choices' stability per search epoch."""
     epochs = [r["epoch"] for r in records]
-    axis.plot(epochs, [r["entropy_ratio"] for r in records], marker="o",
-              label="entropy / uniform's")
+    axis.plot(
+        epochs, [r["entropy_ratio"] for r in records], marker="o", label="entropy / uniform's"
+    )
     stable = [(r["epoch"], r["stability"]) for r in records if r.get("stability") is not None]
     if stable:
         axis.plot(*zip(*stable), marker="s", label="choices unchanged (last epochs)")
@@ -115,13 +122,19 @@ def _plot_decisiveness(axis, records: list) -> None:
 
 
 def _plot_front(axis, records: list, front: list, objective: str) -> None:
-    """Every trial's score against its cost, the Pareto front and the climb's parent -> child path."""
-    points = {r["trial_id"]: (r["cost"], r["score"]) for r in records
-              if r.get("cost") is not None and r.get("score") is not None}
+    """Every trial's score against its cost, the Pareto front and the climb's parent -> child
+    path."""
+    points = {
+        r["trial_id"]: (r["cost"], r["score"])
+        for r in records
+        if r.get("cost") is not None and r.get("score") is not None
+    }
     for record in records:
         child, parent = points.get(record["trial_id"]), points.get(record.get("parent"))
         if child and parent and record.get("role") != "incumbent":
-            axis.annotate("", child, parent, arrowprops={"arrowstyle": "->", "color": "grey", "alpha": 0.5})
+            axis.annotate(
+                "", child, parent, arrowprops={"arrowstyle": "->", "color": "grey", "alpha": 0.5}
+            )
     if points:
         axis.scatter(*zip(*points.values()), color="grey", s=20, label="trained network")
     on_front = sorted(points[t] for t in front if t in points)

@@ -9,7 +9,9 @@ cosine warm restarts whose period grows (T0, Tmul). Both are thin wrappers aroun
 import keras
 
 
-def cosine_annealing(lr_start: float, lr_end: float, total_steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
+def cosine_annealing(
+    lr_start: float, lr_end: float, total_steps: int
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """Cosine from `lr_start` at step 0 to `lr_end` at `total_steps` (one SGDR cycle).
 
     Args:
@@ -29,10 +31,14 @@ def cosine_annealing(lr_start: float, lr_end: float, total_steps: int) -> keras.
     _check(lr_start, lr_end)
     if int(total_steps) < 1:
         raise ValueError(f"`total_steps` must be >= 1. Received: total_steps={total_steps}")
-    return keras.optimizers.schedules.CosineDecay(lr_start, int(total_steps), alpha=lr_end / lr_start)
+    return keras.optimizers.schedules.CosineDecay(
+        lr_start, int(total_steps), alpha=lr_end / lr_start
+    )
 
 
-def warm_restarts(lr_start: float, lr_end: float, first_period: int, period_multiplier: float = 2.0) -> keras.optimizers.schedules.LearningRateSchedule:
+def warm_restarts(
+    lr_start: float, lr_end: float, first_period: int, period_multiplier: float = 2.0
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """SGDR: cosine cycles from `lr_start` to `lr_end`, the first `first_period` steps long,
     each next one `period_multiplier` times longer.
 
@@ -49,9 +55,15 @@ def warm_restarts(lr_start: float, lr_end: float, first_period: int, period_mult
     if int(first_period) < 1:
         raise ValueError(f"`first_period` must be >= 1. Received: first_period={first_period}")
     if period_multiplier < 1:
-        raise ValueError(f"`period_multiplier` must be >= 1. Received: period_multiplier={period_multiplier}")
+        raise ValueError(
+            f"`period_multiplier` must be >= 1. Received: period_multiplier={period_multiplier}"
+        )
     return keras.optimizers.schedules.CosineDecayRestarts(
-        lr_start, int(first_period), t_mul=float(period_multiplier), m_mul=1.0, alpha=lr_end / lr_start
+        lr_start,
+        int(first_period),
+        t_mul=float(period_multiplier),
+        m_mul=1.0,
+        alpha=lr_end / lr_start,
     )
 
 
@@ -59,4 +71,6 @@ def _check(lr_start, lr_end):
     if not lr_start > 0:
         raise ValueError(f"`lr_start` must be > 0. Received: lr_start={lr_start}")
     if not 0 <= lr_end <= lr_start:
-        raise ValueError(f"`lr_end` must be in [0, lr_start]. Received: lr_end={lr_end}, lr_start={lr_start}")
+        raise ValueError(
+            f"`lr_end` must be in [0, lr_start]. Received: lr_end={lr_end}, lr_start={lr_start}"
+        )

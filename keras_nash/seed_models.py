@@ -6,7 +6,9 @@ from keras_nash.checks import check_int
 from keras_nash.graph import Architecture, Node, build_model
 
 
-def simple_cnn_architecture(input_shape=(32, 32, 3), num_classes=10, filters=(64, 128, 256), softmax=True) -> Architecture:
+def simple_cnn_architecture(
+    input_shape=(32, 32, 3), num_classes=10, filters=(64, 128, 256), softmax=True
+) -> Architecture:
     """NASH's seed network as an `Architecture`: Conv-MaxPool-Conv-MaxPool-Conv-FC.
 
     Each Conv is Conv3x3-BN-ReLU ("same" padding); the FC head is global average pooling and a
@@ -32,15 +34,20 @@ def simple_cnn_architecture(input_shape=(32, 32, 3), num_classes=10, filters=(64
     """
     input_shape = tuple(int(d) for d in input_shape)
     if len(input_shape) != 3 or min(input_shape) < 1:
-        raise ValueError(f"`input_shape` must be (height, width, channels). Received: input_shape={input_shape}")
+        raise ValueError(
+            f"`input_shape` must be (height, width, channels). Received: input_shape={input_shape}"
+        )
     num_classes = check_int("num_classes", num_classes, minimum=2)
     filters = [int(f) for f in filters]
     if not filters or min(filters) < 1:
-        raise ValueError(f"`filters` must be a non-empty list of ints >= 1. Received: filters={filters}")
+        raise ValueError(
+            f"`filters` must be a non-empty list of ints >= 1. Received: filters={filters}"
+        )
     pools = len(filters) - 1
     if min(input_shape[:2]) < 2**pools:
         raise ValueError(
-            f"`input_shape` {input_shape} is too small for {pools} pooling layers; use fewer `filters` "
+            f"`input_shape` {input_shape} is too small for {pools} pooling layers; use fewer "
+            "`filters` "
             f"or images of at least {2**pools}x{2**pools}."
         )
     nodes = [Node("input", "input", [], {"shape": list(input_shape)})]
@@ -64,7 +71,9 @@ def simple_cnn_architecture(input_shape=(32, 32, 3), num_classes=10, filters=(64
     return Architecture(nodes)
 
 
-def simple_cnn(input_shape=(32, 32, 3), num_classes=10, filters=(64, 128, 256), softmax=True) -> keras.Model:
+def simple_cnn(
+    input_shape=(32, 32, 3), num_classes=10, filters=(64, 128, 256), softmax=True
+) -> keras.Model:
     """NASH's seed network as a Keras model (see `simple_cnn_architecture` for the arguments).
 
     Example:
@@ -74,4 +83,6 @@ def simple_cnn(input_shape=(32, 32, 3), num_classes=10, filters=(64, 128, 256), 
     >>> model.name, model.output.shape
     ('nash_seed', (None, 10))
     """
-    return build_model(simple_cnn_architecture(input_shape, num_classes, filters, softmax), name="nash_seed")
+    return build_model(
+        simple_cnn_architecture(input_shape, num_classes, filters, softmax), name="nash_seed"
+    )

@@ -30,8 +30,18 @@ def pytest_configure(config):
 # two xdist workers (`--dist loadfile --no-loadscope-reorder`, which keeps this order); starting
 # the longest files first keeps the two workers' ends together (longest job first).
 _HEAVY_FIRST = (
-    "test_resume.py", "test_nash_robustness.py", "test_precision.py", "test_distribution.py", "test_cli.py", "test_evolution.py", "test_enas.py", "test_darts.py",
-    "test_nash.py", "test_enas_spaces.py", "test_cells.py", "test_doctests.py",
+    "test_resume.py",
+    "test_nash_robustness.py",
+    "test_precision.py",
+    "test_distribution.py",
+    "test_cli.py",
+    "test_evolution.py",
+    "test_enas.py",
+    "test_darts.py",
+    "test_nash.py",
+    "test_enas_spaces.py",
+    "test_cells.py",
+    "test_doctests.py",
 )
 
 

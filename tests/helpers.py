@@ -6,12 +6,15 @@ import numpy as np
 
 from keras_nash import graph
 
-_PACKAGE_DATA = pathlib.Path(__file__).resolve().parents[1] / "keras_nash" / "data" / "cifar10_default.npz"
+_PACKAGE_DATA = (
+    pathlib.Path(__file__).resolve().parents[1] / "keras_nash" / "data" / "cifar10_default.npz"
+)
 _SHARED_DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10_5k.npz"
 
 
 def real_images(n=16, size=32, seed=0):
-    """`n` real CIFAR-10 images (float32 in [0, 1]) from the embedded default data, cropped to `size`."""
+    """`n` real CIFAR-10 images (float32 in [0, 1]) from the embedded default data, cropped to
+    `size`."""
     path = _PACKAGE_DATA if _PACKAGE_DATA.exists() else _SHARED_DATA
     with np.load(path) as data:
         x, y = data["x"], data["y"]

@@ -64,7 +64,9 @@ def test_bad_length_is_named():
 
 
 def test_final_network_cuts_its_training_inputs_only():
-    net = DartsEvalNetwork(DARTS_V2, cells=3, channels=4, auxiliary_weight=0, cutout_length=8, seed=1)
+    net = DartsEvalNetwork(
+        DARTS_V2, cells=3, channels=4, auxiliary_weight=0, cutout_length=8, seed=1
+    )
     assert net.get_config()["cutout_length"] == 8
     x = np.random.default_rng(0).uniform(0, 1, (2, 16, 16, 3)).astype("float32")
     np.testing.assert_allclose(net(x), net(x), atol=0)  # inference: no hole, deterministic

@@ -34,7 +34,9 @@ def _step(layer, x):
 
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("jit_compile", [False, True])
-def test_fused_batch_norm_is_keras_batch_norm_but_for_the_unbiased_moving_variance(affine, jit_compile):
+def test_fused_batch_norm_is_keras_batch_norm_but_for_the_unbiased_moving_variance(
+    affine, jit_compile
+):
     fused, plain = _pair(affine)
     x = tf.constant(X)
     y, grads = tf.function(lambda x: _step(fused, x), jit_compile=jit_compile)(x)
@@ -72,5 +74,6 @@ def test_fused_batch_norm_is_one_operation_each_way_and_keeps_the_policy():
     np.testing.assert_allclose(half.moving_mean, 0.1 * X.mean(axis=(0, 1, 2)), rtol=2e-2)
     # Anything but 4D channels-last images is Keras's own computation.
     flat = FusedBatchNorm()
-    np.testing.assert_allclose(flat(X[:, 0, 0], training=False), X[:, 0, 0] / np.sqrt(1 + 1e-3), rtol=1e-6)
-
+    np.testing.assert_allclose(
+        flat(X[:, 0, 0], training=False), X[:, 0, 0] / np.sqrt(1 + 1e-3), rtol=1e-6
+    )

@@ -17,7 +17,9 @@ def test_n_edges():
         n_edges(0)
 
 
-@pytest.mark.parametrize("reduction, reduction_prev", [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize(
+    "reduction, reduction_prev", [(False, False), (True, False), (False, True)]
+)
 def test_search_cell_shapes(reduction, reduction_prev):
     cell = SearchCell(4, reduction, reduction_prev, steps=2, multiplier=2, primitives=SMALL_OPS)
     assert len(cell.edges) == 5
@@ -42,8 +44,11 @@ def test_cells_build_every_weight_before_the_first_call(kind):
         call = lambda: cell(s0, s1, np.full((5, 4), 0.25, "float32"))
     else:
         cell = FixedCell(
-            4, [["sep_conv_3x3", 0], ["skip_connect", 1], ["dil_conv_3x3", 2], ["avg_pool_3x3", 0]],
-            concat=[2, 3], reduction=True, reduction_prev=True,
+            4,
+            [["sep_conv_3x3", 0], ["skip_connect", 1], ["dil_conv_3x3", 2], ["avg_pool_3x3", 0]],
+            concat=[2, 3],
+            reduction=True,
+            reduction_prev=True,
         )
         cell.build(s0.shape, s1.shape)
         call = lambda: cell(s0, s1)
@@ -119,7 +124,9 @@ def test_fixed_cell_drop_path_and_validation():
     cell = FixedCell(4, [["sep_conv_3x3", 0], ["skip_connect", 1]], concat=[2], seed=0)
     x = np.random.rand(8, 8, 8, 4).astype("float32")
     inference = np.asarray(cell(x, x, drop_prob=0.5, training=False))
-    np.testing.assert_allclose(inference, np.asarray(cell(x, x, drop_prob=0.0, training=False)), atol=1e-6)
+    np.testing.assert_allclose(
+        inference, np.asarray(cell(x, x, drop_prob=0.0, training=False)), atol=1e-6
+    )
     dropped = np.asarray(cell(x, x, drop_prob=0.5, training=True))
     kept = np.asarray(cell(x, x, drop_prob=0.0, training=True))
     assert np.abs(dropped - kept).max() > 1e-3
@@ -140,7 +147,9 @@ def test_darts_v2_has_the_published_size():
 
 
 def test_eval_network_trains_and_saves_as_keras(tmp_path):
-    net = DartsEvalNetwork(DARTS_V2, num_classes=4, cells=3, channels=4, auxiliary_weight=0.4, seed=0)
+    net = DartsEvalNetwork(
+        DARTS_V2, num_classes=4, cells=3, channels=4, auxiliary_weight=0.4, seed=0
+    )
     net.compile(
         optimizer=keras.optimizers.SGD(0.01),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -189,6 +198,7 @@ def test_auxiliary_loss_added_in_training_only():
     logits = net(x, training=False)
     assert net._auxiliary_logits is None
     np.testing.assert_allclose(
-        float(net.compute_loss(x, y, logits, training=False)), float(cross_entropy(y, logits)),
+        float(net.compute_loss(x, y, logits, training=False)),
+        float(cross_entropy(y, logits)),
         rtol=1e-5,
     )

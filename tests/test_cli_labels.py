@@ -22,6 +22,7 @@ class _Built(Exception):
 @pytest.fixture
 def built(monkeypatch, tmp_path):
     """`built(*argv)`: the tuner the command line builds for `argv`."""
+
     def search(tuner, *args, **kwargs):
         raise _Built(tuner)
 
@@ -30,8 +31,7 @@ def built(monkeypatch, tmp_path):
 
     def build(*argv):
         FLAGS.unparse_flags()
-        FLAGS(["keras_nash", *argv, "--max_examples=64", f"--output_dir={tmp_path}",
-               "--overwrite"])
+        FLAGS(["keras_nash", *argv, "--max_examples=64", f"--output_dir={tmp_path}", "--overwrite"])
         with pytest.raises(_Built) as stopped:
             cli.main(["keras_nash"])
         return stopped.value.args[0]
@@ -50,49 +50,123 @@ def _number(help_text, pattern):
 # (flag, the phrase of its help naming a value (one number group), the command line that
 #  resolves it, how to read the resolved value off the built tuner)
 TABLE = [
-    ("final_batch_size", r"darts (\d+) and egnas \d+, the papers'", ("--algorithm=darts",),
-     lambda t: t.final_batch_size),
-    ("final_batch_size", r"egnas (\d+), the papers'", ("--algorithm=egnas",),
-     lambda t: t.final_batch_size),
-    ("final_batch_size", r"final scripts' (\d+) macro",
-     ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"), lambda t: t.final_batch_size),
-    ("final_batch_size", r"(\d+) micro; the recurrent",
-     ("--algorithm=enas", "--enas_space=micro", "--paper_defaults"), lambda t: t.final_batch_size),
-    ("epochs", r"paper: darts (\d+)", ("--algorithm=darts", "--paper_defaults"),
-     lambda t: t.oracle.epochs),
-    ("epochs", r"egnas (\d+);", ("--algorithm=egnas", "--paper_defaults"),
-     lambda t: t.oracle.epochs),
-    ("epochs", r"scripts' (\d+) macro", ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
-     lambda t: t.oracle.epochs),
-    ("epochs", r"and (\d+) micro", ("--algorithm=enas", "--enas_space=micro", "--paper_defaults"),
-     lambda t: t.oracle.epochs),
-    ("learning_rate_min", r"paper: darts ([\d.e-]+);", ("--algorithm=darts", "--paper_defaults"),
-     lambda t: t.learning_rate_min),
-    ("learning_rate_min", r"egnas ([\d.e-]+), its authors' code", ("--algorithm=egnas", "--paper_defaults"),
-     lambda t: t.learning_rate_min),
-    ("learning_rate_min", r"search scripts' ([\d.e-]+),",
-     ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"), lambda t: t.learning_rate_min),
-    ("grad_clip", r"darts/egnas: ([\d.]+), the papers' code", ("--algorithm=darts", "--paper_defaults"),
-     lambda t: t.grad_clip),
-    ("grad_clip", r"enas: ([\d.]+) on CIFAR", ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
-     lambda t: t.grad_clip),
-    ("final_learning_rate", r"paper: darts ([\d.]+)", ("--algorithm=darts", "--paper_defaults"),
-     lambda t: t.final_learning_rate),
-    ("final_learning_rate", r"egnas ([\d.]+), cosine", ("--algorithm=egnas", "--paper_defaults"),
-     lambda t: t.final_learning_rate),
-    ("final_learning_rate", r"final scripts' ([\d.]+) macro",
-     ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"), lambda t: t.final_learning_rate),
-    ("step", r"the authors' code: ([\d.]+)", ("--algorithm=egnas", "--paper_defaults"),
-     lambda t: t.oracle.step),
-    ("alpha_momentum", r"the authors' code: ([\d.]+)", ("--algorithm=egnas", "--paper_defaults"),
-     lambda t: t.oracle.alpha_momentum),
+    (
+        "final_batch_size",
+        r"darts (\d+) and egnas \d+, the papers'",
+        ("--algorithm=darts",),
+        lambda t: t.final_batch_size,
+    ),
+    (
+        "final_batch_size",
+        r"egnas (\d+), the papers'",
+        ("--algorithm=egnas",),
+        lambda t: t.final_batch_size,
+    ),
+    (
+        "final_batch_size",
+        r"final scripts' (\d+) macro",
+        ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
+        lambda t: t.final_batch_size,
+    ),
+    (
+        "final_batch_size",
+        r"(\d+) micro; the recurrent",
+        ("--algorithm=enas", "--enas_space=micro", "--paper_defaults"),
+        lambda t: t.final_batch_size,
+    ),
+    (
+        "epochs",
+        r"paper: darts (\d+)",
+        ("--algorithm=darts", "--paper_defaults"),
+        lambda t: t.oracle.epochs,
+    ),
+    (
+        "epochs",
+        r"egnas (\d+);",
+        ("--algorithm=egnas", "--paper_defaults"),
+        lambda t: t.oracle.epochs,
+    ),
+    (
+        "epochs",
+        r"scripts' (\d+) macro",
+        ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
+        lambda t: t.oracle.epochs,
+    ),
+    (
+        "epochs",
+        r"and (\d+) micro",
+        ("--algorithm=enas", "--enas_space=micro", "--paper_defaults"),
+        lambda t: t.oracle.epochs,
+    ),
+    (
+        "learning_rate_min",
+        r"paper: darts ([\d.e-]+);",
+        ("--algorithm=darts", "--paper_defaults"),
+        lambda t: t.learning_rate_min,
+    ),
+    (
+        "learning_rate_min",
+        r"egnas ([\d.e-]+), its authors' code",
+        ("--algorithm=egnas", "--paper_defaults"),
+        lambda t: t.learning_rate_min,
+    ),
+    (
+        "learning_rate_min",
+        r"search scripts' ([\d.e-]+),",
+        ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
+        lambda t: t.learning_rate_min,
+    ),
+    (
+        "grad_clip",
+        r"darts/egnas: ([\d.]+), the papers' code",
+        ("--algorithm=darts", "--paper_defaults"),
+        lambda t: t.grad_clip,
+    ),
+    (
+        "grad_clip",
+        r"enas: ([\d.]+) on CIFAR",
+        ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
+        lambda t: t.grad_clip,
+    ),
+    (
+        "final_learning_rate",
+        r"paper: darts ([\d.]+)",
+        ("--algorithm=darts", "--paper_defaults"),
+        lambda t: t.final_learning_rate,
+    ),
+    (
+        "final_learning_rate",
+        r"egnas ([\d.]+), cosine",
+        ("--algorithm=egnas", "--paper_defaults"),
+        lambda t: t.final_learning_rate,
+    ),
+    (
+        "final_learning_rate",
+        r"final scripts' ([\d.]+) macro",
+        ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
+        lambda t: t.final_learning_rate,
+    ),
+    (
+        "step",
+        r"the authors' code: ([\d.]+)",
+        ("--algorithm=egnas", "--paper_defaults"),
+        lambda t: t.oracle.step,
+    ),
+    (
+        "alpha_momentum",
+        r"the authors' code: ([\d.]+)",
+        ("--algorithm=egnas", "--paper_defaults"),
+        lambda t: t.oracle.alpha_momentum,
+    ),
 ]
 
 
-@pytest.mark.parametrize("flag, pattern, argv, read", TABLE,
-                         ids=[f"{row[0]}-{'-'.join(row[2])}" for row in TABLE])
+@pytest.mark.parametrize(
+    "flag, pattern, argv, read", TABLE, ids=[f"{row[0]}-{'-'.join(row[2])}" for row in TABLE]
+)
 def test_a_help_texts_paper_or_authors_value_is_what_the_flag_resolves_to(
-        flag, pattern, argv, read, built):
+    flag, pattern, argv, read, built
+):
     assert _number(FLAGS[flag].help, pattern) == pytest.approx(read(built(*argv)))
 
 
@@ -135,16 +209,25 @@ def test_darts_and_egnas_paper_splits_halve_all_training_images(algorithm, monke
     seen = {}
 
     def search(tuner, x, validation_data=None, final_fit=None, **kwargs):
-        seen.update(search=(_examples(x), _examples(validation_data)),
-                    final=(_examples(final_fit["x"]), _examples(final_fit["validation_data"])))
+        seen.update(
+            search=(_examples(x), _examples(validation_data)),
+            final=(_examples(final_fit["x"]), _examples(final_fit["validation_data"])),
+        )
         raise _Built(tuner)
 
     tuner_class = {"darts": DartsTuner, "egnas": EgnasTuner}[algorithm]
     monkeypatch.setattr(tuner_class, "search", search)
     FLAGS.unparse_flags()
     try:
-        FLAGS(["keras_nash", f"--algorithm={algorithm}", "--paper_defaults",
-               f"--output_dir={tmp_path}", "--overwrite"])
+        FLAGS(
+            [
+                "keras_nash",
+                f"--algorithm={algorithm}",
+                "--paper_defaults",
+                f"--output_dir={tmp_path}",
+                "--overwrite",
+            ]
+        )
         assert cli_flags.validation_split() == 0.0
         with pytest.raises(_Built):
             cli.main(["keras_nash"])

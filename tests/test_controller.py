@@ -5,8 +5,8 @@ import types
 import numpy as np
 import pytest
 
-from keras_nash.tuners.enas.controller import Controller, num_decisions
 from keras_nash.spaces.enas import MacroSpace, MicroSpace
+from keras_nash.tuners.enas.controller import Controller, num_decisions
 
 MACRO = MacroSpace(num_layers=4, filters=4)
 MICRO = MicroSpace(num_cells=3, num_blocks=3, filters=4)
@@ -50,8 +50,15 @@ def test_log_probs_match_recomputation(controllers, space):
 def test_reinforce_learns_a_toy_reward():
     # Reward: the fraction of layers choosing operation 2. The default tanh bound (1.5) caps an
     # operation's probability at about 0.80 over 6 choices, so this test lifts it.
-    controller = Controller("macro", num_layers=4, num_ops=6, lstm_size=16, tanh_constant=0.0,
-                            learning_rate=0.01, seed=0)
+    controller = Controller(
+        "macro",
+        num_layers=4,
+        num_ops=6,
+        lstm_size=16,
+        tanh_constant=0.0,
+        learning_rate=0.01,
+        seed=0,
+    )
     op_columns = [0, 1, 3, 6]  # [op_0, op_1, skip_1_0, op_2, skip_2_0, skip_2_1, op_3, ...]
 
     def fraction(seed):
@@ -70,8 +77,9 @@ def test_reinforce_learns_a_toy_reward():
 
 def test_baseline_moves_before_the_advantage():
     # The authors' baseline starts at 0.
-    controller = Controller("macro", num_layers=2, num_ops=3, lstm_size=4, entropy_weight=0.0,
-                            initial_baseline=0.0)
+    controller = Controller(
+        "macro", num_layers=2, num_ops=3, lstm_size=4, entropy_weight=0.0, initial_baseline=0.0
+    )
     decisions = controller.sample(2, seed=0)[0]
     controller.update(decisions, [1.0, 0.0])
     expected = 0.0 - 0.01 * (0.0 - 1.0)
@@ -135,8 +143,9 @@ def test_bad_decisions_and_rewards():
 
 # The recurrent (PTB cell) program --------------------------------------------------------------
 
-RECURRENT = types.SimpleNamespace(name="recurrent", controller_layers=6,
-                                  operations=("tanh", "relu", "identity", "sigmoid"))
+RECURRENT = types.SimpleNamespace(
+    name="recurrent", controller_layers=6, operations=("tanh", "relu", "identity", "sigmoid")
+)
 
 
 @pytest.fixture(scope="module")
@@ -180,8 +189,9 @@ def test_recurrent_log_probs_match_sampling(recurrent):
 def test_recurrent_update_raises_a_rewarded_architecture():
     # With the ptb temperature (5) the gradients are ~1e-4, below Adam's epsilon (1e-3), so a
     # step moves the weights by about lr * g / 1e-3: a larger rate makes the change measurable.
-    controller = Controller.for_space(RECURRENT, lstm_size=16, entropy_weight=0.0,
-                                      learning_rate=0.05, initial_baseline=0.0)
+    controller = Controller.for_space(
+        RECURRENT, lstm_size=16, entropy_weight=0.0, learning_rate=0.05, initial_baseline=0.0
+    )
     decisions = controller.sample(4, seed=0)[0]
     before = controller.log_prob(decisions)[0]
     controller.update(decisions[:1], [1.0])  # advantage 1 - 0.01 > 0
@@ -199,6 +209,7 @@ def test_sampling_is_traced_once(space):
 
 
 # Initialisation --------------------------------------------------------------------------------
+
 
 def test_weights_are_independent_draws(controllers):
     controller = controllers["macro"]
@@ -222,8 +233,9 @@ def test_micro_b_soft_favours_separable_convolutions(controllers):
 
     normal, reduction = rates(controller)
     assert 0.58 < normal < 0.67 and 0.46 < reduction < 0.56
-    unbiased = Controller("micro", num_layers=3, num_ops=5, lstm_size=16, tanh_constant=1.1,
-                          op_tanh_reduce=2.5)
+    unbiased = Controller(
+        "micro", num_layers=3, num_ops=5, lstm_size=16, tanh_constant=1.1, op_tanh_reduce=2.5
+    )
     np.testing.assert_array_equal(np.asarray(unbiased.b_soft), np.zeros(5))
     assert all(0.35 < rate < 0.45 for rate in rates(unbiased))
     assert Controller("macro", num_layers=2, num_ops=6, operations=MACRO.operations).b_soft is None

@@ -10,17 +10,29 @@ import keras
 import numpy as np
 import pytest
 
+from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace, Genotype
 from keras_nash.tuners.darts.oracle import DartsOracle
 from keras_nash.tuners.darts.tuner import DartsTuner
 from keras_nash.tuners.egnas.oracle import EGNAS_PRIMITIVES, EgnasOracle
 from keras_nash.tuners.egnas.tuner import EgnasTuner
-from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace, Genotype
 
 CONFIG = dict(
-    num_classes=3, epochs=2, final_epochs=1, cells=3, channels=4, steps=2, multiplier=2,
+    num_classes=3,
+    epochs=2,
+    final_epochs=1,
+    cells=3,
+    channels=4,
+    steps=2,
+    multiplier=2,
     primitives=["none", "max_pool_3x3", "skip_connect", "sep_conv_3x3"],
-    final_cells=3, final_channels=4, auxiliary_weight=0.4, batch_size=8, seed=1,
-    arch_learning_rate=0.01, partial_channels=2, edge_normalization=True,  # PC-DARTS
+    final_cells=3,
+    final_channels=4,
+    auxiliary_weight=0.4,
+    batch_size=8,
+    seed=1,
+    arch_learning_rate=0.01,
+    partial_channels=2,
+    edge_normalization=True,  # PC-DARTS
 )
 
 DATA = """
@@ -65,13 +77,25 @@ def searched(tmp_path_factory):
     tuner = DartsTuner(**CONFIG, directory=directory, project_name="search", overwrite=True)
     alpha_before = (tuner.oracle.alpha_normal.copy(), tuner.oracle.alpha_reduce.copy())
     Recorder.events.clear()
-    board = keras.callbacks.TensorBoard(log_dir=os.path.join(directory, "logs"), write_graph=False,
-                                        profile_batch=0)
+    board = keras.callbacks.TensorBoard(
+        log_dir=os.path.join(directory, "logs"), write_graph=False, profile_batch=0
+    )
     # The papers' protocol: the final network trains on all 32 images (search: 16 + 16).
-    final_fit = {"x": np.concatenate([x, x_val]), "y": np.concatenate([y, y_val]),
-                 "validation_data": (x_val, y_val), "batch_size": 8}
-    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=4, verbose=0,
-                 callbacks=[Recorder(), board], final_fit=final_fit)
+    final_fit = {
+        "x": np.concatenate([x, x_val]),
+        "y": np.concatenate([y, y_val]),
+        "validation_data": (x_val, y_val),
+        "batch_size": 8,
+    }
+    tuner.search(
+        x,
+        y,
+        validation_data=(x_val, y_val),
+        batch_size=4,
+        verbose=0,
+        callbacks=[Recorder(), board],
+        final_fit=final_fit,
+    )
     return tuner, alpha_before, directory
 
 
@@ -98,8 +122,12 @@ def test_callbacks_see_every_search_epoch_and_the_final_training(searched):
     # TensorBoard: one log directory per trial, search epochs included.
     trial_ids = sorted(tuner.oracle.trials)
     for trial_id in trial_ids:
-        events = [f for _, _, files in os.walk(os.path.join(directory, "logs", trial_id))
-                  for f in files if f.startswith("events.")]
+        events = [
+            f
+            for _, _, files in os.walk(os.path.join(directory, "logs", trial_id))
+            for f in files
+            if f.startswith("events.")
+        ]
         assert events, f"no TensorBoard events for trial {trial_id}"
 
 
@@ -119,8 +147,9 @@ def test_search_changes_alpha_and_derives_a_genotype(searched):
     assert np.asarray(sent["normal"]).shape == (5, 4)
     # PC-DARTS's betas are searched with alpha and travel with it.
     assert np.asarray(sent["beta_normal"]).shape == (5,)
-    space = DartsSpace(steps=2, multiplier=2, primitives=CONFIG["primitives"],
-                       edge_normalization=True)
+    space = DartsSpace(
+        steps=2, multiplier=2, primitives=CONFIG["primitives"], edge_normalization=True
+    )
     initial = DartsOracle(epochs=2, search_space=space, seed=CONFIG["seed"]).beta
     assert all(np.abs(b - b0).max() > 1e-4 for b, b0 in zip(oracle.beta, initial))
     genotype = tuner.get_best_genotype()
@@ -147,7 +176,9 @@ def test_final_network_loads_and_exports(searched, tmp_path):
     path = str(tmp_path / "final.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(model.predict(images, verbose=0), loaded.predict(images, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        model.predict(images, verbose=0), loaded.predict(images, verbose=0), atol=1e-5
+    )
 
 
 def test_oracle_bad_input():
@@ -163,25 +194,36 @@ def test_oracle_bad_input():
         DartsTuner(primitives=["none", "conv_9x9"], directory="/tmp", project_name="never")
     with pytest.raises(ValueError, match="primitives"):
         DartsTuner(primitives=["none"], directory="/tmp", project_name="never")
-    oracle = DartsOracle(epochs=1, search_space=DartsSpace(steps=2, multiplier=2,
-                                                     primitives=CONFIG["primitives"]))
+    oracle = DartsOracle(
+        epochs=1, search_space=DartsSpace(steps=2, multiplier=2, primitives=CONFIG["primitives"])
+    )
     with pytest.raises(ValueError, match=r"alpha_normal.shape=\(14, 8\)"):
-        oracle.update_policy(None, {"alpha": {"normal": np.zeros((14, 8)).tolist(),
-                                              "reduce": np.zeros((5, 4)).tolist()}})
+        oracle.update_policy(
+            None,
+            {"alpha": {"normal": np.zeros((14, 8)).tolist(), "reduce": np.zeros((5, 4)).tolist()}},
+        )
 
 
 def test_cell_tuners_take_a_search_space_or_its_arguments(tmp_path):
-    space = DartsSpace(cells=3, channels=4, steps=2, multiplier=2, primitives=("skip_connect", "sep_conv_3x3"))
+    space = DartsSpace(
+        cells=3, channels=4, steps=2, multiplier=2, primitives=("skip_connect", "sep_conv_3x3")
+    )
     for tuner_class in (DartsTuner, EgnasTuner):
-        tuner = tuner_class(search_space=space, directory=str(tmp_path), project_name=tuner_class.__name__)
+        tuner = tuner_class(
+            search_space=space, directory=str(tmp_path), project_name=tuner_class.__name__
+        )
         assert tuner.space == space
         assert tuner.oracle.space.alpha_shape == (5, 2)
-        with pytest.raises(ValueError, match=r"either as `search_space` or as `cells`, not both.*cells=5"):
+        with pytest.raises(
+            ValueError, match=r"either as `search_space` or as `cells`, not both.*cells=5"
+        ):
             tuner_class(search_space=space, cells=5, directory=str(tmp_path), project_name="never")
         with pytest.raises(ValueError, match="must be a `keras_nash.spaces.DartsSpace`"):
             tuner_class(search_space={"cells": 3}, directory=str(tmp_path), project_name="never")
     # the flat arguments fill in each tuner's own defaults
-    assert DartsTuner(cells=3, directory=str(tmp_path), project_name="d").space == DartsSpace(cells=3)
+    assert DartsTuner(cells=3, directory=str(tmp_path), project_name="d").space == DartsSpace(
+        cells=3
+    )
     egnas = EgnasTuner(channels=8, directory=str(tmp_path), project_name="e").space
     assert egnas == DartsSpace(channels=8, primitives=EGNAS_PRIMITIVES, partial_channels=4)
 
@@ -190,13 +232,29 @@ def test_cell_tuners_take_a_search_space_or_its_arguments(tmp_path):
     "final_fit, message",
     [
         ([1, 2], r"`final_fit` must be a dict of `model.fit` arguments"),
-        ({"x": None, "epocs": 3, "validation_data": None},
-         r"`model.fit` arguments, `validation_data` among them .*Received keys: \['epocs', 'validation_data', 'x'\]"),
+        (
+            {"x": None, "epocs": 3, "validation_data": None},
+            r"`model.fit` arguments, `validation_data` among them .*"
+            r"Received keys: \['epocs', 'validation_data', 'x'\]",
+        ),
         ({"x": "train"}, r"Received keys: \['x'\]"),  # no validation data: nothing to score
-        ({"x": np.zeros((4, 8, 8, 3)), "y": np.zeros(5), "validation_data": (np.zeros((2, 8, 8, 3)), np.zeros(2))},
-         r"`final_fit`: `x` must be images `\(n, height, width, channels\)` with n labels"),
-        ({"x": np.zeros((4, 8, 8, 3)), "y": np.zeros(4), "batch_size": 0,
-          "validation_data": (np.zeros((2, 8, 8, 3)), np.zeros(2))}, "batch_size=0"),
+        (
+            {
+                "x": np.zeros((4, 8, 8, 3)),
+                "y": np.zeros(5),
+                "validation_data": (np.zeros((2, 8, 8, 3)), np.zeros(2)),
+            },
+            r"`final_fit`: `x` must be images `\(n, height, width, channels\)` with n labels",
+        ),
+        (
+            {
+                "x": np.zeros((4, 8, 8, 3)),
+                "y": np.zeros(4),
+                "batch_size": 0,
+                "validation_data": (np.zeros((2, 8, 8, 3)), np.zeros(2)),
+            },
+            "batch_size=0",
+        ),
     ],
 )
 def test_bad_final_fit_fails_before_any_trial(tmp_path, final_fit, message):
@@ -211,10 +269,23 @@ def test_final_fit_of_another_shape_fails_before_any_trial(tmp_path):
     train, val = _data()  # 8x8 images
     tuner = DartsTuner(directory=str(tmp_path), project_name="final_shape", **CONFIG)
     bigger = (np.zeros((4, 16, 16, 3)), np.zeros(4))
-    with pytest.raises(ValueError, match=r"`final_fit`'s data must have the search's shape \(8, 8, 3\).*\(16, 16, 3\)"):
-        tuner.search(train, validation_data=val, verbose=0,
-                     final_fit={"x": bigger[0], "y": bigger[1], "validation_data": bigger})
-    with pytest.raises(ValueError, match=r"not `epochs` .*Received keys: \['epochs', 'validation_data', 'x'\]"):
-        tuner.search(train, validation_data=val, verbose=0,
-                     final_fit={"x": train, "validation_data": val, "epochs": 3})
+    with pytest.raises(
+        ValueError,
+        match=r"`final_fit`'s data must have the search's shape \(8, 8, 3\).*\(16, 16, 3\)",
+    ):
+        tuner.search(
+            train,
+            validation_data=val,
+            verbose=0,
+            final_fit={"x": bigger[0], "y": bigger[1], "validation_data": bigger},
+        )
+    with pytest.raises(
+        ValueError, match=r"not `epochs` .*Received keys: \['epochs', 'validation_data', 'x'\]"
+    ):
+        tuner.search(
+            train,
+            validation_data=val,
+            verbose=0,
+            final_fit={"x": train, "validation_data": val, "epochs": 3},
+        )
     assert not tuner.oracle.trials

@@ -1,4 +1,5 @@
-"""Tests for keras_nash/datasets/: every source kind, splits, augmentation, preprocessing record, bad input, tfds offline."""
+"""Tests for keras_nash/datasets/: every source kind, splits, augmentation, preprocessing record,
+bad input, tfds offline."""
 
 import json
 import os
@@ -69,7 +70,8 @@ def test_default_train_split_is_standardised():
 
 
 def test_preprocessing_record_reproduces_the_pipeline():
-    """`Data.preprocessing` is JSON data, and (raw * scale - mean) / std is what the pipeline yields."""
+    """`Data.preprocessing` is JSON data, and (raw * scale - mean) / std is what the pipeline
+    yields."""
     arrays = datasets.load_arrays("default")
     data = datasets.load("default", batch_size=512)
     record = json.loads(json.dumps(data.preprocessing))
@@ -95,8 +97,14 @@ def test_float_sources_are_recorded_unscaled():
 
 def test_npz_source_with_its_own_test_split(tmp_path):
     path = tmp_path / "data.npz"
-    np.savez(path, x=_images(100), y=_labels(100), x_test=_images(30, seed=1), y_test=_labels(30),
-             class_names=np.array(["a", "b", "c", "d"]))
+    np.savez(
+        path,
+        x=_images(100),
+        y=_labels(100),
+        x_test=_images(30, seed=1),
+        y_test=_labels(30),
+        class_names=np.array(["a", "b", "c", "d"]),
+    )
     data = datasets.load(str(path), batch_size=16, validation_split=0.2, test_split=0.5)
     assert data.num_examples == {"train": 80, "validation": 20, "test": 30}
     assert data.input_shape == (8, 8, 3) and data.num_classes == 4
@@ -126,27 +134,39 @@ def test_tuple_source_grayscale_gets_a_channel_axis():
 
 def test_from_arrays_with_test_and_max_examples():
     data = datasets.from_arrays(
-        _images(100), _labels(100), x_test=_images(10, seed=2), y_test=_labels(10), batch_size=7,
+        _images(100),
+        _labels(100),
+        x_test=_images(10, seed=2),
+        y_test=_labels(10),
+        batch_size=7,
         max_examples=25,
     )
     assert data.num_examples == {"train": 25, "validation": 10, "test": 10}
     # Training batches are full (a fixed shape): 3 x 7, the 4 left over go to other epochs.
     assert _count(data.train) == 21 and data.train.element_spec[0].shape[0] == 7
     assert _count(data.validation) == 10 and data.validation.element_spec[0].shape[0] is None
-    small = datasets.from_arrays(_images(20), _labels(20), batch_size=64, test_split=0.0, validation_split=0.0)
+    small = datasets.from_arrays(
+        _images(20), _labels(20), batch_size=64, test_split=0.0, validation_split=0.0
+    )
     assert _count(small.train) == 20  # smaller than one batch: one smaller batch
 
 
 def test_a_dict_source_is_from_arrays_and_needs_x_and_y():
     x, y, x_test, y_test = _images(30), _labels(30), _images(6, seed=2), _labels(6)
-    given = datasets.from_arrays(x, y, x_test=x_test, y_test=y_test, class_names=list("abcd"),
-                                 batch_size=8, seed=4)
-    loaded = datasets.load({"x": x, "y": y, "x_test": x_test, "y_test": y_test,
-                            "class_names": list("abcd")}, batch_size=8, seed=4)
+    given = datasets.from_arrays(
+        x, y, x_test=x_test, y_test=y_test, class_names=list("abcd"), batch_size=8, seed=4
+    )
+    loaded = datasets.load(
+        {"x": x, "y": y, "x_test": x_test, "y_test": y_test, "class_names": list("abcd")},
+        batch_size=8,
+        seed=4,
+    )
     assert given.num_examples == loaded.num_examples == {"train": 27, "validation": 3, "test": 6}
     assert given.class_names == loaded.class_names
     np.testing.assert_array_equal(_first_batch(given.train)[0], _first_batch(loaded.train)[0])
-    with pytest.raises(ValueError, match=r"`source` dict must hold arrays 'x' and 'y'; missing \['y'\]"):
+    with pytest.raises(
+        ValueError, match=r"`source` dict must hold arrays 'x' and 'y'; missing \['y'\]"
+    ):
         datasets.load({"x": x})
     with pytest.raises(TypeError, match="batchsize"):
         datasets.from_arrays(x, y, batchsize=8)
@@ -205,10 +225,18 @@ def _npz(tmp_path, **arrays):
         (lambda p: (_images(0), _labels(0)), {}, "empty"),
         (lambda p: (_images(10), _labels(10)), {"validation_split": 1.0}, "validation_split"),
         (lambda p: (_images(10), _labels(10)), {"test_split": -0.1}, "test_split"),
-        (lambda p: (_images(10), _labels(10)), {"validation_split": 0.5, "test_split": 0.5}, "no training data"),
+        (
+            lambda p: (_images(10), _labels(10)),
+            {"validation_split": 0.5, "test_split": 0.5},
+            "no training data",
+        ),
         (lambda p: (_images(10), _labels(10)), {"batch_size": 0}, "batch_size"),
         (lambda p: (_images(10), _labels(10)), {"max_examples": 0}, "max_examples"),
-        (lambda p: (_images(1, shape=(4, 4)), _labels(1)), {"validation_split": 0.5}, "no training data"),
+        (
+            lambda p: (_images(1, shape=(4, 4)), _labels(1)),
+            {"validation_split": 0.5},
+            "no training data",
+        ),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_argument(tmp_path, make_source, kwargs, match):
@@ -220,7 +248,9 @@ def test_bad_test_arrays_raise_value_error():
     with pytest.raises(ValueError, match="x_test"):
         datasets.from_arrays(_images(10), _labels(10), x_test=_images(3))
     with pytest.raises(ValueError, match="x_test"):
-        datasets.from_arrays(_images(10), _labels(10), x_test=_images(3, shape=(4, 4, 3)), y_test=_labels(3))
+        datasets.from_arrays(
+            _images(10), _labels(10), x_test=_images(3, shape=(4, 4, 3)), y_test=_labels(3)
+        )
 
 
 # ----------------------------------------------------------------------------- tensorflow-datasets
@@ -231,15 +261,23 @@ def tfds_dir(tmp_path_factory):
     """A real prepared tfds dataset, `tiny_images` (50 train, 20 test, 8x8x3, 4 classes)."""
     data_dir = str(tmp_path_factory.mktemp("tfds"))
     features = tfds.features.FeaturesDict(
-        {"image": tfds.features.Image(shape=(8, 8, 3)), "label": tfds.features.ClassLabel(names=list("abcd"))}
+        {
+            "image": tfds.features.Image(shape=(8, 8, 3)),
+            "label": tfds.features.ClassLabel(names=list("abcd")),
+        }
     )
 
     def split(n, seed):
-        return tf.data.Dataset.from_tensor_slices({"image": _images(n, seed=seed), "label": _labels(n)})
+        return tf.data.Dataset.from_tensor_slices(
+            {"image": _images(n, seed=seed), "label": _labels(n)}
+        )
 
     tfds.dataset_builders.store_as_tfds_dataset(
-        name="tiny_images", version="1.0.0", features=features,
-        split_datasets={"train": split(50, 0), "test": split(20, 1)}, data_dir=data_dir,
+        name="tiny_images",
+        version="1.0.0",
+        features=features,
+        split_datasets={"train": split(50, 0), "test": split(20, 1)},
+        data_dir=data_dir,
     )
     return data_dir
 
@@ -249,7 +287,9 @@ def test_tfds_prepared_dataset_loads_without_network(tfds_dir, monkeypatch):
         raise AssertionError("prepared data must not touch the network")
 
     monkeypatch.setattr(socket, "create_connection", no_network)
-    data = datasets.load("tiny_images", data_dir=tfds_dir, batch_size=8, augment=True, validation_split=0.2)
+    data = datasets.load(
+        "tiny_images", data_dir=tfds_dir, batch_size=8, augment=True, validation_split=0.2
+    )
     assert data.input_shape == (8, 8, 3) and data.num_classes == 4
     assert data.class_names == ("a", "b", "c", "d")
     assert data.num_examples == {"train": 40, "validation": 10, "test": 20}
@@ -275,7 +315,12 @@ def test_tfds_known_statistics_standardise_the_images(tfds_dir, monkeypatch):
     arrays = datasets.load_arrays("tiny_images", data_dir=tfds_dir, validation_split=0.2)
     expected = (arrays.validation[0].astype(np.float32) / 255.0 - np.array(mean)) / np.array(std)
     np.testing.assert_allclose(_all_images(data.validation), expected, atol=1e-5)
-    assert data.preprocessing == {"dtype": "uint8", "scale": 1 / 255, "mean": list(mean), "std": list(std)}
+    assert data.preprocessing == {
+        "dtype": "uint8",
+        "scale": 1 / 255,
+        "mean": list(mean),
+        "std": list(std),
+    }
 
 
 def test_tfds_unknown_name_fails_fast():

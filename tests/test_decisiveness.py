@@ -13,15 +13,27 @@ from keras_nash.tuners.enas.tuner import EnasTuner
 from keras_nash.tuners.supernet import decisiveness
 
 PRIMITIVES = ["none", "max_pool_3x3", "skip_connect", "sep_conv_3x3"]
-DARTS = dict(num_classes=3, epochs=2, final_epochs=1, cells=3, channels=4, steps=2, multiplier=2,
-             primitives=PRIMITIVES, final_cells=3, final_channels=4, batch_size=8, seed=1)
+DARTS = dict(
+    num_classes=3,
+    epochs=2,
+    final_epochs=1,
+    cells=3,
+    channels=4,
+    steps=2,
+    multiplier=2,
+    primitives=PRIMITIVES,
+    final_cells=3,
+    final_channels=4,
+    batch_size=8,
+    seed=1,
+)
 
 
 def _arrays(seed=0, n=32, size=8):
     rng = np.random.default_rng(seed)
     x = rng.random((n, size, size, 3)).astype("float32")
     y = rng.integers(0, 3, n)
-    return (x[: n // 2], y[: n // 2]), (x[n // 2:], y[n // 2:])
+    return (x[: n // 2], y[: n // 2]), (x[n // 2 :], y[n // 2 :])
 
 
 def test_alpha_measures():
@@ -57,8 +69,13 @@ def test_controller_uniform_entropy_is_a_uniform_controllers(space, layers):
 
 def _darts_search(tmp_path, arch_learning_rate):
     (x, y), validation = _arrays()
-    tuner = DartsTuner(**DARTS, arch_learning_rate=arch_learning_rate, directory=str(tmp_path),
-                       project_name=f"lr{arch_learning_rate}", overwrite=True)
+    tuner = DartsTuner(
+        **DARTS,
+        arch_learning_rate=arch_learning_rate,
+        directory=str(tmp_path),
+        project_name=f"lr{arch_learning_rate}",
+        overwrite=True,
+    )
     tuner.search(x, y, validation_data=validation, batch_size=4, verbose=0)
     return tuner
 
@@ -90,10 +107,20 @@ def test_a_search_that_moved_does_not_warn(tmp_path, caplog):
 
 def test_enas_records_its_controller(tmp_path):
     (x, y), validation = _arrays(size=8)
-    tuner = EnasTuner(MacroSpace(num_layers=3, filters=4), num_classes=3, epochs=2,
-                      final_epochs=1, controller_train_steps=2, controller_num_aggregate=2,
-                      final_candidates=2, batch_size=8, seed=1, directory=str(tmp_path),
-                      project_name="enas", overwrite=True)
+    tuner = EnasTuner(
+        MacroSpace(num_layers=3, filters=4),
+        num_classes=3,
+        epochs=2,
+        final_epochs=1,
+        controller_train_steps=2,
+        controller_num_aggregate=2,
+        final_candidates=2,
+        batch_size=8,
+        seed=1,
+        directory=str(tmp_path),
+        project_name="enas",
+        overwrite=True,
+    )
     tuner.search(x, y, validation_data=validation, verbose=0)
     records = tuner.decisiveness()
     assert [r["epoch"] for r in records] == [0, 1]

@@ -16,8 +16,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def _mirrored_run(mode, directory) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([sys.executable, "-m", "tests.scripts.mirrored_run", mode, str(directory)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.scripts.mirrored_run", mode, str(directory)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -39,8 +45,11 @@ def supernets(tmp_path_factory):
 @pytest.mark.long
 def test_supernet_search_epochs_run_on_both_replicas(supernets):
     results = {name: supernets[name] for name in ("darts", "egnas", "enas")}
-    steps = {"darts": ("search_step", "eval_step"), "egnas": ("train_step", "eval_step"),
-             "enas": ("train_step", "eval_step")}
+    steps = {
+        "darts": ("search_step", "eval_step"),
+        "egnas": ("train_step", "eval_step"),
+        "enas": ("train_step", "eval_step"),
+    }
     for name, result in results.items():
         assert result["status"] == ["COMPLETED"] * 2, name
         # Every search epoch's supernet holds mirrored weights (one copy per replica).
@@ -48,7 +57,8 @@ def test_supernet_search_epochs_run_on_both_replicas(supernets):
         assert all(0 < loss < 10 for loss in result["losses"]), (name, result["losses"])
         # The replica step is traced once for each of the 2 replicas, once per search.
         assert {step: result["trace_counts"][step] for step in steps[name]} == dict.fromkeys(
-            steps[name], 2), name
+            steps[name], 2
+        ), name
 
 
 @pytest.mark.long

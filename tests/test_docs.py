@@ -73,7 +73,9 @@ def _code_block_after(heading: str) -> str:
 
 def test_readme_is_short():
     words = len(README.read_text().split())
-    assert words < MAX_WORDS, f"README.md has {words} words; keep it under {MAX_WORDS}, move detail to docs/"
+    assert words < MAX_WORDS, (
+        f"README.md has {words} words; keep it under {MAX_WORDS}, move detail to docs/"
+    )
 
 
 @pytest.mark.parametrize("path", [README] + DOCS, ids=lambda p: p.name)

@@ -1,4 +1,5 @@
-"""Every `>>>` example in keras_nash's docstrings runs (doctest), so the documentation stays true."""
+"""Every `>>>` example in keras_nash's docstrings runs (doctest), so the documentation stays
+true."""
 
 import doctest
 import importlib

@@ -29,8 +29,9 @@ def test_betas_decide_which_edges_a_node_keeps():
     plain = derive_genotype(alpha, alpha, OPS, steps=2, multiplier=2)
     assert [j for _, j in plain.normal[2:]] == [0, 1]
     beta = np.array([0.0, 0.0, -2.0, 1.0, 2.0])
-    found = derive_genotype(alpha, alpha, OPS, steps=2, multiplier=2,
-                            beta_normal=beta, beta_reduce=np.zeros(5))
+    found = derive_genotype(
+        alpha, alpha, OPS, steps=2, multiplier=2, beta_normal=beta, beta_reduce=np.zeros(5)
+    )
     assert sorted(j for _, j in found.normal[2:]) == [1, 2]
     assert [j for _, j in found.reduce[2:]] == [0, 1]
     with pytest.raises(ValueError, match="`beta_normal` and `beta_reduce` together"):
@@ -71,8 +72,12 @@ def test_darts_oracle_keeps_betas_through_results_and_resume():
     oracle = DartsOracle(epochs=2, search_space=SPACE, seed=3)
     arch = oracle.arch_data()
     assert len(arch["beta_normal"]) == 5 and len(arch["beta_reduce"]) == 5
-    assert "beta_normal" not in DartsOracle(
-        epochs=2, search_space=DartsSpace(steps=2, multiplier=2, primitives=OPS), seed=3).arch_data()
+    assert (
+        "beta_normal"
+        not in DartsOracle(
+            epochs=2, search_space=DartsSpace(steps=2, multiplier=2, primitives=OPS), seed=3
+        ).arch_data()
+    )
     beta = [0.0, 0.0, -2.0, 1.0, 2.0]
     oracle.beta = (np.asarray(beta), np.zeros(5))
     oracle.alpha_normal = oracle.alpha_reduce = np.zeros((5, 3))
@@ -86,9 +91,21 @@ def test_darts_oracle_keeps_betas_through_results_and_resume():
 def test_egnas_rejects_edge_normalization(tmp_path):
     # EgnasTuner takes no `edge_normalization` (its signature lists what it takes).
     with pytest.raises(ValueError, match="edge_normalization"):
-        EgnasTuner(epochs=2, warmup_epochs=1, cells=3, channels=4, edge_normalization=True,
-                   directory=str(tmp_path), project_name="egnas")
+        EgnasTuner(
+            epochs=2,
+            warmup_epochs=1,
+            cells=3,
+            channels=4,
+            edge_normalization=True,
+            directory=str(tmp_path),
+            project_name="egnas",
+        )
     space = DartsSpace(cells=3, channels=4, edge_normalization=True)
     with pytest.raises(ValueError, match="`edge_normalization`"):
-        EgnasTuner(epochs=2, warmup_epochs=1, search_space=space,
-                       directory=str(tmp_path), project_name="egnas")
+        EgnasTuner(
+            epochs=2,
+            warmup_epochs=1,
+            search_space=space,
+            directory=str(tmp_path),
+            project_name="egnas",
+        )

@@ -1,22 +1,31 @@
-"""ENAS through keras-tuner: macro and micro searches end to end, export (resume: test_resume.py)."""
+"""ENAS through keras-tuner: macro and micro searches end to end, export (resume:
+test_resume.py)."""
 
 import json
 import os
 
 import keras
-import keras_nash
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_nash
+from keras_nash.spaces.enas import MacroSpace, MicroSpace
 from keras_nash.tuners.enas.controller import Controller
 from keras_nash.tuners.enas.tuner import EnasTuner
-from keras_nash.spaces.enas import MacroSpace, MicroSpace
 from tests.scripts import resume_run
 
 SHAPE = (8, 8, 3)
-SMALL = dict(num_classes=3, final_epochs=1, controller_train_steps=2, controller_num_aggregate=2,
-             controller_lstm_size=8, final_candidates=2, batch_size=8, seed=1)
+SMALL = dict(
+    num_classes=3,
+    final_epochs=1,
+    controller_train_steps=2,
+    controller_num_aggregate=2,
+    controller_lstm_size=8,
+    final_candidates=2,
+    batch_size=8,
+    seed=1,
+)
 
 
 def _data(seed=0):
@@ -29,8 +38,14 @@ def _data(seed=0):
 
 
 def _macro_tuner(directory, epochs=2, overwrite=True):
-    return EnasTuner(MacroSpace(num_layers=3, filters=4), epochs=epochs, directory=str(directory),
-                     project_name="macro", overwrite=overwrite, **SMALL)
+    return EnasTuner(
+        MacroSpace(num_layers=3, filters=4),
+        epochs=epochs,
+        directory=str(directory),
+        project_name="macro",
+        overwrite=overwrite,
+        **SMALL,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,13 +112,20 @@ def test_export_reloads_and_predicts_the_same(macro_search, tmp_path):
     path = str(tmp_path / "best.keras")
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6, rtol=0)
+    np.testing.assert_allclose(
+        reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6, rtol=0
+    )
 
 
 def test_micro_search_end_to_end(tmp_path):
     _, train, val = _data()
-    space = MicroSpace(num_cells=3, num_blocks=2, filters=4, stem_multiplier=1,
-                       operations=("skip_connect", "sep_conv_3x3", "max_pool_3x3"))
+    space = MicroSpace(
+        num_cells=3,
+        num_blocks=2,
+        filters=4,
+        stem_multiplier=1,
+        operations=("skip_connect", "sep_conv_3x3", "max_pool_3x3"),
+    )
     tuner = EnasTuner(space, epochs=2, directory=str(tmp_path), project_name="micro", **SMALL)
     tuner.search(train, validation_data=val, verbose=0)
     assert tuner.trace_counts == {"train_step": 1, "eval_step": 1}
@@ -117,13 +139,18 @@ def test_micro_search_end_to_end(tmp_path):
     "kwargs, message",
     [
         (dict(search_space="meso"), "search_space='meso'"),
-        (dict(search_space=MacroSpace(num_layers=2), controller_lstm_size=0), "controller_lstm_size=0"),
+        (
+            dict(search_space=MacroSpace(num_layers=2), controller_lstm_size=0),
+            "controller_lstm_size=0",
+        ),
         (dict(search_space="macro", epochs=0), "epochs=0"),
         (dict(search_space="macro", num_classes=1), "num_classes=1"),
         (dict(search_space="macro", controller_train_steps=0), "controller_train_steps=0"),
         (dict(search_space="macro", final_dropout=1.0), r"`final_dropout` must be in \[0, 1\)"),
-        (dict(search_space="micro", final_learning_rate=0.01, final_learning_rate_min=0.1),
-         "final_learning_rate_min=0.1, final_learning_rate=0.01"),
+        (
+            dict(search_space="micro", final_learning_rate=0.01, final_learning_rate_min=0.1),
+            "final_learning_rate_min=0.1, final_learning_rate=0.01",
+        ),
     ],
 )
 def test_bad_arguments(tmp_path, kwargs, message):
@@ -154,13 +181,18 @@ def test_recurrent_search_exports_a_language_model_that_reloads(tmp_path):
     # Rewards are 80 / perplexity; the epochs report the samples' mean log-perplexity.
     with open(os.path.join(tuner.get_trial_dir(trials[0].trial_id), "supernet_result.json")) as f:
         rewards = np.asarray(json.load(f)["rewards"])
-    np.testing.assert_allclose(trials[0].metrics.get_last_value("val_loss"),
-                               np.log(80.0 / rewards).mean(), rtol=1e-6)
+    np.testing.assert_allclose(
+        trials[0].metrics.get_last_value("val_loss"), np.log(80.0 / rewards).mean(), rtol=1e-6
+    )
     assert tuner.get_best_architecture().num_nodes == 4
 
     model = tuner.get_best_models(1)[0]
-    paths = keras_nash.export(model.language_model, str(tmp_path / "export"),
-                              formats=("keras", "saved_model"), vocabulary=_Vocabulary())
+    paths = keras_nash.export(
+        model.language_model,
+        str(tmp_path / "export"),
+        formats=("keras", "saved_model"),
+        vocabulary=_Vocabulary(),
+    )
     assert json.loads(open(paths["vocabulary"]).read())["words"][3] == "w3"
     tokens = next(iter(val))[0]
     state = tf.random.normal((4, 8), seed=1)
@@ -176,7 +208,9 @@ def test_recurrent_search_exports_a_language_model_that_reloads(tmp_path):
 def test_recurrent_space_needs_token_windows(tmp_path):
     tuner = resume_run.tuner("enas_recurrent", str(tmp_path), overwrite=True)
     x, train, val = _data()
-    with pytest.raises(ValueError, match=r"needs `x` as a tf.data.Dataset of `\(inputs, targets\)`"):
+    with pytest.raises(
+        ValueError, match=r"needs `x` as a tf.data.Dataset of `\(inputs, targets\)`"
+    ):
         tuner.search(train, validation_data=val, verbose=0)
     windows, validation = resume_run.text_data()
     # Targets of another shape than the inputs.

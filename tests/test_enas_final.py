@@ -46,8 +46,9 @@ def test_drop_path_drops_whole_examples_at_the_scheduled_rate():
 
 
 def test_micro_final_network_has_more_cells_drop_path_and_the_auxiliary_head():
-    model = SPACE.build_child_model(ARCH, (16, 16, 3), 3, cells=5, auxiliary_weight=0.4,
-                                    drop_path_prob=0.5, seed=1)
+    model = SPACE.build_child_model(
+        ARCH, (16, 16, 3), 3, cells=5, auxiliary_weight=0.4, drop_path_prob=0.5, seed=1
+    )
     assert isinstance(model, AuxiliaryNetwork) and model.name == "enas_micro_child"
     body = model.body
     names = [layer.name for layer in body.layers]
@@ -78,23 +79,27 @@ def test_auxiliary_loss_is_added_in_training_only_and_exports_skip_the_head(tmp_
     assert float(loss) == pytest.approx(expected, rel=1e-5)
     model(x, training=False)
     assert float(model.compute_loss(x, y, model(x), training=False)) == pytest.approx(
-        float(LOSS(y, model(x))), rel=1e-6)
+        float(LOSS(y, model(x))), rel=1e-6
+    )
     np.testing.assert_allclose(model(x), model.body(x)[0], rtol=1e-5, atol=1e-6)
     path = tmp_path / "final.keras"
     model.save(path)
     reloaded = keras.saving.load_model(path)
     assert isinstance(reloaded, AuxiliaryNetwork) and reloaded.auxiliary_weight == 0.4
-    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        reloaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
     # raw images in, the standardisation built in (as the command line exports)
     preprocessing = {"dtype": "uint8", "scale": 1 / 255, "mean": [0.5] * 3, "std": [0.25] * 3}
-    export.export(model, tmp_path / "exported", formats=["keras", "saved_model"],
-                  preprocessing=preprocessing)
+    export.export(
+        model, tmp_path / "exported", formats=["keras", "saved_model"], preprocessing=preprocessing
+    )
     raw = np.round((x * 0.25 + 0.5) * 255)
     loaded = tf.saved_model.load(str(tmp_path / "exported" / "saved_model"))  # kept alive
     served = loaded.serve(raw.astype("uint8"))
-    np.testing.assert_allclose(served, model.predict((raw / 255 - 0.5) / 0.25, verbose=0),
-                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        served, model.predict((raw / 255 - 0.5) / 0.25, verbose=0), rtol=1e-4, atol=1e-4
+    )
 
 
 def test_macro_networks_refuse_the_micro_extras():
@@ -102,19 +107,33 @@ def test_macro_networks_refuse_the_micro_extras():
     arch = space.random_architecture(np.random.default_rng(0))
     with pytest.raises(ValueError, match="macro space's networks take no `cells`"):
         space.build_child_model(arch, (8, 8, 3), 3, auxiliary_weight=0.4)
-    with pytest.raises(ValueError, match="macro space's networks take no `final_cells`.*final_cells=17"):
+    with pytest.raises(
+        ValueError, match="macro space's networks take no `final_cells`.*final_cells=17"
+    ):
         EnasTuner(space, final_cells=17)
     with pytest.raises(ValueError, match=r"`drop_path_prob` must be in \[0, 1\)"):
         EnasTuner(SPACE, drop_path_prob=1.0)
-    with pytest.raises(ValueError, match="`final_cells` must be an int >= 3. Received: final_cells=2"):
+    with pytest.raises(
+        ValueError, match="`final_cells` must be an int >= 3. Received: final_cells=2"
+    ):
         EnasTuner(SPACE, final_cells=2)
 
 
 def test_the_tuner_trains_the_authors_micro_final_network(tmp_path):
-    tuner = EnasTuner(SPACE, num_classes=3, final_epochs=2, final_cells=4, final_filters=6,
-                      directory=str(tmp_path), project_name="final", seed=1)
+    tuner = EnasTuner(
+        SPACE,
+        num_classes=3,
+        final_epochs=2,
+        final_cells=4,
+        final_filters=6,
+        directory=str(tmp_path),
+        project_name="final",
+        seed=1,
+    )
     assert (tuner.auxiliary_weight, tuner.drop_path_prob) == (0.4, 0.4)  # the authors' values
-    macro = EnasTuner(MacroSpace(num_layers=2, filters=4), directory=str(tmp_path), project_name="m")
+    macro = EnasTuner(
+        MacroSpace(num_layers=2, filters=4), directory=str(tmp_path), project_name="m"
+    )
     assert (macro.auxiliary_weight, macro.drop_path_prob, macro.final_cells) == (0.0, 0.0, None)
     hp = keras_tuner_hp(tuner, ARCH)
     model = tuner.build_final_model(hp)
@@ -123,7 +142,9 @@ def test_the_tuner_trains_the_authors_micro_final_network(tmp_path):
     schedules = [c for c in tuner.final_callbacks(hp) if isinstance(c, DropPathSchedule)]
     assert [s.epochs for s in schedules] == [2]
     x, y = _images(16)
-    history = model.fit(x, y, epochs=2, batch_size=8, callbacks=tuner.final_callbacks(hp), verbose=0)
+    history = model.fit(
+        x, y, epochs=2, batch_size=8, callbacks=tuner.final_callbacks(hp), verbose=0
+    )
     assert np.isfinite(history.history["loss"]).all()
     drops = [layer for layer in model.body.layers if isinstance(layer, DropPath)]
     assert drops and all(float(layer.progress) == 0.5 for layer in drops)  # epoch 1 of 2

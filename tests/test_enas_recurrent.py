@@ -53,24 +53,36 @@ def test_decisions_and_json_round_trip():
     "build, message",
     [
         (lambda: RecurrentArchitecture("gelu", ()), "first_activation='gelu'"),
-        (lambda: RecurrentArchitecture("tanh", ((0, "relu"), (2, "tanh"))),
-         r"`nodes\[1\]` \(node 3\) must read a previous node in \[0, 1\]"),
+        (
+            lambda: RecurrentArchitecture("tanh", ((0, "relu"), (2, "tanh"))),
+            r"`nodes\[1\]` \(node 3\) must read a previous node in \[0, 1\]",
+        ),
         (lambda: RecurrentArchitecture("tanh", ((-1, "relu"),)), r"nodes\[0\]"),
-        (lambda: RecurrentArchitecture("tanh", ((0, "swish"),)),
-         r"nodes\[0\]` \(node 2\) activation"),
-        (lambda: RecurrentArchitecture("tanh", ((0,),)),
-         r"`nodes\[0\]` must be a \(previous, activation\)"),
+        (
+            lambda: RecurrentArchitecture("tanh", ((0, "swish"),)),
+            r"nodes\[0\]` \(node 2\) activation",
+        ),
+        (
+            lambda: RecurrentArchitecture("tanh", ((0,),)),
+            r"`nodes\[0\]` must be a \(previous, activation\)",
+        ),
         (lambda: RecurrentArchitecture("tanh", ((True, "relu"),)), r"nodes\[0\]"),
         (lambda: SPACE.validate(RecurrentArchitecture("tanh", ())), "4 nodes"),
         (lambda: SPACE.encode("tanh"), "RecurrentArchitecture"),
-        (lambda: SPACE.decode([0, 0, 0, 2, 0, 0, 0]),
-         r"`vector\[3\]` \(node 3's input node\) must be in \[0, 1\]"),
+        (
+            lambda: SPACE.decode([0, 0, 0, 2, 0, 0, 0]),
+            r"`vector\[3\]` \(node 3's input node\) must be in \[0, 1\]",
+        ),
         (lambda: SPACE.decode([4, 0, 0, 0, 0, 0, 0]), r"`vector\[0\]` \(node 1's activation\)"),
         (lambda: SPACE.decode([0, 0, 0]), "7 decisions"),
-        (lambda: architecture_from_json(json.dumps({"space": "recurrent", "schema_version": 2})),
-         "schema_version"),
-        (lambda: RecurrentArchitecture.from_dict({"space": "recurrent", "schema_version": 1}),
-         "first_activation"),
+        (
+            lambda: architecture_from_json(json.dumps({"space": "recurrent", "schema_version": 2})),
+            "schema_version",
+        ),
+        (
+            lambda: RecurrentArchitecture.from_dict({"space": "recurrent", "schema_version": 1}),
+            "first_activation",
+        ),
         (lambda: RecurrentSpace(num_nodes=0), "num_nodes=0"),
         (lambda: RecurrentSpace(state_dropout=1.0), "state_dropout=1.0"),
         (lambda: SPACE.build_shared_model(1), "vocab_size=1"),
@@ -83,8 +95,9 @@ def test_bad_architectures_and_arguments_are_named(build, message):
 
 
 def test_config_round_trip():
-    space = RecurrentSpace(num_nodes=5, hidden_size=16, state_dropout=0.1,
-                           weights_per_activation=True, seed=3)
+    space = RecurrentSpace(
+        num_nodes=5, hidden_size=16, state_dropout=0.1, weights_per_activation=True, seed=3
+    )
     config = space.get_config()
     assert json.loads(json.dumps(config)) == config
     again = get_space(config)
@@ -93,16 +106,21 @@ def test_config_round_trip():
 
 
 def _train_step(shared, optimizer, counts):
-    specs = [tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.int32),
-             tf.TensorSpec((SPACE.num_decisions,), tf.int32), tf.TensorSpec((None, HIDDEN))]
+    specs = [
+        tf.TensorSpec((None, None), tf.int32),
+        tf.TensorSpec((None, None), tf.int32),
+        tf.TensorSpec((SPACE.num_decisions,), tf.int32),
+        tf.TensorSpec((None, HIDDEN)),
+    ]
 
     @tf.function(input_signature=specs)
     def step(tokens, targets, arch, state):
         counts["train_step"] += 1  # runs only while tracing
         with tf.GradientTape() as tape:
             logits, final_state = shared(((tokens, arch), state), training=True)
-            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
-                targets, logits, from_logits=True))
+            loss = tf.reduce_mean(
+                keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True)
+            )
         grads = tape.gradient(loss, shared.trainable_variables)
         optimizer.apply(grads, shared.trainable_variables)
         return loss, tf.stop_gradient(final_state)
@@ -147,8 +165,9 @@ def test_one_trace_for_100_architectures_and_children_match(tmp_path):
 
 
 def test_children_match_with_weights_per_activation_and_no_batch_norm():
-    space = RecurrentSpace(num_nodes=3, hidden_size=HIDDEN, batch_norm=False,
-                           weights_per_activation=True)
+    space = RecurrentSpace(
+        num_nodes=3, hidden_size=HIDDEN, batch_norm=False, weights_per_activation=True
+    )
     shared = space.build_shared_model(VOCAB)
     assert tuple(shared.cell.kernels[2].shape) == (2 * 4, HIDDEN, 2 * HIDDEN)  # (input, f) pairs
     tokens, _, state = _batch(3)
@@ -162,8 +181,12 @@ def test_children_match_with_weights_per_activation_and_no_batch_norm():
 
 
 def _act(name, x):
-    return {"tanh": np.tanh, "relu": lambda v: np.maximum(v, 0), "identity": lambda v: v,
-            "sigmoid": lambda v: 1 / (1 + np.exp(-v))}[name](x)
+    return {
+        "tanh": np.tanh,
+        "relu": lambda v: np.maximum(v, 0),
+        "identity": lambda v: v,
+        "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+    }[name](x)
 
 
 @pytest.mark.parametrize("batch_norm", [False, True])

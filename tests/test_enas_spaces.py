@@ -1,4 +1,5 @@
-"""ENAS spaces: architecture data, one trace for every architecture, children equal to the shared model."""
+"""ENAS spaces: architecture data, one trace for every architecture, children equal to the shared
+model."""
 
 import ast
 import json
@@ -50,14 +51,20 @@ def test_validation_names_the_field():
     with pytest.raises(ValueError, match="skips"):
         MacroArchitecture(("conv_3x3",) * 2, ((),))
     with pytest.raises(ValueError, match=r"normal\[1\]` input 1"):
-        MicroArchitecture(((0, 1, "skip_connect", "skip_connect"), (3, 0, "skip_connect", "skip_connect")),
-                          ((0, 1, "skip_connect", "skip_connect"),) * 2)
+        MicroArchitecture(
+            ((0, 1, "skip_connect", "skip_connect"), (3, 0, "skip_connect", "skip_connect")),
+            ((0, 1, "skip_connect", "skip_connect"),) * 2,
+        )
     # A block that is not a 4-tuple (a number, or 3 values) is named, not a TypeError.
     for bad in (7, (0, 1, "skip_connect")):
-        with pytest.raises(ValueError, match=r"`reduce\[0\]` must be \(input_1, input_2, op_1, op_2\)"):
+        with pytest.raises(
+            ValueError, match=r"`reduce\[0\]` must be \(input_1, input_2, op_1, op_2\)"
+        ):
             MicroArchitecture(((0, 1, "skip_connect", "skip_connect"),), (bad,))
     with pytest.raises(ValueError, match="schema_version"):
-        architecture_from_json(json.dumps({"space": "macro", "schema_version": 7, "ops": [], "skips": []}))
+        architecture_from_json(
+            json.dumps({"space": "macro", "schema_version": 7, "ops": [], "skips": []})
+        )
     with pytest.raises(ValueError, match="space="):
         architecture_from_json(json.dumps({"space": "meso"}))
     with pytest.raises(ValueError, match="ops"):
@@ -65,8 +72,12 @@ def test_validation_names_the_field():
     with pytest.raises(ValueError, match="4 layers"):
         MACRO.validate(MacroArchitecture(("conv_3x3",), ((),)))
     with pytest.raises(ValueError, match=r"normal\[0\]"):
-        MICRO.validate(MicroArchitecture(((0, 1, "conv_3x3", "skip_connect"),) * 2,
-                                         ((0, 1, "skip_connect", "skip_connect"),) * 2))
+        MICRO.validate(
+            MicroArchitecture(
+                ((0, 1, "conv_3x3", "skip_connect"),) * 2,
+                ((0, 1, "skip_connect", "skip_connect"),) * 2,
+            )
+        )
 
 
 @pytest.mark.parametrize(
@@ -78,8 +89,12 @@ def test_validation_names_the_field():
         (lambda: MacroSpace(operations=("conv_3x3", "bogus")), "operations="),
         (lambda: get_space("meso"), "search_space='meso'"),
         (lambda: get_space(["macro"]), r"search_space=\['macro'\]"),
-        (lambda: MACRO.build_child_model(MACRO.random_architecture(np.random.default_rng(0)), SHAPE, 1),
-         "num_classes=1"),
+        (
+            lambda: MACRO.build_child_model(
+                MACRO.random_architecture(np.random.default_rng(0)), SHAPE, 1
+            ),
+            "num_classes=1",
+        ),
         (lambda: MICRO.decode([0, 0, 0, 9] + [0] * 12), r"`vector\[3\]` \(an operation\)"),
         (lambda: MACRO.decode([0] * 3), "10 decisions"),
     ],
@@ -97,8 +112,12 @@ def test_one_trace_for_100_architectures_and_children_match(space, tmp_path):
     optimizer.build(shared.trainable_variables)
     counts = {"train_step": 0, "eval_step": 0}
     train_step, eval_step = make_steps(
-        shared, optimizer, tf.TensorSpec((None,) + SHAPE), tf.TensorSpec((None,), tf.int32),
-        tf.TensorSpec([space.num_decisions], tf.int32), trace_counts=counts,
+        shared,
+        optimizer,
+        tf.TensorSpec((None,) + SHAPE),
+        tf.TensorSpec((None,), tf.int32),
+        tf.TensorSpec([space.num_decisions], tf.int32),
+        trace_counts=counts,
     )
     rng = np.random.default_rng(1)
     archs = [space.random_architecture(rng) for _ in range(100)]
@@ -128,7 +147,8 @@ def test_macro_reduces_at_fixed_layers():
     assert space.pool_layers == (3, 7)
     assert MicroSpace(num_cells=8).reduction_cells == (2, 5)
     model = MacroSpace(num_layers=3, filters=4).build_child_model(
-        MacroArchitecture(("conv_3x3",) * 3, ((), (1,), (1, 1))), (16, 16, 3), 10)
+        MacroArchitecture(("conv_3x3",) * 3, ((), (1,), (1, 1))), (16, 16, 3), 10
+    )
     assert model.output_shape == (None, 10)
     assert any(layer.name.startswith("pool0_reduce") for layer in model.layers)
 
@@ -140,12 +160,23 @@ def test_config_round_trip(space):
     again = get_space(config)
     assert type(again) is type(space) and again.get_config() == config
     assert get_space(space) is space
-    assert get_space(space.name).operations == (MACRO_OPERATIONS if space is MACRO else MICRO_OPERATIONS)
+    assert get_space(space.name).operations == (
+        MACRO_OPERATIONS if space is MACRO else MICRO_OPERATIONS
+    )
 
 
 def test_enas_module_still_exports_every_name():
-    for name in ("MacroArchitecture", "MicroArchitecture", "MacroSpace", "MicroSpace", "architecture_from_json",
-                 "get_space", "MACRO_OPERATIONS", "MICRO_OPERATIONS", "SCHEMA_VERSION"):
+    for name in (
+        "MacroArchitecture",
+        "MicroArchitecture",
+        "MacroSpace",
+        "MicroSpace",
+        "architecture_from_json",
+        "get_space",
+        "MACRO_OPERATIONS",
+        "MICRO_OPERATIONS",
+        "SCHEMA_VERSION",
+    ):
         assert hasattr(enas, name), name
 
 

@@ -13,10 +13,20 @@ import pytest
 import tensorflow as tf
 
 import keras_nash
+from keras_nash.spaces.darts import DartsEvalNetwork, DartsSearchNetwork, DartsSpace
 from keras_nash.tuners.egnas.oracle import EgnasOracle
 from keras_nash.tuners.egnas.population import PopulationEvaluator
-from keras_nash.tuners.egnas.strategy import compound_fitness, cosine_term, edge_softmax, mixture_spread, normalise_candidates, recombination_weights, sample_population, sigma_schedule, validation_batch
-from keras_nash.spaces.darts import DartsEvalNetwork, DartsSearchNetwork, DartsSpace
+from keras_nash.tuners.egnas.strategy import (
+    compound_fitness,
+    cosine_term,
+    edge_softmax,
+    mixture_spread,
+    normalise_candidates,
+    recombination_weights,
+    sample_population,
+    sigma_schedule,
+    validation_batch,
+)
 from tests.scripts import evolution_run
 
 PRIMS = evolution_run.CONFIG["primitives"]
@@ -71,8 +81,15 @@ def test_normalise_and_sample_population():
 
 
 def test_alpha_update_moves_the_mean_toward_the_weighted_better_half():
-    oracle = EgnasOracle(epochs=2, warmup_epochs=0, population_size=4, search_space=SPACE,
-                             seed=1, step=0.1, update="es")
+    oracle = EgnasOracle(
+        epochs=2,
+        warmup_epochs=0,
+        population_size=4,
+        search_space=SPACE,
+        seed=1,
+        step=0.1,
+        update="es",
+    )
     mean = edge_softmax(oracle.alpha)
     q = normalise_candidates(sample_population(mean, 0.5, 4, seed=9))
     info = oracle.evolve([2.0, 1.0, 3.0, 2.5], [0.5, 0.5, 0.5, 0.5], 0.5, sigma=0.5, seed=9)
@@ -108,8 +125,14 @@ def test_evolution_moves_alpha_toward_the_best_operation():
     images = np.eye(3, dtype="float32")[labels]
     signature = (tf.TensorSpec((None, 3)), tf.TensorSpec((None,), tf.int32))
     evaluator = PopulationEvaluator(stub, signature, batch_stats=False)
-    oracle = EgnasOracle(epochs=20, warmup_epochs=0, population_size=50, seed=2, update="es",
-                             search_space=DartsSpace(steps=1, multiplier=1, primitives=PRIMS))
+    oracle = EgnasOracle(
+        epochs=20,
+        warmup_epochs=0,
+        population_size=50,
+        seed=2,
+        update="es",
+        search_space=DartsSpace(steps=1, multiplier=1, primitives=PRIMS),
+    )
     start = edge_softmax(oracle.alpha)[..., TARGET]
     for _ in range(8):
         values = oracle.epoch_values()
@@ -128,8 +151,9 @@ def test_evolution_moves_alpha_toward_the_best_operation():
 
 # ----- the population evaluation on a real supernet -----
 def test_population_evaluation_traces_once_and_matches_single_passes():
-    space = DartsSpace(cells=3, channels=4, steps=2, multiplier=2, primitives=PRIMS,
-                       partial_channels=2)
+    space = DartsSpace(
+        cells=3, channels=4, steps=2, multiplier=2, primitives=PRIMS, partial_channels=2
+    )
     network = DartsSearchNetwork(space, 3, seed=1)
     network(np.zeros((1, 8, 8, 3), "float32"))
     signature = (tf.TensorSpec((None, 8, 8, 3)), tf.TensorSpec((None,), tf.int32))
@@ -152,8 +176,9 @@ def test_population_evaluation_traces_once_and_matches_single_passes():
 
 
 def test_batch_statistics_mode_leaves_the_moving_statistics_untouched():
-    space = DartsSpace(cells=3, channels=4, steps=2, multiplier=2, primitives=PRIMS,
-                       partial_channels=2)
+    space = DartsSpace(
+        cells=3, channels=4, steps=2, multiplier=2, primitives=PRIMS, partial_channels=2
+    )
     network = DartsSearchNetwork(space, 3, seed=1)
     network(np.zeros((1, 8, 8, 3), "float32"))
     signature = (tf.TensorSpec((None, 8, 8, 3)), tf.TensorSpec((None,), tf.int32))
@@ -182,8 +207,10 @@ def test_search_runs_end_to_end(searched):
     tuner, alpha_before = searched
     oracle = tuner.oracle
     trials = [oracle.trials[t] for t in sorted(oracle.trials)]
-    roles = [(t.hyperparameters.values["egnas/role"], t.hyperparameters.values["egnas/epoch"])
-             for t in trials]
+    roles = [
+        (t.hyperparameters.values["egnas/role"], t.hyperparameters.values["egnas/epoch"])
+        for t in trials
+    ]
     assert roles == [("epoch", 0), ("epoch", 1), ("epoch", 2), ("final", 3)]
     assert all(t.status == "COMPLETED" for t in trials)
     assert [t.hyperparameters.values.get("egnas/evolve") for t in trials[:3]] == [False, True, True]
@@ -241,8 +268,7 @@ def test_bad_input_fails_at_construction(overrides, message, tmp_path):
 
 
 def test_bad_population_result_is_named():
-    oracle = EgnasOracle(epochs=2, warmup_epochs=0, population_size=4, search_space=SPACE,
-                             seed=1)
+    oracle = EgnasOracle(epochs=2, warmup_epochs=0, population_size=4, search_space=SPACE, seed=1)
     with pytest.raises(ValueError, match=r"cross_entropy.shape=\(3,\)"):
         oracle.evolve([1.0, 2.0, 3.0], [0.5] * 4, 0.5, sigma=0.5, seed=1)
     with pytest.raises(ValueError, match="initial_alpha"):

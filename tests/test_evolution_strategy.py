@@ -10,8 +10,18 @@ import tensorflow as tf
 
 from keras_nash.spaces import DartsSpace
 from keras_nash.tuners.egnas.oracle import EgnasOracle
+from keras_nash.tuners.egnas.strategy import (
+    alpha_from_mixture,
+    cosine_term,
+    edge_softmax,
+    mixture_spread,
+    move_mean,
+    normalise_candidates,
+    recombination_weights,
+    sample_population,
+    validation_batch,
+)
 from keras_nash.tuners.egnas.tuner import EgnasTuner
-from keras_nash.tuners.egnas.strategy import alpha_from_mixture, cosine_term, edge_softmax, mixture_spread, move_mean, normalise_candidates, recombination_weights, sample_population, validation_batch
 from keras_nash.tuners.supernet.data import SearchData
 
 # The figure the synthetic search below gave with the update before issue 13
@@ -117,7 +127,9 @@ def test_default_settings_move_alpha_ten_times_more_than_before():
     5 generations on the synthetic fitness: mixture_spread 0.0126 now, 0.00079 with the update
     before issue 13 (measured on that code; 0.0008 with its rule replayed here), 16x."""
     spread, gained = _synthetic_search(EgnasOracle(seed=0, update="es"), 5)
-    before, gained_before = _synthetic_search(EgnasOracle(seed=0, update="es"), 5, todays_update=True)
+    before, gained_before = _synthetic_search(
+        EgnasOracle(seed=0, update="es"), 5, todays_update=True
+    )
     assert before == pytest.approx(SPREAD_BEFORE, abs=2e-4)
     assert spread >= 10 * SPREAD_BEFORE and spread >= 10 * before
     assert spread == pytest.approx(0.0126, abs=1e-3)
@@ -127,9 +139,16 @@ def test_default_settings_move_alpha_ten_times_more_than_before():
 def test_search_is_deterministic_and_resumes_from_the_policy_state():
     def oracle():
         return EgnasOracle(
-            epochs=10, warmup_epochs=2, population_size=12, seed=5, alpha_momentum=0.5,
-            update="es", search_space=DartsSpace(steps=2, multiplier=2,
-                                    primitives=("skip_connect", "sep_conv_3x3")))
+            epochs=10,
+            warmup_epochs=2,
+            population_size=12,
+            seed=5,
+            alpha_momentum=0.5,
+            update="es",
+            search_space=DartsSpace(
+                steps=2, multiplier=2, primitives=("skip_connect", "sep_conv_3x3")
+            ),
+        )
 
     whole = oracle()
     _synthetic_search(whole, 4)
@@ -174,24 +193,37 @@ def test_generations_are_scored_on_the_batches_their_seeds_draw():
             return {"reference_accuracy": 0.5}
 
         tuner = types.SimpleNamespace(
-            key=lambda name: "egnas/" + name, epoch_learning_rate=lambda epoch: 0.1,
-            validate=lambda state, data, loop: {}, evaluate_population=evaluate_population,
+            key=lambda name: "egnas/" + name,
+            epoch_learning_rate=lambda epoch: 0.1,
+            validate=lambda state, data, loop: {},
+            evaluate_population=evaluate_population,
             trace_counts={},
         )
         state = types.SimpleNamespace(
             network=types.SimpleNamespace(set_alpha=lambda *a: None),
             optimizers={"weights": types.SimpleNamespace(learning_rate=None)},
-            metrics=None, train_step=None, population=types.SimpleNamespace(trace_count=1),
+            metrics=None,
+            train_step=None,
+            population=types.SimpleNamespace(trace_count=1),
         )
         data = SearchData(train=None, validation=validation, input_shape=(2, 2, 1))
         loop = types.SimpleNamespace(train=lambda *a: {})
         recorded = []
         for seed in seeds:
-            values = {"egnas/epoch": 15, "egnas/alpha": json.dumps({"normal": [], "reduce": []}),
-                      "egnas/evolve": True, "egnas/sigma": 0.0625,
-                      "egnas/population_seed": seed, "egnas/population_size": 4}
+            values = {
+                "egnas/epoch": 15,
+                "egnas/alpha": json.dumps({"normal": [], "reduce": []}),
+                "egnas/evolve": True,
+                "egnas/sigma": 0.0625,
+                "egnas/population_seed": seed,
+                "egnas/population_size": 4,
+            }
             trial = types.SimpleNamespace(hyperparameters=types.SimpleNamespace(values=values))
             _, result = EgnasTuner.run_search_epoch(tuner, state, trial, data, loop)
-            recorded.append((result["population"]["validation_batch"],
-                             result["population"]["validation_batches"]))
+            recorded.append(
+                (
+                    result["population"]["validation_batch"],
+                    result["population"]["validation_batches"],
+                )
+            )
         assert scored == indices and recorded == [(i, 8) for i in indices]

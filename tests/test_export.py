@@ -28,7 +28,14 @@ def _tiny_cnn(input_shape=(8, 8, 3), num_classes=4):
     # Non-trivial batch norm statistics, so inference mode is really tested.
     rng = np.random.default_rng(0)
     bn = model.layers[2]
-    bn.set_weights([rng.uniform(0.5, 1.5, 4), rng.normal(0, 0.1, 4), rng.normal(0, 0.1, 4), rng.uniform(0.5, 1.5, 4)])
+    bn.set_weights(
+        [
+            rng.uniform(0.5, 1.5, 4),
+            rng.normal(0, 0.1, 4),
+            rng.normal(0, 0.1, 4),
+            rng.uniform(0.5, 1.5, 4),
+        ]
+    )
     return model
 
 
@@ -53,7 +60,9 @@ def _tflite_predict(path, x):
     interpreter.allocate_tensors()
     interpreter.set_tensor(input_details["index"], x)
     interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), input_details["dtype"]
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]), input_details[
+        "dtype"
+    ]
 
 
 class _Arch:
@@ -116,7 +125,8 @@ TFLITE_ATOL = 1e-3
 
 @pytest.fixture(scope="module")
 def raw_exported(tmp_path_factory):
-    """A functional model exported with the preprocessing of its data (every format, one TFLite conversion)."""
+    """A functional model exported with the preprocessing of its data (every format, one TFLite
+    conversion)."""
     keras.utils.set_random_seed(0)
     data = datasets.from_arrays(_raw_images(60, seed=0), np.arange(60) % 4, batch_size=8)
     model = _tiny_cnn()
@@ -140,10 +150,17 @@ def test_raw_export_records_the_preprocessing(raw_exported):
 def test_raw_keras_file_standardises_uint8_and_float_pixels(raw_exported):
     paths, _, raw, expected = raw_exported
     reloaded = keras.saving.load_model(paths["keras"])  # safe mode, no custom_objects
-    assert [layer.__class__.__name__ for layer in reloaded.layers[1:3]] == ["Rescaling", "Normalization"]
+    assert [layer.__class__.__name__ for layer in reloaded.layers[1:3]] == [
+        "Rescaling",
+        "Normalization",
+    ]
     np.testing.assert_allclose(reloaded.predict(raw, verbose=0), expected, atol=RAW_ATOL)
-    np.testing.assert_allclose(reloaded.predict(raw.astype("float64"), verbose=0), expected, atol=RAW_ATOL)
-    np.testing.assert_allclose(export_lib.load(os.path.dirname(paths["keras"]))(raw), expected, atol=RAW_ATOL)
+    np.testing.assert_allclose(
+        reloaded.predict(raw.astype("float64"), verbose=0), expected, atol=RAW_ATOL
+    )
+    np.testing.assert_allclose(
+        export_lib.load(os.path.dirname(paths["keras"]))(raw), expected, atol=RAW_ATOL
+    )
 
 
 def test_raw_saved_model_serves_uint8_images(raw_exported):
@@ -162,15 +179,27 @@ def test_raw_tflite_takes_uint8_images(raw_exported):
 
 def test_subclassed_model_exports_for_raw_images(tmp_path):
     keras.utils.set_random_seed(0)
-    network = spaces.DartsEvalNetwork(keras_nash.DARTS_V2, num_classes=3, cells=3, channels=2, auxiliary_weight=0.0)
-    preprocessing = {"scale": 1 / 255, "mean": [0.5, 0.4, 0.3], "std": [0.25, 0.2, 0.3], "dtype": "uint8"}
+    network = spaces.DartsEvalNetwork(
+        keras_nash.DARTS_V2, num_classes=3, cells=3, channels=2, auxiliary_weight=0.0
+    )
+    preprocessing = {
+        "scale": 1 / 255,
+        "mean": [0.5, 0.4, 0.3],
+        "std": [0.25, 0.2, 0.3],
+        "dtype": "uint8",
+    }
     with pytest.raises(ValueError, match="must be built"):
         export_lib.export(network, str(tmp_path / "unbuilt"), preprocessing=preprocessing)
     assert not os.path.exists(tmp_path / "unbuilt")
     raw = _raw_images(2)
     expected = network(_standardise(raw, preprocessing), training=False).numpy()
-    paths = export_lib.export(network, str(tmp_path), formats=("keras", "json"), preprocessing=preprocessing)
-    assert sorted(paths) == ["keras", "preprocessing"]  # no architecture given: only the preprocessing file
+    paths = export_lib.export(
+        network, str(tmp_path), formats=("keras", "json"), preprocessing=preprocessing
+    )
+    assert sorted(paths) == [
+        "keras",
+        "preprocessing",
+    ]  # no architecture given: only the preprocessing file
     reloaded = keras.saving.load_model(paths["keras"])
     np.testing.assert_allclose(reloaded(raw), expected, atol=RAW_ATOL)  # eager: no predict tracing
 
@@ -183,7 +212,10 @@ def test_subclassed_model_exports_for_raw_images(tmp_path):
         ({"scale": 1.0, "mean": [0.5] * 3, "std": [0.2, 0.0, 0.2]}, "std"),
         ({"scale": 1.0, "mean": ["a"] * 3, "std": [0.2] * 3}, "preprocessing\\['mean'\\]"),
         ({"scale": 1.0, "mean": [0.5] * 2, "std": [0.2] * 2}, "one statistic per channel"),
-        ({"scale": 1.0, "mean": [0.5] * 3, "std": [0.2] * 3, "dtype": "int64"}, "preprocessing\\['dtype'\\]"),
+        (
+            {"scale": 1.0, "mean": [0.5] * 3, "std": [0.2] * 3, "dtype": "int64"},
+            "preprocessing\\['dtype'\\]",
+        ),
         ("standardise", "`preprocessing`"),
     ],
 )
@@ -203,15 +235,23 @@ def test_registered_keras_nash_layers_reload_in_safe_mode(tmp_path):
     outputs = keras.layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, outputs)
     x_in = _inputs(2, (6, 6, 3))
-    paths = export_lib(model, str(tmp_path), formats=("keras",), architecture={"a": 1})  # callable module
+    paths = export_lib(
+        model, str(tmp_path), formats=("keras",), architecture={"a": 1}
+    )  # callable module
     assert list(paths) == ["keras"]
     reloaded = keras.saving.load_model(paths["keras"])
-    np.testing.assert_allclose(reloaded.predict(x_in, verbose=0), model.predict(x_in, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        reloaded.predict(x_in, verbose=0), model.predict(x_in, verbose=0), atol=1e-5
+    )
 
 
 @pytest.mark.parametrize(
     "architecture, expected",
-    [({"cells": [1, 2]}, {"cells": [1, 2]}), ('{"a": 1}', {"a": 1}), ("Genotype(normal=[])", "Genotype(normal=[])")],
+    [
+        ({"cells": [1, 2]}, {"cells": [1, 2]}),
+        ('{"a": 1}', {"a": 1}),
+        ("Genotype(normal=[])", "Genotype(normal=[])"),
+    ],
 )
 def test_architecture_json_forms(tmp_path, architecture, expected):
     paths = export_lib.export(_tiny_cnn(), str(tmp_path), architecture=architecture, formats="json")
@@ -258,7 +298,9 @@ def test_unregistered_layer_is_refused_registered_one_reloads(tmp_path):
     inputs = keras.Input((4,))
     registered = keras.Model(inputs, _Doubler()(inputs))
     paths = export_lib.export(registered, str(tmp_path / "ok"), formats="keras")
-    assert keras.saving.load_model(paths["keras"]).predict(np.ones((1, 4)), verbose=0).tolist() == [[2.0] * 4]
+    assert keras.saving.load_model(paths["keras"]).predict(np.ones((1, 4)), verbose=0).tolist() == [
+        [2.0] * 4
+    ]
     unregistered = keras.Model(inputs, _UnregisteredDoubler(name="doubler")(inputs))
     with pytest.raises(ValueError, match="unregistered class .*_UnregisteredDoubler.*doubler"):
         export_lib.export(unregistered, str(tmp_path / "out"), formats="keras")

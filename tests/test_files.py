@@ -38,8 +38,10 @@ def test_oracle_state_and_trial_files_go_through_atomic_replace(tmp_path, monkey
 
     monkeypatch.setattr(files, "replace_atomically", record)
     oracle = DartsOracle(
-        epochs=2, search_space=DartsSpace(steps=2, multiplier=2, primitives=("none", "skip_connect")),
-        seed=1)
+        epochs=2,
+        search_space=DartsSpace(steps=2, multiplier=2, primitives=("none", "skip_connect")),
+        seed=1,
+    )
     oracle._set_project_dir(str(tmp_path), "p")
     trial = oracle.create_trial("tuner0")
     assert trial.status == keras_tuner.engine.trial.TrialStatus.RUNNING

@@ -7,9 +7,13 @@ import pytest
 
 from keras_nash.layers.ops import PRIMITIVES
 from keras_nash.spaces import darts
-from keras_nash.spaces.darts import genotypes
-from keras_nash.spaces.darts import DartsSpace
-from keras_nash.spaces.darts.genotypes import DARTS_V2, Genotype, check_cell_settings, derive_genotype
+from keras_nash.spaces.darts import DartsSpace, genotypes
+from keras_nash.spaces.darts.genotypes import (
+    DARTS_V2,
+    Genotype,
+    check_cell_settings,
+    derive_genotype,
+)
 
 COL = {name: index for index, name in enumerate(PRIMITIVES)}
 
@@ -35,10 +39,14 @@ def _hand_built_alpha():
 def test_derive_hand_built_alpha():
     genotype = derive_genotype(_hand_built_alpha(), np.zeros((14, 8)))
     assert genotype.normal == (
-        ("sep_conv_3x3", 0), ("skip_connect", 1),
-        ("dil_conv_3x3", 2), ("max_pool_3x3", 0),
-        ("avg_pool_3x3", 1), ("sep_conv_5x5", 3),
-        ("skip_connect", 4), ("dil_conv_5x5", 0),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 1),
+        ("dil_conv_3x3", 2),
+        ("max_pool_3x3", 0),
+        ("avg_pool_3x3", 1),
+        ("sep_conv_5x5", 3),
+        ("skip_connect", 4),
+        ("dil_conv_5x5", 0),
     )
     # Uniform alpha: ties go to the first edges and the first non-'none' operation (as DARTS).
     assert genotype.reduce == (("max_pool_3x3", 0), ("max_pool_3x3", 1)) * 4
@@ -52,7 +60,10 @@ def test_derive_without_none_and_fewer_steps():
     alpha[2, 0] = 5.0
     genotype = derive_genotype(alpha, alpha, primitives, steps=2, multiplier=2)
     assert genotype.normal == (
-        ("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("skip_connect", 0), ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
     )
     assert genotype.normal_concat == (2, 3)
 
@@ -102,8 +113,14 @@ def test_cell_settings_name_the_argument():
 
 def test_darts_module_still_exports_the_genotype_names():
     # The tuners and older code import these from keras_nash.spaces.darts.
-    for name in ("DARTS_V2", "GENOTYPE_SCHEMA_VERSION", "DartsSpace", "Genotype", "check_alpha",
-                 "derive_genotype"):
+    for name in (
+        "DARTS_V2",
+        "GENOTYPE_SCHEMA_VERSION",
+        "DartsSpace",
+        "Genotype",
+        "check_alpha",
+        "derive_genotype",
+    ):
         assert getattr(darts, name) is getattr(genotypes, name)
     for name in ("DartsSearchNetwork", "DartsEvalNetwork", "DropPathSchedule"):
         assert hasattr(darts, name)

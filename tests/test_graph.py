@@ -58,9 +58,18 @@ def test_from_model_then_build_model_computes_the_same_function():
     e = keras.layers.MaxPooling2D(name="pool")(d)
     f = keras.layers.Concatenate(name="cat")([e, keras.layers.AveragePooling2D(2, name="avg")(d)])
     g = keras.layers.Flatten(name="flat")(f)
-    out = keras.layers.Dense(10, activation="softmax", name="out")(keras.layers.Dropout(0.2, name="drop")(g))
+    out = keras.layers.Dense(10, activation="softmax", name="out")(
+        keras.layers.Dropout(0.2, name="drop")(g)
+    )
     model = keras.Model(inputs, out)
-    model.get_layer("bn").set_weights([np.full(6, 1.3, "float32"), np.full(6, 0.2, "float32"), np.full(6, 0.1, "float32"), np.full(6, 2.0, "float32")])
+    model.get_layer("bn").set_weights(
+        [
+            np.full(6, 1.3, "float32"),
+            np.full(6, 0.2, "float32"),
+            np.full(6, 0.1, "float32"),
+            np.full(6, 2.0, "float32"),
+        ]
+    )
     arch = Architecture.from_model(model)
     assert arch.node("c1_relu").op == "relu" and arch.node("bn").inputs == ["c1_relu"]
     rebuilt = graph.build_model(arch)
@@ -70,7 +79,14 @@ def test_from_model_then_build_model_computes_the_same_function():
 
 
 def test_from_model_reads_sequential():
-    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2),
+        ]
+    )
     arch = Architecture.from_model(model)
     assert [n.op for n in arch.nodes] == ["input", "conv", "global_avg_pool", "dense"]
 
@@ -82,16 +98,29 @@ def test_from_model_names_every_unsupported_layer():
     model = keras.Model(inputs, keras.layers.Flatten()(x))
     with pytest.raises(ValueError) as info:
         Architecture.from_model(model)
-    assert "'tanh_conv'" in str(info.value) and "'ln'" in str(info.value) and "LayerNormalization" in str(info.value)
+    assert (
+        "'tanh_conv'" in str(info.value)
+        and "'ln'" in str(info.value)
+        and "LayerNormalization" in str(info.value)
+    )
 
 
 def test_from_model_reads_lambda_sum_dict_outputs_and_fused_relus():
     inputs = keras.Input((8, 8, 3), name="image")
     conv = keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="conv")(inputs)
     mixed = LambdaSum(0.5, name="mix")([conv, inputs])
-    model = keras.Model(inputs, {"pooled": keras.layers.GlobalAveragePooling2D(name="gap")(mixed), "flat": keras.layers.Flatten(name="flat")(conv)})
+    model = keras.Model(
+        inputs,
+        {
+            "pooled": keras.layers.GlobalAveragePooling2D(name="gap")(mixed),
+            "flat": keras.layers.Flatten(name="flat")(conv),
+        },
+    )
     arch = Architecture.from_model(model)
-    assert arch.node("mix").inputs == ["conv_relu", "image"] and arch.node("mix").config["initial_lambda"] == 0.5
+    assert (
+        arch.node("mix").inputs == ["conv_relu", "image"]
+        and arch.node("mix").config["initial_lambda"] == 0.5
+    )
     assert arch.node("flat").inputs == ["conv_relu"] and arch.outputs == ["gap", "flat"]
     assert Architecture.from_model(graph.build_model(arch)) == arch
 
@@ -102,8 +131,14 @@ def test_from_model_refuses_shared_nested_and_unknown_sizes():
     inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)], name="inner")
     image = keras.Input((None, None, 3), name="image")
     cases = [
-        (keras.Model(features, inner(dense(dense(features)))), ["'shared' (Dense): used 2 times", "'inner' (Sequential)"]),
-        (keras.Model(image, keras.layers.Conv2D(2, 3, name="c")(image)), ["'image' (InputLayer): every input dimension must be known"]),
+        (
+            keras.Model(features, inner(dense(dense(features)))),
+            ["'shared' (Dense): used 2 times", "'inner' (Sequential)"],
+        ),
+        (
+            keras.Model(image, keras.layers.Conv2D(2, 3, name="c")(image)),
+            ["'image' (InputLayer): every input dimension must be known"],
+        ),
     ]
     for model, messages in cases:
         with pytest.raises(ValueError) as info:
@@ -125,20 +160,52 @@ def test_from_model_refuses_subclassed_models():
 @pytest.mark.parametrize(
     "nodes, message",
     [
-        ([_n("input", "input", [], {"shape": [8, 8, 3]}), _n("x", "bogus", ["input"])], "unknown op 'bogus'"),
-        ([_n("input", "input", [], {"shape": [8, 8, 3]}), _n("a", "relu", ["ghost"])], "'a' reads 'ghost'.*dangling"),
         (
-            [_n("input", "input", [], {"shape": [8, 8, 3]}), _n("a", "add", ["input", "b"]), _n("b", "relu", ["a"])],
+            [_n("input", "input", [], {"shape": [8, 8, 3]}), _n("x", "bogus", ["input"])],
+            "unknown op 'bogus'",
+        ),
+        (
+            [_n("input", "input", [], {"shape": [8, 8, 3]}), _n("a", "relu", ["ghost"])],
+            "'a' reads 'ghost'.*dangling",
+        ),
+        (
+            [
+                _n("input", "input", [], {"shape": [8, 8, 3]}),
+                _n("a", "add", ["input", "b"]),
+                _n("b", "relu", ["a"]),
+            ],
             "cycle through nodes \\['a', 'b'\\]",
         ),
         (
-            [_n("input", "input", [], {"shape": [8, 8, 3]}), _n("c", "conv", ["input"], {"filters": 4}), _n("s", "add", ["input", "c"])],
+            [
+                _n("input", "input", [], {"shape": [8, 8, 3]}),
+                _n("c", "conv", ["input"], {"filters": 4}),
+                _n("s", "add", ["input", "c"]),
+            ],
             "'s' \\(add\\) needs inputs of one shape",
         ),
-        ([_n("input", "input", [], {"shape": [8, 8, 3]}), _n("c", "conv", ["input"], {"filters": 0})], "'c' \\(conv\\): `filters` must be an int >= 1. Received: filters=0"),
-        ([_n("input", "input", [], {"shape": [8, 8, 3]}), _n("d", "dense", ["input"], {"units": 2})], "'d' \\(dense\\) needs a flat input"),
-        ([_n("input", "input", [], {"shape": [8, 8, 3]}), _n("r", "relu", ["input", "input"])], "'r' \\(relu\\) takes 1 inputs"),
-        ([_n("input", "input", [], {"shape": [8, 8, 3]}), _n("input", "relu", ["input"])], "Duplicate node id 'input'"),
+        (
+            [
+                _n("input", "input", [], {"shape": [8, 8, 3]}),
+                _n("c", "conv", ["input"], {"filters": 0}),
+            ],
+            "'c' \\(conv\\): `filters` must be an int >= 1. Received: filters=0",
+        ),
+        (
+            [
+                _n("input", "input", [], {"shape": [8, 8, 3]}),
+                _n("d", "dense", ["input"], {"units": 2}),
+            ],
+            "'d' \\(dense\\) needs a flat input",
+        ),
+        (
+            [_n("input", "input", [], {"shape": [8, 8, 3]}), _n("r", "relu", ["input", "input"])],
+            "'r' \\(relu\\) takes 1 inputs",
+        ),
+        (
+            [_n("input", "input", [], {"shape": [8, 8, 3]}), _n("input", "relu", ["input"])],
+            "Duplicate node id 'input'",
+        ),
     ],
 )
 def test_invalid_architectures_name_the_node(nodes, message):

@@ -27,8 +27,12 @@ def _upgrade_message(owner, name):
 
 @pytest.mark.parametrize(
     "owner, name",
-    [(owner, name) for table in (internals.OVERRIDDEN, internals.CALLED)
-     for owner, names in table.items() for name in names],
+    [
+        (owner, name)
+        for table in (internals.OVERRIDDEN, internals.CALLED)
+        for owner, names in table.items()
+        for name in names
+    ],
     ids=lambda value: getattr(value, "__name__", value),
 )
 def test_private_methods_still_exist(owner, name):
@@ -38,7 +42,10 @@ def test_private_methods_still_exist(owner, name):
 def test_private_instance_attributes_still_exist(tmp_path):
     oracle = keras_tuner.RandomSearch(
         hypermodel=lambda hp: keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]),
-        objective="loss", max_trials=1, directory=str(tmp_path), project_name="p",
+        objective="loss",
+        max_trials=1,
+        directory=str(tmp_path),
+        project_name="p",
     ).oracle
     for owner, names in internals.INSTANCE_ATTRIBUTES.items():
         for name in names:
@@ -49,17 +56,25 @@ def test_private_instance_attributes_still_exist(tmp_path):
 def test_keras_tuner_still_writes_the_layout_we_read(tmp_path):
     tuner = keras_tuner.RandomSearch(
         hypermodel=lambda hp: keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]),
-        objective="loss", max_trials=1, directory=str(tmp_path), project_name="p",
+        objective="loss",
+        max_trials=1,
+        directory=str(tmp_path),
+        project_name="p",
     )
     path = internals.checkpoint_path(tuner, "7")
     assert path == internals.trial_dir(tmp_path / "p", "7") + "/" + internals.CHECKPOINT_FILE
-    assert issubclass(internals.Display, object) and hasattr(internals.Display, "show_hyperparameter_table")
+    assert issubclass(internals.Display, object) and hasattr(
+        internals.Display, "show_hyperparameter_table"
+    )
 
 
 def test_trial_callbacks_copies_and_moves_tensorboard_under_the_trial(tmp_path):
     tuner = keras_tuner.RandomSearch(
         hypermodel=lambda hp: keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]),
-        objective="loss", max_trials=1, directory=str(tmp_path), project_name="p",
+        objective="loss",
+        max_trials=1,
+        directory=str(tmp_path),
+        project_name="p",
     )
     board = keras.callbacks.TensorBoard(log_dir=str(tmp_path / "logs"))
     trial = keras_tuner.engine.trial.Trial(keras_tuner.HyperParameters(), trial_id="3")
@@ -70,9 +85,19 @@ def test_trial_callbacks_copies_and_moves_tensorboard_under_the_trial(tmp_path):
 
 # Private names of keras-tuner and Keras objects a module could be tempted to reach.
 _KNOWN_PRIVATE = {
-    "_display", "_project_dir", "_try_build", "_get_checkpoint_fname", "_deepcopy_callbacks",
-    "_configure_tensorboard_dir", "_inbound_nodes", "_keras_history", "_flatten_layers",
-    "_use_weight_decay", "_populate_space", "_score_trial", "_get_build_config_fname",
+    "_display",
+    "_project_dir",
+    "_try_build",
+    "_get_checkpoint_fname",
+    "_deepcopy_callbacks",
+    "_configure_tensorboard_dir",
+    "_inbound_nodes",
+    "_keras_history",
+    "_flatten_layers",
+    "_use_weight_decay",
+    "_populate_space",
+    "_score_trial",
+    "_get_build_config_fname",
 }
 
 
@@ -98,7 +123,9 @@ def test_no_module_but_internals_reaches_into_keras_tuner_or_keras():
         for path in sorted(PACKAGE.rglob("*.py"))
         if path.name != "internals.py" and _private_uses(path)
     }
-    assert not offenders, f"private keras-tuner/Keras API outside keras_nash/internals.py: {offenders}"
+    assert not offenders, (
+        f"private keras-tuner/Keras API outside keras_nash/internals.py: {offenders}"
+    )
 
 
 def test_seed_zero_stays_zero_in_every_oracle():
@@ -106,14 +133,18 @@ def test_seed_zero_stays_zero_in_every_oracle():
     from keras_nash.graph import Architecture
     from keras_nash.seed_models import simple_cnn
     from keras_nash.spaces import MacroSpace
-    from keras_nash.tuners import DartsOracle, EnasOracle, EgnasOracle, NashOracle
+    from keras_nash.tuners import DartsOracle, EgnasOracle, EnasOracle, NashOracle
 
     seed = Architecture.from_model(simple_cnn((8, 8, 3), 3, filters=(4, 4, 4)))
-    oracles = [DartsOracle(epochs=1, seed=0), EgnasOracle(epochs=2, warmup_epochs=1, seed=0),
-               EnasOracle(MacroSpace(num_layers=2, filters=4), epochs=1, seed=0),
-               NashOracle(seed, seed=0)]
+    oracles = [
+        DartsOracle(epochs=1, seed=0),
+        EgnasOracle(epochs=2, warmup_epochs=1, seed=0),
+        EnasOracle(MacroSpace(num_layers=2, filters=4), epochs=1, seed=0),
+        NashOracle(seed, seed=0),
+    ]
     for oracle in oracles:
         assert (oracle.seed, oracle.get_state()["seed_state"]) == (0, 0), type(oracle).__name__
     assert DartsOracle(epochs=1, seed=None).seed > 0  # None: keras-tuner's random seed
-    np.testing.assert_array_equal(DartsOracle(epochs=1, seed=0).alpha_normal,
-                                  DartsOracle(epochs=1, seed=0).alpha_normal)
+    np.testing.assert_array_equal(
+        DartsOracle(epochs=1, seed=0).alpha_normal, DartsOracle(epochs=1, seed=0).alpha_normal
+    )

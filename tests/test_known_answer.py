@@ -52,8 +52,17 @@ def test_teacher_labels_are_the_planted_networks_and_use_every_class():
 
 
 def test_a_known_answer_run_end_to_end():
-    settings = dict(classes=3, search_epochs=2, fit_epochs=1, random=2, neighbours=1,
-                    chance_draws=50, population=4, controller_steps=3, controller_aggregate=2)
+    settings = dict(
+        classes=3,
+        search_epochs=2,
+        fit_epochs=1,
+        random=2,
+        neighbours=1,
+        chance_draws=50,
+        population=4,
+        controller_steps=3,
+        controller_aggregate=2,
+    )
     result = known_answer.run_one("enas_macro", settings, seed=1, images=_images(n=64))
     assert 0.0 <= result["found_match"] <= 1.0
     assert len(result["random_scores"]) == 2 and len(result["neighbour_scores"]) == 1

@@ -17,7 +17,9 @@ def test_identity_conv_bn_relu_is_identity_after_a_relu():
 
 def test_conv_bn_relu_round_trips_through_keras_file(tmp_path):
     inputs = keras.Input((8, 8, 4))
-    model = keras.Model(inputs, LambdaSum(0.7)([ConvBNReLU(4, 3, identity_init=True)(inputs), inputs]))
+    model = keras.Model(
+        inputs, LambdaSum(0.7)([ConvBNReLU(4, 3, identity_init=True)(inputs), inputs])
+    )
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
@@ -39,5 +41,7 @@ def test_dirac_initializer_shapes_and_errors():
         DiracInitializer()((2, 2, 3, 3))
     with pytest.raises(ValueError, match="as many input channels as filters"):
         ConvBNReLU(5, 3, identity_init=True)(np.zeros((1, 4, 4, 3), "float32"))
-    with pytest.raises(ValueError, match="`kernel_size` must be a positive odd int. Received: kernel_size=2"):
+    with pytest.raises(
+        ValueError, match="`kernel_size` must be a positive odd int. Received: kernel_size=2"
+    ):
         ConvBNReLU(5, 2)

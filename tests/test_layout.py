@@ -1,4 +1,5 @@
-"""The package layout: one package per algorithm, modules under 500 lines, imports pointing one way."""
+"""The package layout: one package per algorithm, modules under 600 lines, imports pointing one
+way."""
 
 import ast
 import pathlib
@@ -35,10 +36,15 @@ def _imports(path):
     tree = ast.parse(path.read_text())
     found = set()
     for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("keras_nash"):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("keras_nash")
+        ):
             found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names
-                         if node.module == "keras_nash")
+            found.update(
+                f"{node.module}.{alias.name}" for alias in node.names if node.module == "keras_nash"
+            )
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("keras_nash"))
     return found
@@ -50,10 +56,18 @@ def _module_name(path):
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def test_no_module_over_500_lines():
-    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > 500}
-    assert not long, f"modules over 500 lines: {long}"
+# 600 lines as ruff's formatter lays the code out (about 500 before it): a size a reader takes
+# in; a module is split where it holds two concepts, not to meet this.
+MAX_LINES = 600
+
+
+def test_no_module_over_max_lines():
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
 
 
 def test_imports_point_one_way():

@@ -31,14 +31,18 @@ app.run(main)
 
 
 def test_a_plain_script_sees_info_lines_and_an_absl_program_sees_each_line_once():
-    result = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", _SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stderr.splitlines()
     plain = [line for line in lines if "plain script line 1" in line]
     assert len(plain) == 1 and plain[0].endswith("INFO keras_nash: plain script line 1"), lines
     assert "a debug line" not in result.stderr
     absl = [line for line in lines if "absl program line" in line]
-    assert len(absl) == 1 and absl[0].startswith("I"), lines  # absl's format: I0101 12:00:00.000 ...
+    assert len(absl) == 1 and absl[0].startswith("I"), (
+        lines
+    )  # absl's format: I0101 12:00:00.000 ...
 
 
 @contextlib.contextmanager
@@ -65,7 +69,9 @@ def test_default_handler_writes_to_stderr_until_logging_is_configured(monkeypatc
         logs.logger.info("trial %s done", "0001")
         assert capsys.readouterr().err.endswith("INFO keras_nash: trial 0001 done\n")
         root_handler = logging.StreamHandler(sys.stdout)
-        logging.getLogger().addHandler(root_handler)  # the program configures logging: its handler only
+        logging.getLogger().addHandler(
+            root_handler
+        )  # the program configures logging: its handler only
         logs.logger.info("trial %s done", "0002")
         captured = capsys.readouterr()
     assert captured.out == "trial 0002 done\n" and captured.err == ""

@@ -24,7 +24,9 @@ def test_mixture_is_the_weighted_sum():
     mixed = MixedOp(4, 1, primitives=["skip_connect", "avg_pool_3x3", "sep_conv_3x3"])
     weights = np.array([0.2, 0.3, 0.5], "float32")
     out = np.asarray(mixed(x, weights, training=False))
-    expected = sum(w * np.asarray(op(x, training=False)) for w, op in zip(weights, mixed.candidates))
+    expected = sum(
+        w * np.asarray(op(x, training=False)) for w, op in zip(weights, mixed.candidates)
+    )
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
@@ -42,7 +44,9 @@ def test_partial_channels_shapes_and_bypass_stride_1():
     # then the shuffle with 4 groups puts channel g*2+i at i*4+g.
     out = np.asarray(mixed(x, np.array([1.0, 0.0], "float32")))
     assert out.shape == (2, 8, 8, 8)
-    expected = np.asarray(channel_shuffle(np.concatenate([np.zeros_like(x[..., :2]), x[..., 2:]], -1), 4))
+    expected = np.asarray(
+        channel_shuffle(np.concatenate([np.zeros_like(x[..., :2]), x[..., 2:]], -1), 4)
+    )
     np.testing.assert_allclose(out, expected, atol=1e-6)
     assert np.all(out[..., 0] == 0) and np.all(out[..., 4] == 0)
     np.testing.assert_array_equal(out[..., 1], x[..., 2])

@@ -23,8 +23,12 @@ def _parent(filters=(8, 16, 32), seed=0):
 
 
 def _child_difference(arch, model, ms, x):
-    child_arch, child_weights = morphisms.apply_with_weights(arch, graph.get_weights(model, arch), ms)
-    assert morphisms.apply(arch, ms) == child_arch  # the coordinator's view agrees with the worker's
+    child_arch, child_weights = morphisms.apply_with_weights(
+        arch, graph.get_weights(model, arch), ms
+    )
+    assert (
+        morphisms.apply(arch, ms) == child_arch
+    )  # the coordinator's view agrees with the worker's
     child = graph.build_model(child_arch)
     graph.set_weights(child, child_weights)
     return morphisms.max_output_difference(model, child, x, output="logits"), child_arch, child
@@ -41,10 +45,22 @@ DEEPER = {"op": "deeper", "after": "relu_2", "kernel_size": 3}
         [{"op": "wider", "conv": "conv_1", "factor": 2, "seed": 1}],
         [{"op": "wider", "conv": "conv_3", "factor": 4, "seed": 2}],
         [DEEPER, {"op": "skip", "from": "relu_2", "to": "relu_4", "mode": "add"}],  # lambda_sum
-        [DEEPER, {"op": "wider", "conv": "conv_4", "factor": 2, "seed": 3}, {"op": "skip", "from": "relu_2", "to": "relu_4", "mode": "add"}],  # projection
+        [
+            DEEPER,
+            {"op": "wider", "conv": "conv_4", "factor": 2, "seed": 3},
+            {"op": "skip", "from": "relu_2", "to": "relu_4", "mode": "add"},
+        ],  # projection
         [DEEPER, {"op": "skip", "from": "relu_2", "to": "relu_4", "mode": "concat", "seed": 4}],
     ],
-    ids=["deeper3", "deeper5", "wider2", "wider4", "skip_add_lambda", "skip_add_projection", "skip_concat"],
+    ids=[
+        "deeper3",
+        "deeper5",
+        "wider2",
+        "wider4",
+        "skip_add_lambda",
+        "skip_add_projection",
+        "skip_concat",
+    ],
 )
 def test_each_operator_preserves_the_function(ms, images):
     arch, model = _parent()
@@ -59,10 +75,15 @@ def test_widening_through_an_add_widens_both_sides_together(images):
     arch = morphisms.apply(arch, ms)
     model = graph.build_model(arch)
     randomise_batch_norm(model, arch, 1)
-    difference, child_arch, _ = _child_difference(arch, model, [{"op": "wider", "conv": "conv_4", "factor": 2, "seed": 0}], images)
+    difference, child_arch, _ = _child_difference(
+        arch, model, [{"op": "wider", "conv": "conv_4", "factor": 2, "seed": 0}], images
+    )
     assert difference <= TOLERANCE
     # conv_4 feeds lambda_sum add_1 whose other side comes from conv_2: both doubled.
-    assert child_arch.node("conv_4").config["filters"] == 32 and child_arch.node("conv_2").config["filters"] == 32
+    assert (
+        child_arch.node("conv_4").config["filters"] == 32
+        and child_arch.node("conv_2").config["filters"] == 32
+    )
 
 
 def test_random_compositions_preserve_the_function(images):
@@ -100,10 +121,14 @@ def test_morphed_child_trains(images):
     arch, model = _parent()
     ms = morphisms.random_morphisms(arch, 5, 3)
     _, _, child = _child_difference(arch, model, ms, images)
-    child.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy")
+    child.compile(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss="sparse_categorical_crossentropy"
+    )
 
     def loss():
-        return float(np.mean(keras.losses.sparse_categorical_crossentropy(y, child(x, training=True))))
+        return float(
+            np.mean(keras.losses.sparse_categorical_crossentropy(y, child(x, training=True)))
+        )
 
     before = loss()
     history = child.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
@@ -112,12 +137,18 @@ def test_morphed_child_trains(images):
 
 def test_morphed_model_saves_and_loads_as_keras(tmp_path, images):
     arch, model = _parent()
-    ms = [DEEPER, {"op": "skip", "from": "relu_2", "to": "relu_4", "mode": "add"}, {"op": "deeper", "after": "relu_4", "kernel_size": 5}]
+    ms = [
+        DEEPER,
+        {"op": "skip", "from": "relu_2", "to": "relu_4", "mode": "add"},
+        {"op": "deeper", "after": "relu_4", "kernel_size": 5},
+    ]
     _, _, child = _child_difference(arch, model, ms, images)
     path = tmp_path / "child.keras"
     child.save(path)
     loaded = keras.saving.load_model(path)  # safe mode, no custom_objects
-    np.testing.assert_allclose(loaded(images, training=False), child(images, training=False), atol=1e-6)
+    np.testing.assert_allclose(
+        loaded(images, training=False), child(images, training=False), atol=1e-6
+    )
 
 
 def test_valid_targets():
@@ -130,13 +161,18 @@ def test_valid_targets():
 
 
 def test_wider_cannot_reach_the_output():
-    arch = graph.Architecture([
-        {"id": "input", "op": "input", "config": {"shape": [8, 8, 3]}},
-        {"id": "conv", "op": "conv", "inputs": ["input"], "config": {"filters": 4}},
-        {"id": "relu", "op": "relu", "inputs": ["conv"]},
-    ])
+    arch = graph.Architecture(
+        [
+            {"id": "input", "op": "input", "config": {"shape": [8, 8, 3]}},
+            {"id": "conv", "op": "conv", "inputs": ["input"], "config": {"filters": 4}},
+            {"id": "relu", "op": "relu", "inputs": ["conv"]},
+        ]
+    )
     assert morphisms.valid_targets(arch, "wider") == []
-    with pytest.raises(ValueError, match="wider: conv 'conv' cannot be widened: new channels would reach the output 'relu'"):
+    with pytest.raises(
+        ValueError,
+        match="wider: conv 'conv' cannot be widened: new channels would reach the output 'relu'",
+    ):
         morphisms.apply(arch, [{"op": "wider", "conv": "conv", "factor": 2}])
 
 
@@ -144,15 +180,37 @@ def test_wider_cannot_reach_the_output():
     "m, message",
     [
         ({"op": "shrink"}, "`op` must be one of .*Received: op='shrink'"),
-        ({"op": "wider", "conv": "conv_1", "factor": 0}, "`factor` must be an int >= 2. Received: factor=0"),
-        ({"op": "wider", "conv": "bn_1", "factor": 2}, "`conv` must be a conv node. Received: conv='bn_1'"),
+        (
+            {"op": "wider", "conv": "conv_1", "factor": 0},
+            "`factor` must be an int >= 2. Received: factor=0",
+        ),
+        (
+            {"op": "wider", "conv": "bn_1", "factor": 2},
+            "`conv` must be a conv node. Received: conv='bn_1'",
+        ),
         ({"op": "wider", "conv": "conv_9", "factor": 2}, "No node with id 'conv_9'"),
-        ({"op": "deeper", "after": "conv_1", "kernel_size": 3}, "`after` must be a ReLU that ends a conv block. Received: after='conv_1'"),
-        ({"op": "deeper", "after": "relu_1", "kernel_size": 4}, "`kernel_size` must be a positive odd int. Received: kernel_size=4"),
+        (
+            {"op": "deeper", "after": "conv_1", "kernel_size": 3},
+            "`after` must be a ReLU that ends a conv block. Received: after='conv_1'",
+        ),
+        (
+            {"op": "deeper", "after": "relu_1", "kernel_size": 4},
+            "`kernel_size` must be a positive odd int. Received: kernel_size=4",
+        ),
         ({"op": "deeper", "after": "relu_1"}, "needs the key 'kernel_size'"),
-        ({"op": "skip", "from": "relu_1", "to": "relu_2", "mode": "add"}, "same spatial size. Received: from='relu_1' \\(16, 16, 8\\), to='relu_2' \\(8, 8, 16\\)"),
-        ({"op": "skip", "from": "relu_2", "to": "relu_1", "mode": "add"}, "`from` must come before `to`"),
-        ({"op": "skip", "from": "relu_1", "to": "relu_2", "mode": "sum"}, "`mode` must be one of \\[.add., .concat.\\]. Received: mode='sum'"),
+        (
+            {"op": "skip", "from": "relu_1", "to": "relu_2", "mode": "add"},
+            "same spatial size. Received: from='relu_1' \\(16, 16, 8\\), to='relu_2' \\(8, 8, "
+            "16\\)",
+        ),
+        (
+            {"op": "skip", "from": "relu_2", "to": "relu_1", "mode": "add"},
+            "`from` must come before `to`",
+        ),
+        (
+            {"op": "skip", "from": "relu_1", "to": "relu_2", "mode": "sum"},
+            "`mode` must be one of \\[.add., .concat.\\]. Received: mode='sum'",
+        ),
     ],
 )
 def test_bad_morphisms_raise_value_error_naming_the_argument(m, message):

@@ -77,8 +77,14 @@ def searched(tmp_path_factory, data):
     with pytest.MonkeyPatch.context() as patch:
         for name in ("train_step", "test_step"):
             patch.setattr(keras.Model, name, _counting(name))
-        tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0,
-                     callbacks=[_EpochScores()])
+        tuner.search(
+            x,
+            y,
+            validation_data=(x_val, y_val),
+            batch_size=32,
+            verbose=0,
+            callbacks=[_EpochScores()],
+        )
     return tuner, directory
 
 
@@ -95,13 +101,20 @@ def test_small_search_completes_with_the_expected_trials(searched):
         values = t.hyperparameters.values
         if values["nash/role"] == "child":
             parent = tuner.oracle.architecture(values["nash/parent"])
-            assert morphisms.apply(parent, json.loads(values["nash/morphs"])).to_json() == values["nash/arch"]
+            assert (
+                morphisms.apply(parent, json.loads(values["nash/morphs"])).to_json()
+                == values["nash/arch"]
+            )
             assert len(json.loads(values["nash/morphs"])) == 2
 
 
 def test_every_child_preserves_its_parents_function(searched):
     tuner, _ = searched
-    errors = [t.metrics.get_last_value("preservation_error") for t in tuner.oracle.trials.values() if t.hyperparameters.values["nash/parent"]]
+    errors = [
+        t.metrics.get_last_value("preservation_error")
+        for t in tuner.oracle.trials.values()
+        if t.hyperparameters.values["nash/parent"]
+    ]
     assert len(errors) == 7 and max(errors) <= 1e-4
 
 
@@ -118,7 +131,9 @@ def test_scores_are_end_of_cycle_and_the_incumbent_is_the_best_fresh_neighbour(s
         assert record["incumbent"] == max(fresh, key=fresh.get)  # the old score is no candidate
     # The checkpoint a child leaves (and the next step inherits) is its end-of-cycle network.
     _, _, x_val, y_val = data
-    child = next(t for t in oracle.trials.values() if t.hyperparameters.values["nash/role"] == "child")
+    child = next(
+        t for t in oracle.trials.values() if t.hyperparameters.values["nash/role"] == "child"
+    )
     model = tuner.load_model(child)
     accuracy = np.mean(np.argmax(model.predict(x_val, verbose=0), axis=-1) == y_val)
     assert accuracy == pytest.approx(child.score, abs=1e-6)
@@ -156,7 +171,10 @@ def test_best_models_summary_and_snapshot_ensemble(searched, data, capsys):
     assert best.predict(x_val[:4], verbose=0).shape == (4, 10)
     # The search's result is the final network, whatever an earlier trial scored.
     first = tuner.oracle.get_best_trials(2)[0]
-    assert first.trial_id == tuner.oracle.incumbent and first.hyperparameters.values["nash/role"] == "final"
+    assert (
+        first.trial_id == tuner.oracle.incumbent
+        and first.hyperparameters.values["nash/role"] == "final"
+    )
     assert tuner.get_best_hyperparameters(1)[0].values["nash/arch"]
     tuner.results_summary(3)
     assert "Score:" in capsys.readouterr().out
@@ -173,23 +191,36 @@ def test_exported_best_model_predicts_the_same(searched, data, tmp_path):
     _, _, x_val, _ = data
     best = tuner.get_best_models(1)[0]
     # TFLite is converted in tests/test_export.py only (slow); here .keras and SavedModel.
-    paths = export.export(best, tmp_path / "exported", architecture=tuner.get_best_architectures(1)[0],
-                          formats=("keras", "saved_model", "json"))
+    paths = export.export(
+        best,
+        tmp_path / "exported",
+        architecture=tuner.get_best_architectures(1)[0],
+        formats=("keras", "saved_model", "json"),
+    )
     expected = best.predict(x_val[:16], verbose=0)
     reloaded = keras.saving.load_model(paths["keras"])
     np.testing.assert_allclose(reloaded.predict(x_val[:16], verbose=0), expected, atol=1e-5)
     import tensorflow as tf
 
-    saved_model = tf.saved_model.load(paths["saved_model"])  # keep a reference: its variables must outlive .serve
+    saved_model = tf.saved_model.load(
+        paths["saved_model"]
+    )  # keep a reference: its variables must outlive .serve
     served = saved_model.serve(x_val[:16])
     np.testing.assert_allclose(np.asarray(served), expected, atol=1e-5)
-    assert graph.Architecture.from_json(pathlib.Path(paths["json"]).read_text()).count_params() == best.count_params()
+    assert (
+        graph.Architecture.from_json(pathlib.Path(paths["json"]).read_text()).count_params()
+        == best.count_params()
+    )
 
 
 def test_resume_after_sigkill_keeps_trials_and_ends_the_same(searched, tmp_path):
     tuner, _ = searched
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "tests.scripts.nash_run", str(tmp_path), "--overwrite", "--slow"], cwd=ROOT, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.scripts.nash_run", str(tmp_path), "--overwrite", "--slow"],
+        cwd=ROOT,
+        env=env,
+    )
     project = tmp_path / "nash"
     deadline = time.time() + 240
     while time.time() < deadline and len(list(project.glob("trial_*/checkpoint.weights.h5"))) < 3:
@@ -198,14 +229,24 @@ def test_resume_after_sigkill_keeps_trials_and_ends_the_same(searched, tmp_path)
     process.wait()
     completed_before = {p.parent.name for p in project.glob("trial_*/checkpoint.weights.h5")}
     assert 3 <= len(completed_before) < 8, "the search must be killed in the middle"
-    subprocess.run([sys.executable, "-m", "tests.scripts.nash_run", str(tmp_path)], cwd=ROOT, env=env, check=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "tests.scripts.nash_run", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=600,
+    )
     resumed = nash_run.tuner(str(tmp_path), overwrite=False)
     assert _archs(resumed) == _archs(tuner)
     assert all(t.status == "COMPLETED" for t in resumed.oracle.trials.values())
     # Each trial's end-of-cycle loss and score, as the uninterrupted search's (two processes).
     for name in ("loss", "val_accuracy"):
-        np.testing.assert_allclose(_last_values(resumed, name), _last_values(tuner, name), rtol=1e-5, atol=1e-6)
-    assert completed_before <= {p.parent.name for p in project.glob("trial_*/checkpoint.weights.h5")}
+        np.testing.assert_allclose(
+            _last_values(resumed, name), _last_values(tuner, name), rtol=1e-5, atol=1e-6
+        )
+    assert completed_before <= {
+        p.parent.name for p in project.glob("trial_*/checkpoint.weights.h5")
+    }
 
 
 @pytest.mark.parametrize(
@@ -226,10 +267,14 @@ def test_bad_arguments_fail_at_construction(kwargs, message, tmp_path):
 
 def test_unsupported_seed_model_is_named(tmp_path):
     inputs = keras.Input((16, 16, 3))
-    outputs = keras.layers.Dense(10)(keras.layers.Flatten()(keras.layers.LayerNormalization(name="norm")(inputs)))
+    outputs = keras.layers.Dense(10)(
+        keras.layers.Flatten()(keras.layers.LayerNormalization(name="norm")(inputs))
+    )
     with pytest.raises(ValueError, match="'norm' \\(LayerNormalization\\)"):
         NashTuner(keras.Model(inputs, outputs), directory=str(tmp_path))
-    with pytest.raises(ValueError, match="`seed_model` must be a Keras functional model or an Architecture"):
+    with pytest.raises(
+        ValueError, match="`seed_model` must be a Keras functional model or an Architecture"
+    ):
         NashTuner(42, directory=str(tmp_path))
 
 
@@ -255,7 +300,9 @@ def test_bad_data_fails_before_any_training(case, message, tmp_path, data):
     elif case == "empty":
         args = (x[:0], y[:0])
     elif case == "empty_dataset":
-        kwargs = {"validation_data": tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(8).take(0)}
+        kwargs = {
+            "validation_data": tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(8).take(0)
+        }
     else:
         kwargs = {}
     tuner = nash_run.tuner(str(tmp_path), overwrite=True)

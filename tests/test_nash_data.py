@@ -13,7 +13,9 @@ def test_a_dataset_of_unknown_size_is_counted_once_a_search():
         reads.append(1)
         yield from range(10)
 
-    data = tf.data.Dataset.from_generator(examples, output_signature=tf.TensorSpec((), tf.int64)).batch(4)
+    data = tf.data.Dataset.from_generator(
+        examples, output_signature=tf.TensorSpec((), tf.int64)
+    ).batch(4)
     assert int(data.cardinality()) < 0
     assert [steps_per_epoch((data,), {}) for _ in range(3)] == [3, 3, 3]
     assert len(reads) == 1

@@ -40,8 +40,20 @@ class _NaNChildren(NashTuner):
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
         values = trial.hyperparameters.values
-        poisoned = [t for t in sorted(self.oracle.trials) if self.oracle.trials[t].hyperparameters.values["nash/role"] == "child"]
-        if values["nash/role"] == "child" and (values["nash/step"] == 1 or trial.trial_id == [t for t in poisoned if self.oracle.trials[t].hyperparameters.values["nash/step"] == 2][0]):
+        poisoned = [
+            t
+            for t in sorted(self.oracle.trials)
+            if self.oracle.trials[t].hyperparameters.values["nash/role"] == "child"
+        ]
+        if values["nash/role"] == "child" and (
+            values["nash/step"] == 1
+            or trial.trial_id
+            == [
+                t
+                for t in poisoned
+                if self.oracle.trials[t].hyperparameters.values["nash/step"] == 2
+            ][0]
+        ):
             kwargs["callbacks"] = list(kwargs.get("callbacks", [])) + [_PoisonWeights()]
         return super()._build_and_fit_model(trial, *args, **kwargs)
 
@@ -52,11 +64,26 @@ def test_nan_children_fail_and_the_search_goes_on(tmp_path, data):
     tuner = _NaNChildren(seed, directory=str(tmp_path), project_name="nan", **nash_run.SEARCH)
     tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
     trials = tuner.oracle.trials
-    status = {t: (trials[t].hyperparameters.values["nash/step"], trials[t].hyperparameters.values["nash/role"], trials[t].status) for t in sorted(trials)}
-    assert [s for s in status.values() if s[0] == 1 and s[1] == "child"] == [(1, "child", "FAILED")] * 2
-    assert sorted(s[2] for s in status.values() if s[0] == 2 and s[1] == "child") == ["COMPLETED", "FAILED"]
+    status = {
+        t: (
+            trials[t].hyperparameters.values["nash/step"],
+            trials[t].hyperparameters.values["nash/role"],
+            trials[t].status,
+        )
+        for t in sorted(trials)
+    }
+    assert [s for s in status.values() if s[0] == 1 and s[1] == "child"] == [
+        (1, "child", "FAILED")
+    ] * 2
+    assert sorted(s[2] for s in status.values() if s[0] == 2 and s[1] == "child") == [
+        "COMPLETED",
+        "FAILED",
+    ]
     history = tuner.oracle.history
-    assert history[1]["incumbent"] in (history[0]["incumbent"], [t for t, s in status.items() if s[:2] == (1, "incumbent")][0])
+    assert history[1]["incumbent"] in (
+        history[0]["incumbent"],
+        [t for t, s in status.items() if s[:2] == (1, "incumbent")][0],
+    )
     assert status[max(status)][1:] == ("final", "COMPLETED")
 
 
@@ -111,7 +138,11 @@ def _running_trial_of(project, tuner_id):
         return None
     for trial_id, owner in tuner_of.items():
         path = project / f"trial_{trial_id}" / "trial.json"
-        if owner == tuner_id and path.exists() and json.loads(path.read_text())["status"] == "RUNNING":
+        if (
+            owner == tuner_id
+            and path.exists()
+            and json.loads(path.read_text())["status"] == "RUNNING"
+        ):
             return trial_id
     return None
 
@@ -119,15 +150,24 @@ def _running_trial_of(project, tuner_id):
 @pytest.mark.long
 def test_distributed_chief_and_two_workers_one_killed_mid_trial(tmp_path, data):
     port = str(_free_port())
-    base = {**os.environ, "PYTHONPATH": str(ROOT), "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": port}
+    base = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "KERASTUNER_ORACLE_IP": "127.0.0.1",
+        "KERASTUNER_ORACLE_PORT": port,
+    }
     command = [sys.executable, "-m", "tests.scripts.nash_run", str(tmp_path)]
     project = tmp_path / "nash"
-    chief = subprocess.Popen(command + ["--overwrite"], cwd=ROOT, env={**base, "KERASTUNER_TUNER_ID": "chief"})
+    chief = subprocess.Popen(
+        command + ["--overwrite"], cwd=ROOT, env={**base, "KERASTUNER_TUNER_ID": "chief"}
+    )
     time.sleep(3)
 
     def worker(index, *flags):
         # Workers must not overwrite: keras-tuner would delete the chief's project directory.
-        return subprocess.Popen(command + list(flags), cwd=ROOT, env={**base, "KERASTUNER_TUNER_ID": f"tuner{index}"})
+        return subprocess.Popen(
+            command + list(flags), cwd=ROOT, env={**base, "KERASTUNER_TUNER_ID": f"tuner{index}"}
+        )
 
     workers = [worker(0, "--slow"), worker(1)]
     try:
@@ -149,16 +189,26 @@ def test_distributed_chief_and_two_workers_one_killed_mid_trial(tmp_path, data):
     state = json.loads((project / "oracle.json").read_text())
     tuner_of = state["nash_tuner_of"]
     assert set(tuner_of.values()) == {"tuner0", "tuner1"} and len(tuner_of) == 8
-    trials = {p.parent.name[len("trial_"):]: json.loads(p.read_text()) for p in project.glob("trial_*/trial.json")}
+    trials = {
+        p.parent.name[len("trial_") :]: json.loads(p.read_text())
+        for p in project.glob("trial_*/trial.json")
+    }
     assert all(t["status"] == "COMPLETED" for t in trials.values()) and killed in trials
-    children = [t for t, v in trials.items() if v["hyperparameters"]["values"]["nash/role"] == "child"]
-    assert any(tuner_of[c] != tuner_of[trials[c]["hyperparameters"]["values"]["nash/parent"]] for c in children)
+    children = [
+        t for t, v in trials.items() if v["hyperparameters"]["values"]["nash/role"] == "child"
+    ]
+    assert any(
+        tuner_of[c] != tuner_of[trials[c]["hyperparameters"]["values"]["nash/parent"]]
+        for c in children
+    )
     # The same architectures, trial by trial, as one process searching alone.
     x, y, x_val, y_val = data
     keras.utils.set_random_seed(0)
     alone = nash_run.tuner(str(tmp_path / "alone"), overwrite=True)
     alone.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
-    expected = {t: alone.oracle.trials[t].hyperparameters.values["nash/arch"] for t in alone.oracle.trials}
+    expected = {
+        t: alone.oracle.trials[t].hyperparameters.values["nash/arch"] for t in alone.oracle.trials
+    }
     assert {t: v["hyperparameters"]["values"]["nash/arch"] for t, v in trials.items()} == expected
 
 
@@ -167,8 +217,15 @@ def test_time_budget_holds_the_whole_search_final_training_included(tmp_path, da
     budget = 40.0
     # pretrain_epochs=2: the seed's seconds per epoch are measured apart from its one trace;
     # final_share=0.4: 16 s, room for a child's final training with its ~4 s of overhead.
-    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=50, final_epochs=100, pretrain_epochs=2,
-                           time_budget=budget, final_share=0.4)
+    tuner = nash_run.tuner(
+        str(tmp_path),
+        overwrite=True,
+        n_steps=50,
+        final_epochs=100,
+        pretrain_epochs=2,
+        time_budget=budget,
+        final_share=0.4,
+    )
     start = time.perf_counter()
     tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
     seconds = time.perf_counter() - start
@@ -179,13 +236,16 @@ def test_time_budget_holds_the_whole_search_final_training_included(tmp_path, da
     assert len(roles) < 2 + 50 * 3  # the budget, not n_steps, ended the hill climb
     # The final training got what was left: some epochs, fewer than final_epochs.
     assert 1 <= trials[-1].hyperparameters.values["nash/epochs"] < 100
-    with pytest.raises(ValueError, match="`time_budget` must be > 0 seconds or None. Received: time_budget=0"):
+    with pytest.raises(
+        ValueError, match="`time_budget` must be > 0 seconds or None. Received: time_budget=0"
+    ):
         nash_run.tuner(str(tmp_path), overwrite=True, time_budget=0)
 
 
 class _SpendBudgetDuringFirstChild(keras.callbacks.Callback):
     def __init__(self, oracle):
         super().__init__()
+
         # keras-tuner deep-copies callbacks per trial; a function is copied by reference, so
         # it reaches the tuner's own oracle.
         def spend_during_first_child():
@@ -201,8 +261,14 @@ class _SpendBudgetDuringFirstChild(keras.callbacks.Callback):
 def test_time_budget_spent_mid_step_starts_no_further_child(tmp_path, data):
     x, y, x_val, y_val = data
     tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=50)
-    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0,
-                 callbacks=[_SpendBudgetDuringFirstChild(tuner.oracle)])
+    tuner.search(
+        x,
+        y,
+        validation_data=(x_val, y_val),
+        batch_size=32,
+        verbose=0,
+        callbacks=[_SpendBudgetDuringFirstChild(tuner.oracle)],
+    )
     trials = [tuner.oracle.trials[t] for t in sorted(tuner.oracle.trials)]
     # No time left for a final training either: the incumbent is the result.
     assert [t.hyperparameters.values["nash/role"] for t in trials] == ["seed", "child"]
@@ -221,14 +287,20 @@ def test_no_child_starts_that_would_end_past_the_budget(tmp_path, data, monkeypa
     # final_epochs=0: the climb may use the whole hour, so only the measured speed (monkeypatched:
     # 1e6 s an epoch) stops the first child from starting; the pre-trained seed is the result.
     x, y, x_val, y_val = data
-    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=5, final_epochs=0, time_budget=3600)
+    tuner = nash_run.tuner(
+        str(tmp_path), overwrite=True, n_steps=5, final_epochs=0, time_budget=3600
+    )
     oracle = tuner.oracle
-    monkeypatch.setattr(oracle, "_speed", lambda trial_id=None: (1e6, 0.0) if oracle.incumbent else None)
+    monkeypatch.setattr(
+        oracle, "_speed", lambda trial_id=None: (1e6, 0.0) if oracle.incumbent else None
+    )
     tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
     assert [t.hyperparameters.values["nash/role"] for t in oracle.trials.values()] == ["seed"]
     assert oracle.incumbent == "0000" and oracle.climb_budget == 3600
     # At a measured speed that fits, children start as usual.
-    monkeypatch.setattr(oracle, "_speed", lambda trial_id=None: (1e-3, 0.0) if oracle.incumbent else None)
+    monkeypatch.setattr(
+        oracle, "_speed", lambda trial_id=None: (1e-3, 0.0) if oracle.incumbent else None
+    )
     seed = oracle.architecture("0000").to_json()
     assert oracle._fits({"nash/epochs": 2, "nash/parent": "0000", "nash/arch": seed})
 

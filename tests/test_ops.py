@@ -10,8 +10,14 @@ from keras_nash.layers.ops import OPS, PRIMITIVES
 
 def test_primitives_are_darts_order():
     assert PRIMITIVES == (
-        "none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
-        "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
+        "none",
+        "max_pool_3x3",
+        "avg_pool_3x3",
+        "skip_connect",
+        "sep_conv_3x3",
+        "sep_conv_5x5",
+        "dil_conv_3x3",
+        "dil_conv_5x5",
     )
     assert set(PRIMITIVES) | {"conv_3x3", "conv_5x5"} == set(OPS)
 

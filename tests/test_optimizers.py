@@ -33,8 +33,9 @@ def test_the_l2_term_goes_through_momentum():
     w2 = w1 - lr * v2
     w = _step(CoupledSGD(learning_rate=lr, momentum=mu, weight_decay=wd), [w0], [g], steps=2)
     np.testing.assert_allclose(w, [w2], rtol=1e-6)
-    decoupled = _step(keras.optimizers.SGD(learning_rate=lr, momentum=mu, weight_decay=wd),
-                      [w0], [g], steps=2)
+    decoupled = _step(
+        keras.optimizers.SGD(learning_rate=lr, momentum=mu, weight_decay=wd), [w0], [g], steps=2
+    )
     assert abs(decoupled[0] - w2) > 1e-3  # Keras's own SGD is a different update
 
 
@@ -65,8 +66,11 @@ def test_fused_momentum_update_is_kerass_sgd(nesterov):
 
 def test_clipping_comes_before_the_l2_term():
     # The gradient (3, 4) has norm 5 and is clipped to norm 1 first: (0.6, 0.8); then + wd * w.
-    w = _step(CoupledSGD(learning_rate=0.1, weight_decay=0.5, global_clipnorm=1.0),
-              [1.0, -2.0], [3.0, 4.0])
+    w = _step(
+        CoupledSGD(learning_rate=0.1, weight_decay=0.5, global_clipnorm=1.0),
+        [1.0, -2.0],
+        [3.0, 4.0],
+    )
     np.testing.assert_allclose(w, [1.0 - 0.1 * (0.6 + 0.5), -2.0 - 0.1 * (0.8 - 1.0)], rtol=1e-6)
 
 

@@ -23,10 +23,14 @@ def test_resolve_checks_and_reads_the_global_policy(global_policy):
     global_policy("mixed_bfloat16")
     assert precision.resolve() == "mixed_bfloat16"
     assert precision.resolve("mixed_float16") == "mixed_float16"
-    with pytest.raises(ValueError, match=r"`precision` must be one of .*Received: precision='float16'"):
+    with pytest.raises(
+        ValueError, match=r"`precision` must be one of .*Received: precision='float16'"
+    ):
         precision.resolve("float16")
     global_policy("bfloat16")
-    with pytest.raises(ValueError, match="The global dtype policy 'bfloat16' is not a search precision"):
+    with pytest.raises(
+        ValueError, match="The global dtype policy 'bfloat16' is not a search precision"
+    ):
         precision.resolve()
 
 
@@ -37,11 +41,19 @@ def _policies(model):
 # float16's own path, loss scaling, is in the weight step every supernet shares (DARTS, the
 # language model), DARTS's alpha step and the final training (compile adds it): DARTS and the
 # language model cover it; every image search runs in bfloat16.
-@pytest.mark.parametrize("algorithm, policy", [
-    ("darts", "mixed_bfloat16"), ("egnas", "mixed_bfloat16"), ("enas", "mixed_bfloat16"),
-    ("darts", "mixed_float16"), ("enas_recurrent", "mixed_float16"),
-])
-def test_supernet_searches_run_in_the_policy_set_before_the_tuner(algorithm, policy, global_policy, tmp_path):
+@pytest.mark.parametrize(
+    "algorithm, policy",
+    [
+        ("darts", "mixed_bfloat16"),
+        ("egnas", "mixed_bfloat16"),
+        ("enas", "mixed_bfloat16"),
+        ("darts", "mixed_float16"),
+        ("enas_recurrent", "mixed_float16"),
+    ],
+)
+def test_supernet_searches_run_in_the_policy_set_before_the_tuner(
+    algorithm, policy, global_policy, tmp_path
+):
     global_policy(policy)  # as a script would: the tuner takes it as its precision
     tuner = resume_run.search(algorithm, str(tmp_path), overwrite=True)
     assert tuner.precision == policy
@@ -65,9 +77,19 @@ def test_nash_children_keep_the_precision_and_their_parents_function(policy, tmp
     x = rng.uniform(-1, 1, (64, 8, 8, 3)).astype("float32")
     y = rng.integers(0, 3, 64)
     seed = seed_models.simple_cnn((8, 8, 3), 3, filters=(4, 4, 4))
-    tuner = NashTuner(seed, precision=policy, n_steps=1, n_neighbors=2, n_morphisms=2,
-                      epochs_per_neighbor=1, pretrain_epochs=1, final_epochs=1, seed=3,
-                      directory=str(tmp_path), project_name="nash_bf16")
+    tuner = NashTuner(
+        seed,
+        precision=policy,
+        n_steps=1,
+        n_neighbors=2,
+        n_morphisms=2,
+        epochs_per_neighbor=1,
+        pretrain_epochs=1,
+        final_epochs=1,
+        seed=3,
+        directory=str(tmp_path),
+        project_name="nash_bf16",
+    )
     assert keras.config.dtype_policy().name == policy  # set to build the seed
     keras.config.set_dtype_policy("float32")
     try:
@@ -83,8 +105,14 @@ def test_nash_children_keep_the_precision_and_their_parents_function(policy, tmp
 
 def test_a_supernet_search_resumes_only_in_its_precision(tmp_path):
     tuner_class, config = resume_run.CONFIGS["darts"]
-    tuner_class(**config, precision="mixed_float16", directory=str(tmp_path), project_name="p").save()
-    with pytest.raises(ValueError, match=r"searched with precision='mixed_float16'.*Received: precision='float32'"):
+    tuner_class(
+        **config, precision="mixed_float16", directory=str(tmp_path), project_name="p"
+    ).save()
+    with pytest.raises(
+        ValueError, match=r"searched with precision='mixed_float16'.*Received: precision='float32'"
+    ):
         tuner_class(**config, precision="float32", directory=str(tmp_path), project_name="p")
-    resumed = tuner_class(**config, precision="mixed_float16", directory=str(tmp_path), project_name="p")
+    resumed = tuner_class(
+        **config, precision="mixed_float16", directory=str(tmp_path), project_name="p"
+    )
     assert resumed.precision == "mixed_float16"

@@ -49,7 +49,9 @@ def test_check_rejects_a_child_whose_logits_differ():
     assert morphisms.check_preservation(parent, child, x, layer="logits") <= 1e-4
     kernel = child.get_layer("conv_2").kernel
     kernel.assign(kernel * 1.5)  # a broken weight transfer
-    with pytest.raises(morphisms.PreservationError, match=r"logits differ by .* > the tolerance 0\.0001"):
+    with pytest.raises(
+        morphisms.PreservationError, match=r"logits differ by .* > the tolerance 0\.0001"
+    ):
         morphisms.check_preservation(parent, child, x, layer="logits")
 
 
@@ -90,14 +92,18 @@ def deeper_parent():
     return child_arch, child, x
 
 
-@pytest.mark.parametrize("on_deeper, ms", [
-    (False, [{"op": "wider", "conv": "conv_1", "factor": 2, "seed": 1}]),
-    (False, [{"op": "wider", "conv": "conv_2", "factor": 3, "seed": 1}]),
-    (True, [{"op": "wider", "conv": "conv_4", "factor": 2, "seed": 3}]),
-    (True, [SKIP_ADD]),  # lambda_sum
-    (True, [{"op": "wider", "conv": "conv_4", "factor": 2, "seed": 3}, SKIP_ADD]),  # projection
-    (True, [SKIP_CONCAT]),
-], ids=["wider2", "wider3", "wider_deeper", "skip_add", "skip_add_projection", "skip_concat"])
+@pytest.mark.parametrize(
+    "on_deeper, ms",
+    [
+        (False, [{"op": "wider", "conv": "conv_1", "factor": 2, "seed": 1}]),
+        (False, [{"op": "wider", "conv": "conv_2", "factor": 3, "seed": 1}]),
+        (True, [{"op": "wider", "conv": "conv_4", "factor": 2, "seed": 3}]),
+        (True, [SKIP_ADD]),  # lambda_sum
+        (True, [{"op": "wider", "conv": "conv_4", "factor": 2, "seed": 3}, SKIP_ADD]),  # projection
+        (True, [SKIP_CONCAT]),
+    ],
+    ids=["wider2", "wider3", "wider_deeper", "skip_add", "skip_add_projection", "skip_concat"],
+)
 def test_every_operator_is_close_in_training_mode(on_deeper, ms, deeper_parent):
     arch, parent, x = deeper_parent
     if not on_deeper:

@@ -1,6 +1,7 @@
 """A killed supernet search resumes as the same search (DARTS, EG-NAS, ENAS).
 
-Each search (tests/scripts/resume_run.py: 2 search epochs on a training set reshuffled every pass) is
+Each search (tests/scripts/resume_run.py: 2 search epochs on a training set reshuffled every pass)
+is
 run once uninterrupted here, then from scratch in child processes that are SIGKILLed twice:
 
 1. right after epoch 0's end, between keras-tuner's `trial.json` (COMPLETED) and the oracle's
@@ -37,10 +38,19 @@ MAX_TRIALS = {"darts": 2, "egnas": 2, "enas": 0, "enas_recurrent": 0}
 
 def _child(algorithm, directory, *flags):
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.scripts.resume_run", algorithm, directory,
-         f"--max_trials={MAX_TRIALS[algorithm]}", *flags],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "tests.scripts.resume_run",
+            algorithm,
+            directory,
+            f"--max_trials={MAX_TRIALS[algorithm]}",
+            *flags,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -98,7 +108,8 @@ def test_killed_search_resumes_as_the_same_search(algorithm, tmp_path):
     assert strip == [{k: v for k, v in t.items() if k != "loss"} for t in reference["trials"]]
     assert all(t["status"] == "COMPLETED" for t in resumed["trials"])
     np.testing.assert_allclose(
-        [t["loss"] for t in resumed["trials"]], [t["loss"] for t in reference["trials"]],
+        [t["loss"] for t in resumed["trials"]],
+        [t["loss"] for t in reference["trials"]],
         rtol=1e-5,
     )
     assert resumed["architecture"] == reference["architecture"]
@@ -130,25 +141,34 @@ def test_array_order_is_a_function_of_the_epoch_seed_alone():
 
 def _state(units, seed):
     keras.utils.set_random_seed(seed)
-    network = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units), keras.layers.BatchNormalization()])
+    network = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(units), keras.layers.BatchNormalization()]
+    )
     optimizer = keras.optimizers.SGD(momentum=0.9)
     optimizer.build(network.trainable_variables)
     optimizer.variables[-1].assign(np.full(optimizer.variables[-1].shape, float(seed), "float32"))
     return SearchState(network, {"weights": optimizer})
 
 
-def test_supernet_checkpoint_restores_weights_and_optimiser_state_or_refuses_another_network(tmp_path):
+def test_supernet_checkpoint_restores_weights_and_optimiser_state_or_refuses_another_network(
+    tmp_path,
+):
     saved = _state(3, seed=1)
     saved.save(str(tmp_path))
     restored = _state(3, seed=2)
     restored.restore(str(tmp_path))
-    for a, b in zip(saved.network.variables + saved.optimizers["weights"].variables,
-                    restored.network.variables + restored.optimizers["weights"].variables):
+    for a, b in zip(
+        saved.network.variables + saved.optimizers["weights"].variables,
+        restored.network.variables + restored.optimizers["weights"].variables,
+    ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     other = _state(5, seed=3)
     before = [np.asarray(v) for v in other.network.variables]
-    with pytest.raises(ValueError, match=r"another supernet's \(variable 0 is .*kernel \(4, 3\) there, "
-                                         r".*kernel \(4, 5\) here\): resume a search with the arguments"):
+    with pytest.raises(
+        ValueError,
+        match=r"another supernet's \(variable 0 is .*kernel \(4, 3\) there, "
+        r".*kernel \(4, 5\) here\): resume a search with the arguments",
+    ):
         other.restore(str(tmp_path))
     for a, b in zip(before, other.network.variables):  # nothing assigned
         np.testing.assert_array_equal(a, np.asarray(b))

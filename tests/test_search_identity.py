@@ -12,8 +12,15 @@ from keras_nash import identity, seed_models
 from keras_nash.tuners.darts.tuner import DartsTuner
 from keras_nash.tuners.nash.tuner import NashTuner
 
-TINY = dict(n_steps=1, n_neighbors=2, n_morphisms=1, epochs_per_neighbor=1, final_epochs=1,
-            pretrain_epochs=1, seed=3)
+TINY = dict(
+    n_steps=1,
+    n_neighbors=2,
+    n_morphisms=1,
+    epochs_per_neighbor=1,
+    final_epochs=1,
+    pretrain_epochs=1,
+    seed=3,
+)
 
 
 def _data(classes=4, seed=0, n=48):
@@ -34,8 +41,11 @@ def _search(tuner, data, **kwargs):
 
 
 def _hashes(directory):
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in pathlib.Path(directory).rglob("*") if p.is_file()}
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in pathlib.Path(directory).rglob("*")
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -52,25 +62,35 @@ def test_the_identity_is_recorded_with_settings_and_data(finished):
     assert recorded["oracle.n_neighbors"] == 2 and recorded["seed"] == 3
     assert recorded["oracle.seed_architecture"]["params"] > 0
     assert recorded["data"]["train"]["inputs"] == ["float32[8, 8, 3]"]
-    assert recorded["data"]["train"]["classes"] == 4 and len(recorded["data"]["train"]["sample_sha256"]) == 16
+    assert (
+        recorded["data"]["train"]["classes"] == 4
+        and len(recorded["data"]["train"]["sample_sha256"]) == 16
+    )
     assert "time_budget" not in json.dumps(recorded) and "final_epochs" not in recorded
 
 
-@pytest.mark.parametrize("change, expected", [
-    (dict(filters=(8, 4, 4)), "oracle.seed_architecture"),  # --seed_filters
-    (dict(n_steps=2), "oracle.n_steps"),
-    (dict(n_neighbors=3), "oracle.n_neighbors"),
-    (dict(lr_start=0.1), "lr_start"),
-    (dict(seed=4), "seed"),
-])
-def test_another_search_into_the_directory_is_refused_with_its_differences(finished, change, expected):
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (dict(filters=(8, 4, 4)), "oracle.seed_architecture"),  # --seed_filters
+        (dict(n_steps=2), "oracle.n_steps"),
+        (dict(n_neighbors=3), "oracle.n_neighbors"),
+        (dict(lr_start=0.1), "lr_start"),
+        (dict(seed=4), "seed"),
+    ],
+)
+def test_another_search_into_the_directory_is_refused_with_its_differences(
+    finished, change, expected
+):
     before = _hashes(finished)
     filters = change.pop("filters", (4, 4, 4))
     with pytest.raises(identity.SearchIdentityError) as error:
         _search(_tuner(finished, filters=filters, **change), _data())
     message = str(error.value)
     assert f"- {expected}: " in message
-    assert "overwrite=True" in message and "--overwrite" in message and "another directory" in message
+    assert (
+        "overwrite=True" in message and "--overwrite" in message and "another directory" in message
+    )
     assert _hashes(finished) == before
 
 
@@ -91,8 +111,13 @@ def test_another_dataset_of_the_same_shape_is_refused(finished):
 
 def test_another_algorithm_into_the_directory_is_refused_before_its_state_is_read(finished):
     before = _hashes(finished)
-    with pytest.raises(identity.SearchIdentityError, match="- algorithm: \"NashTuner\" in the directory, \"DartsTuner\" now"):
-        DartsTuner(num_classes=4, epochs=1, final_epochs=1, directory=str(finished), project_name="nash")
+    with pytest.raises(
+        identity.SearchIdentityError,
+        match='- algorithm: "NashTuner" in the directory, "DartsTuner" now',
+    ):
+        DartsTuner(
+            num_classes=4, epochs=1, final_epochs=1, directory=str(finished), project_name="nash"
+        )
     assert _hashes(finished) == before
 
 
@@ -112,9 +137,23 @@ def test_overwrite_starts_afresh_and_records_the_new_identity(tmp_path):
 
 
 def test_differences_leave_out_the_allowed_settings_and_a_resumed_seed_of_none():
-    recorded = {"time_budget": 10, "final_epochs": 1, "seed": 3, "n_steps": 1, "data": {"train": {"a": 1}},
-                "old_setting": 1}
-    current = {"time_budget": 20, "final_epochs": 5, "seed": None, "n_steps": 2, "data": {"train": {"a": 2}},
-               "new_setting": 2}
+    recorded = {
+        "time_budget": 10,
+        "final_epochs": 1,
+        "seed": 3,
+        "n_steps": 1,
+        "data": {"train": {"a": 1}},
+        "old_setting": 1,
+    }
+    current = {
+        "time_budget": 20,
+        "final_epochs": 5,
+        "seed": None,
+        "n_steps": 2,
+        "data": {"train": {"a": 2}},
+        "new_setting": 2,
+    }
     assert identity.differences(recorded, current) == [
-        "data.train.a: 1 in the directory, 2 now", "n_steps: 1 in the directory, 2 now"]
+        "data.train.a: 1 in the directory, 2 now",
+        "n_steps: 1 in the directory, 2 now",
+    ]

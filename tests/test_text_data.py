@@ -104,8 +104,12 @@ def test_batchify_too_short_gives_no_windows():
 def test_datasets_shapes_dtypes_and_cardinality(tmp_path):
     train = "".join(f"w{i % 7} w{i % 5} w{i % 3}\n" for i in range(50))  # 200 tokens
     valid = "w1 w2 w3 unseen\n" * 10  # 50 tokens
-    data = load_text(_write(tmp_path, train=train, valid=valid, test=None),
-                     batch_size=4, bptt=5, eval_batch_size=2)
+    data = load_text(
+        _write(tmp_path, train=train, valid=valid, test=None),
+        batch_size=4,
+        bptt=5,
+        eval_batch_size=2,
+    )
     assert data.test is None and data.num_tokens["test"] == 0
     assert (data.batch_size, data.eval_batch_size, data.bptt) == (4, 2, 5)
     for dataset, rows, tokens in ((data.train, 4, 200), (data.validation, 2, 50)):
@@ -139,8 +143,13 @@ def test_default_text_loads_in_fixed_shape_batches():
 @pytest.mark.parametrize(
     "case, kwargs, error, message",
     [
-        ("no directory", {}, FileNotFoundError, r"must be a directory holding ptb\.train\.txt.*"
-         r"--dataset.*\(not found\)"),
+        (
+            "no directory",
+            {},
+            FileNotFoundError,
+            r"must be a directory holding ptb\.train\.txt.*"
+            r"--dataset.*\(not found\)",
+        ),
         ("a file", {}, FileNotFoundError, r"\(a file, not a directory\)"),
         ("no valid file", {}, FileNotFoundError, r"`directory` has no ptb\.valid\.txt"),
         ("no train file", {}, FileNotFoundError, r"`directory` has no ptb\.train\.txt"),
@@ -149,11 +158,21 @@ def test_default_text_loads_in_fixed_shape_batches():
         ("ok", {"bptt": 0}, ValueError, r"`bptt` must be an int >= 1\. Received: bptt=0"),
         ("ok", {"batch_size": 0}, ValueError, r"`batch_size` must be an int >= 1"),
         ("ok", {"eval_batch_size": -1}, ValueError, r"`eval_batch_size` must be an int >= 1"),
-        ("ok", {"batch_size": 8}, ValueError, r"The train text \(ptb\.train\.txt, 7 tokens\) is "
-         r"too short for one window of batch_size=8 rows x bptt=2.*at least 24 tokens.*lower "
-         r"`batch_size` or `bptt`"),
-        ("ok", {"eval_batch_size": 2}, ValueError, r"The validation text \(ptb\.valid\.txt, 4 "
-         r"tokens\).*lower `eval_batch_size` or `bptt`"),
+        (
+            "ok",
+            {"batch_size": 8},
+            ValueError,
+            r"The train text \(ptb\.train\.txt, 7 tokens\) is "
+            r"too short for one window of batch_size=8 rows x bptt=2.*at least 24 tokens.*lower "
+            r"`batch_size` or `bptt`",
+        ),
+        (
+            "ok",
+            {"eval_batch_size": 2},
+            ValueError,
+            r"The validation text \(ptb\.valid\.txt, 4 "
+            r"tokens\).*lower `eval_batch_size` or `bptt`",
+        ),
     ],
 )
 def test_bad_input_is_named(tmp_path, case, kwargs, error, message):

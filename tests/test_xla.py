@@ -8,8 +8,8 @@ import numpy as np
 from keras_nash import seed_models
 from keras_nash.spaces import MacroSpace
 from keras_nash.tuners.darts.tuner import DartsTuner
-from keras_nash.tuners.enas.tuner import EnasTuner
 from keras_nash.tuners.egnas.tuner import EgnasTuner
+from keras_nash.tuners.enas.tuner import EnasTuner
 from keras_nash.tuners.nash.tuner import NashTuner
 from tests.helpers import real_images
 
@@ -20,13 +20,19 @@ def test_jit_compile_reaches_nash_children_and_enas_final_networks(tmp_path):
     seed = seed_models.simple_cnn((8, 8, 3), 3, filters=(4, 4, 4))
     nash = NashTuner(seed, jit_compile=True, directory=str(tmp_path), project_name="nash")
     assert nash.hypermodel.build(keras_tuner.HyperParameters()).jit_compile is True
-    enas = EnasTuner(SPACE, num_classes=3, jit_compile=True, directory=str(tmp_path), project_name="enas")
+    enas = EnasTuner(
+        SPACE, num_classes=3, jit_compile=True, directory=str(tmp_path), project_name="enas"
+    )
     hp = keras_tuner.HyperParameters()
     hp.values[enas.key("arch")] = SPACE.random_architecture(np.random.default_rng(0)).to_json()
     hp.values[enas.key("input_shape")] = "[8, 8, 3]"
     assert enas.build_final_model(hp).jit_compile is True
-    assert NashTuner(seed, directory=str(tmp_path), project_name="off").hypermodel.build(
-        keras_tuner.HyperParameters()).jit_compile is False
+    assert (
+        NashTuner(seed, directory=str(tmp_path), project_name="off")
+        .hypermodel.build(keras_tuner.HyperParameters())
+        .jit_compile
+        is False
+    )
 
 
 class _RecordingDarts(DartsTuner):
@@ -63,15 +69,31 @@ def test_cell_search_steps_see_full_batches_only_under_xla(tmp_path):
     # last 2 images dropped), the validation stream running on across its passes.
     x, y = real_images(50, 8, seed=0)
     x_val, y_val = real_images(30, 8, seed=1)
-    cells = dict(cells=3, channels=4, steps=1, multiplier=1, primitives=("skip_connect", "max_pool_3x3"),
-                 final_cells=3, final_channels=4, seed=0, directory=str(tmp_path))
+    cells = dict(
+        cells=3,
+        channels=4,
+        steps=1,
+        multiplier=1,
+        primitives=("skip_connect", "max_pool_3x3"),
+        final_cells=3,
+        final_channels=4,
+        seed=0,
+        directory=str(tmp_path),
+    )
     darts = _RecordingDarts(epochs=2, max_trials=2, jit_compile=True, project_name="darts", **cells)
     darts.search(x, y, validation_data=(x_val, y_val), batch_size=16, verbose=0)
     assert darts.shapes == [(16, 16)] * 6
     # EG-NAS's population is scored on a full validation batch (seed 0's first generation
     # draws the second batch: the partial one of 14 without full batches).
-    egnas = _RecordingEvolution(epochs=2, warmup_epochs=1, population_size=4, max_trials=2,
-                                jit_compile=True, project_name="egnas", **cells)
+    egnas = _RecordingEvolution(
+        epochs=2,
+        warmup_epochs=1,
+        population_size=4,
+        max_trials=2,
+        jit_compile=True,
+        project_name="egnas",
+        **cells,
+    )
     egnas.search(x, y, validation_data=(x_val, y_val), batch_size=16, verbose=0)
     assert egnas.shapes == [16]
     # Without XLA the batches are as given (the partial ones included).

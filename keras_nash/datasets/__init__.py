@@ -44,11 +44,22 @@ from keras_nash.datasets.arrays import (
     split_arrays,
 )
 from keras_nash.datasets.pipeline import Data, make_data, preprocessing_of
-from keras_nash.datasets.tfds import is_tfds_name, load_tfds, tfds_arrays
 from keras_nash.datasets.text import TextData, Vocabulary, load_text
+from keras_nash.datasets.tfds import is_tfds_name, load_tfds, tfds_arrays
 
-__all__ = ["DEFAULT_FILE", "DEFAULT_SOURCE", "Arrays", "Data", "TextData", "Vocabulary",
-           "default_data_path", "from_arrays", "load", "load_arrays", "load_text"]
+__all__ = [
+    "DEFAULT_FILE",
+    "DEFAULT_SOURCE",
+    "Arrays",
+    "Data",
+    "TextData",
+    "Vocabulary",
+    "default_data_path",
+    "from_arrays",
+    "load",
+    "load_arrays",
+    "load_text",
+]
 
 
 def load(
@@ -105,7 +116,9 @@ def load(
     _check_data_dir(source, data_dir)
     if is_tfds_name(source):
         return load_tfds(source, data_dir, options, batch_size=batch_size, augment=augment)
-    return _data_of_arrays(_load_arrays(source, data_dir, options), batch_size, augment, options.seed)
+    return _data_of_arrays(
+        _load_arrays(source, data_dir, options), batch_size, augment, options.seed
+    )
 
 
 def from_arrays(x, y, *, x_test=None, y_test=None, class_names=None, **options) -> Data:
@@ -165,7 +178,9 @@ def load_arrays(
     >>> x_train.shape, x_train.dtype
     ((2800, 32, 32, 3), dtype('uint8'))
     """
-    return _load_arrays(source, data_dir, SplitOptions(validation_split, test_split, seed, max_examples))
+    return _load_arrays(
+        source, data_dir, SplitOptions(validation_split, test_split, seed, max_examples)
+    )
 
 
 def _check_data_dir(source, data_dir) -> None:
@@ -197,7 +212,10 @@ def _data_of_arrays(arrays: Arrays, batch_size: int, augment: bool, seed: int) -
     x_train = arrays.train[0]
     splits = {"train": arrays.train, "validation": arrays.validation, "test": arrays.test}
     return make_data(
-        {name: None if split is None else tf.data.Dataset.from_tensor_slices(split) for name, split in splits.items()},
+        {
+            name: None if split is None else tf.data.Dataset.from_tensor_slices(split)
+            for name, split in splits.items()
+        },
         preprocessing=preprocessing_of(x_train),
         batch_size=batch_size,
         augment=augment,
@@ -206,5 +224,7 @@ def _data_of_arrays(arrays: Arrays, batch_size: int, augment: bool, seed: int) -
         input_shape=tuple(int(d) for d in x_train.shape[1:]),
         num_classes=arrays.num_classes,
         class_names=arrays.class_names,
-        num_examples={name: 0 if split is None else len(split[0]) for name, split in splits.items()},
+        num_examples={
+            name: 0 if split is None else len(split[0]) for name, split in splits.items()
+        },
     )

@@ -59,11 +59,14 @@ class SplitOptions:
             object.__setattr__(self, name, check_fraction(name, getattr(self, name)))
         object.__setattr__(self, "seed", check_int("seed", self.seed))
         if self.max_examples is not None:
-            object.__setattr__(self, "max_examples", check_int("max_examples", self.max_examples, minimum=1))
+            object.__setattr__(
+                self, "max_examples", check_int("max_examples", self.max_examples, minimum=1)
+            )
 
 
 def default_data_path() -> str:
-    """Path of the CIFAR-10 subset embedded in the package (`keras_nash/data/cifar10_default.npz`)."""
+    """Path of the CIFAR-10 subset embedded in the package
+    (`keras_nash/data/cifar10_default.npz`)."""
     return str(importlib.resources.files("keras_nash") / "data" / DEFAULT_FILE)
 
 
@@ -73,7 +76,8 @@ def read_source(source):
     if isinstance(source, (tuple, list)):
         if len(source) != 2:
             raise ValueError(
-                f"A tuple `source` must be `(x, y)`, two arrays. Received: source with {len(source)} items"
+                "A tuple `source` must be `(x, y)`, two arrays. Received: source with "
+                f"{len(source)} items"
             )
         return source[0], source[1], None, None, None
     if isinstance(source, dict):
@@ -94,7 +98,8 @@ def read_source(source):
             arrays = {key: data[key] for key in data.files}
     except (OSError, ValueError) as error:
         raise ValueError(
-            f"`source` must be an .npz file written by numpy.savez. Received: source={source!r} ({error})"
+            f"`source` must be an .npz file written by numpy.savez. Received: source={source!r} "
+            f"({error})"
         ) from error
     return _source_arrays(arrays, ".npz file", repr(source))
 
@@ -108,7 +113,13 @@ def _source_arrays(arrays: dict, kind: str, received: str):
             f"`source` {kind} must hold arrays 'x' and 'y'; missing {missing}, found "
             f"{sorted(arrays)}. Received: source={received}"
         )
-    return arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"), arrays.get("class_names")
+    return (
+        arrays["x"],
+        arrays["y"],
+        arrays.get("x_test"),
+        arrays.get("y_test"),
+        arrays.get("class_names"),
+    )
 
 
 def split_indices(n: int, options: SplitOptions, has_test: bool):
@@ -125,8 +136,13 @@ def split_indices(n: int, options: SplitOptions, has_test: bool):
     if n - n_validation - n_test < 1:
         raise ValueError(
             f"`validation_split` and `test_split` leave no training data out of {n} examples. "
-            f"Received: validation_split={options.validation_split}, test_split={options.test_split}"
-            + (" (the source has its own test split, so `test_split` is unused)" if has_test else "")
+            f"Received: validation_split={options.validation_split}, "
+            f"test_split={options.test_split}"
+            + (
+                " (the source has its own test split, so `test_split` is unused)"
+                if has_test
+                else ""
+            )
         )
     permutation = np.random.default_rng(options.seed).permutation(n)
     test = permutation[:n_test]
@@ -147,7 +163,8 @@ def split_arrays(x, y, x_test, y_test, class_names, options: SplitOptions) -> Ar
     if (x_test is None) != (y_test is None):
         raise ValueError(
             "`x_test` and `y_test` must be given together. Received: "
-            f"x_test={'None' if x_test is None else 'an array'}, y_test={'None' if y_test is None else 'an array'}"
+            f"x_test={'None' if x_test is None else 'an array'}, "
+            f"y_test={'None' if y_test is None else 'an array'}"
         )
     has_test = x_test is not None
     if has_test:
@@ -162,8 +179,11 @@ def split_arrays(x, y, x_test, y_test, class_names, options: SplitOptions) -> Ar
         class_names = tuple(str(name) for name in np.asarray(class_names).reshape(-1))
     max_label = int(max(y.max(), y_test.max() if has_test and len(y_test) else 0))
     if class_names is None:
-        check_class_ids("y", np.concatenate([y, y_test]) if has_test else y,
-                        "pass `class_names` (one name per class: their number is the number of outputs)")
+        check_class_ids(
+            "y",
+            np.concatenate([y, y_test]) if has_test else y,
+            "pass `class_names` (one name per class: their number is the number of outputs)",
+        )
     if class_names is not None and max_label >= len(class_names):
         raise ValueError(
             f"`y` labels must be below the number of `class_names` ({len(class_names)}). "
@@ -213,15 +233,22 @@ def _check_labels(y, n, name, x_name):
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
-        raise ValueError(f"`{name}` must be a vector of integer labels (N,). Received: {name}.shape={y.shape}")
+        raise ValueError(
+            f"`{name}` must be a vector of integer labels (N,). Received: {name}.shape={y.shape}"
+        )
     if len(y) != n:
         raise ValueError(
-            f"`{x_name}` and `{name}` must have the same length. Received: len({x_name})={n}, len({name})={len(y)}"
+            f"`{x_name}` and `{name}` must have the same length. Received: len({x_name})={n}, "
+            f"len({name})={len(y)}"
         )
-    if y.dtype == bool or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+    if y.dtype == bool or not (
+        np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
+    ):
         raise ValueError(f"`{name}` must hold integer labels. Received: {name}.dtype={y.dtype}")
     if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y) & (y == np.round(y))):
-        raise ValueError(f"`{name}` must hold integer labels. Received: non-integer values in {name}")
+        raise ValueError(
+            f"`{name}` must hold integer labels. Received: non-integer values in {name}"
+        )
     if len(y) and y.min() < 0:
         raise ValueError(f"`{name}` labels must be >= 0. Received: min({name})={y.min()}")
     return y.astype(np.int32)

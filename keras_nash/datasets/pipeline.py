@@ -2,7 +2,8 @@
 
 What a pipeline applies to raw images is one plain, JSON-ready record, `Data.preprocessing`:
 
-    {"dtype": "uint8", "scale": 0.00392156862745098, "mean": [0.49, 0.48, 0.45], "std": [0.25, 0.24, 0.26]}
+    {"dtype": "uint8", "scale": 0.00392156862745098, "mean": [0.49, 0.48, 0.45], "std": [0.25,
+    0.24, 0.26]}
 
 `standardised = (float32(raw) * scale - mean) / std`, per channel (the last axis). `dtype` is
 the raw images' dtype, `"uint8"` (then `scale` is 1/255) or `"float32"` for floating-point
@@ -105,7 +106,13 @@ def make_data(splits, *, preprocessing, batch_size, augment, seed, shuffle_buffe
     options = dict(preprocessing=preprocessing, batch_size=batch_size, seed=seed)
     test = splits["test"]
     return Data(
-        train=pipeline(splits["train"], training=True, augment=augment, shuffle_buffer=shuffle_buffer, **options),
+        train=pipeline(
+            splits["train"],
+            training=True,
+            augment=augment,
+            shuffle_buffer=shuffle_buffer,
+            **options,
+        ),
         validation=pipeline(splits["validation"], **options),
         test=None if test is None else pipeline(test, **options),
         preprocessing=preprocessing,
@@ -113,7 +120,9 @@ def make_data(splits, *, preprocessing, batch_size, augment, seed, shuffle_buffe
     )
 
 
-def pipeline(dataset, *, preprocessing, batch_size, seed, training=False, augment=False, shuffle_buffer=0):
+def pipeline(
+    dataset, *, preprocessing, batch_size, seed, training=False, augment=False, shuffle_buffer=0
+):
     """Scale, (shuffle, augment,) standardise, batch and prefetch `(image, label)` pairs.
 
     Args:
@@ -147,12 +156,16 @@ def pipeline(dataset, *, preprocessing, batch_size, seed, training=False, augmen
         # One fresh random int64 per example and epoch, reproducible from the seed, which
         # `augment_batch` turns into the example's crop offset and flip.
         randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        dataset = tf.data.Dataset.zip((dataset, randoms)).batch(batch_size, drop_remainder=drop_remainder)
-        dataset = dataset.map(lambda example, random: transform(*example, random),
-                              num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = tf.data.Dataset.zip((dataset, randoms)).batch(
+            batch_size, drop_remainder=drop_remainder
+        )
+        dataset = dataset.map(
+            lambda example, random: transform(*example, random), num_parallel_calls=tf.data.AUTOTUNE
+        )
     else:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).map(
-            transform, num_parallel_calls=tf.data.AUTOTUNE)
+            transform, num_parallel_calls=tf.data.AUTOTUNE
+        )
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

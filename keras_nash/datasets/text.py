@@ -30,8 +30,10 @@ EOS, UNK = "<eos>", "<unk>"
 SPLIT_FILES = {"train": "ptb.train.txt", "validation": "ptb.valid.txt", "test": "ptb.test.txt"}
 DEFAULT_TEXT_DIRECTORY = "ptb_default"
 SCHEMA_VERSION = 1
-_EXPECTED = (f"{SPLIT_FILES['train']} and {SPLIT_FILES['validation']} (and optionally "
-             f"{SPLIT_FILES['test']}); on the command line `--dataset` must point at it")
+_EXPECTED = (
+    f"{SPLIT_FILES['train']} and {SPLIT_FILES['validation']} (and optionally "
+    f"{SPLIT_FILES['test']}); on the command line `--dataset` must point at it"
+)
 
 
 def default_text_directory() -> str:
@@ -123,8 +125,11 @@ class Vocabulary:
             data = json.loads(text)
         except (TypeError, ValueError):
             data = None
-        if (not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION
-                or not isinstance(data.get("words"), list)):
+        if (
+            not isinstance(data, dict)
+            or data.get("schema_version") != SCHEMA_VERSION
+            or not isinstance(data.get("words"), list)
+        ):
             raise ValueError(
                 f'`text` must be JSON {{"schema_version": {SCHEMA_VERSION}, "words": [...]}}. '
                 f"Received: text={str(text)[:80]!r}"
@@ -171,8 +176,10 @@ def batchify(ids, batch_size: int, bptt: int):
     bptt = check_int("bptt", bptt, 1)
     ids = np.asarray(ids)
     if ids.ndim != 1 or not (ids.size == 0 or np.issubdtype(ids.dtype, np.integer)):
-        raise ValueError(f"`ids` must be a 1-D sequence of integers. Received: ids of shape "
-                         f"{ids.shape} and dtype {ids.dtype}")
+        raise ValueError(
+            f"`ids` must be a 1-D sequence of integers. Received: ids of shape "
+            f"{ids.shape} and dtype {ids.dtype}"
+        )
     rows = ids.astype("int32")[: len(ids) // batch_size * batch_size].reshape(batch_size, -1)
     windows = max(0, (rows.shape[1] - 1) // bptt)
     length = windows * bptt
@@ -273,8 +280,12 @@ def load_text(
         dataset = tf.data.Dataset.from_tensor_slices((inputs, targets))
         datasets[split] = dataset.prefetch(tf.data.AUTOTUNE)
     return TextData(
-        train=datasets["train"], validation=datasets["validation"], test=datasets.get("test"),
-        vocabulary=vocabulary, batch_size=batch_size, bptt=bptt,
+        train=datasets["train"],
+        validation=datasets["validation"],
+        test=datasets.get("test"),
+        vocabulary=vocabulary,
+        batch_size=batch_size,
+        bptt=bptt,
         num_tokens={split: len(words.get(split, ())) for split in SPLIT_FILES},
         eval_batch_size=rows["validation"],
     )

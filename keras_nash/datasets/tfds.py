@@ -45,14 +45,18 @@ def is_tfds_name(source) -> bool:
     return not source.lower().endswith(".npz") and not os.path.exists(os.path.expanduser(source))
 
 
-def load_tfds(name: str, data_dir, options: SplitOptions, *, batch_size: int, augment: bool) -> Data:
+def load_tfds(
+    name: str, data_dir, options: SplitOptions, *, batch_size: int, augment: bool
+) -> Data:
     """The `Data` of a tfds dataset, streamed from its prepared files."""
     builder, image_key, label_key = _prepared_builder(name, data_dir)
     splits = builder.info.splits
     has_test = "test" in splits
     n = splits["train"].num_examples
     if n == 0:
-        raise ValueError(f"The dataset is empty: its 'train' split has no examples. Received: source={name!r}")
+        raise ValueError(
+            f"The dataset is empty: its 'train' split has no examples. Received: source={name!r}"
+        )
     train_idx, validation_idx, test_idx = split_indices(n, options, has_test)
     # Which carved split each training example goes to: 0 train, 1 validation, 2 test, -1 none
     # (dropped by `max_examples`). The read order is fixed (`shuffle_files=False`).
@@ -84,7 +88,10 @@ def load_tfds(name: str, data_dir, options: SplitOptions, *, batch_size: int, au
         batches = carved(0).take(_STATS_SAMPLE).batch(1024).as_numpy_iterator()
         preprocessing = preprocessing_of(np.concatenate([images for images, _ in batches]))
     if has_test:
-        test, n_test = _read_split(builder, "test", image_key, label_key), splits["test"].num_examples
+        test, n_test = (
+            _read_split(builder, "test", image_key, label_key),
+            splits["test"].num_examples,
+        )
         test = test.cache() if cache else test
     elif len(test_idx):
         test, n_test = carved(2), len(test_idx)
@@ -137,7 +144,8 @@ def _prepared_builder(name, data_dir):
     splits = builder.info.splits
     if "train" not in splits:
         raise ValueError(
-            f"`source` must have a 'train' split. Received: source={name!r} with splits {sorted(splits)}"
+            f"`source` must have a 'train' split. Received: source={name!r} with splits "
+            f"{sorted(splits)}"
         )
     return builder, image_key, label_key
 
@@ -156,7 +164,12 @@ def _supervised_keys(builder, name):
     image_key, label_key = keys
     image, label = features[image_key], features[label_key]
     shape = getattr(image, "shape", None)
-    if shape is None or len(shape) != 3 or any(d is None for d in shape) or not hasattr(label, "num_classes"):
+    if (
+        shape is None
+        or len(shape) != 3
+        or any(d is None for d in shape)
+        or not hasattr(label, "num_classes")
+    ):
         raise ValueError(
             f"`source` must be a tensorflow-datasets image classification dataset with fixed-size "
             f"images and class labels. Received: source={name!r} (image shape {shape})"
@@ -188,10 +201,14 @@ def _ensure_prepared(builder, name, data_dir):
     _probe_download_hosts(builder, name, data_dir)
     try:
         builder.download_and_prepare()
-    except (OSError, tensorflow_datasets.download.DownloadError) as error:  # ConnectionError is an OSError
+    except (
+        OSError,
+        tensorflow_datasets.download.DownloadError,
+    ) as error:  # ConnectionError is an OSError
         raise ConnectionError(
             f"tensorflow-datasets dataset {name!r} is not prepared in data_dir={data_dir!r} and "
-            f"could not be downloaded ({type(error).__name__}: {error}). " + _offline_hint(name, data_dir)
+            f"could not be downloaded ({type(error).__name__}: {error}). "
+            + _offline_hint(name, data_dir)
         ) from error
 
 

@@ -63,7 +63,9 @@ class Architecture:
         for node in self.nodes:
             if node.id == node_id:
                 return node
-        raise ValueError(f"No node with id {node_id!r} in the architecture. Known ids: {self.ids()}")
+        raise ValueError(
+            f"No node with id {node_id!r} in the architecture. Known ids: {self.ids()}"
+        )
 
     def ids(self) -> list:
         return [node.id for node in self.nodes]
@@ -107,7 +109,9 @@ class Architecture:
     def copy(self) -> "Architecture":
         return Architecture.from_dict(self.to_dict())
 
-    def insert_after(self, anchor_id: str, new_nodes: list, rewire_from: str, rewire_to: str) -> None:
+    def insert_after(
+        self, anchor_id: str, new_nodes: list, rewire_from: str, rewire_to: str
+    ) -> None:
         """Insert `new_nodes` right after `anchor_id` and make every earlier consumer of
         `rewire_from` (and the outputs) read `rewire_to` instead. Does not validate."""
         old_consumers = self.consumers(rewire_from)
@@ -125,7 +129,9 @@ class Architecture:
             raise ValueError("The architecture has no 'input' node.")
         for out in self.outputs:
             if out not in ids:
-                raise ValueError(f"Output {out!r} is not a node of the architecture. Known ids: {ids}")
+                raise ValueError(
+                    f"Output {out!r} is not a node of the architecture. Known ids: {ids}"
+                )
         for node in self.nodes:
             check_node(node)
         self.shapes()
@@ -141,7 +147,9 @@ class Architecture:
     @classmethod
     def from_dict(cls, data: dict) -> "Architecture":
         if not isinstance(data, dict) or "nodes" not in data:
-            raise ValueError(f"An architecture dict needs a 'nodes' list. Received keys: {list(data or {})}")
+            raise ValueError(
+                f"An architecture dict needs a 'nodes' list. Received keys: {list(data or {})}"
+            )
         version = data.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             raise ValueError(
@@ -208,7 +216,10 @@ def _topological_sort(nodes: list) -> list:
     for node in nodes:
         for i in node.inputs:
             if i not in by_id:
-                raise ValueError(f"Node {node.id!r} reads {i!r}, which is not a node of the architecture (dangling input).")
+                raise ValueError(
+                    f"Node {node.id!r} reads {i!r}, which is not a node of the architecture "
+                    "(dangling input)."
+                )
     placed, order = set(), []
     remaining = list(nodes)
     while remaining:

@@ -93,11 +93,15 @@ def _sequential_entries(entries: list) -> list:
     """A Sequential model's layer list with the functional `inbound_nodes` added: a chain."""
     if not entries or entries[0]["class_name"] != "InputLayer":
         raise ValueError(
-            "A Sequential `model` must be built with a known input shape (start it with keras.Input)."
+            "A Sequential `model` must be built with a known input shape (start it with "
+            "keras.Input)."
         )
     chained = [{**entries[0], "inbound_nodes": []}]
     for entry in entries[1:]:
-        history = {"class_name": "__keras_tensor__", "config": {"keras_history": [_name(chained[-1]), 0, 0]}}
+        history = {
+            "class_name": "__keras_tensor__",
+            "config": {"keras_history": [_name(chained[-1]), 0, 0]},
+        }
         chained.append({**entry, "inbound_nodes": [{"args": [history], "kwargs": {}}]})
     return chained
 
@@ -127,7 +131,9 @@ def _read_layer(entry: dict, inputs: list) -> list:
     else:  # a custom layer: only a registered one (`package>Name`) can be recognised
         kind = entry.get("registered_name") or ""
     if entry["class_name"] in ("Functional", "Sequential"):
-        raise _Unsupported("nested models are not supported; build the network from layers directly")
+        raise _Unsupported(
+            "nested models are not supported; build the network from layers directly"
+        )
     if kind not in READERS:
         raise _Unsupported(f"{entry['class_name']} is not a supported layer")
     return READERS[kind](_name(entry), entry["config"], inputs)
@@ -139,7 +145,10 @@ def _require(condition: bool, reason: str) -> None:
 
 
 def _channels_last(cfg: dict) -> None:
-    _require(cfg.get("data_format", "channels_last") == "channels_last", "data_format must be channels_last")
+    _require(
+        cfg.get("data_format", "channels_last") == "channels_last",
+        "data_format must be channels_last",
+    )
 
 
 def _square(cfg: dict, *keys) -> dict:
@@ -158,10 +167,18 @@ def _input(name, cfg, inputs):
 
 def _conv(name, cfg, inputs):
     window = _square(cfg, "kernel_size", "strides")
-    _require(tuple(cfg["dilation_rate"]) == (1, 1) and cfg["groups"] == 1, "dilation and groups are not supported")
+    _require(
+        tuple(cfg["dilation_rate"]) == (1, 1) and cfg["groups"] == 1,
+        "dilation and groups are not supported",
+    )
     activation = cfg["activation"]
     _require(activation in ("linear", "relu"), f"activation {activation!r} (only linear or relu)")
-    settings = {"filters": cfg["filters"], **window, "padding": cfg["padding"], "use_bias": cfg["use_bias"]}
+    settings = {
+        "filters": cfg["filters"],
+        **window,
+        "padding": cfg["padding"],
+        "use_bias": cfg["use_bias"],
+    }
     nodes = [Node(name, "conv", inputs, settings)]
     if activation == "relu":
         nodes.append(Node(f"{name}_relu", "relu", [name]))
@@ -173,7 +190,14 @@ def _batch_norm(name, cfg, inputs):
         cfg["axis"] in (-1, 3) and cfg["center"] and cfg["scale"],
         "batch norm must normalise the last axis with center=True and scale=True",
     )
-    return [Node(name, "batch_norm", inputs, {"epsilon": float(cfg["epsilon"]), "momentum": float(cfg["momentum"])})]
+    return [
+        Node(
+            name,
+            "batch_norm",
+            inputs,
+            {"epsilon": float(cfg["epsilon"]), "momentum": float(cfg["momentum"])},
+        )
+    ]
 
 
 def _relu(name, cfg, inputs):
@@ -185,7 +209,10 @@ def _relu(name, cfg, inputs):
 
 
 def _activation(name, cfg, inputs):
-    _require(cfg["activation"] in ("relu", "softmax"), f"activation {cfg['activation']!r} (only relu or softmax)")
+    _require(
+        cfg["activation"] in ("relu", "softmax"),
+        f"activation {cfg['activation']!r} (only relu or softmax)",
+    )
     return [Node(name, cfg["activation"], inputs)]
 
 
@@ -206,7 +233,14 @@ def _global_avg_pool(name, cfg, inputs):
 def _dense(name, cfg, inputs):
     activation = cfg["activation"]
     _require(activation in ACTIVATIONS, f"activation {activation!r} (only linear, relu or softmax)")
-    return [Node(name, "dense", inputs, {"units": cfg["units"], "activation": activation, "use_bias": cfg["use_bias"]})]
+    return [
+        Node(
+            name,
+            "dense",
+            inputs,
+            {"units": cfg["units"], "activation": activation, "use_bias": cfg["use_bias"]},
+        )
+    ]
 
 
 def _concat(name, cfg, inputs):
@@ -237,7 +271,9 @@ READERS = {
     "GlobalAveragePooling2D": _global_avg_pool,
     "Flatten": _flatten,
     "Dense": _dense,
-    "Dropout": lambda name, cfg, inputs: [Node(name, "dropout", inputs, {"rate": float(cfg["rate"])})],
+    "Dropout": lambda name, cfg, inputs: [
+        Node(name, "dropout", inputs, {"rate": float(cfg["rate"])})
+    ],
     "Add": _plain("add"),
     "Concatenate": _concat,
     _LAMBDA_SUM: lambda name, cfg, inputs: [

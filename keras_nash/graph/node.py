@@ -82,14 +82,21 @@ class Node:
         self.config = _complete_config(self)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "op": self.op, "inputs": list(self.inputs), "config": dict(self.config)}
+        return {
+            "id": self.id,
+            "op": self.op,
+            "inputs": list(self.inputs),
+            "config": dict(self.config),
+        }
 
 
 def check_node(node: Node) -> None:
     """Check a node's number of inputs and its config values; ValueError naming the node."""
     low, high = _ARITY.get(node.op, (1, 1))
     if len(node.inputs) < low or (high is not None and len(node.inputs) > high):
-        expected = f"{low}" if low == high else f"{low} or more" if high is None else f"{low} to {high}"
+        expected = (
+            f"{low}" if low == high else f"{low} or more" if high is None else f"{low} to {high}"
+        )
         raise ValueError(
             f"Node {node.id!r} ({node.op}) takes {expected} inputs. Received: inputs={node.inputs}"
         )
@@ -110,7 +117,10 @@ def check_node(node: Node) -> None:
     if node.op == "dropout":
         _check_value(node, "rate", check_float, minimum=0.0)
         if cfg["rate"] >= 1:
-            raise ValueError(f"Node {node.id!r} (dropout): `rate` must be in [0, 1). Received: rate={cfg['rate']}")
+            raise ValueError(
+                f"Node {node.id!r} (dropout): `rate` must be in [0, 1). Received: "
+                f"rate={cfg['rate']}"
+            )
     if "padding" in cfg:
         _check_value(node, "padding", check_choice, PADDINGS)
 
@@ -159,7 +169,8 @@ def infer_shape(node: Node, in_shapes: list) -> tuple:
         out = first
     if min(out) < 1:
         raise ValueError(
-            f"Node {node.id!r} ({op}) has an empty output: shape {out} from input shapes {in_shapes}."
+            f"Node {node.id!r} ({op}) has an empty output: shape {out} from input shapes "
+            f"{in_shapes}."
         )
     return tuple(int(d) for d in out)
 

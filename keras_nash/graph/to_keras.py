@@ -30,14 +30,23 @@ _MERGING_OPS = ("add", "concat", "lambda_sum")
 def _conv(cfg, name):
     init = DiracInitializer() if cfg["kernel_initializer"] == "dirac" else cfg["kernel_initializer"]
     return keras.layers.Conv2D(
-        cfg["filters"], cfg["kernel_size"], strides=cfg["strides"], padding=cfg["padding"],
-        use_bias=cfg["use_bias"], kernel_initializer=init, name=name,
+        cfg["filters"],
+        cfg["kernel_size"],
+        strides=cfg["strides"],
+        padding=cfg["padding"],
+        use_bias=cfg["use_bias"],
+        kernel_initializer=init,
+        name=name,
     )
 
 
 def _batch_norm(cfg, name):
     # identity_init: gamma = sqrt(1 + epsilon) cancels the epsilon of the fresh unit variance.
-    gamma = keras.initializers.Constant(float(np.sqrt(1.0 + cfg["epsilon"]))) if cfg["identity_init"] else "ones"
+    gamma = (
+        keras.initializers.Constant(float(np.sqrt(1.0 + cfg["epsilon"])))
+        if cfg["identity_init"]
+        else "ones"
+    )
     return keras.layers.BatchNormalization(
         epsilon=cfg["epsilon"], momentum=cfg["momentum"], gamma_initializer=gamma, name=name
     )
@@ -45,7 +54,9 @@ def _batch_norm(cfg, name):
 
 def _pool(layer_class):
     def make(cfg, name):
-        return layer_class(cfg["pool_size"], strides=cfg["strides"], padding=cfg["padding"], name=name)
+        return layer_class(
+            cfg["pool_size"], strides=cfg["strides"], padding=cfg["padding"], name=name
+        )
 
     return make
 
@@ -124,6 +135,7 @@ def set_weights(model: keras.Model, weights: dict) -> None:
         received = [tuple(np.shape(v)) for v in values]
         if expected != received:
             raise ValueError(
-                f"Weights for node {node_id!r} have shapes {received}; the layer expects {expected}."
+                f"Weights for node {node_id!r} have shapes {received}; the layer expects "
+                f"{expected}."
             )
         layer.set_weights(values)

@@ -129,13 +129,16 @@ class DropPath(keras.layers.Layer):
         self.rate = check_fraction("rate", rate)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.progress = self.add_weight(shape=(), initializer="ones", trainable=False,
-                                        name="progress")
+        self.progress = self.add_weight(
+            shape=(), initializer="ones", trainable=False, name="progress"
+        )
 
     def call(self, inputs, training=None):
         if not training or not self.rate:
             return inputs
-        return drop_path(inputs, self.rate * ops.cast(self.progress, inputs.dtype), self.seed_generator)
+        return drop_path(
+            inputs, self.rate * ops.cast(self.progress, inputs.dtype), self.seed_generator
+        )
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -52,8 +52,11 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
 
     def _fused(self, inputs, mask) -> bool:
         return (
-            mask is None and not self.renorm and not self.synchronized
-            and len(inputs.shape) == 4 and self.axis in (3, -1)
+            mask is None
+            and not self.renorm
+            and not self.synchronized
+            and len(inputs.shape) == 4
+            and self.axis in (3, -1)
             and inputs.dtype.name in _FUSED_DTYPES
         )
 
@@ -65,10 +68,13 @@ class FusedBatchNorm(keras.layers.BatchNormalization):
         offset = tf.cast(self.beta, "float32") if self.center else tf.zeros([channels])
         learning = bool(training) and self.trainable
         outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-            inputs, scale, offset,
+            inputs,
+            scale,
+            offset,
             mean=tf.cast(self.moving_mean, "float32"),
             variance=tf.cast(self.moving_variance, "float32"),
-            epsilon=self.epsilon, is_training=learning,
+            epsilon=self.epsilon,
+            is_training=learning,
             exponential_avg_factor=1.0 - self.momentum if learning else 1.0,
         )
         if learning:

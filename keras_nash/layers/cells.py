@@ -161,8 +161,7 @@ class SearchCell(keras.layers.Layer):
             states.append(node)
         return ops.concatenate(states[-self.multiplier :], axis=-1)
 
-    def compute_output_shape(self, s0_shape, s1_shape, weights_shape=None,
-                             edge_weights_shape=None):
+    def compute_output_shape(self, s0_shape, s1_shape, weights_shape=None, edge_weights_shape=None):
         return _cell_output_shape(s1_shape, self.reduction, self.multiplier * self.channels)
 
     def get_config(self):
@@ -394,6 +393,8 @@ class AuxiliaryLossMixin:
                 ops.reshape(y, (-1,)), ops.cast(auxiliary, "float32"), from_logits=True
             )
             if sample_weight is not None:
-                auxiliary_loss = auxiliary_loss * ops.cast(ops.reshape(sample_weight, (-1,)), "float32")
+                auxiliary_loss = auxiliary_loss * ops.cast(
+                    ops.reshape(sample_weight, (-1,)), "float32"
+                )
             loss = loss + ops.cast(self.auxiliary_weight * ops.mean(auxiliary_loss), loss.dtype)
         return loss

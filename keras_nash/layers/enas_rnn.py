@@ -119,7 +119,8 @@ class TiedEmbedding(ConfigLayer):
 
     def build(self, input_shape=None):
         self.embeddings = self.add_weight(
-            shape=(self.vocab_size, self.output_dim), initializer=_uniform(self.init_range),
+            shape=(self.vocab_size, self.output_dim),
+            initializer=_uniform(self.init_range),
             name="embeddings",
         )
 
@@ -241,13 +242,30 @@ class EnasRecurrent(ConfigLayer):
     """
 
     config_keys = (
-        "num_nodes", "hidden_size", "decisions", "input_dropout", "state_dropout", "batch_norm",
-        "weights_per_activation", "init_range", "seed",
+        "num_nodes",
+        "hidden_size",
+        "decisions",
+        "input_dropout",
+        "state_dropout",
+        "batch_norm",
+        "weights_per_activation",
+        "init_range",
+        "seed",
     )
 
-    def __init__(self, num_nodes: int, hidden_size: int, decisions=None,
-                 input_dropout: float = 0.0, state_dropout: float = 0.0, batch_norm: bool = True,
-                 weights_per_activation: bool = False, init_range=None, seed=None, **kwargs):
+    def __init__(
+        self,
+        num_nodes: int,
+        hidden_size: int,
+        decisions=None,
+        input_dropout: float = 0.0,
+        state_dropout: float = 0.0,
+        batch_norm: bool = True,
+        weights_per_activation: bool = False,
+        init_range=None,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_nodes = check_int("num_nodes", num_nodes, minimum=1)
         self.hidden_size = check_int("hidden_size", hidden_size, minimum=1)
@@ -332,7 +350,7 @@ class EnasRecurrent(ConfigLayer):
     def _node(self, n, previous_state, pre_activations, activation, training):
         if self.batch_norm:
             pre_activations = self.node_norms[n](pre_activations, training=training)
-        h, c = pre_activations[:, : self.hidden_size], pre_activations[:, self.hidden_size:]
+        h, c = pre_activations[:, : self.hidden_size], pre_activations[:, self.hidden_size :]
         gate = ops.sigmoid(c)
         return previous_state + gate * (self._activate(activation, h) - previous_state)
 
@@ -397,7 +415,8 @@ class EnasRecurrent(ConfigLayer):
             previous = self.decisions[2 * n - 1] if n else None
             index = self.kernel_index(n, previous, self.decisions[2 * n])
             kernel.assign(shared.kernels[n][index])
-        for mine, theirs in zip(self.node_norms + [self.output_norm],
-                                shared.node_norms + [shared.output_norm]):
+        for mine, theirs in zip(
+            self.node_norms + [self.output_norm], shared.node_norms + [shared.output_norm]
+        ):
             if mine is not None:
                 mine.set_weights(theirs.get_weights())

@@ -124,7 +124,9 @@ class ConvBNReLU(ConfigLayer):
         self.bn = keras.layers.BatchNormalization(
             epsilon=self.epsilon,
             gamma_initializer=(
-                keras.initializers.Constant(float(np.sqrt(1.0 + self.epsilon))) if identity_init else "ones"
+                keras.initializers.Constant(float(np.sqrt(1.0 + self.epsilon)))
+                if identity_init
+                else "ones"
             ),
             name="bn",
         )

@@ -170,7 +170,10 @@ class ReLUConvBN(ConvOp):
 
     def make_layers(self):
         self.conv = keras.layers.Conv2D(
-            self.out_channels, self.kernel_size, strides=self.strides, padding="same",
+            self.out_channels,
+            self.kernel_size,
+            strides=self.strides,
+            padding="same",
             use_bias=False,
         )
         self.bn = batch_norm(self.affine)
@@ -268,7 +271,10 @@ class SepConv(ConvOp):
 
     def make_layers(self):
         self.first = DilConv(
-            self.out_channels, self.kernel_size, self.strides, dilation_rate=1,
+            self.out_channels,
+            self.kernel_size,
+            self.strides,
+            dilation_rate=1,
             affine=self.affine,
         )
         self.second = DilConv(

@@ -75,10 +75,12 @@ def plan_growth(arch: Architecture, origins: dict) -> tuple:
             elif node.op == "concat":
                 out = None
                 if any(mask is not None for mask in in_masks):
-                    out = np.concatenate([
-                        mask if mask is not None else np.zeros(shapes[i][-1], bool)
-                        for i, mask in zip(node.inputs, in_masks)
-                    ])
+                    out = np.concatenate(
+                        [
+                            mask if mask is not None else np.zeros(shapes[i][-1], bool)
+                            for i, mask in zip(node.inputs, in_masks)
+                        ]
+                    )
             elif node.op in ("add", "lambda_sum"):
                 out, together = _merge_at_add(arch, node, in_masks, sources)
                 sources.update(together)
@@ -116,7 +118,9 @@ def grow(arch: Architecture, origins: dict, weights: dict | None, seed: int) -> 
             if node.id in sources:
                 out_mask = sources[node.id]
                 kh, kw, c_in, _ = kernel.shape
-                new = rng.normal(0.0, np.sqrt(2.0 / (kh * kw * c_in)), size=(kh, kw, c_in, int(out_mask.sum())))
+                new = rng.normal(
+                    0.0, np.sqrt(2.0 / (kh * kw * c_in)), size=(kh, kw, c_in, int(out_mask.sum()))
+                )
                 kernel = expand(kernel, out_mask, 3, new)
                 rest = [expand(bias, out_mask, 0, 0.0) for bias in rest]
             weights[node.id] = [kernel] + rest

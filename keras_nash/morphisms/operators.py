@@ -126,7 +126,10 @@ def _require(morphism: dict, key: str, kind: str):
 def _check_deeper(arch, m):
     after = arch.node(_require(m, "after", "the id of a conv block's ReLU"))
     if not ends_conv_block(arch, after):
-        raise ValueError(f"`after` must be a ReLU that ends a conv block. Received: after={after.id!r} ({after.op})")
+        raise ValueError(
+            f"`after` must be a ReLU that ends a conv block. Received: after={after.id!r} "
+            f"({after.op})"
+        )
     k = _require(m, "kernel_size", "an odd int")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 or k % 2 == 0:
         raise ValueError(f"`kernel_size` must be a positive odd int. Received: kernel_size={k!r}")
@@ -145,7 +148,8 @@ def _check_skip(arch, m):
     check_choice("mode", _require(m, "mode", "'add' or 'concat'"), SKIP_MODES)
     if arch.index(source.id) >= arch.index(target.id):
         raise ValueError(
-            f"`from` must come before `to` in the network. Received: from={source.id!r}, to={target.id!r}"
+            f"`from` must come before `to` in the network. Received: from={source.id!r}, "
+            f"to={target.id!r}"
         )
     shapes = arch.shapes()
     if len(shapes[source.id]) != 3 or shapes[source.id][:2] != shapes[target.id][:2]:
@@ -180,7 +184,12 @@ def _deeper(arch, m, weights):
     epsilon = OP_DEFAULTS["batch_norm"]["epsilon"]
     conv_id, bn_id, relu_id = arch.next_id("conv"), arch.next_id("bn"), arch.next_id("relu")
     block = [
-        Node(conv_id, "conv", [after], {"filters": channels, "kernel_size": k, "kernel_initializer": "dirac"}),
+        Node(
+            conv_id,
+            "conv",
+            [after],
+            {"filters": channels, "kernel_size": k, "kernel_initializer": "dirac"},
+        ),
         Node(bn_id, "batch_norm", [conv_id], {"epsilon": epsilon, "identity_init": True}),
         Node(relu_id, "relu", [bn_id]),
     ]
@@ -222,7 +231,9 @@ def _skip(arch, m, weights):
         try:
             grow(arch, {concat_id: new_channels(c_target, c_source)}, weights, m.get("seed", 0))
         except CannotGrow as error:
-            raise CannotGrow(f"skip: cannot concatenate {source!r} onto {target!r}: {error}") from None
+            raise CannotGrow(
+                f"skip: cannot concatenate {source!r} onto {target!r}: {error}"
+            ) from None
     elif c_source == c_target:  # type IV: lambda * to + (1 - lambda) * from, lambda = 1
         add_id = arch.next_id("add")
         arch.insert_after(target, [Node(add_id, "lambda_sum", [target, source])], target, add_id)
@@ -230,8 +241,15 @@ def _skip(arch, m, weights):
             weights[add_id] = [np.array(1.0, "float32")]
     else:  # type II: a zero-initialised 1x1 projection of `from`
         proj_id, add_id = arch.next_id("conv"), arch.next_id("add")
-        projection = Node(proj_id, "conv", [source], {"filters": c_target, "kernel_size": 1, "kernel_initializer": "zeros"})
-        arch.insert_after(target, [projection, Node(add_id, "add", [target, proj_id])], target, add_id)
+        projection = Node(
+            proj_id,
+            "conv",
+            [source],
+            {"filters": c_target, "kernel_size": 1, "kernel_initializer": "zeros"},
+        )
+        arch.insert_after(
+            target, [projection, Node(add_id, "add", [target, proj_id])], target, add_id
+        )
         if weights is not None:
             weights[proj_id] = [np.zeros((1, 1, c_source, c_target), "float32")]
 

@@ -102,7 +102,10 @@ def _tf32_enabled() -> bool:
         return False
     import tensorflow as tf
 
-    return bool(tf.config.list_physical_devices("GPU")) and tf.config.experimental.tensor_float_32_execution_enabled()
+    return (
+        bool(tf.config.list_physical_devices("GPU"))
+        and tf.config.experimental.tensor_float_32_execution_enabled()
+    )
 
 
 def logits_layer(arch) -> str:
@@ -165,11 +168,17 @@ def calibrate_batch_norms(model: keras.Model, names, batches) -> None:
     names = list(names)
     batches = list(batches)
     if names and not batches:
-        raise ValueError("`batches` must hold at least one batch of inputs to measure the batch norms on. Received: batches=[]")
+        raise ValueError(
+            "`batches` must hold at least one batch of inputs to measure the batch norms on. "
+            "Received: batches=[]"
+        )
     for name in names:
         layer = model.get_layer(name)
         if not isinstance(layer, keras.layers.BatchNormalization):
-            raise ValueError(f"`names` must name BatchNormalization layers. Received: {name!r} ({type(layer).__name__})")
+            raise ValueError(
+                f"`names` must name BatchNormalization layers. Received: {name!r} "
+                f"({type(layer).__name__})"
+            )
         probe = keras.Model(model.input, layer.input)
         with _no_side_effects(model):
             seen = [_as_float64(probe(x, training=True)) for x in batches]
@@ -182,8 +191,14 @@ def calibrate_batch_norms(model: keras.Model, names, batches) -> None:
         layer.moving_variance.assign(variance.astype("float32"))
 
 
-def logit_difference(parent: keras.Model, child: keras.Model, batches, layer: str | None = None,
-                     training: bool = False, reduction: str = "max") -> float:
+def logit_difference(
+    parent: keras.Model,
+    child: keras.Model,
+    batches,
+    layer: str | None = None,
+    training: bool = False,
+    reduction: str = "max",
+) -> float:
     """How far a child's logits are from its parent's, relative to their size.
 
     `reduction(|child - parent|) / mean |parent|` over every logit of every batch (the mean
@@ -227,8 +242,13 @@ def logit_difference(parent: keras.Model, child: keras.Model, batches, layer: st
     return float(reduce(np.concatenate(differences)) / scale)
 
 
-def check_preservation(parent: keras.Model, child: keras.Model, batches, tolerance: float | None = None,
-                       layer: str | None = None) -> float:
+def check_preservation(
+    parent: keras.Model,
+    child: keras.Model,
+    batches,
+    tolerance: float | None = None,
+    layer: str | None = None,
+) -> float:
     """Fail a child whose logits (inference mode) are not its parent's, up to `tolerance`.
 
     Args:
@@ -252,15 +272,20 @@ def check_preservation(parent: keras.Model, child: keras.Model, batches, toleran
     if not difference <= tolerance:
         n = len(batches) if isinstance(batches, (list, tuple)) else 1
         raise PreservationError(
-            f"The child does not compute its parent's function: its logits differ by {difference:.3g} "
-            f"(max |child - parent| / mean |parent| over {n} batch(es), inference mode) > the tolerance "
-            f"{tolerance:g} (dtype policy {policy!r}). A correct morphism differs only by rounding; raise "
+            "The child does not compute its parent's function: its logits differ by "
+            f"{difference:.3g} "
+            f"(max |child - parent| / mean |parent| over {n} batch(es), inference mode) > the "
+            "tolerance "
+            f"{tolerance:g} (dtype policy {policy!r}). A correct morphism differs only by "
+            "rounding; raise "
             "the tolerance only if the network runs in a lower precision than the policy says."
         )
     return difference
 
 
-def max_output_difference(parent: keras.Model, child: keras.Model, x, output: str | None = None) -> float:
+def max_output_difference(
+    parent: keras.Model, child: keras.Model, x, output: str | None = None
+) -> float:
     """Largest absolute difference between two models' outputs on `x`, in inference mode.
 
     Args:
@@ -289,7 +314,10 @@ def _logits(model, layer, x, training):
         if layer is None:
             return _as_float64(model(x, training=training))
         target = model.get_layer(layer)
-        if isinstance(target, keras.layers.Dense) and target.get_config()["activation"] == "softmax":
+        if (
+            isinstance(target, keras.layers.Dense)
+            and target.get_config()["activation"] == "softmax"
+        ):
             inputs = _as_float64(keras.Model(model.input, target.input)(x, training=training))
             logits = inputs @ _as_float64(target.kernel)
             return logits + _as_float64(target.bias) if target.use_bias else logits
@@ -301,7 +329,9 @@ def _no_side_effects(model):
     """Run `model` in training mode as a measurement: moving statistics (every non-trainable
     variable) are restored afterwards, and dropout is off."""
     saved = [np.array(v) for v in model.non_trainable_variables]
-    dropouts = [(layer, layer.rate) for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    dropouts = [
+        (layer, layer.rate) for layer in model.layers if isinstance(layer, keras.layers.Dropout)
+    ]
     for layer, _ in dropouts:
         layer.rate = 0.0
     try:
@@ -314,4 +344,6 @@ def _no_side_effects(model):
 
 
 def _as_float64(tensor):
-    return np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(tensor, "float32")), dtype="float64")
+    return np.asarray(
+        keras.ops.convert_to_numpy(keras.ops.cast(tensor, "float32")), dtype="float64"
+    )

@@ -70,12 +70,16 @@ def random_morphisms(
     weights = _check_probabilities(probabilities)
     _check_choices(kernel_sizes, widening_factors, skip_modes)
     if max_growth is not None and (cost is None or not max_growth >= 1):
-        raise ValueError(f"`max_growth` must be >= 1, with a `cost`. Received: max_growth={max_growth}")
+        raise ValueError(
+            f"`max_growth` must be >= 1, with a `cost`. Received: max_growth={max_growth}"
+        )
     limit = None if max_growth is None else max_growth * cost(arch)
     morphisms, current, widened = [], arch, set()
     for _ in range(n):
         for _ in range(_REDRAWS if limit is not None else 1):
-            morphism = _draw(current, rng, weights, kernel_sizes, widening_factors, skip_modes, widened)
+            morphism = _draw(
+                current, rng, weights, kernel_sizes, widening_factors, skip_modes, widened
+            )
             if morphism is None:
                 break
             child = apply(current, [morphism])
@@ -96,20 +100,32 @@ def _check_probabilities(probabilities):
         return {op: 1.0 for op in OPERATORS}
     unknown = set(probabilities) - set(OPERATORS)
     if unknown:
-        raise ValueError(f"`probabilities` has unknown operators {sorted(unknown)}; use {OPERATORS}.")
+        raise ValueError(
+            f"`probabilities` has unknown operators {sorted(unknown)}; use {OPERATORS}."
+        )
     weights = {op: float(probabilities.get(op, 0.0)) for op in OPERATORS}
     if min(weights.values()) < 0 or sum(weights.values()) <= 0:
-        raise ValueError(f"`probabilities` must be >= 0 with a positive sum. Received: probabilities={probabilities}")
+        raise ValueError(
+            "`probabilities` must be >= 0 with a positive sum. Received: "
+            f"probabilities={probabilities}"
+        )
     return weights
 
 
 def _check_choices(kernel_sizes, widening_factors, skip_modes):
     if not kernel_sizes or any(int(k) < 1 or int(k) % 2 == 0 for k in kernel_sizes):
-        raise ValueError(f"`kernel_sizes` must be positive odd ints. Received: kernel_sizes={kernel_sizes}")
+        raise ValueError(
+            f"`kernel_sizes` must be positive odd ints. Received: kernel_sizes={kernel_sizes}"
+        )
     if not widening_factors or any(int(f) < 2 for f in widening_factors):
-        raise ValueError(f"`widening_factors` must be ints >= 2. Received: widening_factors={widening_factors}")
+        raise ValueError(
+            f"`widening_factors` must be ints >= 2. Received: widening_factors={widening_factors}"
+        )
     if not skip_modes or set(skip_modes) - set(SKIP_MODES):
-        raise ValueError(f"`skip_modes` must be a non-empty subset of {SKIP_MODES}. Received: skip_modes={skip_modes}")
+        raise ValueError(
+            f"`skip_modes` must be a non-empty subset of {SKIP_MODES}. Received: "
+            f"skip_modes={skip_modes}"
+        )
 
 
 def _draw(arch, rng, weights, kernel_sizes, widening_factors, skip_modes, widened=()):
@@ -157,7 +173,13 @@ def _draw_skip(arch, rng, skip_modes):
         else:
             pair = _first_valid(pairs, rng, lambda p: can_concat(arch, *p))
         if pair is not None:
-            return {"op": "skip", "from": pair[0], "to": pair[1], "mode": mode, "seed": int(rng.integers(_MAX_SEED))}
+            return {
+                "op": "skip",
+                "from": pair[0],
+                "to": pair[1],
+                "mode": mode,
+                "seed": int(rng.integers(_MAX_SEED)),
+            }
         modes.remove(mode)
     return None
 

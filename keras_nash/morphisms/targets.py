@@ -54,7 +54,7 @@ def skip_pairs(arch: Architecture) -> list:
             joined.add((node.inputs[0], arch.node(node.inputs[1]).inputs[0]))  # a projected skip
     pairs = []
     for a, source in enumerate(blocks):
-        for target in blocks[a + 1:]:
+        for target in blocks[a + 1 :]:
             if shapes[source][:2] == shapes[target][:2] and (target, source) not in joined:
                 pairs.append((source, target))
     return pairs

@@ -38,10 +38,24 @@ from keras_nash.spaces.enas import (
 
 __all__ = [
     # DARTS (and EG-NAS): the cell space, its genotypes and networks.
-    "DARTS_V2", "DartsEvalNetwork", "DartsSearchNetwork", "DartsSpace", "DropPathSchedule",
-    "Genotype", "check_alpha", "derive_genotype",
+    "DARTS_V2",
+    "DartsEvalNetwork",
+    "DartsSearchNetwork",
+    "DartsSpace",
+    "DropPathSchedule",
+    "Genotype",
+    "check_alpha",
+    "derive_genotype",
     # ENAS: the macro, micro and recurrent spaces and their architectures.
-    "EnasSpace", "MacroSpace", "MicroSpace", "RecurrentSpace", "MacroArchitecture",
-    "MicroArchitecture", "RecurrentArchitecture", "MACRO_OPERATIONS", "MICRO_OPERATIONS",
-    "architecture_from_json", "get_space",
+    "EnasSpace",
+    "MacroSpace",
+    "MicroSpace",
+    "RecurrentSpace",
+    "MacroArchitecture",
+    "MicroArchitecture",
+    "RecurrentArchitecture",
+    "MACRO_OPERATIONS",
+    "MICRO_OPERATIONS",
+    "architecture_from_json",
+    "get_space",
 ]

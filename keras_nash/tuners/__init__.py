@@ -10,6 +10,15 @@ from keras_nash.tuners.nash import NashOracle, NashTuner
 from keras_nash.tuners.supernet import SupernetOracle, SupernetTuner
 
 __all__ = [
-    "Controller", "DartsOracle", "DartsTuner", "EgnasOracle", "EgnasTuner", "EnasOracle",
-    "EnasTuner", "NashOracle", "NashTuner", "SupernetOracle", "SupernetTuner",
+    "Controller",
+    "DartsOracle",
+    "DartsTuner",
+    "EgnasOracle",
+    "EgnasTuner",
+    "EnasOracle",
+    "EnasTuner",
+    "NashOracle",
+    "NashTuner",
+    "SupernetOracle",
+    "SupernetTuner",
 ]

@@ -6,10 +6,21 @@ import tensorflow as tf
 from keras_nash.tuners import egnas
 
 CONFIG = dict(
-    num_classes=3, epochs=3, warmup_epochs=1, population_size=6, final_epochs=1, cells=3,
-    channels=4, steps=2, multiplier=2, partial_channels=2,
+    num_classes=3,
+    epochs=3,
+    warmup_epochs=1,
+    population_size=6,
+    final_epochs=1,
+    cells=3,
+    channels=4,
+    steps=2,
+    multiplier=2,
+    partial_channels=2,
     primitives=["max_pool_3x3", "skip_connect", "sep_conv_3x3", "dil_conv_3x3"],
-    final_cells=3, final_channels=4, batch_size=8, seed=1,
+    final_cells=3,
+    final_channels=4,
+    batch_size=8,
+    seed=1,
     update="es",  # the end-to-end test pins the project's evolution strategy's figures
 )
 

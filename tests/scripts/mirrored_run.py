@@ -1,7 +1,8 @@
 """Tiny searches under `tf.distribute.MirroredStrategy` over two logical CPUs, as a script:
 logical devices can only be made before TensorFlow starts, so tests run it in a fresh process.
 
-Usage: python -m tests.scripts.mirrored_run ALGORITHM DIRECTORY, ALGORITHM one of nash, darts, egnas,
+Usage: python -m tests.scripts.mirrored_run ALGORITHM DIRECTORY, ALGORITHM one of nash, darts,
+egnas,
 enas, supernets (the three, then `weight_steps` and the recurrent space's `lm_steps` on two
 replicas against one device, and a recurrent ENAS search). Prints one JSON line: every trial's
 status, the replicas each training (or search epoch) ran on, and (NASH) the children's
@@ -25,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from keras_nash import seed_models  # noqa: E402
 from keras_nash.spaces import MicroSpace  # noqa: E402
-from keras_nash.tuners import DartsTuner, EnasTuner, EgnasTuner, NashTuner  # noqa: E402
+from keras_nash.tuners import DartsTuner, EgnasTuner, EnasTuner, NashTuner  # noqa: E402
 from tests.helpers import real_images  # noqa: E402
 
 
@@ -59,15 +60,27 @@ def weight_steps(strategy):
         scope = strategy.scope() if strategy is not None else contextlib.nullcontext()
         with scope:
             keras.utils.set_random_seed(3)
-            model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
-                                      keras.layers.Dense(16, activation="relu"), keras.layers.Dense(10)])
+            model = keras.Sequential(
+                [
+                    keras.Input((8, 8, 3)),
+                    keras.layers.Flatten(),
+                    keras.layers.Dense(16, activation="relu"),
+                    keras.layers.Dense(10),
+                ]
+            )
             optimizer = make(learning_rate=0.5, momentum=0.9, global_clipnorm=0.05)
             optimizer.build(model.trainable_variables)
             metrics = EpochMetrics()
 
             def step(x, y):
-                weight_step(lambda inputs: model(inputs, training=True), optimizer,
-                            model.trainable_variables, x, y, metrics)
+                weight_step(
+                    lambda inputs: model(inputs, training=True),
+                    optimizer,
+                    model.trainable_variables,
+                    x,
+                    y,
+                    metrics,
+                )
 
             signature = (tf.TensorSpec((None, 8, 8, 3)), tf.TensorSpec((None,), "int32"))
             loop = EpochLoop(0, [], model, verbose=0, strategy=strategy)
@@ -84,14 +97,19 @@ def main(argv):
     x_val, y_val = real_images(64, 16, seed=1)
     keras.utils.set_random_seed(0)
     if algorithm == "supernets":  # the three supernet searches and the weight step, one process
-        results = {name: search(name, strategy, os.path.join(directory, name), x, y, x_val, y_val)
-                   for name in ("darts", "egnas", "enas")}
+        results = {
+            name: search(name, strategy, os.path.join(directory, name), x, y, x_val, y_val)
+            for name in ("darts", "egnas", "enas")
+        }
         two, one = weight_steps(strategy), weight_steps(None)
         results["weight_step"] = _largest_differences(two, one, ("coupled", "keras")) | {
-            "losses": [two["coupled_loss"], one["coupled_loss"]]}
+            "losses": [two["coupled_loss"], one["coupled_loss"]]
+        }
         two, one = lm_steps(strategy), lm_steps(None)
         results["lm_step"] = _largest_differences(two, one, ("weights", "state")) | {
-            "losses": [two["loss"], one["loss"]], "state_shapes": two["state_shapes"]}
+            "losses": [two["loss"], one["loss"]],
+            "state_shapes": two["state_shapes"],
+        }
         results["recurrent"] = _recurrent_search(strategy, os.path.join(directory, "recurrent"))
         print(json.dumps(results))
         return
@@ -100,16 +118,18 @@ def main(argv):
 
 def _largest_differences(two: dict, one: dict, names) -> dict:
     """For each name, the largest absolute difference between the arrays of the two runs."""
-    return {name: float(max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(two[name], one[name])))
-            for name in names}
+    return {
+        name: float(max(np.max(np.abs(np.subtract(a, b))) for a, b in zip(two[name], one[name])))
+        for name in names
+    }
 
 
 def _token_windows(batch_size, windows=4, bptt=5, vocab=20, seed=0):
     """`windows` batches of `(inputs, targets)` token ids `(batch_size, bptt)`, in order."""
     rng = np.random.default_rng(seed)
     tokens = rng.integers(0, vocab, (batch_size, windows * bptt + 1)).astype("int32")
-    inputs = np.stack([tokens[:, w * bptt:(w + 1) * bptt] for w in range(windows)])
-    targets = np.stack([tokens[:, w * bptt + 1:(w + 1) * bptt + 1] for w in range(windows)])
+    inputs = np.stack([tokens[:, w * bptt : (w + 1) * bptt] for w in range(windows)])
+    targets = np.stack([tokens[:, w * bptt + 1 : (w + 1) * bptt + 1] for w in range(windows)])
     return tf.data.Dataset.from_tensor_slices((inputs, targets))
 
 
@@ -124,8 +144,16 @@ def lm_steps(strategy):
     from keras_nash.tuners.enas.lm import as_text_search_data, make_lm_steps
     from keras_nash.tuners.supernet.loop import EpochLoop, EpochMetrics
 
-    space = RecurrentSpace(num_nodes=3, hidden_size=8, embedding_dropout=0, input_dropout=0,
-                           state_dropout=0, output_dropout=0, batch_norm=False, seed=0)
+    space = RecurrentSpace(
+        num_nodes=3,
+        hidden_size=8,
+        embedding_dropout=0,
+        input_dropout=0,
+        state_dropout=0,
+        output_dropout=0,
+        batch_norm=False,
+        seed=0,
+    )
     data = as_text_search_data((_token_windows(4),), {"validation_data": _token_windows(4, 1)})
     arch = tf.constant(space.encode(space.random_architecture(np.random.default_rng(1))))
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
@@ -135,14 +163,24 @@ def lm_steps(strategy):
         optimizer.build(network.trainable_variables)
         metrics = EpochMetrics()
         train_step, _, state = make_lm_steps(
-            network, optimizer, data, space.hidden_size, tf.TensorSpec([space.num_decisions], tf.int32),
-            {"train_step": 0, "eval_step": 0}, metrics, EpochMetrics("val_"))
+            network,
+            optimizer,
+            data,
+            space.hidden_size,
+            tf.TensorSpec([space.num_decisions], tf.int32),
+            {"train_step": 0, "eval_step": 0},
+            metrics,
+            EpochMetrics("val_"),
+        )
         loop = EpochLoop(0, [], network, verbose=0, strategy=strategy)
         result = loop.train(train_step, data.train, metrics, batch_args=lambda batch: (arch,))
     copies = getattr(state.value, "values", [state.value])
-    return {"weights": [np.asarray(v).tolist() for v in network.trainable_variables],
-            "state": [np.concatenate([np.asarray(c) for c in copies]).tolist()],
-            "loss": result["loss"], "state_shapes": [list(c.shape) for c in copies]}
+    return {
+        "weights": [np.asarray(v).tolist() for v in network.trainable_variables],
+        "state": [np.concatenate([np.asarray(c) for c in copies]).tolist()],
+        "loss": result["loss"],
+        "state_shapes": [list(c.shape) for c in copies],
+    }
 
 
 def _recurrent_search(strategy, directory) -> dict:
@@ -152,12 +190,26 @@ def _recurrent_search(strategy, directory) -> dict:
 
     _Replicas.seen, _Replicas.copies, _Replicas.losses = [], [], []
     space = RecurrentSpace(num_nodes=3, hidden_size=8, seed=0)
-    tuner = EnasTuner(space, num_classes=20, epochs=1, final_epochs=1, controller_train_steps=2,
-                      controller_num_aggregate=2, controller_lstm_size=8, final_candidates=2,
-                      seed=7, distribution_strategy=strategy, directory=directory,
-                      project_name="recurrent")
-    tuner.search(_token_windows(4), validation_data=_token_windows(4, 2, seed=1), verbose=0,
-                 callbacks=[_Replicas()])
+    tuner = EnasTuner(
+        space,
+        num_classes=20,
+        epochs=1,
+        final_epochs=1,
+        controller_train_steps=2,
+        controller_num_aggregate=2,
+        controller_lstm_size=8,
+        final_candidates=2,
+        seed=7,
+        distribution_strategy=strategy,
+        directory=directory,
+        project_name="recurrent",
+    )
+    tuner.search(
+        _token_windows(4),
+        validation_data=_token_windows(4, 2, seed=1),
+        verbose=0,
+        callbacks=[_Replicas()],
+    )
     trials = [tuner.oracle.trials[t] for t in sorted(tuner.oracle.trials)]
     final = tuner.load_model(trials[-1])  # rebuilt in the strategy's scope, its weights loaded
     try:
@@ -165,36 +217,71 @@ def _recurrent_search(strategy, directory) -> dict:
         error = ""
     except ValueError as exception:
         error = str(exception)
-    return {"status": [t.status for t in trials], "replicas": list(_Replicas.seen),
-            "final_model": type(final).__name__, "final_state": list(final.state.shape),
-            "trace_counts": tuner.trace_counts, "batch_error": error}
+    return {
+        "status": [t.status for t in trials],
+        "replicas": list(_Replicas.seen),
+        "final_model": type(final).__name__,
+        "final_state": list(final.state.shape),
+        "trace_counts": tuner.trace_counts,
+        "batch_error": error,
+    }
 
 
 def search(algorithm, strategy, directory, x, y, x_val, y_val) -> dict:
     """A tiny search of `algorithm` under `strategy`: what each trial and training showed."""
     _Replicas.seen, _Replicas.copies, _Replicas.losses = [], [], []
-    common = dict(seed=7, distribution_strategy=strategy, directory=directory,
-                  project_name="mirrored")
+    common = dict(
+        seed=7, distribution_strategy=strategy, directory=directory, project_name="mirrored"
+    )
     # Two search epochs, not the final training (a `fit`, as NASH's).
     supernet = dict(epochs=2, final_epochs=1, max_trials=2, batch_size=32, **common)
-    cells = dict(cells=3, channels=4, steps=1, multiplier=1, final_cells=3, final_channels=4,
-                 primitives=("skip_connect", "max_pool_3x3", "avg_pool_3x3"), **supernet)
+    cells = dict(
+        cells=3,
+        channels=4,
+        steps=1,
+        multiplier=1,
+        final_cells=3,
+        final_channels=4,
+        primitives=("skip_connect", "max_pool_3x3", "avg_pool_3x3"),
+        **supernet,
+    )
     if algorithm == "nash":
         seed = seed_models.simple_cnn((16, 16, 3), 10, filters=(4, 8, 16))
-        tuner = NashTuner(seed, n_steps=1, n_neighbors=2, n_morphisms=2, epochs_per_neighbor=1,
-                          final_epochs=1, pretrain_epochs=1, **common)
+        tuner = NashTuner(
+            seed,
+            n_steps=1,
+            n_neighbors=2,
+            n_morphisms=2,
+            epochs_per_neighbor=1,
+            final_epochs=1,
+            pretrain_epochs=1,
+            **common,
+        )
     elif algorithm == "darts":
         tuner = DartsTuner(**cells)
     elif algorithm == "egnas":
         tuner = EgnasTuner(warmup_epochs=1, population_size=4, **cells)
     elif algorithm == "enas":
-        space = MicroSpace(num_cells=1, num_blocks=1, filters=4, stem_multiplier=1,
-                           operations=("skip_connect", "avg_pool_3x3", "max_pool_3x3"))
-        tuner = EnasTuner(space, controller_train_steps=2, controller_num_aggregate=2,
-                          controller_lstm_size=8, final_candidates=2, **supernet)
+        space = MicroSpace(
+            num_cells=1,
+            num_blocks=1,
+            filters=4,
+            stem_multiplier=1,
+            operations=("skip_connect", "avg_pool_3x3", "max_pool_3x3"),
+        )
+        tuner = EnasTuner(
+            space,
+            controller_train_steps=2,
+            controller_num_aggregate=2,
+            controller_lstm_size=8,
+            final_candidates=2,
+            **supernet,
+        )
     else:
         raise SystemExit(f"unknown algorithm {algorithm!r}")
-    tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0, callbacks=[_Replicas()])
+    tuner.search(
+        x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0, callbacks=[_Replicas()]
+    )
     trials = [tuner.oracle.trials[t] for t in sorted(tuner.oracle.trials)]
     return {
         "status": [t.status for t in trials],
@@ -202,8 +289,11 @@ def search(algorithm, strategy, directory, x, y, x_val, y_val) -> dict:
         "copies": list(_Replicas.copies),
         "losses": list(_Replicas.losses),
         "trace_counts": getattr(tuner, "trace_counts", None),
-        "preservation_errors": [t.metrics.get_last_value("preservation_error") for t in trials
-                                if t.hyperparameters.values.get("nash/parent")],
+        "preservation_errors": [
+            t.metrics.get_last_value("preservation_error")
+            for t in trials
+            if t.hyperparameters.values.get("nash/parent")
+        ],
         "scores": [t.score for t in trials],
     }
 

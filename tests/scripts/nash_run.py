@@ -1,5 +1,6 @@
 """A small NASH search as a script, for the tests that need separate processes (SIGKILL resume,
-distributed chief + workers). Usage: python -m tests.scripts.nash_run DIRECTORY [--overwrite] [--slow]
+distributed chief + workers). Usage: python -m tests.scripts.nash_run DIRECTORY [--overwrite]
+[--slow]
 
 Distributed mode comes from keras-tuner's KERASTUNER_* environment variables.
 """
@@ -15,7 +16,15 @@ from keras_nash import seed_models  # noqa: E402
 from keras_nash.tuners.nash.tuner import NashTuner
 from tests.helpers import real_images  # noqa: E402
 
-SEARCH = dict(n_steps=2, n_neighbors=3, n_morphisms=2, epochs_per_neighbor=2, final_epochs=1, pretrain_epochs=1, seed=7)
+SEARCH = dict(
+    n_steps=2,
+    n_neighbors=3,
+    n_morphisms=2,
+    epochs_per_neighbor=2,
+    final_epochs=1,
+    pretrain_epochs=1,
+    seed=7,
+)
 
 
 class _Slow(keras.callbacks.Callback):
@@ -29,7 +38,13 @@ class _Slow(keras.callbacks.Callback):
 
 def tuner(directory, overwrite, **overrides):
     seed = seed_models.simple_cnn((16, 16, 3), 10, filters=(4, 8, 16))
-    return NashTuner(seed, directory=directory, project_name="nash", overwrite=overwrite, **{**SEARCH, **overrides})
+    return NashTuner(
+        seed,
+        directory=directory,
+        project_name="nash",
+        overwrite=overwrite,
+        **{**SEARCH, **overrides},
+    )
 
 
 def data():

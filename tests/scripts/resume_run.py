@@ -1,6 +1,7 @@
 """Tiny DARTS, EG-NAS and ENAS searches as a script, for the kill-and-resume tests and the soak.
 
-Usage: python -m tests.scripts.resume_run ALGORITHM DIRECTORY [--kill_after_end_of=N] [--hang_at_epoch=N]
+Usage: python -m tests.scripts.resume_run ALGORITHM DIRECTORY [--kill_after_end_of=N]
+[--hang_at_epoch=N]
                                      [--max_trials=N]
 
 ALGORITHM: darts, egnas, enas or enas_recurrent (a language model on a random token stream).
@@ -38,23 +39,52 @@ from keras_nash.tuners.supernet.loop import EpochLoop
 
 ALGORITHMS = ("darts", "egnas", "enas", "enas_recurrent")
 CELLS = dict(
-    num_classes=3, epochs=2, final_epochs=1, cells=3, channels=4, steps=1, multiplier=1,
-    partial_channels=2, final_cells=3, final_channels=4, batch_size=8, seed=1,
+    num_classes=3,
+    epochs=2,
+    final_epochs=1,
+    cells=3,
+    channels=4,
+    steps=1,
+    multiplier=1,
+    partial_channels=2,
+    final_cells=3,
+    final_channels=4,
+    batch_size=8,
+    seed=1,
     primitives=["max_pool_3x3", "skip_connect", "dil_conv_3x3"],  # cheap to trace: 4 traces a test
 )
 CONFIGS = {
     "darts": (darts.DartsTuner, dict(CELLS, arch_learning_rate=0.01)),
     "egnas": (egnas.EgnasTuner, dict(CELLS, warmup_epochs=1, population_size=6)),
-    "enas": (enas.EnasTuner, dict(
-        search_space=MacroSpace(num_layers=3, filters=4), num_classes=3, epochs=2,
-        final_epochs=1, controller_train_steps=2, controller_num_aggregate=2,
-        controller_lstm_size=8, final_candidates=2, batch_size=8, seed=1,
-    )),
-    "enas_recurrent": (enas.EnasTuner, dict(
-        search_space=RecurrentSpace(num_nodes=4, hidden_size=8), num_classes=20, epochs=2,
-        final_epochs=1, controller_train_steps=2, controller_num_aggregate=2,
-        controller_lstm_size=8, final_candidates=2, seed=1,
-    )),
+    "enas": (
+        enas.EnasTuner,
+        dict(
+            search_space=MacroSpace(num_layers=3, filters=4),
+            num_classes=3,
+            epochs=2,
+            final_epochs=1,
+            controller_train_steps=2,
+            controller_num_aggregate=2,
+            controller_lstm_size=8,
+            final_candidates=2,
+            batch_size=8,
+            seed=1,
+        ),
+    ),
+    "enas_recurrent": (
+        enas.EnasTuner,
+        dict(
+            search_space=RecurrentSpace(num_nodes=4, hidden_size=8),
+            num_classes=20,
+            epochs=2,
+            final_epochs=1,
+            controller_train_steps=2,
+            controller_num_aggregate=2,
+            controller_lstm_size=8,
+            final_candidates=2,
+            seed=1,
+        ),
+    ),
 }
 VOCABULARY = 20  # the language model's tokens
 
@@ -81,17 +111,24 @@ def data():
     examples = tf.data.Dataset.from_tensor_slices((images[:24], labels[:24])).shuffle(
         24, seed=5, reshuffle_each_iteration=True
     )
-    train = tf.data.Dataset.zip((examples, noise)).map(
-        lambda example, n: (example[0] + tf.cast(n % 3, tf.float32) * 0.01, example[1])
-    ).batch(8)
+    train = (
+        tf.data.Dataset.zip((examples, noise))
+        .map(lambda example, n: (example[0] + tf.cast(n % 3, tf.float32) * 0.01, example[1]))
+        .batch(8)
+    )
     validation = tf.data.Dataset.from_tensor_slices((images[24:], labels[24:])).batch(8)
     return train, validation
 
 
 def tuner(algorithm, directory, overwrite, max_trials=None):
     tuner_class, config = CONFIGS[algorithm]
-    return tuner_class(**config, directory=directory, project_name=algorithm, overwrite=overwrite,
-                       max_trials=max_trials)
+    return tuner_class(
+        **config,
+        directory=directory,
+        project_name=algorithm,
+        overwrite=overwrite,
+        max_trials=max_trials,
+    )
 
 
 def search(algorithm, directory, overwrite, max_trials=None):
@@ -110,11 +147,15 @@ def summary(found) -> dict:
     for trial_id in sorted(oracle.trials):
         trial = oracle.trials[trial_id]
         values = trial.hyperparameters.values
-        trials.append({
-            "trial_id": trial_id, "role": values[prefix + "role"],
-            "epoch": int(values[prefix + "epoch"]), "status": trial.status,
-            "loss": trial.metrics.get_last_value("loss"),
-        })
+        trials.append(
+            {
+                "trial_id": trial_id,
+                "role": values[prefix + "role"],
+                "epoch": int(values[prefix + "epoch"]),
+                "status": trial.status,
+                "loss": trial.metrics.get_last_value("loss"),
+            }
+        )
     if hasattr(found, "get_best_genotype"):
         architecture = found.get_best_genotype().to_json()
     else:  # ENAS: the best of the last epoch's candidates

@@ -11,11 +11,6 @@
 Every name is importable from here, the DARTS space's one address.
 """
 
-from keras_nash.spaces.darts.networks import (  # noqa: F401  (re-exported)
-    DartsEvalNetwork,
-    DartsSearchNetwork,
-    DropPathSchedule,
-)
 from keras_nash.spaces.darts.genotypes import (  # noqa: F401  (re-exported)
     DARTS_V2,
     GENOTYPE_SCHEMA_VERSION,
@@ -25,6 +20,11 @@ from keras_nash.spaces.darts.genotypes import (  # noqa: F401  (re-exported)
     check_cell_settings,
     derive_genotype,
     edge_weights,
+)
+from keras_nash.spaces.darts.networks import (  # noqa: F401  (re-exported)
+    DartsEvalNetwork,
+    DartsSearchNetwork,
+    DropPathSchedule,
 )
 
 __all__ = [

@@ -100,17 +100,25 @@ class Genotype:
 
 DARTS_V2 = Genotype(
     normal=[
-        ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-        ("sep_conv_3x3", 1), ("skip_connect", 0),
-        ("skip_connect", 0), ("dil_conv_3x3", 2),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("skip_connect", 0),
+        ("dil_conv_3x3", 2),
     ],
     normal_concat=[2, 3, 4, 5],
     reduce=[
-        ("max_pool_3x3", 0), ("max_pool_3x3", 1),
-        ("skip_connect", 2), ("max_pool_3x3", 1),
-        ("max_pool_3x3", 0), ("skip_connect", 2),
-        ("skip_connect", 2), ("max_pool_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
     ],
     reduce_concat=[2, 3, 4, 5],
 )
@@ -169,7 +177,8 @@ def check_alpha(alpha, steps: int, n_ops: int, argument: str) -> np.ndarray:
     >>> check_alpha(np.zeros((5, 8)), 4, 8, "alpha_normal")
     Traceback (most recent call last):
     ...
-    ValueError: `alpha_normal` must have shape (14, 8) (edges of a 4-node cell, operations). Received: alpha_normal.shape=(5, 8)
+    ValueError: `alpha_normal` must have shape (14, 8) (edges of a 4-node cell, operations).
+    Received: alpha_normal.shape=(5, 8)
     """
     array = np.asarray(alpha, dtype="float64")
     expected = (n_edges(steps), n_ops)
@@ -383,8 +392,13 @@ class DartsSpace:
         """The genotype of `(alpha_normal, alpha_reduce)` and, with edge normalisation, the
         betas (`derive_genotype`)."""
         return derive_genotype(
-            alpha_normal, alpha_reduce, self.primitives, self.steps, self.multiplier,
-            beta_normal, beta_reduce,
+            alpha_normal,
+            alpha_reduce,
+            self.primitives,
+            self.steps,
+            self.multiplier,
+            beta_normal,
+            beta_reduce,
         )
 
     def random_genotype(self, rng: np.random.Generator) -> Genotype:

@@ -18,7 +18,13 @@ from keras import ops
 
 from keras_nash.checks import check_float, check_fraction, check_int
 from keras_nash.layers.augment import Cutout, DropPathSchedule  # noqa: F401  (re-exported)
-from keras_nash.layers.cells import AuxiliaryHead, AuxiliaryLossMixin, FixedCell, SearchCell, n_edges
+from keras_nash.layers.cells import (
+    AuxiliaryHead,
+    AuxiliaryLossMixin,
+    FixedCell,
+    SearchCell,
+    n_edges,
+)
 from keras_nash.layers.ops import batch_norm
 from keras_nash.spaces.darts.genotypes import DartsSpace, Genotype, check_alpha, edge_weights
 
@@ -114,16 +120,23 @@ class DartsSearchNetwork(_DartsNetwork):
 
     def __init__(self, search_space=None, num_classes: int = 10, seed=None, **kwargs):
         space = DartsSpace.of(search_space)
-        super().__init__(num_classes, space.cells, space.channels, space.stem_multiplier, seed,
-                         **kwargs)
+        super().__init__(
+            num_classes, space.cells, space.channels, space.stem_multiplier, seed, **kwargs
+        )
         self.search_space = space
         self.search_cells = []
         self.reductions = []
         for index, current, reduction, reduction_prev in _cell_plan(self.cells, self.channels):
             self.search_cells.append(
                 SearchCell(
-                    current, reduction, reduction_prev, space.steps, space.multiplier,
-                    space.primitives, space.partial_channels, name=f"cell_{index}",
+                    current,
+                    reduction,
+                    reduction_prev,
+                    space.steps,
+                    space.multiplier,
+                    space.primitives,
+                    space.partial_channels,
+                    name=f"cell_{index}",
                 )
             )
             self.reductions.append(reduction)
@@ -138,8 +151,9 @@ class DartsSearchNetwork(_DartsNetwork):
         self.betas = []
         if space.edge_normalization:
             self.betas = [
-                self.add_weight(shape=(n_edges(space.steps),), initializer=init,
-                                trainable=False, name=name)
+                self.add_weight(
+                    shape=(n_edges(space.steps),), initializer=init, trainable=False, name=name
+                )
                 for name in ("beta_normal", "beta_reduce")
             ]
 
@@ -206,8 +220,12 @@ class DartsSearchNetwork(_DartsNetwork):
         return self.classifier(self.pool(s1))
 
     def get_config(self):
-        return {"name": self.name, "search_space": self.search_space.to_dict(),
-                "num_classes": self.num_classes, "seed": self.seed}
+        return {
+            "name": self.name,
+            "search_space": self.search_space.to_dict(),
+            "num_classes": self.num_classes,
+            "seed": self.seed,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -325,9 +343,7 @@ class DartsEvalNetwork(AuxiliaryLossMixin, _DartsNetwork):
         head = set()
         if self.auxiliary_head is not None:
             head = {id(v) for v in self.auxiliary_head.trainable_variables}
-        return int(
-            sum(np.prod(v.shape) for v in self.trainable_variables if id(v) not in head)
-        )
+        return int(sum(np.prod(v.shape) for v in self.trainable_variables if id(v) not in head))
 
     def get_config(self):
         return {

@@ -238,8 +238,10 @@ class RecurrentArchitecture(_ArchitectureData):
                 )
             if activation not in RECURRENT_ACTIVATIONS:
                 raise _item_error(
-                    "nodes", k, node, f"(node {k + 2}) activation must be one of "
-                    f"{RECURRENT_ACTIVATIONS}"
+                    "nodes",
+                    k,
+                    node,
+                    f"(node {k + 2}) activation must be one of {RECURRENT_ACTIVATIONS}",
                 )
             nodes.append((int(previous), str(activation)))
         object.__setattr__(self, "first_activation", str(self.first_activation))
@@ -279,6 +281,4 @@ def architecture_from_json(text: str):
     for kind in (MacroArchitecture, MicroArchitecture, RecurrentArchitecture):
         if space == kind.space:
             return kind.from_dict(data)
-    raise ValueError(
-        f"`space` must be 'macro', 'micro' or 'recurrent'. Received: space={space!r}"
-    )
+    raise ValueError(f"`space` must be 'macro', 'micro' or 'recurrent'. Received: space={space!r}")

@@ -20,15 +20,20 @@ from keras_nash.layers.ops import OPS, FactorizedReduce, batch_norm
 from keras_nash.spaces.enas.architectures import MacroArchitecture
 from keras_nash.spaces.enas.shared import (
     EnasSpace,
+    _build,
     _child_stem,
     _named,
     _SharedModel,
-    _build,
     check_operations,
 )
 
 MACRO_OPERATIONS = (
-    "conv_3x3", "conv_5x5", "sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3",
+    "conv_3x3",
+    "conv_5x5",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "avg_pool_3x3",
+    "max_pool_3x3",
 )
 
 
@@ -161,12 +166,9 @@ class MacroSpace(EnasSpace):
     def random_architecture(self, rng: np.random.Generator) -> MacroArchitecture:
         """A uniformly random architecture drawn from `rng`."""
         ops = tuple(
-            self.operations[int(i)]
-            for i in rng.integers(0, len(self.operations), self.num_layers)
+            self.operations[int(i)] for i in rng.integers(0, len(self.operations), self.num_layers)
         )
-        skips = tuple(
-            tuple(int(s) for s in rng.integers(0, 2, i)) for i in range(self.num_layers)
-        )
+        skips = tuple(tuple(int(s) for s in rng.integers(0, 2, i)) for i in range(self.num_layers))
         return MacroArchitecture(ops, skips)
 
     def _child_features(self, arch: MacroArchitecture, images, filters: int):

@@ -66,10 +66,14 @@ def _preprocess(cell, channels, reductions):
         if halvings == 0:
             pre.append([ReLUConvBN(channels, 1, 1, True, name=f"cell{cell}_pre{i}")])
         else:
-            pre.append([
-                FactorizedReduce(channels, True, name=f"cell{cell}_pre{i}" + (f"_{n}" if n else ""))
-                for n in range(halvings)
-            ])
+            pre.append(
+                [
+                    FactorizedReduce(
+                        channels, True, name=f"cell{cell}_pre{i}" + (f"_{n}" if n else "")
+                    )
+                    for n in range(halvings)
+                ]
+            )
     return pre
 
 
@@ -96,8 +100,7 @@ class _SharedMicroModel(_SharedModel):
         for c, channels, reduction, reductions in space._plan():
             pre = _preprocess(c, channels, reductions)
             shapes = [
-                self._add_built(layers, shape, chained=True)
-                for layers, shape in zip(pre, (s0, s1))
+                self._add_built(layers, shape, chained=True) for layers, shape in zip(pre, (s0, s1))
             ]
             node_shape = shapes[1]
             edges = []  # edges[b][slot][op]
@@ -131,11 +134,15 @@ class _SharedMicroModel(_SharedModel):
                 for slot in range(2):
                     index, op = arch[offset + 4 * b + slot], arch[offset + 4 * b + 2 + slot]
                     node = tf.gather(stacked, index)
-                    outs.append(tf.switch_case(
-                        op,
-                        [lambda layer=layer: layer(node, training=training)
-                         for layer in edges[b][slot]],
-                    ))
+                    outs.append(
+                        tf.switch_case(
+                            op,
+                            [
+                                lambda layer=layer: layer(node, training=training)
+                                for layer in edges[b][slot]
+                            ],
+                        )
+                    )
                     used = [u | tf.equal(index, j) for j, u in enumerate(used)]
                 nodes.append(outs[0] + outs[1])
             loose = [
@@ -180,8 +187,14 @@ class MicroSpace(EnasSpace):
     shared_model_class = _SharedMicroModel
     arguments = ("num_cells", "num_blocks", "filters", "stem_multiplier", "operations")
 
-    def __init__(self, num_cells: int = 8, num_blocks: int = 5, filters: int = 20,
-                 stem_multiplier: int = 3, operations=MICRO_OPERATIONS):
+    def __init__(
+        self,
+        num_cells: int = 8,
+        num_blocks: int = 5,
+        filters: int = 20,
+        stem_multiplier: int = 3,
+        operations=MICRO_OPERATIONS,
+    ):
         self.num_cells = check_int("num_cells", num_cells, minimum=1)
         self.num_blocks = check_int("num_blocks", num_blocks, minimum=1)
         self.filters = check_int("filters", filters, minimum=2)
@@ -209,8 +222,10 @@ class MicroSpace(EnasSpace):
         for field in ("normal", "reduce"):
             for b, block in enumerate(getattr(arch, field)):
                 if block[2] not in self.operations or block[3] not in self.operations:
-                    raise ValueError(f"`{field}[{b}]` uses operations outside {self.operations}. "
-                                     f"Received: {field}[{b}]={list(block)}")
+                    raise ValueError(
+                        f"`{field}[{b}]` uses operations outside {self.operations}. "
+                        f"Received: {field}[{b}]={list(block)}"
+                    )
         return arch
 
     def encode(self, arch: MicroArchitecture) -> np.ndarray:
@@ -273,8 +288,15 @@ class MicroSpace(EnasSpace):
             scales = [scales[1], scale]
         return plan
 
-    def _child_features(self, arch: MicroArchitecture, images, filters: int, cells=None,
-                        drop_path_prob: float = 0.0, seed=None):
+    def _child_features(
+        self,
+        arch: MicroArchitecture,
+        images,
+        filters: int,
+        cells=None,
+        drop_path_prob: float = 0.0,
+        seed=None,
+    ):
         """The cells; the auxiliary head reads the cell after the second reduction (the
         authors' `aux_head_indices`; the last cell in a network too short to have one after
         it), drop-path covers every operation but the identity."""
@@ -292,9 +314,11 @@ class MicroSpace(EnasSpace):
                     out = _edge(c, b, slot, op, channels)(nodes[index])
                     if drop_path_prob and op != "skip_connect":
                         drops += 1
-                        out = DropPath(drop_path_prob * (c + 1) / cells,
-                                       seed=None if seed is None else seed + drops,
-                                       name=f"cell{c}_b{b}_s{slot}_drop_path")(out)
+                        out = DropPath(
+                            drop_path_prob * (c + 1) / cells,
+                            seed=None if seed is None else seed + drops,
+                            name=f"cell{c}_b{b}_s{slot}_drop_path",
+                        )(out)
                     outs.append(out)
                 nodes.append(keras.layers.Add(name=f"cell{c}_node{b + 2}")(outs))
             loose = [nodes[j] for j in _loose_ends(blocks)]
@@ -312,16 +336,18 @@ class MicroSpace(EnasSpace):
     def copy_shared_weights(self, shared: keras.Model, child: keras.Model, arch: MicroArchitecture):
         """Give `child` the shared model's weights (matched by layer name; the cell output
         convolution takes the rows of the loose ends)."""
-        plan = {f"cell{c}_out_conv": (arch.reduce if reduction else arch.normal, channels)
-                for c, channels, reduction, _ in self._plan()}
+        plan = {
+            f"cell{c}_out_conv": (arch.reduce if reduction else arch.normal, channels)
+            for c, channels, reduction, _ in self._plan()
+        }
         for layer in child.layers:
             if not layer.weights or isinstance(layer, DropPath):
                 continue
             weights = shared.shared_layer(layer.name).get_weights()
             if layer.name in plan:
                 blocks, channels = plan[layer.name]
-                rows = np.concatenate([
-                    np.arange((j - 2) * channels, (j - 1) * channels) for j in _loose_ends(blocks)
-                ])
+                rows = np.concatenate(
+                    [np.arange((j - 2) * channels, (j - 1) * channels) for j in _loose_ends(blocks)]
+                )
                 weights = [weights[0][:, :, rows, :]]
             layer.set_weights(weights)

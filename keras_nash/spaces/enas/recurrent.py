@@ -136,22 +136,40 @@ class RecurrentSpace(EnasSpace):
     architecture_class = RecurrentArchitecture
     shared_model_class = _SharedRecurrentModel
     arguments = (
-        "num_nodes", "hidden_size", "embedding_dropout", "input_dropout", "state_dropout",
-        "output_dropout", "batch_norm", "weights_per_activation", "init_range", "seed",
+        "num_nodes",
+        "hidden_size",
+        "embedding_dropout",
+        "input_dropout",
+        "state_dropout",
+        "output_dropout",
+        "batch_norm",
+        "weights_per_activation",
+        "init_range",
+        "seed",
     )
     operations = RECURRENT_ACTIVATIONS
 
-    def __init__(self, num_nodes: int = 12, hidden_size: int = 720,
-                 embedding_dropout: float = 0.25, input_dropout: float = 0.75,
-                 state_dropout: float = 0.25, output_dropout: float = 0.75,
-                 batch_norm: bool = True, weights_per_activation: bool = False,
-                 init_range=None, seed=None):
+    def __init__(
+        self,
+        num_nodes: int = 12,
+        hidden_size: int = 720,
+        embedding_dropout: float = 0.25,
+        input_dropout: float = 0.75,
+        state_dropout: float = 0.25,
+        output_dropout: float = 0.75,
+        batch_norm: bool = True,
+        weights_per_activation: bool = False,
+        init_range=None,
+        seed=None,
+    ):
         self.num_nodes = check_int("num_nodes", num_nodes, minimum=1)
         self.hidden_size = check_int("hidden_size", hidden_size, minimum=1)
-        for argument, value in (("embedding_dropout", embedding_dropout),
-                                ("input_dropout", input_dropout),
-                                ("state_dropout", state_dropout),
-                                ("output_dropout", output_dropout)):
+        for argument, value in (
+            ("embedding_dropout", embedding_dropout),
+            ("input_dropout", input_dropout),
+            ("state_dropout", state_dropout),
+            ("output_dropout", output_dropout),
+        ):
             setattr(self, argument, check_float(argument, value, minimum=0, maximum=0.999))
         self.batch_norm = bool(batch_norm)
         self.weights_per_activation = bool(weights_per_activation)
@@ -202,8 +220,11 @@ class RecurrentSpace(EnasSpace):
         vector = self._decisions(vector)
         for k, (value, size) in enumerate(zip(vector, self.decision_sizes())):
             if not 0 <= value < size:
-                what = (f"node {k // 2 + 1}'s activation" if k % 2 == 0
-                        else f"node {k // 2 + 2}'s input node")
+                what = (
+                    f"node {k // 2 + 1}'s activation"
+                    if k % 2 == 0
+                    else f"node {k // 2 + 2}'s input node"
+                )
                 raise ValueError(
                     f"`vector[{k}]` ({what}) must be in [0, {size - 1}]. Received: {value}"
                 )
@@ -227,13 +248,21 @@ class RecurrentSpace(EnasSpace):
         embedding = TiedEmbedding(vocab_size, self.hidden_size, init_range, name="embedding")
         word_dropout = WordDropout(self.embedding_dropout, self._seed(0), name="word_dropout")
         cell = EnasRecurrent(
-            self.num_nodes, self.hidden_size, decisions=decisions,
-            input_dropout=self.input_dropout, state_dropout=self.state_dropout,
-            batch_norm=self.batch_norm, weights_per_activation=self.weights_per_activation,
-            init_range=init_range, seed=self._seed(1), name="cell",
+            self.num_nodes,
+            self.hidden_size,
+            decisions=decisions,
+            input_dropout=self.input_dropout,
+            state_dropout=self.state_dropout,
+            batch_norm=self.batch_norm,
+            weights_per_activation=self.weights_per_activation,
+            init_range=init_range,
+            seed=self._seed(1),
+            name="cell",
         )
         output_dropout = keras.layers.Dropout(
-            self.output_dropout, noise_shape=(None, 1, self.hidden_size), seed=self._seed(2),
+            self.output_dropout,
+            noise_shape=(None, 1, self.hidden_size),
+            seed=self._seed(2),
             name="output_dropout",
         )
         return embedding, word_dropout, cell, output_dropout

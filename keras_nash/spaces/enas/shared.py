@@ -102,8 +102,13 @@ class EnasSpace:
             self, tuple(input_shape), check_int("num_classes", num_classes, minimum=2)
         )
 
-    def check_child_options(self, cells=None, auxiliary_weight: float = 0.0,
-                            drop_path_prob: float = 0.0, prefix: str = "") -> tuple:
+    def check_child_options(
+        self,
+        cells=None,
+        auxiliary_weight: float = 0.0,
+        drop_path_prob: float = 0.0,
+        prefix: str = "",
+    ) -> tuple:
         """Check `build_child_model`'s `cells`, `auxiliary_weight` and `drop_path_prob` (their
         names in errors after `prefix`, e.g. "final_"); returns them."""
         if cells is not None:
@@ -121,9 +126,19 @@ class EnasSpace:
             )
         return cells, auxiliary_weight, drop_path_prob
 
-    def build_child_model(self, arch, input_shape, num_classes: int, filters=None,
-                          dropout: float = 0.0, cutout_length: int = 0, seed=None, cells=None,
-                          auxiliary_weight: float = 0.0, drop_path_prob: float = 0.0) -> keras.Model:
+    def build_child_model(
+        self,
+        arch,
+        input_shape,
+        num_classes: int,
+        filters=None,
+        dropout: float = 0.0,
+        cutout_length: int = 0,
+        seed=None,
+        cells=None,
+        auxiliary_weight: float = 0.0,
+        drop_path_prob: float = 0.0,
+    ) -> keras.Model:
         """A functional Keras model with only `arch`'s operations (logits out).
 
         The micro space's final networks also take the authors' final-training extras
@@ -160,7 +175,8 @@ class EnasSpace:
         cutout_length = check_int("cutout_length", cutout_length, minimum=0)
         dropout = check_fraction("dropout", dropout)
         cells, auxiliary_weight, drop_path_prob = self.check_child_options(
-            cells, auxiliary_weight, drop_path_prob)
+            cells, auxiliary_weight, drop_path_prob
+        )
         extras = {}
         if self.cells_options:
             extras = dict(cells=cells, drop_path_prob=drop_path_prob, seed=seed)
@@ -221,8 +237,11 @@ class AuxiliaryNetwork(AuxiliaryLossMixin, keras.Model):
         return logits
 
     def get_config(self):
-        return {**super().get_config(), "body": keras.saving.serialize_keras_object(self.body),
-                "auxiliary_weight": self.auxiliary_weight}
+        return {
+            **super().get_config(),
+            "body": keras.saving.serialize_keras_object(self.body),
+            "auxiliary_weight": self.auxiliary_weight,
+        }
 
 
 # Model pieces shared by the child and the shared-weight models ----------------------------

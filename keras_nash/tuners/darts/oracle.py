@@ -75,8 +75,10 @@ class DartsOracle(SupernetOracle):
     """
 
     key_prefix = KEY
-    undecided_advice = ("search longer (more `epochs`) or raise `arch_learning_rate` ('auto' "
-                        "scales it to the run's alpha steps)")
+    undecided_advice = (
+        "search longer (more `epochs`) or raise `arch_learning_rate` ('auto' "
+        "scales it to the run's alpha steps)"
+    )
 
     def __init__(
         self,
@@ -121,8 +123,12 @@ class DartsOracle(SupernetOracle):
             if trial.metrics.get_last_value(name) is not None
         }
         self.history.append(
-            {"epoch": self.epoch, "trial_id": trial.trial_id, "genotype": self.genotype().to_dict(),
-             **metrics}
+            {
+                "epoch": self.epoch,
+                "trial_id": trial.trial_id,
+                "genotype": self.genotype().to_dict(),
+                **metrics,
+            }
         )
 
     def genotype(self) -> Genotype:
@@ -135,8 +141,10 @@ class DartsOracle(SupernetOracle):
     def set_policy_state(self, darts):
         self.space = DartsSpace.from_dict(darts["space"])
         # States written before the betas keep alpha under two keys of their own.
-        arch = darts.get("arch") or {"normal": darts["alpha_normal"],
-                                     "reduce": darts["alpha_reduce"]}
+        arch = darts.get("arch") or {
+            "normal": darts["alpha_normal"],
+            "reduce": darts["alpha_reduce"],
+        }
         self.alpha_normal = np.asarray(arch["normal"], "float64")
         self.alpha_reduce = np.asarray(arch["reduce"], "float64")
         self.beta = None

@@ -21,7 +21,6 @@ from keras_nash.tuners.supernet.loop import (
     weight_step,
 )
 
-
 PAPER_ARCH_LEARNING_RATE = 3e-4
 """DARTS's alpha learning rate (Adam), the paper's."""
 PAPER_ALPHA_STEPS = 50 * 391
@@ -137,25 +136,49 @@ class DartsTuner(CellSearch):
         self.arch_weight_decay = check_float("arch_weight_decay", arch_weight_decay, 0)
         self.trace_counts = {"search_step": 0, "eval_step": 0}
         space = cell_space(
-            search_space, {}, cells=cells, channels=channels, steps=steps,
-            multiplier=multiplier, primitives=primitives, partial_channels=partial_channels,
+            search_space,
+            {},
+            cells=cells,
+            channels=channels,
+            steps=steps,
+            multiplier=multiplier,
+            primitives=primitives,
+            partial_channels=partial_channels,
             edge_normalization=edge_normalization,
         )
         oracle = DartsOracle(
-            epochs=epochs, search_space=space, objective=objective, max_trials=max_trials,
-            seed=seed, max_retries_per_trial=max_retries_per_trial,
+            epochs=epochs,
+            search_space=space,
+            objective=objective,
+            max_trials=max_trials,
+            seed=seed,
+            max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         super().__init__(
-            oracle, space, num_classes=num_classes, epochs=epochs, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_min=learning_rate_min,
-            momentum=momentum, weight_decay=weight_decay, grad_clip=grad_clip,
-            final_epochs=final_epochs, final_batch_size=final_batch_size,
-            final_cells=final_cells, final_channels=final_channels,
-            final_learning_rate=final_learning_rate, final_weight_decay=final_weight_decay,
-            auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
-            cutout_length=cutout_length, jit_compile=jit_compile, seed=seed,
-            precision=precision, **kwargs,
+            oracle,
+            space,
+            num_classes=num_classes,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_min=learning_rate_min,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            grad_clip=grad_clip,
+            final_epochs=final_epochs,
+            final_batch_size=final_batch_size,
+            final_cells=final_cells,
+            final_channels=final_channels,
+            final_learning_rate=final_learning_rate,
+            final_weight_decay=final_weight_decay,
+            auxiliary_weight=auxiliary_weight,
+            drop_path_prob=drop_path_prob,
+            cutout_length=cutout_length,
+            jit_compile=jit_compile,
+            seed=seed,
+            precision=precision,
+            **kwargs,
         )
 
     # ----- search -----
@@ -164,10 +187,16 @@ class DartsTuner(CellSearch):
         network(np.zeros((1,) + tuple(data.input_shape), "float32"))
         weight_optimizer = self.weight_optimizer()
         # DARTS's alpha optimiser: Adam with coupled L2 (PyTorch's `Adam(weight_decay=)`).
-        arch_optimizer = loss_scaled(CoupledAdam(
-            learning_rate=self.alpha_learning_rate(trial, data), beta_1=self.arch_beta_1,
-            beta_2=self.arch_beta_2, epsilon=1e-8, weight_decay=self.arch_weight_decay or None,
-        ), self.precision)
+        arch_optimizer = loss_scaled(
+            CoupledAdam(
+                learning_rate=self.alpha_learning_rate(trial, data),
+                beta_1=self.arch_beta_1,
+                beta_2=self.arch_beta_2,
+                epsilon=1e-8,
+                weight_decay=self.arch_weight_decay or None,
+            ),
+            self.precision,
+        )
         weight_optimizer.build(network.weight_variables)
         arch_optimizer.build(network.arch_variables)
         state = SearchState(network, {"weights": weight_optimizer, "arch": arch_optimizer})
@@ -185,13 +214,20 @@ class DartsTuner(CellSearch):
             arch_optimizer.apply(arch_grads, arch_variables)
             state.arch_loss.update_state(arch_loss)
             # 2. weight step on the training batch.
-            return weight_step(lambda inputs: network(inputs, training=True), weight_optimizer,
-                               network.weight_variables, x, y, state.metrics)
+            return weight_step(
+                lambda inputs: network(inputs, training=True),
+                weight_optimizer,
+                network.weight_variables,
+                x,
+                y,
+                state.metrics,
+            )
 
         x_spec, y_spec = data.input_signature()
         state.arch_loss = keras.metrics.Mean(name="arch_loss")
-        state.search_step = compile_step(search_step, (x_spec, y_spec, x_spec, y_spec),
-                                         self.jit_compile)
+        state.search_step = compile_step(
+            search_step, (x_spec, y_spec, x_spec, y_spec), self.jit_compile
+        )
         state.eval_step = self.make_eval_step(network, data, state.val_metrics)
         return state
 
@@ -206,8 +242,13 @@ class DartsTuner(CellSearch):
             batches = sum(1 for _ in data.train)
         epochs = int(trial.hyperparameters.values[self.key("epochs")])
         rate = scaled_arch_learning_rate(epochs * batches)
-        logger.info("darts arch_learning_rate='auto': %.4g for %d alpha steps (%d x %d)", rate,
-                    epochs * batches, epochs, batches)
+        logger.info(
+            "darts arch_learning_rate='auto': %.4g for %d alpha steps (%d x %d)",
+            rate,
+            epochs * batches,
+            epochs,
+            batches,
+        )
         return rate
 
     def run_search_epoch(self, state, trial, data, loop):
@@ -221,18 +262,21 @@ class DartsTuner(CellSearch):
         # The alpha steps' validation stream: shuffled per epoch (seeded: a resumed search takes
         # the same batches), going on where the previous epoch's stopped.
         batches = max(0, int(data.train.cardinality()))
-        validation = iter(loop.distribute(data.policy_batches(
-            seed=int(values[self.key("data_seed")]), start=epoch * batches)))
+        validation = iter(
+            loop.distribute(
+                data.policy_batches(seed=int(values[self.key("data_seed")]), start=epoch * batches)
+            )
+        )
         state.arch_loss.reset_state()
-        metrics = loop.train(state.search_step, data.train, state.metrics,
-                             batch_args=lambda batch: next(validation))
+        metrics = loop.train(
+            state.search_step, data.train, state.metrics, batch_args=lambda batch: next(validation)
+        )
         metrics["arch_loss"] = float(state.arch_loss.result())
         metrics.update(self.validate(state, data, loop))
         network = state.network
         result = {
             "epoch": epoch,
-            "alpha": arch_data(network.alpha_normal, network.alpha_reduce,
-                                network.betas or None),
+            "alpha": arch_data(network.alpha_normal, network.alpha_reduce, network.betas or None),
             "metrics": metrics,
         }
         return metrics, result

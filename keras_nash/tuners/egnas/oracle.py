@@ -32,7 +32,8 @@ with the compound fitness and updates alpha by one of two rules (`update`):
   a time constant of about `1 / step` generations.
 
 The better half of the population is kept in the search history; sigma follows the paper's
-intended schedule (`sigma_schedule`; the authors' script keeps it at 1.0 by a bug). After the last epoch a final trial trains the
+intended schedule (`sigma_schedule`; the authors' script keeps it at 1.0 by a bug). After the last
+epoch a final trial trains the
 derived genotype's `DartsEvalNetwork` from scratch, checkpointed, so `get_best_models` returns
 it.
 
@@ -201,10 +202,12 @@ class EgnasOracle(SupernetOracle):
 
     def _check_alpha(self, alpha, argument):
         steps, n_ops = self.space.steps, len(self.space.primitives)
-        return np.stack([
-            check_alpha(alpha[0], steps, n_ops, f"{argument}[0] (alpha_normal)"),
-            check_alpha(alpha[1], steps, n_ops, f"{argument}[1] (alpha_reduce)"),
-        ])
+        return np.stack(
+            [
+                check_alpha(alpha[0], steps, n_ops, f"{argument}[0] (alpha_normal)"),
+                check_alpha(alpha[1], steps, n_ops, f"{argument}[1] (alpha_reduce)"),
+            ]
+        )
 
     @property
     def alpha_normal(self) -> np.ndarray:
@@ -261,26 +264,45 @@ class EgnasOracle(SupernetOracle):
             `spread` (`mixture_spread`).
         """
         mixtures, elite = score_generation(
-            self.alpha, sigma, seed, self.population_size, cross_entropy, accuracy,
-            reference_accuracy, self.zeta, self.eta, update=self.update,
+            self.alpha,
+            sigma,
+            seed,
+            self.population_size,
+            cross_entropy,
+            accuracy,
+            reference_accuracy,
+            self.zeta,
+            self.eta,
+            update=self.update,
         )
         before = edge_softmax(self.alpha)
         if self.update == "paper":
             self.alpha, self.velocity = paper_move(
-                self.alpha, self.velocity, mixtures[elite[0]["index"]], self.step,
+                self.alpha,
+                self.velocity,
+                mixtures[elite[0]["index"]],
+                self.step,
                 self.alpha_momentum,
             )
         else:
             mean, self.velocity = move_mean(
-                before, self.velocity, mixtures[[e["index"] for e in elite]],
-                [e["weight"] for e in elite], self.step, self.alpha_momentum,
+                before,
+                self.velocity,
+                mixtures[[e["index"] for e in elite]],
+                [e["weight"] for e in elite],
+                self.step,
+                self.alpha_momentum,
             )
             self.alpha = alpha_from_mixture(mean)
         self.generation += 1
         return {
-            "generation": self.generation, "update": self.update, "sigma": float(sigma),
-            "population_seed": int(seed), "reference_accuracy": float(reference_accuracy),
-            "best": elite[0], "elite": elite,
+            "generation": self.generation,
+            "update": self.update,
+            "sigma": float(sigma),
+            "population_seed": int(seed),
+            "reference_accuracy": float(reference_accuracy),
+            "best": elite[0],
+            "elite": elite,
             "shift": float(np.abs(edge_softmax(self.alpha) - before).mean()),
             "spread": mixture_spread(self.alpha),
         }
@@ -290,16 +312,18 @@ class EgnasOracle(SupernetOracle):
         entry = {"epoch": int(values[self.key("epoch")]), "trial_id": trial.trial_id}
         population = result.get("population")
         if population is not None:
-            entry.update(self.evolve(
-                population["cross_entropy"], population["accuracy"],
-                population["reference_accuracy"], float(values[self.key("sigma")]),
-                int(values[self.key("population_seed")]),
-            ))
+            entry.update(
+                self.evolve(
+                    population["cross_entropy"],
+                    population["accuracy"],
+                    population["reference_accuracy"],
+                    float(values[self.key("sigma")]),
+                    int(values[self.key("population_seed")]),
+                )
+            )
             for name in ("validation_batch", "validation_batches"):
                 entry[name] = population.get(name)
-        entry["metrics"] = {
-            name: float(value) for name, value in result.get("metrics", {}).items()
-        }
+        entry["metrics"] = {name: float(value) for name, value in result.get("metrics", {}).items()}
         entry["genotype"] = self.genotype().to_dict()
         self.history.append(entry)
 
@@ -338,8 +362,18 @@ class EgnasOracle(SupernetOracle):
                 f"Received: update={self.update!r}"
             )
         self.space = DartsSpace.from_dict(egnas["space"])
-        for name in ("warmup_epochs", "population_size", "sigma_initial", "sigma_min", "zeta",
-                     "eta", "step", "alpha_momentum", "sigma", "generation"):
+        for name in (
+            "warmup_epochs",
+            "population_size",
+            "sigma_initial",
+            "sigma_min",
+            "zeta",
+            "eta",
+            "step",
+            "alpha_momentum",
+            "sigma",
+            "generation",
+        ):
             setattr(self, name, egnas.get(name, getattr(self, name)))
         self.alpha = self._check_alpha(egnas["alpha"], "alpha")
         # Before version 2 the velocity was a step of the logits, now one of the mixture.

@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+
 class PopulationEvaluator:
     """Evaluate many candidate mixtures of a `DartsSearchNetwork` on one minibatch, traced once.
 
@@ -37,15 +38,17 @@ class PopulationEvaluator:
     >>> net = DartsSearchNetwork(space, num_classes=3, seed=0)
     >>> x, y = np.zeros((4, 8, 8, 3), "float32"), np.zeros((4,), "int32")
     >>> _ = net(x)
-    >>> evaluator = PopulationEvaluator(net, (tf.TensorSpec((None, 8, 8, 3)), tf.TensorSpec((None,), "int32")))
+    >>> spec = (tf.TensorSpec((None, 8, 8, 3)), tf.TensorSpec((None,), "int32"))
+    >>> evaluator = PopulationEvaluator(net, spec)
     >>> mixtures = np.full((5, 2) + space.alpha_shape, 0.5)
     >>> ce, acc = evaluator(x, y, mixtures)
     >>> ce.shape, acc.shape
     ((5,), (5,))
     """
 
-    def __init__(self, network, input_signature, alpha_shape=None, batch_stats=True,
-                 jit_compile=False):
+    def __init__(
+        self, network, input_signature, alpha_shape=None, batch_stats=True, jit_compile=False
+    ):
         self.network = network
         self.alpha_shape = tuple(alpha_shape or network.alpha_shape)
         self.batch_stats = bool(batch_stats)
@@ -53,8 +56,10 @@ class PopulationEvaluator:
         x_spec, y_spec = input_signature
         mixture_spec = tf.TensorSpec((None, 2) + self.alpha_shape, "float32")
         self._function = tf.function(
-            self._evaluate, input_signature=[x_spec, y_spec, mixture_spec],
-            jit_compile=jit_compile, autograph=False,
+            self._evaluate,
+            input_signature=[x_spec, y_spec, mixture_spec],
+            jit_compile=jit_compile,
+            autograph=False,
         )
 
     def _evaluate(self, x, y, mixtures):

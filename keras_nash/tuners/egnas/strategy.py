@@ -46,8 +46,10 @@ from keras_nash.tuners.egnas.published import paper_candidates, paper_mean, pape
 UPDATES = ("paper", "es")
 """EG-NAS's alpha updates: the published one ("paper") and the project's evolution strategy."""
 
+
 def sigma_schedule(epoch: int, sigma_initial: float = 1.0, sigma_min: float = 0.02) -> float:
-    """The step size of the generation in search epoch `epoch`: `max(sigma_initial / (epoch + 1), sigma_min)`.
+    """The step size of the generation in search epoch `epoch`: `max(sigma_initial / (epoch + 1),
+    sigma_min)`.
 
     EG-NAS's intended schedule (the authors' CIFAR script keeps sigma at 1.0 by a bug).
 
@@ -199,8 +201,7 @@ def sample_population(mean, sigma: float, population_size: int, seed: int) -> np
     return mean + float(sigma) * rng.standard_normal((int(population_size),) + mean.shape)
 
 
-def population_candidates(alpha, sigma: float, seed: int, population_size: int,
-                          update: str = "es"):
+def population_candidates(alpha, sigma: float, seed: int, population_size: int, update: str = "es"):
     """A generation's raw candidates and the mixtures the supernet is scored with.
 
     `"es"`: `z ~ N(softmax(alpha), sigma^2 I)`, mixtures `normalise_candidates(z)`;
@@ -232,8 +233,18 @@ def population_candidates(alpha, sigma: float, seed: int, population_size: int,
     return z, normalise_candidates(z)
 
 
-def score_generation(alpha, sigma, seed, population_size, cross_entropy, accuracy,
-                     reference_accuracy, zeta=1.0, eta=0.4, update="es"):
+def score_generation(
+    alpha,
+    sigma,
+    seed,
+    population_size,
+    cross_entropy,
+    accuracy,
+    reference_accuracy,
+    zeta=1.0,
+    eta=0.4,
+    update="es",
+):
     """Score one evaluated generation: regenerate its population, rank it by fitness.
 
     Regenerates the raw candidates `z` and their mixtures (`population_candidates`, what the
@@ -347,8 +358,15 @@ MIXTURE_FLOOR = 1e-6
 """The least weight `move_mean` leaves an operation, so alpha = log(mixture) stays finite."""
 
 
-def move_mean(mean, velocity, elite_mixtures, weights, step: float, momentum: float = 0.0,
-              floor: float = MIXTURE_FLOOR):
+def move_mean(
+    mean,
+    velocity,
+    elite_mixtures,
+    weights,
+    step: float,
+    momentum: float = 0.0,
+    floor: float = MIXTURE_FLOOR,
+):
     """Move the search distribution's mean toward the weighted best candidates.
 
     `v' = momentum * v + step * (sum_i w_i q_(i) - m)`, `m' = P(m + v')`, where `P` clips

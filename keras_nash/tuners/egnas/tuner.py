@@ -1,5 +1,6 @@
 """`EgnasTuner`: SGD on the supernet's weights and the population scored for the evolution
-strategy over alpha, one trial per search epoch (the oracle, `EgnasOracle`, is `egnas/oracle.py`)."""
+strategy over alpha, one trial per search epoch (the oracle, `EgnasOracle`, is
+`egnas/oracle.py`)."""
 
 import json
 
@@ -14,7 +15,6 @@ from keras_nash.tuners.egnas.strategy import (
 )
 from keras_nash.tuners.supernet.cells import CellSearch, cell_space
 from keras_nash.tuners.supernet.loop import SearchState, compile_step, weight_step
-
 
 
 class EgnasTuner(CellSearch):
@@ -51,7 +51,8 @@ class EgnasTuner(CellSearch):
             training (see `CellSearch`). Default to 800, 20, 36, 0.025, 3e-4, 0.4, 0.3, 16.
         final_batch_size: int, the final training's batch size, whether its data is the
             search's or `search(final_fit=...)`'s (a dataset is rebatched; a `batch_size` in
-            `final_fit` wins). Defaults to 96 (the paper's 96, as DARTS's; the authors' `train.py` too).
+            `final_fit` wins). Defaults to 96 (the paper's 96, as DARTS's; the authors' `train.py`
+            too).
         jit_compile: bool, XLA for the steps (see `CellSearch`). Defaults to False.
         objective: str or `keras_tuner.Objective`. Defaults to "val_accuracy".
         max_trials: int or None. Defaults to None (stop after the final trial).
@@ -118,30 +119,62 @@ class EgnasTuner(CellSearch):
         **kwargs,
     ):
         self.population_batch_stats = (
-            None if population_batch_stats is None else bool(population_batch_stats))
+            None if population_batch_stats is None else bool(population_batch_stats)
+        )
         self.trace_counts = {"train_step": 0, "eval_step": 0, "population": 0}
         space = cell_space(
-            search_space, EGNAS_SPACE, cells=cells, channels=channels, steps=steps,
-            multiplier=multiplier, primitives=primitives, partial_channels=partial_channels,
+            search_space,
+            EGNAS_SPACE,
+            cells=cells,
+            channels=channels,
+            steps=steps,
+            multiplier=multiplier,
+            primitives=primitives,
+            partial_channels=partial_channels,
         )
         oracle = EgnasOracle(
-            epochs=epochs, warmup_epochs=warmup_epochs, population_size=population_size,
-            sigma_initial=sigma_initial, sigma_min=sigma_min, zeta=zeta, eta=eta, step=step,
-            alpha_momentum=alpha_momentum, update=update, search_space=space, initial_alpha=initial_alpha,
-            objective=objective, max_trials=max_trials, seed=seed,
+            epochs=epochs,
+            warmup_epochs=warmup_epochs,
+            population_size=population_size,
+            sigma_initial=sigma_initial,
+            sigma_min=sigma_min,
+            zeta=zeta,
+            eta=eta,
+            step=step,
+            alpha_momentum=alpha_momentum,
+            update=update,
+            search_space=space,
+            initial_alpha=initial_alpha,
+            objective=objective,
+            max_trials=max_trials,
+            seed=seed,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         super().__init__(
-            oracle, space, num_classes=num_classes, epochs=epochs, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_min=learning_rate_min,
-            momentum=momentum, weight_decay=weight_decay, grad_clip=grad_clip,
-            final_epochs=final_epochs, final_batch_size=final_batch_size,
-            final_cells=final_cells, final_channels=final_channels,
-            final_learning_rate=final_learning_rate, final_weight_decay=final_weight_decay,
-            auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
-            cutout_length=cutout_length, jit_compile=jit_compile, seed=seed,
-            precision=precision, **kwargs,
+            oracle,
+            space,
+            num_classes=num_classes,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_min=learning_rate_min,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            grad_clip=grad_clip,
+            final_epochs=final_epochs,
+            final_batch_size=final_batch_size,
+            final_cells=final_cells,
+            final_channels=final_channels,
+            final_learning_rate=final_learning_rate,
+            final_weight_decay=final_weight_decay,
+            auxiliary_weight=auxiliary_weight,
+            drop_path_prob=drop_path_prob,
+            cutout_length=cutout_length,
+            jit_compile=jit_compile,
+            seed=seed,
+            precision=precision,
+            **kwargs,
         )
 
     # ----- search -----
@@ -154,8 +187,14 @@ class EgnasTuner(CellSearch):
 
         def train_step(x, y):
             self.trace_counts["train_step"] += 1  # runs only while tracing
-            weight_step(lambda inputs: network(inputs, training=True), optimizer,
-                        network.weight_variables, x, y, state.metrics)
+            weight_step(
+                lambda inputs: network(inputs, training=True),
+                optimizer,
+                network.weight_variables,
+                x,
+                y,
+                state.metrics,
+            )
 
         state.train_step = compile_step(train_step, data.input_signature(), self.jit_compile)
         state.eval_step = self.make_eval_step(network, data, state.val_metrics)
@@ -163,13 +202,16 @@ class EgnasTuner(CellSearch):
         if batch_stats is None:  # the authors' eval mode under "paper"
             batch_stats = trial.hyperparameters.values.get(self.key("update"), "es") == "es"
         state.population = PopulationEvaluator(
-            network, data.input_signature(), batch_stats=batch_stats,
+            network,
+            data.input_signature(),
+            batch_stats=batch_stats,
             jit_compile=self.jit_compile,
         )
         return state
 
-    def evaluate_population(self, state, x, y, alpha, sigma, seed, population_size,
-                            update="es") -> dict:
+    def evaluate_population(
+        self, state, x, y, alpha, sigma, seed, population_size, update="es"
+    ) -> dict:
         """Sample the generation's population and evaluate it, with the current mixture, on
         one minibatch: `population_size + 1` forward passes in one compiled call. The
         candidates' mixtures are `update`'s (`population_candidates`)."""
@@ -200,12 +242,18 @@ class EgnasTuner(CellSearch):
             if batches < 1:  # unknown cardinality: counted once per search (at least one)
                 if not getattr(state, "validation_batches", 0):
                     state.validation_batches = max(
-                        1, sum(1 for _ in data.policy_batches(repeat=False)))
+                        1, sum(1 for _ in data.policy_batches(repeat=False))
+                    )
                 batches = state.validation_batches
             index = validation_batch(seed, batches)  # a fresh batch per generation
             x, y = next(iter(data.policy_batches().skip(index)))
             result["population"] = self.evaluate_population(
-                state, x, y, alpha, float(values[self.key("sigma")]), seed,
+                state,
+                x,
+                y,
+                alpha,
+                float(values[self.key("sigma")]),
+                seed,
                 int(values[self.key("population_size")]),
                 values.get(self.key("update"), "es"),  # trials before the key ran "es"
             )

@@ -9,8 +9,8 @@
 """
 
 from keras_nash.tuners.enas.controller import Controller
-from keras_nash.tuners.enas.oracle import EnasOracle
 from keras_nash.tuners.enas.language_model import EnasLanguageModelTuner
+from keras_nash.tuners.enas.oracle import EnasOracle
 from keras_nash.tuners.enas.tuner import EnasTuner
 
 __all__ = ["Controller", "EnasLanguageModelTuner", "EnasOracle", "EnasTuner"]

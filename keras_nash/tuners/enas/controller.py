@@ -77,8 +77,16 @@ FILE_FORMAT = 2
 DEFAULTS = {
     "macro": dict(tanh_constant=1.5, op_tanh_reduce=1.0, learning_rate=1e-3, skip_weight=0.8),
     "micro": dict(tanh_constant=1.1, op_tanh_reduce=2.5, learning_rate=3.5e-3, skip_weight=0.0),
-    "recurrent": dict(tanh_constant=2.5, op_tanh_reduce=1.0, temperature=5.0, entropy_weight=1e-3,
-                      baseline_decay=0.99, learning_rate=1e-3, skip_weight=0.0, lstm_size=100),
+    "recurrent": dict(
+        tanh_constant=2.5,
+        op_tanh_reduce=1.0,
+        temperature=5.0,
+        entropy_weight=1e-3,
+        baseline_decay=0.99,
+        learning_rate=1e-3,
+        skip_weight=0.0,
+        lstm_size=100,
+    ),
 }
 # micro_controller.py lines 100-109: `b_soft` starts at 10 for the separable convolutions (0 for
 # the rest); the normal cell adds a fixed +0.25 to them and -0.25 to the rest after the tanh.
@@ -114,8 +122,18 @@ def authors_op_biases(space: str, operations) -> tuple:
     return b_soft, fixed
 
 
-def _check_arguments(space, num_layers, num_ops, lstm_size, baseline_decay, skip_target,
-                     op_tanh_reduce, learning_rate, init_range, operations) -> None:
+def _check_arguments(
+    space,
+    num_layers,
+    num_ops,
+    lstm_size,
+    baseline_decay,
+    skip_target,
+    op_tanh_reduce,
+    learning_rate,
+    init_range,
+    operations,
+) -> None:
     """`Controller`'s argument checks: a ValueError naming the argument and its value."""
     if space not in SPACES:
         raise ValueError(f"`space` must be one of {SPACES}. Received: space={space!r}")
@@ -125,22 +143,20 @@ def _check_arguments(space, num_layers, num_ops, lstm_size, baseline_decay, skip
         raise ValueError(f"`num_ops` must be an int >= 2. Received: num_ops={num_ops!r}")
     if not 0.0 <= baseline_decay < 1.0:
         raise ValueError(
-            f"`baseline_decay` must be in [0, 1). Received: baseline_decay={baseline_decay}")
+            f"`baseline_decay` must be in [0, 1). Received: baseline_decay={baseline_decay}"
+        )
     if not 0.0 < skip_target < 1.0:
-        raise ValueError(
-            f"`skip_target` must be in (0, 1). Received: skip_target={skip_target}")
+        raise ValueError(f"`skip_target` must be in (0, 1). Received: skip_target={skip_target}")
     if op_tanh_reduce <= 0:
-        raise ValueError(
-            f"`op_tanh_reduce` must be > 0. Received: op_tanh_reduce={op_tanh_reduce}")
+        raise ValueError(f"`op_tanh_reduce` must be > 0. Received: op_tanh_reduce={op_tanh_reduce}")
     if learning_rate <= 0:
-        raise ValueError(
-            f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}")
+        raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}")
     if init_range < 0:
         raise ValueError(f"`init_range` must be >= 0. Received: init_range={init_range}")
     if operations is not None and len(operations) != num_ops:
         raise ValueError(
-            f"`operations` must name the {num_ops} operations. "
-            f"Received: operations={operations!r}")
+            f"`operations` must name the {num_ops} operations. Received: operations={operations!r}"
+        )
 
 
 class Controller:
@@ -202,8 +218,18 @@ class Controller:
         operations=None,
         initial_baseline=None,
     ):
-        _check_arguments(space, num_layers, num_ops, lstm_size, baseline_decay, skip_target,
-                         op_tanh_reduce, learning_rate, init_range, operations)
+        _check_arguments(
+            space,
+            num_layers,
+            num_ops,
+            lstm_size,
+            baseline_decay,
+            skip_target,
+            op_tanh_reduce,
+            learning_rate,
+            init_range,
+            operations,
+        )
         self.space = space
         self.num_layers = int(num_layers)
         self.num_ops = int(num_ops)
@@ -223,7 +249,8 @@ class Controller:
 
         self._make_weights(np.random.default_rng(seed), init_range, operations)
         self.optimizer = keras.optimizers.Adam(
-            self.learning_rate, beta_1=adam_beta_1, epsilon=adam_epsilon)
+            self.learning_rate, beta_1=adam_beta_1, epsilon=adam_epsilon
+        )
         self.optimizer.build(self.variables)
 
         spec = tf.TensorSpec([None, self.num_decisions], tf.int32)
@@ -231,7 +258,8 @@ class Controller:
         self._sample_fn = tf.function(self._sample, input_signature=[scalar, scalar])
         self._log_prob_fn = tf.function(self._log_prob, input_signature=[spec])
         self._apply_fn = tf.function(
-            self._apply, input_signature=[spec, tf.TensorSpec([None], tf.float32)])
+            self._apply, input_signature=[spec, tf.TensorSpec([None], tf.float32)]
+        )
 
     def _make_weights(self, rng, init_range: float, operations) -> None:
         """The LSTM and the embeddings, each weight its own uniform draw from `rng` (a seeded
@@ -242,7 +270,9 @@ class Controller:
 
         size = self.lstm_size
         # float32 whatever the search's precision (keras_nash.precision)
-        self.lstm = keras.layers.LSTMCell(size, use_bias=False, dtype="float32", name="controller_lstm")
+        self.lstm = keras.layers.LSTMCell(
+            size, use_bias=False, dtype="float32", name="controller_lstm"
+        )
         self.lstm.build((None, size))
         for weight in self.lstm.trainable_weights:
             weight.assign(uniform(weight.shape))
@@ -253,7 +283,12 @@ class Controller:
         self.w_attn_2 = keras.Variable(uniform((size, size)), name="w_attn_2")
         self.v_attn = keras.Variable(uniform((size, 1)), name="v_attn")
         self.variables = list(self.lstm.trainable_weights) + [
-            self.g_emb, self.w_emb, self.w_soft, self.w_attn_1, self.w_attn_2, self.v_attn
+            self.g_emb,
+            self.w_emb,
+            self.w_soft,
+            self.w_attn_1,
+            self.w_attn_2,
+            self.v_attn,
         ]
         # Micro's learned op-logit bias comes last, so the other weights keep their positions.
         b_soft, self.op_bias_fixed = authors_op_biases(self.space, operations)
@@ -319,7 +354,8 @@ class Controller:
         """
         _check_positive_int("num", num)
         decisions, log_prob, entropy = self._sample_fn(
-            tf.constant(num, tf.int32), tf.constant(seed % 2**31, tf.int32))
+            tf.constant(num, tf.int32), tf.constant(seed % 2**31, tf.int32)
+        )
         return decisions.numpy(), log_prob.numpy(), entropy.numpy()
 
     def log_prob(self, decisions):
@@ -409,16 +445,22 @@ class Controller:
             if file_format > FILE_FORMAT:
                 problem = f"its format {file_format} is newer than this code's {FILE_FORMAT}"
             elif keys != {key for _, key in pairs}:
-                problem = (f"it holds {len(keys)} arrays, this {self.space} controller needs "
-                           f"{len(pairs)} (micro controller files before format 2 lack b_soft)")
+                problem = (
+                    f"it holds {len(keys)} arrays, this {self.space} controller needs "
+                    f"{len(pairs)} (micro controller files before format 2 lack b_soft)"
+                )
             else:
-                shapes = [(key, data[key].shape, tuple(v.shape)) for v, key in pairs
-                          if data[key].shape != tuple(v.shape)]
+                shapes = [
+                    (key, data[key].shape, tuple(v.shape))
+                    for v, key in pairs
+                    if data[key].shape != tuple(v.shape)
+                ]
                 if shapes:
                     problem = f"shapes differ (array, file, controller): {shapes[:3]}"
             if problem:
-                raise ValueError(f"Cannot load the controller file {path} (format {file_format}): "
-                                 f"{problem}.")
+                raise ValueError(
+                    f"Cannot load the controller file {path} (format {file_format}): {problem}."
+                )
             for v, key in pairs:
                 v.assign(data[key])
 
@@ -450,6 +492,10 @@ def controller_kwargs(search_space, **overrides) -> dict:
         _check_positive_int("controller_lstm_size", overrides["lstm_size"])
     kwargs = dict(DEFAULTS[search_space.name], seed=0)
     kwargs.update({k: v for k, v in overrides.items() if v is not None})
-    return dict(space=search_space.name, num_layers=search_space.controller_layers,
-                num_ops=len(search_space.operations), operations=list(search_space.operations),
-                **kwargs)
+    return dict(
+        space=search_space.name,
+        num_layers=search_space.controller_layers,
+        num_ops=len(search_space.operations),
+        operations=list(search_space.operations),
+        **kwargs,
+    )

@@ -49,15 +49,25 @@ class EnasLanguageModelTuner(EnasTuner):
 
     def make_search_steps(self, state, data, arch_spec) -> None:
         state.train_step, state.eval_step, state.lm_state = make_lm_steps(
-            state.network, state.optimizers["weights"], data, self.space.hidden_size, arch_spec,
-            self.trace_counts, state.metrics, state.val_metrics,
+            state.network,
+            state.optimizers["weights"],
+            data,
+            self.space.hidden_size,
+            arch_spec,
+            self.trace_counts,
+            state.metrics,
+            state.val_metrics,
         )
 
     def _sgd_arguments(self, input_shape, learning_rate=None) -> dict:
         """The authors' SGD on the loss summed over time, as SGD on the per-token mean
         (`summed_loss_sgd`)."""
-        return summed_loss_sgd(learning_rate or self.learning_rate, self.weight_decay,
-                               self.grad_clip, bptt=int(input_shape[1]))
+        return summed_loss_sgd(
+            learning_rate or self.learning_rate,
+            self.weight_decay,
+            self.grad_clip,
+            bptt=int(input_shape[1]),
+        )
 
     def epoch_learning_rate(self, epoch: int) -> float:
         """`enas.lm.lm_learning_rate`: the authors' Penn Treebank decay, not below
@@ -84,14 +94,26 @@ class EnasLanguageModelTuner(EnasTuner):
 
     def final_network(self, arch, input_shape):
         model = StatefulLanguageModel(
-            self.space.build_child_model(arch, self.num_classes), batch_size=input_shape[0])
-        optimizer = CoupledSGD(momentum=self.momentum, nesterov=self.momentum > 0,
-                               **self._sgd_arguments(input_shape, self.final_learning_rate))
+            self.space.build_child_model(arch, self.num_classes), batch_size=input_shape[0]
+        )
+        optimizer = CoupledSGD(
+            momentum=self.momentum,
+            nesterov=self.momentum > 0,
+            **self._sgd_arguments(input_shape, self.final_learning_rate),
+        )
         return model, optimizer
 
     def final_callbacks(self, hp):
         # The carried state starts from zero each epoch and evaluation.
         bptt = int(json.loads(hp.values[self.key("input_shape")])[1])
-        return [ResetState(), keras.callbacks.LearningRateScheduler(
-            lambda epoch: bptt * lm_learning_rate(self.final_learning_rate, epoch,
-                                                  self.final_learning_rate_min))]
+        return [
+            ResetState(),
+            keras.callbacks.LearningRateScheduler(
+                lambda epoch: (
+                    bptt
+                    * lm_learning_rate(
+                        self.final_learning_rate, epoch, self.final_learning_rate_min
+                    )
+                )
+            ),
+        ]

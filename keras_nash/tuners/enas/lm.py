@@ -52,10 +52,13 @@ def as_text_search_data(fit_args, fit_kwargs) -> SearchData:
     validation = fit_kwargs.get("validation_data")
     for name, dataset in (("x", train), ("validation_data", validation)):
         spec = getattr(dataset, "element_spec", None)
-        if not isinstance(dataset, tf.data.Dataset) or not isinstance(spec, tuple) or len(
-            spec
-        ) < 2 or spec[0].shape.rank != 2 or not all(spec[0].shape) or not all(
-            s.dtype.is_integer and s.shape == spec[0].shape for s in spec[:2]
+        if (
+            not isinstance(dataset, tf.data.Dataset)
+            or not isinstance(spec, tuple)
+            or len(spec) < 2
+            or spec[0].shape.rank != 2
+            or not all(spec[0].shape)
+            or not all(s.dtype.is_integer and s.shape == spec[0].shape for s in spec[:2])
         ):
             raise ValueError(
                 f"The recurrent space needs `{name}` as a tf.data.Dataset of `(inputs, targets)` "
@@ -79,12 +82,15 @@ def check_token_ids(data: SearchData, num_classes: int) -> None:
     """Fail, naming `num_classes`, when a token id of the data is outside [0, num_classes)
     (an embedding lookup would fail on a CPU, and give zeros and a NaN loss on a GPU). One pass
     over the data, before the search."""
+
     def bounds(acc, inputs, targets):
         ids = tf.cast(tf.concat([tf.reshape(inputs, [-1]), tf.reshape(targets, [-1])], 0), tf.int64)
         return tf.minimum(acc[0], tf.reduce_min(ids)), tf.maximum(acc[1], tf.reduce_max(ids))
 
     start = (tf.constant(2**62, tf.int64), tf.constant(-1, tf.int64))
-    low, high = data.train.concatenate(data.validation).reduce(start, lambda acc, b: bounds(acc, *b))
+    low, high = data.train.concatenate(data.validation).reduce(
+        start, lambda acc, b: bounds(acc, *b)
+    )
     if int(low) < 0 or int(high) >= num_classes:
         raise ValueError(
             f"`num_classes` must exceed every token id: it is the language model's vocabulary "
@@ -120,8 +126,11 @@ def carried_state(batch_size: int, hidden_size: int, name: str) -> keras.Variabl
     """The carried state `(batch_size / replicas, hidden_size)`, zeros, one copy per replica of
     the current distribution strategy (reading it outside a replica gives the first's)."""
     return keras.Variable(
-        np.zeros((replica_batch_size(batch_size), hidden_size), "float32"), trainable=False,
-        synchronization="on_read", aggregation="only_first_replica", name=name,
+        np.zeros((replica_batch_size(batch_size), hidden_size), "float32"),
+        trainable=False,
+        synchronization="on_read",
+        aggregation="only_first_replica",
+        name=name,
     )
 
 
@@ -130,12 +139,23 @@ def summed_loss_sgd(learning_rate, weight_decay, grad_clip, bptt: int) -> dict:
     time steps does, when the gradients are those of the per-token mean loss (the authors'
     learning rate and clip are for the summed loss; `weight_decay` is the coupled L2 of that
     summed loss, twice the authors' `l2_reg`, see `tuners/enas/presets.py`)."""
-    return dict(learning_rate=learning_rate * bptt, weight_decay=(weight_decay / bptt) or None,
-                global_clipnorm=grad_clip / bptt)
+    return dict(
+        learning_rate=learning_rate * bptt,
+        weight_decay=(weight_decay / bptt) or None,
+        global_clipnorm=grad_clip / bptt,
+    )
 
 
-def make_lm_steps(network, optimizer, data: SearchData, hidden_size: int, arch_spec,
-                  trace_counts: dict, metrics: EpochMetrics, val_metrics: EpochMetrics):
+def make_lm_steps(
+    network,
+    optimizer,
+    data: SearchData,
+    hidden_size: int,
+    arch_spec,
+    trace_counts: dict,
+    metrics: EpochMetrics,
+    val_metrics: EpochMetrics,
+):
     """The compiled shared-weight language-model steps, and the carried state's variable.
 
     Returns:
@@ -164,10 +184,16 @@ def make_lm_steps(network, optimizer, data: SearchData, hidden_size: int, arch_s
         loss = val_metrics.score(y, logits)
         return loss, tf.exp(loss)
 
-    signature = [tf.TensorSpec(x_spec.shape, x_spec.dtype), tf.TensorSpec(y_spec.shape, y_spec.dtype),
-                 arch_spec]
-    return (compile_step(train_step, signature, jit_compile=False),
-            compile_step(eval_step, signature, jit_compile=False), state)
+    signature = [
+        tf.TensorSpec(x_spec.shape, x_spec.dtype),
+        tf.TensorSpec(y_spec.shape, y_spec.dtype),
+        arch_spec,
+    ]
+    return (
+        compile_step(train_step, signature, jit_compile=False),
+        compile_step(eval_step, signature, jit_compile=False),
+        state,
+    )
 
 
 @keras.saving.register_keras_serializable(package="keras_nash")
@@ -208,8 +234,11 @@ class StatefulLanguageModel(keras.Model):
         self.state.assign(np.zeros(self.state.shape, "float32"))
 
     def get_config(self):
-        return {**super().get_config(), "batch_size": self.batch_size,
-                "language_model": keras.saving.serialize_keras_object(self.language_model)}
+        return {
+            **super().get_config(),
+            "batch_size": self.batch_size,
+            "language_model": keras.saving.serialize_keras_object(self.language_model),
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -226,4 +255,3 @@ class ResetState(keras.callbacks.Callback):
 
     def on_test_begin(self, logs=None):
         self.model.reset_state()
-

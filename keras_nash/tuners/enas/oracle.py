@@ -1,4 +1,5 @@
-"""ENAS (Pham et al. 2018): a REINFORCE controller over a shared-weight model, as an Oracle and Tuner.
+"""ENAS (Pham et al. 2018): a REINFORCE controller over a shared-weight model, as an Oracle and
+Tuner.
 
 `EnasOracle` holds the policy: the latest controller snapshot (weights and Adam state in an
 `.npz` file, baseline and step in its JSON state). Each search epoch is one trial (the machinery
@@ -8,7 +9,8 @@ of `tuners/supernet/`); its values carry the snapshot and the epoch's sampling s
 1. trains the shared weights (inherited from the previous epoch's checkpoint) one minibatch at a
    time, each minibatch with a fresh architecture sampled from the controller: SGD Nesterov
    0.9, learning rate by cosine with warm restarts 0.05 -> 0.0005 (T0 = 10 epochs, Tmul = 2,
-   set per epoch), gradient norm clipped to 5, then coupled L2 (5e-4 macro, 2e-4 micro: `supernet.loop.weight_step`);
+   set per epoch), gradient norm clipped to 5, then coupled L2 (5e-4 macro, 2e-4 micro:
+   `supernet.loop.weight_step`);
 2. trains the controller on-policy: `controller_train_steps` REINFORCE steps, each on
    `controller_num_aggregate` architectures sampled afresh from the controller as the previous
    step left it, each rewarded on one validation minibatch (the accuracy);
@@ -75,22 +77,42 @@ class EnasOracle(SupernetOracle):
     """
 
     key_prefix = KEY
-    undecided_advice = ("search longer (more `epochs` or `controller_train_steps`) or raise "
-                        "`controller_learning_rate` ('auto' scales it to the run's controller "
-                        "steps)")
+    undecided_advice = (
+        "search longer (more `epochs` or `controller_train_steps`) or raise "
+        "`controller_learning_rate` ('auto' scales it to the run's controller "
+        "steps)"
+    )
 
-    def __init__(self, search_space="macro", epochs: int = 150, controller_kwargs=None,
-                 controller_train_steps=None, controller_num_aggregate=None, final_candidates: int = 10,
-                 objective=None, max_trials=None, seed=None, **kwargs):
+    def __init__(
+        self,
+        search_space="macro",
+        epochs: int = 150,
+        controller_kwargs=None,
+        controller_train_steps=None,
+        controller_num_aggregate=None,
+        final_candidates: int = 10,
+        objective=None,
+        max_trials=None,
+        seed=None,
+        **kwargs,
+    ):
         self.space = get_space(search_space)
         if objective is None:  # a language model is scored by its (log-)perplexity
             objective = default_objective(self.space)
-        super().__init__(epochs=epochs, objective=objective, max_trials=max_trials, seed=seed, **kwargs)
+        super().__init__(
+            epochs=epochs, objective=objective, max_trials=max_trials, seed=seed, **kwargs
+        )
         steps, aggregate = TRAIN_STEPS[self.space.name]
         self.controller_train_steps = check_int(
-            "controller_train_steps", steps if controller_train_steps is None else controller_train_steps, 1)
+            "controller_train_steps",
+            steps if controller_train_steps is None else controller_train_steps,
+            1,
+        )
         self.controller_num_aggregate = check_int(
-            "controller_num_aggregate", aggregate if controller_num_aggregate is None else controller_num_aggregate, 1)
+            "controller_num_aggregate",
+            aggregate if controller_num_aggregate is None else controller_num_aggregate,
+            1,
+        )
         self.final_candidates = check_int("final_candidates", final_candidates, 1)
         self.controller_kwargs = dict(controller_kwargs or default_controller_kwargs(self.space))
         self.controller_kwargs["seed"] = int(self.seed)
@@ -125,11 +147,16 @@ class EnasOracle(SupernetOracle):
             self.key("sample_seed"): self._seed(self.epoch, 1),
             self.key("controller_train_steps"): self.controller_train_steps,
             self.key("controller_num_aggregate"): self.controller_num_aggregate,
-            self.key("num_candidates"): self.final_candidates if self.epoch == self.epochs - 1 else 0,
+            self.key("num_candidates"): self.final_candidates
+            if self.epoch == self.epochs - 1
+            else 0,
         }
 
     def final_values(self):
-        return {self.key("arch"): self.best_arch, self.key("input_shape"): json.dumps(self.input_shape)}
+        return {
+            self.key("arch"): self.best_arch,
+            self.key("input_shape"): json.dumps(self.input_shape),
+        }
 
     def update_policy(self, trial, result):
         # The controller the tuner trained in the epoch (on-policy) is the next snapshot.
@@ -138,13 +165,19 @@ class EnasOracle(SupernetOracle):
         self.input_shape = list(result["input_shape"])
         if result.get("candidates"):
             best = int(np.argmax(result["candidate_rewards"]))
-            self.best_arch = architecture_from_json(json.dumps(result["candidates"][best])).to_json()
+            self.best_arch = architecture_from_json(
+                json.dumps(result["candidates"][best])
+            ).to_json()
         rewards = np.asarray(result["rewards"], "float64")
-        self.history.append({
-            "epoch": self.epoch, "trial_id": trial.trial_id, "mean_reward": float(rewards.mean()),
-            "baseline": self.controller_state["baseline"],
-            "controller_loss": float(np.mean(result["controller_losses"])),
-        })
+        self.history.append(
+            {
+                "epoch": self.epoch,
+                "trial_id": trial.trial_id,
+                "mean_reward": float(rewards.mean()),
+                "baseline": self.controller_state["baseline"],
+                "controller_loss": float(np.mean(result["controller_losses"])),
+            }
+        )
 
     def measure_decisiveness(self, result):
         # The tuner measured the controller it trained (`supernet.decisiveness`).

@@ -15,8 +15,9 @@ from keras_nash.tuners.supernet.loop import (
 )
 
 
-def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None, metrics=None,
-               val_metrics=None):
+def make_steps(
+    network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None, metrics=None, val_metrics=None
+):
     """The compiled shared-weight train and eval steps, architecture as an int32 input.
 
     The train step is the library's one weight step (`supernet.loop.weight_step`: clip, coupled
@@ -43,15 +44,25 @@ def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None,
     variables = network.trainable_variables
 
     def forward(x, arch, training):
-        return network((x, arch), training=training) if arch_spec is not None else network(x, training=training)
+        return (
+            network((x, arch), training=training)
+            if arch_spec is not None
+            else network(x, training=training)
+        )
 
     def batch_accuracy(logits, y):  # over the global batch under a distribution strategy
-        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels(y)), tf.float32)
-        return global_mean(tf.math.divide_no_nan(tf.reduce_sum(correct), tf.cast(tf.size(correct), tf.float32)), y)
+        correct = tf.cast(
+            tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels(y)), tf.float32
+        )
+        return global_mean(
+            tf.math.divide_no_nan(tf.reduce_sum(correct), tf.cast(tf.size(correct), tf.float32)), y
+        )
 
     def train_step(x, y, arch=None):
         counts["train_step"] += 1  # runs only while tracing
-        loss = weight_step(lambda inputs: forward(inputs, arch, True), optimizer, variables, x, y, metrics)
+        loss = weight_step(
+            lambda inputs: forward(inputs, arch, True), optimizer, variables, x, y, metrics
+        )
         return loss, metrics.accuracy.result()
 
     def eval_step(x, y, arch=None):
@@ -61,5 +72,7 @@ def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None,
         return global_mean(loss, y), batch_accuracy(logits, y)
 
     signature = [x_spec, y_spec] + ([arch_spec] if arch_spec is not None else [])
-    return (compile_step(train_step, signature, jit_compile=False),
-            compile_step(eval_step, signature, jit_compile=False))
+    return (
+        compile_step(train_step, signature, jit_compile=False),
+        compile_step(eval_step, signature, jit_compile=False),
+    )

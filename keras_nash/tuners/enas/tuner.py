@@ -67,7 +67,8 @@ class EnasTuner(SupernetTuner):
             the paper's), 150 micro (also the paper's), 100 recurrent (the paper: 150).
         final_epochs: int >= 1, epochs of the final from-scratch training. None: the authors'
             final scripts', 310 (macro) or 630 (micro); recurrent: their search script's 100.
-        batch_size: int, batch size for array inputs. None: 128 macro, 160 micro (the authors' search
+        batch_size: int, batch size for array inputs. None: 128 macro, 160 micro (the authors'
+        search
             scripts; the recurrent space takes batched windows, `load_text(batch_size=)`).
         final_batch_size: int, the final training's batch size, whether its data is the
             search's or `search(final_fit=...)`'s (a dataset is rebatched). None: 100 macro,
@@ -142,40 +143,92 @@ class EnasTuner(SupernetTuner):
             cls = EnasLanguageModelTuner
         return super().__new__(cls)
 
-    def __init__(self, search_space="macro", num_classes: int = 10, epochs=None,
-                 final_epochs=None, batch_size=None, final_batch_size=None, learning_rate=None,
-                 learning_rate_min=None, lr_t0: int = 10, lr_t_mul: float = 2.0,
-                 momentum=None, weight_decay=None, grad_clip=None,
-                 controller_lstm_size=None, controller_tanh_constant=None, controller_op_tanh_reduce=None,
-                 controller_temperature=None, controller_entropy_weight=None,
-                 controller_baseline_decay=None, controller_skip_target=None,
-                 controller_skip_weight=None, controller_learning_rate=None, controller_train_steps=None,
-                 controller_num_aggregate=None, final_candidates: int = 10, final_filters=None,
-                 final_learning_rate=None, final_learning_rate_min=None,
-                 final_weight_decay: float = FINAL_WEIGHT_DECAY, final_dropout=None, cutout_length: int = 0,
-                 final_cells=None, auxiliary_weight=None, drop_path_prob=None, jit_compile=False,
-                 objective=None, seed=None, max_trials=None,
-                 max_retries_per_trial: int = 0, max_consecutive_failed_trials: int = 3, **kwargs):
+    def __init__(
+        self,
+        search_space="macro",
+        num_classes: int = 10,
+        epochs=None,
+        final_epochs=None,
+        batch_size=None,
+        final_batch_size=None,
+        learning_rate=None,
+        learning_rate_min=None,
+        lr_t0: int = 10,
+        lr_t_mul: float = 2.0,
+        momentum=None,
+        weight_decay=None,
+        grad_clip=None,
+        controller_lstm_size=None,
+        controller_tanh_constant=None,
+        controller_op_tanh_reduce=None,
+        controller_temperature=None,
+        controller_entropy_weight=None,
+        controller_baseline_decay=None,
+        controller_skip_target=None,
+        controller_skip_weight=None,
+        controller_learning_rate=None,
+        controller_train_steps=None,
+        controller_num_aggregate=None,
+        final_candidates: int = 10,
+        final_filters=None,
+        final_learning_rate=None,
+        final_learning_rate_min=None,
+        final_weight_decay: float = FINAL_WEIGHT_DECAY,
+        final_dropout=None,
+        cutout_length: int = 0,
+        final_cells=None,
+        auxiliary_weight=None,
+        drop_path_prob=None,
+        jit_compile=False,
+        objective=None,
+        seed=None,
+        max_trials=None,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
+        **kwargs,
+    ):
         self.space = get_space(search_space)
-        given = dict(learning_rate=learning_rate, learning_rate_min=learning_rate_min,
-                     momentum=momentum, weight_decay=weight_decay, grad_clip=grad_clip,
-                     final_learning_rate=final_learning_rate, batch_size=batch_size,
-                     final_learning_rate_min=final_learning_rate_min, final_dropout=final_dropout,
-                     auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
-                     final_epochs=final_epochs, final_batch_size=final_batch_size)
+        given = dict(
+            learning_rate=learning_rate,
+            learning_rate_min=learning_rate_min,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            grad_clip=grad_clip,
+            final_learning_rate=final_learning_rate,
+            batch_size=batch_size,
+            final_learning_rate_min=final_learning_rate_min,
+            final_dropout=final_dropout,
+            auxiliary_weight=auxiliary_weight,
+            drop_path_prob=drop_path_prob,
+            final_epochs=final_epochs,
+            final_batch_size=final_batch_size,
+        )
         defaults = TRAINING[self.space.name]
         if epochs is None:
             epochs = SEARCH_EPOCHS[self.space.name]
         given = {name: defaults[name] if value is None else value for name, value in given.items()}
         learning_rate, learning_rate_min, final_learning_rate = (
-            given["learning_rate"], given["learning_rate_min"], given["final_learning_rate"])
-        momentum, weight_decay, grad_clip = given["momentum"], given["weight_decay"], given["grad_clip"]
+            given["learning_rate"],
+            given["learning_rate_min"],
+            given["final_learning_rate"],
+        )
+        momentum, weight_decay, grad_clip = (
+            given["momentum"],
+            given["weight_decay"],
+            given["grad_clip"],
+        )
         self.final_learning_rate_min, _ = check_range(
-            "final_learning_rate_min", given["final_learning_rate_min"], "final_learning_rate",
-            final_learning_rate)
+            "final_learning_rate_min",
+            given["final_learning_rate_min"],
+            "final_learning_rate",
+            final_learning_rate,
+        )
         self.final_dropout = check_fraction("final_dropout", given["final_dropout"])
-        self.final_cells, self.auxiliary_weight, self.drop_path_prob = self.space.check_child_options(
-            final_cells, given["auxiliary_weight"], given["drop_path_prob"], prefix="final_")
+        self.final_cells, self.auxiliary_weight, self.drop_path_prob = (
+            self.space.check_child_options(
+                final_cells, given["auxiliary_weight"], given["drop_path_prob"], prefix="final_"
+            )
+        )
         self.final_weight_decay = check_float("final_weight_decay", final_weight_decay, 0)
         self.cutout_length = check_int("cutout_length", cutout_length, 0)
         if objective is None:
@@ -193,26 +246,45 @@ class EnasTuner(SupernetTuner):
         self.momentum = check_float("momentum", momentum, 0, 1)
         self.weight_decay = check_float("weight_decay", weight_decay, 0)
         self.grad_clip = check_float("grad_clip", grad_clip, 0, exclusive=True)
-        self.final_filters = None if final_filters is None else check_int("final_filters", final_filters, 2)
+        self.final_filters = (
+            None if final_filters is None else check_int("final_filters", final_filters, 2)
+        )
         self.seed = seed
         self.jit_compile = bool(jit_compile)
         if controller_learning_rate == "auto":
-            steps = TRAIN_STEPS[self.space.name][0] if controller_train_steps is None else controller_train_steps
+            steps = (
+                TRAIN_STEPS[self.space.name][0]
+                if controller_train_steps is None
+                else controller_train_steps
+            )
             controller_learning_rate = scaled_controller_learning_rate(
-                self.space.name, check_int("epochs", epochs, 1) * check_int("controller_train_steps", steps, 1))
+                self.space.name,
+                check_int("epochs", epochs, 1) * check_int("controller_train_steps", steps, 1),
+            )
         self.controller_kwargs = controller_kwargs(
-            self.space, lstm_size=controller_lstm_size, tanh_constant=controller_tanh_constant,
-            op_tanh_reduce=controller_op_tanh_reduce, temperature=controller_temperature,
-            entropy_weight=controller_entropy_weight, baseline_decay=controller_baseline_decay,
-            skip_target=controller_skip_target, skip_weight=controller_skip_weight,
+            self.space,
+            lstm_size=controller_lstm_size,
+            tanh_constant=controller_tanh_constant,
+            op_tanh_reduce=controller_op_tanh_reduce,
+            temperature=controller_temperature,
+            entropy_weight=controller_entropy_weight,
+            baseline_decay=controller_baseline_decay,
+            skip_target=controller_skip_target,
+            skip_weight=controller_skip_weight,
             learning_rate=controller_learning_rate,
         )
         self.trace_counts = {"train_step": 0, "eval_step": 0}
         self._controller = None
         oracle = EnasOracle(
-            self.space, epochs=epochs, controller_kwargs=self.controller_kwargs,
-            controller_train_steps=controller_train_steps, controller_num_aggregate=controller_num_aggregate,
-            final_candidates=final_candidates, objective=objective, max_trials=max_trials, seed=seed,
+            self.space,
+            epochs=epochs,
+            controller_kwargs=self.controller_kwargs,
+            controller_train_steps=controller_train_steps,
+            controller_num_aggregate=controller_num_aggregate,
+            final_candidates=final_candidates,
+            objective=objective,
+            max_trials=max_trials,
+            seed=seed,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
@@ -223,8 +295,13 @@ class EnasTuner(SupernetTuner):
                 "`search(final_fit=...)` data of `load_text(batch_size=...)` instead of "
                 f"`final_batch_size`. Received: final_batch_size={final_batch_size}"
             )
-        super().__init__(oracle=oracle, final_epochs=given["final_epochs"], batch_size=given["batch_size"],
-                         final_batch_size=given["final_batch_size"], **kwargs)
+        super().__init__(
+            oracle=oracle,
+            final_epochs=given["final_epochs"],
+            batch_size=given["batch_size"],
+            final_batch_size=given["final_batch_size"],
+            **kwargs,
+        )
 
     # ----- search -----
     def build_supernet(self, hp=None, input_shape=None):
@@ -238,8 +315,14 @@ class EnasTuner(SupernetTuner):
 
     def create_search(self, trial, data):
         network = self.build_supernet(input_shape=data.input_shape)
-        optimizer = loss_scaled(CoupledSGD(momentum=self.momentum, nesterov=self.momentum > 0,
-                                           **self._sgd_arguments(data.input_shape)), self.precision)
+        optimizer = loss_scaled(
+            CoupledSGD(
+                momentum=self.momentum,
+                nesterov=self.momentum > 0,
+                **self._sgd_arguments(data.input_shape),
+            ),
+            self.precision,
+        )
         optimizer.build(network.trainable_variables)
         self._controller = self._controller or Controller(**self.controller_kwargs)
         state = SearchState(network, {"weights": optimizer}, controller=self._controller)
@@ -251,19 +334,31 @@ class EnasTuner(SupernetTuner):
         the architecture as an int32 input (traced once whatever the architecture)."""
         x_spec, y_spec = data.input_signature()
         state.train_step, state.eval_step = make_steps(
-            state.network, state.optimizers["weights"], x_spec, y_spec, arch_spec,
-            self.trace_counts, metrics=state.metrics, val_metrics=state.val_metrics,
+            state.network,
+            state.optimizers["weights"],
+            x_spec,
+            y_spec,
+            arch_spec,
+            self.trace_counts,
+            metrics=state.metrics,
+            val_metrics=state.val_metrics,
         )
 
     def _sgd_arguments(self, input_shape, learning_rate=None) -> dict:
         """The weights' SGD arguments (learning rate, coupled L2, global-norm clip)."""
-        return dict(learning_rate=learning_rate or self.learning_rate,
-                    weight_decay=self.weight_decay or None, global_clipnorm=self.grad_clip)
+        return dict(
+            learning_rate=learning_rate or self.learning_rate,
+            weight_decay=self.weight_decay or None,
+            global_clipnorm=self.grad_clip,
+        )
 
     def epoch_learning_rate(self, epoch: int) -> float:
         """The shared weights' learning rate of epoch `epoch`: cosine with warm restarts."""
         schedule = keras.optimizers.schedules.CosineDecayRestarts(
-            self.learning_rate, first_decay_steps=self.lr_t0, t_mul=self.lr_t_mul, m_mul=1.0,
+            self.learning_rate,
+            first_decay_steps=self.lr_t0,
+            t_mul=self.lr_t_mul,
+            m_mul=1.0,
             alpha=self.learning_rate_min / self.learning_rate,
         )
         return float(schedule(epoch))
@@ -275,7 +370,8 @@ class EnasTuner(SupernetTuner):
         controller.load(os.path.join(self.project_dir, values[self.key("controller")]))
         controller.set_state(json.loads(values[self.key("controller_state")]))
         state.optimizers["weights"].learning_rate = self._sgd_arguments(
-            data.input_shape, self.epoch_learning_rate(epoch))["learning_rate"]
+            data.input_shape, self.epoch_learning_rate(epoch)
+        )["learning_rate"]
 
         # 1. Shared weights: one fresh architecture per minibatch.
         train_seed = int(values[self.key("train_seed")])
@@ -284,7 +380,9 @@ class EnasTuner(SupernetTuner):
         def architecture(batch):
             if batch // chunk not in archs:
                 archs.clear()
-                archs[batch // chunk] = controller.sample(chunk, seed=train_seed + batch // chunk)[0]
+                archs[batch // chunk] = controller.sample(chunk, seed=train_seed + batch // chunk)[
+                    0
+                ]
             return (tf.constant(archs[batch // chunk][batch % chunk]),)
 
         self.begin_epoch(state)
@@ -299,8 +397,9 @@ class EnasTuner(SupernetTuner):
         validation = iter(loop.distribute(self.policy_stream(data, values, epoch * steps)))
         decisions, rewards, losses = [], [], []
         for step in range(steps):
-            sampled = controller.sample(int(values[self.key("controller_num_aggregate")]),
-                                        seed=sample_seed + step)[0]
+            sampled = controller.sample(
+                int(values[self.key("controller_num_aggregate")]), seed=sample_seed + step
+            )[0]
             batch = next(validation)
             step_rewards = [self.reward(state, *batch, vector) for vector in sampled]
             losses.append(controller.update(sampled, np.asarray(step_rewards))["loss"])
@@ -310,13 +409,19 @@ class EnasTuner(SupernetTuner):
         controller.save(os.path.join(directory, CONTROLLER_FILE))
         metrics = {**metrics, **self.reward_metrics(rewards)}
         result = {
-            "epoch": epoch, "decisions": decisions, "rewards": rewards,
+            "epoch": epoch,
+            "decisions": decisions,
+            "rewards": rewards,
             "controller_losses": [float(loss) for loss in losses],
-            "controller_file": os.path.relpath(os.path.join(directory, CONTROLLER_FILE),
-                                               self.project_dir),
-            "controller_state": controller.get_state(), "metrics": metrics,
+            "controller_file": os.path.relpath(
+                os.path.join(directory, CONTROLLER_FILE), self.project_dir
+            ),
+            "controller_state": controller.get_state(),
+            "metrics": metrics,
             # The same samples' seed every epoch: the figures change as the controller does.
-            "decisiveness": controller_decisiveness(controller, seed=self.controller_kwargs["seed"]),
+            "decisiveness": controller_decisiveness(
+                controller, seed=self.controller_kwargs["seed"]
+            ),
         }
 
         # 3. Last epoch: the final candidates, from the trained controller, scored on the whole
@@ -327,8 +432,12 @@ class EnasTuner(SupernetTuner):
             scores = []
             for vector in candidates:
                 arch = tf.constant(vector)
-                scored = loop.evaluate(state.eval_step, data.validation, state.val_metrics,
-                                       batch_args=lambda batch: (arch,))
+                scored = loop.evaluate(
+                    state.eval_step,
+                    data.validation,
+                    state.val_metrics,
+                    batch_args=lambda batch: (arch,),
+                )
                 scores.append(self.candidate_score(scored))
             result["candidates"] = [self.space.decode(v).to_dict() for v in candidates]
             result["candidate_rewards"] = scores
@@ -360,30 +469,49 @@ class EnasTuner(SupernetTuner):
         arch = architecture_from_json(values[self.key("arch")])
         input_shape = tuple(json.loads(values[self.key("input_shape")]))
         model, optimizer = self.final_network(arch, input_shape)
-        model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=["accuracy"], jit_compile=self.jit_compile)
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+            jit_compile=self.jit_compile,
+        )
         return model
 
     def final_network(self, arch, input_shape):
         """The found architecture as a standalone network, and its training's optimizer."""
         model = self.space.build_child_model(
-            arch, input_shape, self.num_classes, filters=self.final_filters,
-            dropout=self.final_dropout, cutout_length=self.cutout_length, seed=self.seed,
-            cells=self.final_cells, auxiliary_weight=self.auxiliary_weight,
+            arch,
+            input_shape,
+            self.num_classes,
+            filters=self.final_filters,
+            dropout=self.final_dropout,
+            cutout_length=self.cutout_length,
+            seed=self.seed,
+            cells=self.final_cells,
+            auxiliary_weight=self.auxiliary_weight,
             drop_path_prob=self.drop_path_prob,
         )
-        optimizer = CoupledSGD(self.final_learning_rate, momentum=self.momentum, nesterov=True,
-                               weight_decay=self.final_weight_decay or None,
-                               global_clipnorm=self.grad_clip)
+        optimizer = CoupledSGD(
+            self.final_learning_rate,
+            momentum=self.momentum,
+            nesterov=True,
+            weight_decay=self.final_weight_decay or None,
+            global_clipnorm=self.grad_clip,
+        )
         return model, optimizer
 
     def final_callbacks(self, hp):
         schedule = keras.optimizers.schedules.CosineDecayRestarts(  # SGDR, as the search
-            self.final_learning_rate, first_decay_steps=self.lr_t0, t_mul=self.lr_t_mul,
-            m_mul=1.0, alpha=self.final_learning_rate_min / self.final_learning_rate,
+            self.final_learning_rate,
+            first_decay_steps=self.lr_t0,
+            t_mul=self.lr_t_mul,
+            m_mul=1.0,
+            alpha=self.final_learning_rate_min / self.final_learning_rate,
         )
         drop_path = [DropPathSchedule(self.final_epochs)] if self.drop_path_prob else []
-        return [keras.callbacks.LearningRateScheduler(lambda epoch: float(schedule(epoch)))] + drop_path
+        return [
+            keras.callbacks.LearningRateScheduler(lambda epoch: float(schedule(epoch)))
+        ] + drop_path
 
     def get_best_architecture(self):
         """The final architecture (a `MacroArchitecture`/`MicroArchitecture`), or None before it."""

@@ -9,7 +9,13 @@ import tensorflow as tf
 from keras_nash.checks import check_finite_examples
 
 # What a trial's logs hold besides the compiled metrics (their `val_` forms too, except these).
-_EXTRA_LOGS = ("params", "preservation_error", "training_mode_difference", "trial_seconds", "fit_seconds")
+_EXTRA_LOGS = (
+    "params",
+    "preservation_error",
+    "training_mode_difference",
+    "trial_seconds",
+    "fit_seconds",
+)
 
 
 def check_seed_architecture(arch) -> None:
@@ -34,7 +40,8 @@ def check_objective(objective, metrics) -> None:
         if single.name not in computable:
             raise ValueError(
                 f"`objective` must be a value the trials record: one of {computable}. Received: "
-                f"objective={single.name!r}. Add its metric to `metrics`, or choose another objective."
+                f"objective={single.name!r}. Add its metric to `metrics`, or choose another "
+                "objective."
             )
 
 
@@ -55,11 +62,16 @@ def check_search_data(arch, fit_args, fit_kwargs, objective):
     num_classes = arch.shape(arch.outputs[0])[-1]
     train = fit_args[0] if fit_args else fit_kwargs.get("x")
     if train is None:
-        raise ValueError("`search` needs training data: search(x, y, validation_data=...) or search(dataset, validation_data=...).")
+        raise ValueError(
+            "`search` needs training data: search(x, y, validation_data=...) or search(dataset, "
+            "validation_data=...)."
+        )
     if not isinstance(train, tf.data.Dataset):
         y = fit_args[1] if len(fit_args) > 1 else fit_kwargs.get("y")
         if y is None:
-            raise ValueError("`search` got `x` without `y`; pass labels or a tf.data dataset of (x, y).")
+            raise ValueError(
+                "`search` got `x` without `y`; pass labels or a tf.data dataset of (x, y)."
+            )
         train = (np.asarray(train), np.asarray(y))
     validation = fit_kwargs.get("validation_data")
     if validation is None:
@@ -88,12 +100,14 @@ def check_search_data(arch, fit_args, fit_kwargs, objective):
         x, y = batch
         if tuple(x.shape[1:]) != expected:
             raise ValueError(
-                f"The {name} has inputs of shape {tuple(x.shape[1:])}, but the seed network expects {expected}."
+                f"The {name} has inputs of shape {tuple(x.shape[1:])}, but the seed network "
+                f"expects {expected}."
             )
         labels = np.asarray(data[1] if isinstance(data, tuple) else y)
         if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
             raise ValueError(
-                f"The {name} has labels in [{labels.min()}, {labels.max()}], but the seed network has "
+                f"The {name} has labels in [{labels.min()}, {labels.max()}], but the seed network "
+                "has "
                 f"{num_classes} outputs: labels must be in [0, {num_classes - 1}]."
             )
 
@@ -103,7 +117,7 @@ def _batches(data, n, batch_size):
     if isinstance(data, tf.data.Dataset):
         return [batch[0] for batch in data.take(n)]
     x = np.asarray(data[0])
-    return [x[i * batch_size:(i + 1) * batch_size] for i in range(n) if len(x) > i * batch_size]
+    return [x[i * batch_size : (i + 1) * batch_size] for i in range(n) if len(x) > i * batch_size]
 
 
 def training_batches(fit_args, fit_kwargs, n):

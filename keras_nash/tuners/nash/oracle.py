@@ -19,8 +19,8 @@ from keras_nash.internals import TrialStatus
 from keras_nash.logs import logger
 from keras_nash.tuners.nash.budget import check_cost, multiply_adds, static_cost
 from keras_nash.tuners.nash.budget import report as spending_report
-from keras_nash.tuners.nash.pareto import non_dominated, sample_parents
 from keras_nash.tuners.nash.display import NashDisplay, describe  # noqa: F401 (describe: the tuner's)
+from keras_nash.tuners.nash.pareto import non_dominated, sample_parents
 
 _DONE = (TrialStatus.COMPLETED, TrialStatus.FAILED)
 _KEY = "nash/"
@@ -54,7 +54,8 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             final training the rest, whatever `n_steps` is. A child is proposed only if its
             expected training (its parent's measured seconds per epoch times their ratio of
             multiply-adds, after the step's children planned before it, with a 25% margin)
-            ends inside the climb's share, and its final training would get at least `epochs_per_neighbor`
+            ends inside the climb's share, and its final training would get at least
+            `epochs_per_neighbor`
             epochs in the final share; once the climb's share is spent, or when no child fits,
             no new hill-climbing trial starts (the current step ends with the trials already
             started; the previous incumbent stays a candidate). The final training then gets
@@ -110,18 +111,30 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         **kwargs,
     ):
         if time_budget is not None and not time_budget > 0:
-            raise ValueError(f"`time_budget` must be > 0 seconds or None. Received: time_budget={time_budget}")
+            raise ValueError(
+                f"`time_budget` must be > 0 seconds or None. Received: time_budget={time_budget}"
+            )
         if n_steps is None and time_budget is None:
-            raise ValueError("`n_steps=None` climbs until the time budget stops it: give a `time_budget` "
-                             "(seconds) or an int `n_steps`. Received: n_steps=None, time_budget=None")
+            raise ValueError(
+                "`n_steps=None` climbs until the time budget stops it: give a `time_budget` "
+                "(seconds) or an int `n_steps`. Received: n_steps=None, time_budget=None"
+            )
         if not 0 < final_share < 1:
-            raise ValueError(f"`final_share` must be in (0, 1). Received: final_share={final_share}")
+            raise ValueError(
+                f"`final_share` must be in (0, 1). Received: final_share={final_share}"
+            )
         if max_cost_growth is not None and not max_cost_growth >= 1:
-            raise ValueError(f"`max_cost_growth` must be >= 1 or None. Received: max_cost_growth={max_cost_growth}")
+            raise ValueError(
+                "`max_cost_growth` must be >= 1 or None. Received: "
+                f"max_cost_growth={max_cost_growth}"
+            )
         if isinstance(seed_architecture, str):
             seed_architecture = Architecture.from_json(seed_architecture)
         if not isinstance(seed_architecture, Architecture):
-            raise ValueError(f"`seed_architecture` must be an Architecture. Received: {type(seed_architecture).__name__}")
+            raise ValueError(
+                "`seed_architecture` must be an Architecture. Received: "
+                f"{type(seed_architecture).__name__}"
+            )
         self.n_steps = None if n_steps is None else check_int("n_steps", n_steps, 1)
         self.cost = check_cost(cost)
         self.final_share = float(final_share)
@@ -133,7 +146,15 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         self.final_epochs = check_int("final_epochs", final_epochs, 0)
         self.pretrain_epochs = check_int("pretrain_epochs", pretrain_epochs, 1)
         # Fails early on bad operator settings (and checks the sampler accepts them).
-        morphisms.random_morphisms(seed_architecture, 0, 0, morphism_probabilities, kernel_sizes, widening_factors, skip_modes)
+        morphisms.random_morphisms(
+            seed_architecture,
+            0,
+            0,
+            morphism_probabilities,
+            kernel_sizes,
+            widening_factors,
+            skip_modes,
+        )
         super().__init__(
             objective=objective,
             max_trials=None,
@@ -171,15 +192,28 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         if climbing and not self._pending and not self._step_trials:
             self._pending = [] if self._budget_spent() else self._plan_step()
             if not self._pending:
-                logger.info("NASH time budget: no child of step %d fits what is left of the climb's %.0f s.",
-                            self._step, self.climb_budget)
+                logger.info(
+                    "NASH time budget: no child of step %d fits what is left of the climb's %.0f "
+                    "s.",
+                    self._step,
+                    self.climb_budget,
+                )
                 return self._end_climb(trial_id)
-        if climbing and self._pending and (self._budget_spent() or not self._fits(self._pending[0])):
+        if (
+            climbing
+            and self._pending
+            and (self._budget_spent() or not self._fits(self._pending[0]))
+        ):
             # No new hill-climbing trial: the step ends with the trials already started (the
             # previous incumbent stays a candidate), then the final training.
-            logger.info("NASH time budget: %d trial(s) of step %d not started (the climb's %.0f s "
-                        "are spent, or the next would end past the %.0f s budget).", len(self._pending),
-                        self._step, self.climb_budget, self.time_budget)
+            logger.info(
+                "NASH time budget: %d trial(s) of step %d not started (the climb's %.0f s "
+                "are spent, or the next would end past the %.0f s budget).",
+                len(self._pending),
+                self._step,
+                self.climb_budget,
+                self.time_budget,
+            )
             self._pending = []
             if not self._step_trials:
                 return self._end_climb(trial_id)
@@ -217,19 +251,21 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
 
     def get_state(self):
         state = super().get_state()
-        state.update({
-            "nash_seed_architecture": self.seed_architecture.to_dict(),
-            "nash_step": self._step,
-            "nash_final": self._final,
-            "nash_ended": self._ended,
-            "nash_pending": self._pending,
-            "nash_step_trials": self._step_trials,
-            "nash_incumbent": self._incumbent,
-            "nash_history": self._history,
-            "nash_tuner_of": self._tuner_of,
-            "nash_finished": self._finished,
-            "nash_started": self._started,
-        })
+        state.update(
+            {
+                "nash_seed_architecture": self.seed_architecture.to_dict(),
+                "nash_step": self._step,
+                "nash_final": self._final,
+                "nash_ended": self._ended,
+                "nash_pending": self._pending,
+                "nash_step_trials": self._step_trials,
+                "nash_incumbent": self._incumbent,
+                "nash_history": self._history,
+                "nash_tuner_of": self._tuner_of,
+                "nash_finished": self._finished,
+                "nash_started": self._started,
+            }
+        )
         return state
 
     def set_state(self, state):
@@ -253,7 +289,9 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         `final_share` kept for the final training (None without a budget)."""
         if self.time_budget is None:
             return None
-        return self.time_budget * (1.0 - self.final_share) if self.final_epochs else self.time_budget
+        return (
+            self.time_budget * (1.0 - self.final_share) if self.final_epochs else self.time_budget
+        )
 
     def _budget_spent(self):
         return self.time_budget is not None and time.time() - self._started >= self.climb_budget
@@ -263,11 +301,20 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         seconds of the trial outside those epochs: building, tracing, checking, saving), or
         None before it has been measured."""
         trial = self.trials.get(self._incumbent if trial_id is None else trial_id)
-        if trial is None or not (trial.metrics.exists("fit_seconds") and trial.metrics.exists("trial_seconds")):
+        if trial is None or not (
+            trial.metrics.exists("fit_seconds") and trial.metrics.exists("trial_seconds")
+        ):
             return None
         epochs = int(trial.hyperparameters.values[_KEY + "epochs"])
-        fit, total = trial.metrics.get_last_value("fit_seconds"), trial.metrics.get_last_value("trial_seconds")
-        per_epoch = trial.metrics.get_last_value("epoch_seconds") if trial.metrics.exists("epoch_seconds") else fit / epochs
+        fit, total = (
+            trial.metrics.get_last_value("fit_seconds"),
+            trial.metrics.get_last_value("trial_seconds"),
+        )
+        per_epoch = (
+            trial.metrics.get_last_value("epoch_seconds")
+            if trial.metrics.exists("epoch_seconds")
+            else fit / epochs
+        )
         return per_epoch, max(0.0, total - per_epoch * epochs)
 
     def _expected(self, values):
@@ -304,7 +351,9 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         if time.time() - self._started + before + _MARGIN * seconds > self.climb_budget:
             return False
         if self.final_epochs:
-            final = seconds + per_epoch * (min(self.final_epochs, self.epochs_per_neighbor) - int(values[_KEY + "epochs"]))
+            final = seconds + per_epoch * (
+                min(self.final_epochs, self.epochs_per_neighbor) - int(values[_KEY + "epochs"])
+            )
             return final <= 0.95 * (self.time_budget - self.climb_budget)
         return True
 
@@ -322,8 +371,12 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         epochs = int(min(self.final_epochs, max(0.0, 0.95 * left) // per_epoch))
         if epochs < min(self.epochs_per_neighbor, self.final_epochs):
             epochs = 0
-        logger.info("NASH time budget: %.0f s left, %.2f s an epoch: %d final epochs.",
-                    left, per_epoch, epochs)
+        logger.info(
+            "NASH time budget: %.0f s left, %.2f s an epoch: %d final epochs.",
+            left,
+            per_epoch,
+            epochs,
+        )
         return epochs
 
     def budget_report(self) -> dict:
@@ -349,16 +402,23 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         return [self.trials[key] for key, _, _ in non_dominated(points)]
 
     def _scored(self):
-        return [self.trials[t] for t in sorted(self.trials)
-                if self.trials[t].status == TrialStatus.COMPLETED and self.trials[t].score is not None
-                and _KEY + "arch" in self.trials[t].hyperparameters.values]
+        return [
+            self.trials[t]
+            for t in sorted(self.trials)
+            if self.trials[t].status == TrialStatus.COMPLETED
+            and self.trials[t].score is not None
+            and _KEY + "arch" in self.trials[t].hyperparameters.values
+        ]
 
     def _parents(self, n: int) -> list:
         """The parents of a step's `n` children: the incumbent, or (`pareto`) front members."""
         if not self.pareto:
             return [self._incumbent] * n
-        front = [(t.trial_id, 0.0, self.trial_cost(t.trial_id)) for t in self.pareto_front()
-                 if t.hyperparameters.values[_KEY + "role"] != "final"]
+        front = [
+            (t.trial_id, 0.0, self.trial_cost(t.trial_id))
+            for t in self.pareto_front()
+            if t.hyperparameters.values[_KEY + "role"] != "final"
+        ]
         return sample_parents(front, n, np.random.default_rng([self.seed, self._step, 2**20]))
 
     @property
@@ -371,8 +431,13 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         final training, the final network), not whichever trial scored highest (an earlier
         child's score is that of a shorter training, and not what the search returns)."""
         ranked = super().get_best_trials(len(self.trials))
-        if self._incumbent is not None and self.trials[self._incumbent].status == TrialStatus.COMPLETED:
-            ranked = [self.trials[self._incumbent]] + [t for t in ranked if t.trial_id != self._incumbent]
+        if (
+            self._incumbent is not None
+            and self.trials[self._incumbent].status == TrialStatus.COMPLETED
+        ):
+            ranked = [self.trials[self._incumbent]] + [
+                t for t in ranked if t.trial_id != self._incumbent
+            ]
         return ranked[:num_trials]
 
     @property
@@ -404,7 +469,15 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             return [self._values("seed", self.seed_architecture, None, [], self.pretrain_epochs)]
         if self._final:
             epochs = self._final_epochs()
-            return [self._values("final", self.architecture(self._incumbent), self._incumbent, [], epochs)] if epochs else []
+            return (
+                [
+                    self._values(
+                        "final", self.architecture(self._incumbent), self._incumbent, [], epochs
+                    )
+                ]
+                if epochs
+                else []
+            )
         retrain = self.n_neighbors > 1 and not self.pareto
         n_children = self.n_neighbors - 1 if retrain else self.n_neighbors
         planned, before = [], 0.0
@@ -413,23 +486,40 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             rng = np.random.default_rng([self.seed, self._step, j])
             parent_arch = self.architecture(parent)
             ms = morphisms.random_morphisms(
-                parent_arch, self.n_morphisms, rng, self.morphism_probabilities,
-                self.kernel_sizes, self.widening_factors, self.skip_modes, cost=cost,
+                parent_arch,
+                self.n_morphisms,
+                rng,
+                self.morphism_probabilities,
+                self.kernel_sizes,
+                self.widening_factors,
+                self.skip_modes,
+                cost=cost,
                 max_growth=self.max_cost_growth,
             )
             if not ms:
                 continue
-            values = self._values("child", morphisms.apply(parent_arch, ms), parent, ms, self.epochs_per_neighbor)
+            values = self._values(
+                "child", morphisms.apply(parent_arch, ms), parent, ms, self.epochs_per_neighbor
+            )
             if not self._affordable(values, before):
-                logger.info("NASH time budget: child %d of step %d not proposed (%s params): it would not "
-                            "fit the budget with the final training.", j, self._step,
-                            f"{Architecture.from_json(values[_KEY + 'arch']).count_params():,}")
+                logger.info(
+                    "NASH time budget: child %d of step %d not proposed (%s params): it would not "
+                    "fit the budget with the final training.",
+                    j,
+                    self._step,
+                    f"{Architecture.from_json(values[_KEY + 'arch']).count_params():,}",
+                )
                 continue
             before += (self._expected(values) or (0.0,))[0]
             planned.append(values)
         if retrain:
-            values = self._values("incumbent", self.architecture(self._incumbent), self._incumbent, [],
-                                  self.epochs_per_neighbor)
+            values = self._values(
+                "incumbent",
+                self.architecture(self._incumbent),
+                self._incumbent,
+                [],
+                self.epochs_per_neighbor,
+            )
             if planned and self._affordable(values, before):
                 planned.append(values)
         return planned
@@ -454,11 +544,15 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             # spent time budget, a failure) does the old incumbent's own score stand in for it.
             # `pareto`: the best on the objective of every network trained so far.
             candidates = list(completed)
-            retrained = any(t.hyperparameters.values[_KEY + "role"] == "incumbent" for t in completed)
+            retrained = any(
+                t.hyperparameters.values[_KEY + "role"] == "incumbent" for t in completed
+            )
             if self._incumbent is not None and self.n_neighbors > 1 and not retrained:
                 candidates.append(self.trials[self._incumbent])
             if self.pareto:
-                candidates = [t for t in self._scored() if t.hyperparameters.values[_KEY + "role"] != "final"]
+                candidates = [
+                    t for t in self._scored() if t.hyperparameters.values[_KEY + "role"] != "final"
+                ]
             if candidates:
                 best = candidates[0]
                 for trial in candidates[1:]:
@@ -466,7 +560,9 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
                         best = trial
                 self._incumbent = best.trial_id
             elif self._incumbent is None:
-                raise RuntimeError("The seed network's pre-training failed; see the trial's message.")
+                raise RuntimeError(
+                    "The seed network's pre-training failed; see the trial's message."
+                )
             record["incumbent"] = self._incumbent
             self._step += 1
             if self.n_steps is not None and self._step > self.n_steps:
@@ -479,8 +575,14 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         self._pending = []
         logger.info(
             "NASH %s done: incumbent trial %s (%s=%s)",
-            "final training" if record["final"] else "pre-training" if record["step"] == 0 else f"step {record['step']}",
-            record["incumbent"], self.objective.name, record["incumbent_score"],
+            "final training"
+            if record["final"]
+            else "pre-training"
+            if record["step"] == 0
+            else f"step {record['step']}",
+            record["incumbent"],
+            self.objective.name,
+            record["incumbent_score"],
         )
 
     def architecture(self, trial_id) -> Architecture:

@@ -4,7 +4,11 @@
 """
 
 PAPER = dict(
-    n_steps=5, n_neighbors=8, n_morphisms=5, epochs_per_neighbor=17, final_epochs=100,
+    n_steps=5,
+    n_neighbors=8,
+    n_morphisms=5,
+    epochs_per_neighbor=17,
+    final_epochs=100,
     pretrain_epochs=20,
 )
 """Elsken et al. 2017, section 5.1 (CIFAR-10): 5 steps of 8 neighbours (the incumbent one of
@@ -12,7 +16,11 @@ them), 5 morphisms per child, 17 epochs each, the final network 100 epochs; the 
 pre-training of 20 epochs."""
 
 SHORT = dict(
-    n_steps=3, n_neighbors=4, n_morphisms=3, epochs_per_neighbor=3, final_epochs=10,
+    n_steps=3,
+    n_neighbors=4,
+    n_morphisms=3,
+    epochs_per_neighbor=3,
+    final_epochs=10,
     pretrain_epochs=8,
 )
 """The project's short CPU search (the command line's default), not the paper's."""

@@ -49,6 +49,7 @@ from keras_nash import precision as precisions
 from keras_nash.graph import Architecture
 from keras_nash.logs import logger
 from keras_nash.optimizers import CoupledSGD
+from keras_nash.tuners.nash.budget import static_cost
 from keras_nash.tuners.nash.data import (
     batch_spec,
     check_objective,
@@ -58,7 +59,6 @@ from keras_nash.tuners.nash.data import (
     training_batches,
     validation_batches,
 )
-from keras_nash.tuners.nash.budget import static_cost
 from keras_nash.tuners.nash.oracle import NashOracle, describe
 
 _KEY = "nash/"
@@ -68,8 +68,17 @@ class _ArchitectureHyperModel(keras_tuner.HyperModel):
     """Builds and compiles the network a trial's `nash/arch` value describes (the seed network
     when there is none: keras-tuner builds once with empty values to discover the space)."""
 
-    def __init__(self, seed_architecture, loss, metrics, lr_start, momentum, weight_decay, precision,
-                 jit_compile):
+    def __init__(
+        self,
+        seed_architecture,
+        loss,
+        metrics,
+        lr_start,
+        momentum,
+        weight_decay,
+        precision,
+        jit_compile,
+    ):
         super().__init__()
         self.seed_json = seed_architecture.to_json()
         self.precision, self.jit_compile = precision, jit_compile
@@ -78,21 +87,30 @@ class _ArchitectureHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         precisions.apply(self.precision)  # after keras-tuner's clear_session, which resets it
-        model = graph.build_model(Architecture.from_json(hp.values.get(_KEY + "arch", self.seed_json)), name="nash")
+        model = graph.build_model(
+            Architecture.from_json(hp.values.get(_KEY + "arch", self.seed_json)), name="nash"
+        )
         self.compile(model, self.lr_start)
         return model
 
     def compile(self, model, learning_rate):
         model.compile(
-            optimizer=CoupledSGD(learning_rate, momentum=self.momentum, weight_decay=self.weight_decay or None),
+            optimizer=CoupledSGD(
+                learning_rate, momentum=self.momentum, weight_decay=self.weight_decay or None
+            ),
             loss=self.loss,
             metrics=list(self.metrics),
             jit_compile=self.jit_compile,
         )
 
 
-class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.RaiseOnFailedSearch,
-                internals.AtomicTunerFile, keras_tuner.Tuner):
+class NashTuner(
+    identity.SearchIdentity,
+    progress.TrialProgress,
+    internals.RaiseOnFailedSearch,
+    internals.AtomicTunerFile,
+    keras_tuner.Tuner,
+):
     """NASH as a drop-in keras-tuner tuner.
 
     Args:
@@ -182,7 +200,11 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         if isinstance(seed_model, keras.Model):
             seed_architecture = Architecture.from_model(seed_model)
         elif isinstance(seed_model, (Architecture, str)):
-            seed_architecture = seed_model if isinstance(seed_model, Architecture) else Architecture.from_json(seed_model)
+            seed_architecture = (
+                seed_model
+                if isinstance(seed_model, Architecture)
+                else Architecture.from_json(seed_model)
+            )
         else:
             raise ValueError(
                 "`seed_model` must be a Keras functional model or an Architecture. "
@@ -191,7 +213,10 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         check_seed_architecture(seed_architecture)
         schedules.cosine_annealing(lr_start, lr_end, 1)  # checks the learning rates
         if preservation_tolerance is not None and not preservation_tolerance >= 0:
-            raise ValueError(f"`preservation_tolerance` must be >= 0 or None. Received: preservation_tolerance={preservation_tolerance}")
+            raise ValueError(
+                "`preservation_tolerance` must be >= 0 or None. Received: "
+                f"preservation_tolerance={preservation_tolerance}"
+            )
         oracle = NashOracle(
             seed_architecture,
             objective=objective,
@@ -216,14 +241,28 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         )
         self.seed_architecture = seed_architecture
         self.lr_start, self.lr_end = float(lr_start), float(lr_end)
-        self.preservation_tolerance = None if preservation_tolerance is None else float(preservation_tolerance)
+        self.preservation_tolerance = (
+            None if preservation_tolerance is None else float(preservation_tolerance)
+        )
         last = seed_architecture.node(seed_architecture.outputs[0])
-        self._outputs_probabilities = last.op == "softmax" or (last.op == "dense" and last.config["activation"] == "softmax")
+        self._outputs_probabilities = last.op == "softmax" or (
+            last.op == "dense" and last.config["activation"] == "softmax"
+        )
         if loss is None:
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not self._outputs_probabilities)
+            loss = keras.losses.SparseCategoricalCrossentropy(
+                from_logits=not self._outputs_probabilities
+            )
         self.precision = precisions.resolve(precision)
-        hypermodel = _ArchitectureHyperModel(seed_architecture, loss, metrics, lr_start, momentum, weight_decay,
-                                             self.precision, bool(jit_compile))
+        hypermodel = _ArchitectureHyperModel(
+            seed_architecture,
+            loss,
+            metrics,
+            lr_start,
+            momentum,
+            weight_decay,
+            self.precision,
+            bool(jit_compile),
+        )
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
 
     # -- search -----------------------------------------------------------------------------
@@ -243,27 +282,38 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         """Train the trial's network; its metrics are those of its last epoch: the paper scores
         each network at the end of its cosine cycle (keras-tuner would take its best epoch)."""
         histories = super().run_trial(trial, *args, **kwargs)
-        return [{name: values[-1] for name, values in h.history.items() if values} for h in histories]
+        return [
+            {name: values[-1] for name, values in h.history.items() if values} for h in histories
+        ]
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
         values = trial.hyperparameters.values
         start = time.perf_counter()
-        keras.utils.set_random_seed((values[_KEY + "seed"] * 1000003 + int(trial.trial_id)) % (2**31 - 1))
+        keras.utils.set_random_seed(
+            (values[_KEY + "seed"] * 1000003 + int(trial.trial_id)) % (2**31 - 1)
+        )
         model = internals.try_build(self, trial.hyperparameters)
         extra = {"params": float(model.count_params())}
         cost = values.get(_KEY + "cost", "params")
         if cost != "seconds":  # measured after training, below
             extra["cost"] = static_cost(Architecture.from_json(values[_KEY + "arch"]), cost)
         if values[_KEY + "parent"]:
-            extra["preservation_error"], extra["training_mode_difference"] = self._inherit(model, values, args, kwargs)
+            extra["preservation_error"], extra["training_mode_difference"] = self._inherit(
+                model, values, args, kwargs
+            )
         epochs = int(values[_KEY + "epochs"])
         steps = steps_per_epoch(args, kwargs)
         with model.distribute_strategy.scope():  # keras-tuner's `distribution_strategy`, if any
-            self.hypermodel.compile(model, schedules.cosine_annealing(self.lr_start, self.lr_end, max(1, epochs * steps)))
+            self.hypermodel.compile(
+                model,
+                schedules.cosine_annealing(self.lr_start, self.lr_end, max(1, epochs * steps)),
+            )
             internals.build_compiled_state(model, *batch_spec(args, kwargs))  # one trace per child
         # keras-tuner's `SaveBestEpoch` would write the weights at every improving epoch; the
         # checkpoint NASH keeps is the end of the cycle, written once below.
-        callbacks = [c for c in kwargs.pop("callbacks", []) if not isinstance(c, internals.SaveBestEpoch)]
+        callbacks = [
+            c for c in kwargs.pop("callbacks", []) if not isinstance(c, internals.SaveBestEpoch)
+        ]
         clock = _EpochClock()
         callbacks = [_ConstantLogs(extra), keras.callbacks.TerminateOnNaN(), clock] + callbacks
         kwargs.pop("epochs", None)
@@ -275,22 +325,35 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         losses = history.history.get("loss", [])
         if not np.all(np.isfinite(losses)):  # TerminateOnNaN stopped it, or the last epoch's loss
             raise keras_tuner.errors.FailedTrialError(
-                f"Trial {trial.trial_id}: the loss became NaN or infinite (losses {losses}); the child is dropped."
+                f"Trial {trial.trial_id}: the loss became NaN or infinite (losses {losses}); the "
+                "child is dropped."
             )
         if not losses:
             raise keras_tuner.errors.FailedTrialError(
-                f"Trial {trial.trial_id}: a callback stopped the training before its first epoch ended "
+                f"Trial {trial.trial_id}: a callback stopped the training before its first epoch "
+                "ended "
                 "(`model.stop_training`); there is no score to keep."
             )
-        if len(losses) < epochs:  # a callback (EarlyStopping, a deadline) stopped it: scored as it stands
-            logger.info("NASH trial %s: a callback stopped the training after %d of %d epochs; the "
-                        "network is scored and kept as it stands.", trial.trial_id, len(losses), epochs)
+        if (
+            len(losses) < epochs
+        ):  # a callback (EarlyStopping, a deadline) stopped it: scored as it stands
+            logger.info(
+                "NASH trial %s: a callback stopped the training after %d of %d epochs; the "
+                "network is scored and kept as it stands.",
+                trial.trial_id,
+                len(losses),
+                epochs,
+            )
         # The paper scores and inherits the network at the end of its cycle (`run_trial`), so
         # that is what the checkpoint holds.
-        files.replace_atomically(internals.checkpoint_path(self, trial.trial_id), model.save_weights)
+        files.replace_atomically(
+            internals.checkpoint_path(self, trial.trial_id), model.save_weights
+        )
         history.history["trial_seconds"] = [time.perf_counter() - start] * len(losses)
         history.history["fit_seconds"] = [fit_seconds] * len(losses)
-        history.history["epoch_seconds"] = [clock.epoch_seconds(fit_start, fit_seconds, epochs)] * len(losses)
+        history.history["epoch_seconds"] = [
+            clock.epoch_seconds(fit_start, fit_seconds, epochs)
+        ] * len(losses)
         if cost == "seconds":
             history.history["cost"] = history.history["epoch_seconds"]
         self._log(trial, model, history)
@@ -301,11 +364,15 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         morphism inserted from two training batches, and check the child computes its
         parent's logits; returns (inference difference, training-mode difference)."""
         parent_id = values[_KEY + "parent"]
-        parent_arch = Architecture.from_json(self.oracle.get_trial(parent_id).hyperparameters.values[_KEY + "arch"])
+        parent_arch = Architecture.from_json(
+            self.oracle.get_trial(parent_id).hyperparameters.values[_KEY + "arch"]
+        )
         parent = graph.build_model(parent_arch, name="parent")
         _load_weights(parent, internals.checkpoint_path(self, parent_id))
         ms = json.loads(values[_KEY + "morphs"])
-        child_arch, child_weights = morphisms.apply_with_weights(parent_arch, graph.get_weights(parent, parent_arch), ms)
+        child_arch, child_weights = morphisms.apply_with_weights(
+            parent_arch, graph.get_weights(parent, parent_arch), ms
+        )
         graph.set_weights(model, child_weights)
         new = morphisms.new_batch_norms(parent_arch, child_arch)
         if new:
@@ -313,10 +380,16 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         batches = validation_batches(fit_kwargs, 2)
         layer = morphisms.logits_layer(parent_arch)
         try:
-            difference = morphisms.check_preservation(parent, model, batches, self.preservation_tolerance, layer)
+            difference = morphisms.check_preservation(
+                parent, model, batches, self.preservation_tolerance, layer
+            )
         except morphisms.PreservationError as error:
-            raise keras_tuner.errors.FailedTrialError(f"The child of trial {parent_id} (morphisms {ms}): {error}") from None
-        training = morphisms.logit_difference(parent, model, batches, layer, training=True, reduction="mean")
+            raise keras_tuner.errors.FailedTrialError(
+                f"The child of trial {parent_id} (morphisms {ms}): {error}"
+            ) from None
+        training = morphisms.logit_difference(
+            parent, model, batches, layer, training=True, reduction="mean"
+        )
         del parent
         return difference, training
 
@@ -326,22 +399,34 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         final = history.history.get(name, [float("nan")])[-1]  # the end-of-cycle score
         morphs = ", ".join(describe(m) for m in json.loads(values[_KEY + "morphs"])) or "none"
         logger.info(
-            "NASH trial %s | step %s | %s of trial %s | %d params | %s %.4f | %.1f s | morphisms: %s",
-            trial.trial_id, values[_KEY + "step"], values[_KEY + "role"], values[_KEY + "parent"] or "-",
-            model.count_params(), name, final, history.history["trial_seconds"][0], morphs,
+            "NASH trial %s | step %s | %s of trial %s | %d params | %s %.4f | %.1f s | morphisms: "
+            "%s",
+            trial.trial_id,
+            values[_KEY + "step"],
+            values[_KEY + "role"],
+            values[_KEY + "parent"] or "-",
+            model.count_params(),
+            name,
+            final,
+            history.history["trial_seconds"][0],
+            morphs,
         )
 
     # -- results ----------------------------------------------------------------------------
     def results_summary(self, num_trials=10):
         """Print the best trials: role, step, parameters, morphisms and score."""
-        print(f"Results summary\nResults in {self.project_dir}\nShowing {num_trials} best trials\n{self.oracle.objective}")
+        print(
+            f"Results summary\nResults in {self.project_dir}\nShowing {num_trials} best "
+            f"trials\n{self.oracle.objective}"
+        )
         for trial in self.oracle.get_best_trials(num_trials):
             values = trial.hyperparameters.values
             morphs = ", ".join(describe(m) for m in json.loads(values[_KEY + "morphs"])) or "none"
             params = self.oracle.architecture(trial.trial_id).count_params()
             print(
                 f"\nTrial {trial.trial_id} ({trial.status}): {values[_KEY + 'role']} of step "
-                f"{values[_KEY + 'step']}, parent {values[_KEY + 'parent'] or '-'}, {params:,} params, "
+                f"{values[_KEY + 'step']}, parent {values[_KEY + 'parent'] or '-'}, {params:,} "
+                "params, "
                 f"morphisms: {morphs}\nScore: {trial.score}"
             )
 
@@ -365,7 +450,11 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
 
     def get_best_architectures(self, num_trials=1) -> list:
         """The `Architecture`s of the best trials."""
-        return [self.oracle.architecture(t.trial_id) for t in self.oracle.get_best_trials(num_trials) if _KEY + "arch" in t.hyperparameters.values]
+        return [
+            self.oracle.architecture(t.trial_id)
+            for t in self.oracle.get_best_trials(num_trials)
+            if _KEY + "arch" in t.hyperparameters.values
+        ]
 
     def get_best_architecture(self) -> Architecture:
         """The best trial's `Architecture` (the final network's, once it is trained)."""
@@ -378,19 +467,21 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         for trial_id in sorted(self.oracle.trials):
             trial = self.oracle.trials[trial_id]
             values = trial.hyperparameters.values
-            records.append({
-                "trial_id": trial_id,
-                "step": values[_KEY + "step"],
-                "role": values[_KEY + "role"],
-                "parent": values[_KEY + "parent"] or None,
-                "morphisms": values[_KEY + "morphs"],
-                "status": trial.status,
-                "score": trial.score,
-                "params": self.oracle.architecture(trial_id).count_params(),
-                "preservation_error": internals.last_metric(trial, "preservation_error"),
-                "seconds": internals.last_metric(trial, "trial_seconds"),
-                "cost": internals.last_metric(trial, "cost"),
-            })
+            records.append(
+                {
+                    "trial_id": trial_id,
+                    "step": values[_KEY + "step"],
+                    "role": values[_KEY + "role"],
+                    "parent": values[_KEY + "parent"] or None,
+                    "morphisms": values[_KEY + "morphs"],
+                    "status": trial.status,
+                    "score": trial.score,
+                    "params": self.oracle.architecture(trial_id).count_params(),
+                    "preservation_error": internals.last_metric(trial, "preservation_error"),
+                    "seconds": internals.last_metric(trial, "trial_seconds"),
+                    "cost": internals.last_metric(trial, "cost"),
+                }
+            )
         return records
 
     def search_summary(self) -> dict:
@@ -435,7 +526,11 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
             _load_weights(member, internals.checkpoint_path(self, trial_id))
             y = member(inputs)
             outputs.append(y if self._outputs_probabilities else keras.layers.Softmax()(y))
-        mean = keras.layers.Average(name="mean_probabilities")(outputs) if len(outputs) > 1 else outputs[0]
+        mean = (
+            keras.layers.Average(name="mean_probabilities")(outputs)
+            if len(outputs) > 1
+            else outputs[0]
+        )
         return keras.Model(inputs, mean, name="nash_snapshot_ensemble")
 
 

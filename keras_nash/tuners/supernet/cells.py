@@ -84,16 +84,40 @@ class CellSearch(SupernetTuner):
     """
 
     def __init__(
-        self, oracle, space, *, num_classes, epochs, batch_size, learning_rate,
-        learning_rate_min, momentum, weight_decay, grad_clip, final_epochs, final_batch_size,
-        final_cells, final_channels, final_learning_rate, final_weight_decay, auxiliary_weight,
-        drop_path_prob, cutout_length, jit_compile, seed, precision, **kwargs,
+        self,
+        oracle,
+        space,
+        *,
+        num_classes,
+        epochs,
+        batch_size,
+        learning_rate,
+        learning_rate_min,
+        momentum,
+        weight_decay,
+        grad_clip,
+        final_epochs,
+        final_batch_size,
+        final_cells,
+        final_channels,
+        final_learning_rate,
+        final_weight_decay,
+        auxiliary_weight,
+        drop_path_prob,
+        cutout_length,
+        jit_compile,
+        seed,
+        precision,
+        **kwargs,
     ):
         self.space = space
         self.num_classes = check_int("num_classes", num_classes, 2)
         self.epochs = check_int("epochs", epochs, 1)
         self.learning_rate_min, self.learning_rate = check_range(
-            "learning_rate_min", learning_rate_min, "learning_rate", learning_rate,
+            "learning_rate_min",
+            learning_rate_min,
+            "learning_rate",
+            learning_rate,
         )
         check_float("learning_rate", learning_rate, 0, exclusive=True)
         self.momentum = check_float("momentum", momentum, 0, 1)
@@ -111,8 +135,12 @@ class CellSearch(SupernetTuner):
         self.jit_compile = bool(jit_compile)
         self.seed = seed
         super().__init__(
-            oracle=oracle, final_epochs=final_epochs, batch_size=batch_size,
-            final_batch_size=final_batch_size, precision=precision, **kwargs,
+            oracle=oracle,
+            final_epochs=final_epochs,
+            batch_size=batch_size,
+            final_batch_size=final_batch_size,
+            precision=precision,
+            **kwargs,
         )
 
     # ----- search -----
@@ -122,10 +150,15 @@ class CellSearch(SupernetTuner):
     def weight_optimizer(self) -> keras.optimizers.Optimizer:
         """The supernet weights' SGD: momentum, coupled L2 `weight_decay`, clip `grad_clip`
         (in a `LossScaleOptimizer` under "mixed_float16")."""
-        return loss_scaled(CoupledSGD(
-            learning_rate=self.learning_rate, momentum=self.momentum,
-            weight_decay=self.weight_decay or None, global_clipnorm=self.grad_clip,
-        ), self.precision)
+        return loss_scaled(
+            CoupledSGD(
+                learning_rate=self.learning_rate,
+                momentum=self.momentum,
+                weight_decay=self.weight_decay or None,
+                global_clipnorm=self.grad_clip,
+            ),
+            self.precision,
+        )
 
     def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed):
         # Under XLA every batch a search step sees has one shape (`SearchData.full_batches`).
@@ -147,7 +180,8 @@ class CellSearch(SupernetTuner):
         """The weights' learning rate of search epoch `epoch`: cosine from `learning_rate` to
         `learning_rate_min` over `epochs` (DARTS steps its scheduler per epoch)."""
         schedule = keras.optimizers.schedules.CosineDecay(
-            self.learning_rate, decay_steps=self.epochs,
+            self.learning_rate,
+            decay_steps=self.epochs,
             alpha=self.learning_rate_min / self.learning_rate,
         )
         return float(schedule(epoch))
@@ -160,14 +194,21 @@ class CellSearch(SupernetTuner):
     def build_final_model(self, hp):
         genotype = Genotype.from_json(hp.values[self.key("genotype")])
         model = DartsEvalNetwork(
-            genotype, num_classes=self.num_classes, cells=self.final_cells,
-            channels=self.final_channels, auxiliary_weight=self.auxiliary_weight,
-            drop_path_prob=self.drop_path_prob, cutout_length=self.cutout_length, seed=self.seed,
+            genotype,
+            num_classes=self.num_classes,
+            cells=self.final_cells,
+            channels=self.final_channels,
+            auxiliary_weight=self.auxiliary_weight,
+            drop_path_prob=self.drop_path_prob,
+            cutout_length=self.cutout_length,
+            seed=self.seed,
         )
         model.compile(
             optimizer=CoupledSGD(
-                learning_rate=self.final_learning_rate, momentum=self.momentum,
-                weight_decay=self.final_weight_decay or None, global_clipnorm=self.grad_clip,
+                learning_rate=self.final_learning_rate,
+                momentum=self.momentum,
+                weight_decay=self.final_weight_decay or None,
+                global_clipnorm=self.grad_clip,
             ),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
@@ -195,4 +236,3 @@ class CellSearch(SupernetTuner):
             if text:
                 return Genotype.from_json(text)
         return self.oracle.genotype()
-

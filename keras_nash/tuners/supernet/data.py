@@ -93,8 +93,9 @@ def _shuffle_windows(batches, seed: int, batch_size: int) -> tf.data.Dataset:
     seed = tf.constant(seed % (2**31 - 1), tf.int64)
 
     def shuffle(index, window):
-        order = tf.argsort(tf.random.stateless_uniform(
-            tf.shape(window[0])[:1], tf.stack([seed, index])))
+        order = tf.argsort(
+            tf.random.stateless_uniform(tf.shape(window[0])[:1], tf.stack([seed, index]))
+        )
         return tuple(tf.gather(part, order) for part in window)
 
     windows = batches.unbatch().batch(POLICY_SHUFFLE_WINDOW).enumerate().map(shuffle)
@@ -142,8 +143,10 @@ def as_search_data(fit_args, fit_kwargs, batch_size: int, shuffle_seed=None) -> 
             # seed, which a resumed process may have set differently.
             order = np.random.default_rng(int(shuffle_seed)).permutation(len(x))
             x, y = tf.constant(x), tf.constant(y)
-            return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).map(
-                lambda index: (tf.gather(x, index), tf.gather(y, index))
+            return (
+                tf.data.Dataset.from_tensor_slices(order)
+                .batch(batch_size)
+                .map(lambda index: (tf.gather(x, index), tf.gather(y, index)))
             )
         return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
 
@@ -168,7 +171,8 @@ def as_search_data(fit_args, fit_kwargs, batch_size: int, shuffle_seed=None) -> 
             f"Received: labels shape {y_spec.shape}"
         )
     return SearchData(
-        train.prefetch(tf.data.AUTOTUNE), validation.prefetch(tf.data.AUTOTUNE),
+        train.prefetch(tf.data.AUTOTUNE),
+        validation.prefetch(tf.data.AUTOTUNE),
         tuple(x_spec.shape[1:]),
     )
 
@@ -187,8 +191,10 @@ def check_final_fit(final_fit, read_data, batch_size: int, input_shape: tuple) -
     `batch_size` is the search's, for arrays given without one."""
     example = "e.g. {'x': train, 'validation_data': val}"
     if not isinstance(final_fit, dict):
-        raise ValueError(f"`final_fit` must be a dict of `model.fit` arguments ({example}) "
-                         f"or None. Received: final_fit={final_fit!r}")
+        raise ValueError(
+            f"`final_fit` must be a dict of `model.fit` arguments ({example}) "
+            f"or None. Received: final_fit={final_fit!r}"
+        )
     allowed = set(inspect.signature(keras.Model.fit).parameters) - {"self", "epochs"}
     unknown = sorted(set(final_fit) - allowed)
     if unknown or "validation_data" not in final_fit:

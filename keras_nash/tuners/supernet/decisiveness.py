@@ -105,8 +105,9 @@ def controller_decisiveness(controller, num: int = 64, seed: int = 0) -> dict:
         decisions), `uniform_probability`, and `choice` (the most probable sample's decisions).
     """
     decisions, log_probs, entropies = controller.sample(num, seed=seed)
-    uniform = controller_uniform_entropy(controller.space, controller.num_layers,
-                                         controller.num_ops)
+    uniform = controller_uniform_entropy(
+        controller.space, controller.num_layers, controller.num_ops
+    )
     count = decisions.shape[1]
     return {
         "entropy_ratio": float(np.mean(entropies) / uniform),
@@ -127,8 +128,10 @@ def stability(choices: list) -> float | None:
 
 def describe(record: dict) -> str:
     """One log line's worth of a record."""
-    text = (f"entropy {record['entropy_ratio']:.4f} of uniform | chosen option p "
-            f"{record['chosen_probability']:.4f} (uniform {record['uniform_probability']:.4f})")
+    text = (
+        f"entropy {record['entropy_ratio']:.4f} of uniform | chosen option p "
+        f"{record['chosen_probability']:.4f} (uniform {record['uniform_probability']:.4f})"
+    )
     if record.get("stability") is not None:
         text += f" | {record['stability']:.0%} of choices unchanged over the last epochs"
     return text

@@ -69,8 +69,9 @@ def flat_logits(logits):
 def cross_entropy(y, logits):
     """Mean sparse categorical cross-entropy of logits (computed in float32), over every label
     (0 for an empty batch: a replica's share of a last batch smaller than the replicas)."""
-    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels(y),
-                                                            logits=flat_logits(logits))
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=labels(y), logits=flat_logits(logits)
+    )
     return tf.math.divide_no_nan(tf.reduce_sum(losses), tf.cast(tf.size(losses), losses.dtype))
 
 
@@ -174,12 +175,15 @@ def compile_step(function, signature, jit_compile: bool):
     outputs averaged over them (scalars; `global_mean` makes them the global batch's).
     """
     if not tf.distribute.has_strategy():
-        return tf.function(function, input_signature=list(signature), jit_compile=jit_compile,
-                           autograph=False)
+        return tf.function(
+            function, input_signature=list(signature), jit_compile=jit_compile, autograph=False
+        )
     strategy = tf.distribute.get_strategy()
     # A replica's step as Keras's `fit` compiles it (`strategy.run` cannot feed its per-replica
     # batches to a function with an input signature).
-    step = tf.function(function, jit_compile=True, reduce_retracing=True) if jit_compile else function
+    step = (
+        tf.function(function, jit_compile=True, reduce_retracing=True) if jit_compile else function
+    )
 
     def replicated(*args):
         outputs = strategy.run(step, args=args)
@@ -203,8 +207,7 @@ class EpochLoop:
         strategy: the `tf.distribute.Strategy` the steps run under, or None (one device).
     """
 
-    def __init__(self, epoch: int, callbacks, model, verbose=1, epochs: int = None,
-                 strategy=None):
+    def __init__(self, epoch: int, callbacks, model, verbose=1, epochs: int = None, strategy=None):
         self.epoch = int(epoch)
         self.strategy = strategy
         self.verbose = 1 if verbose == "auto" else int(verbose)
@@ -293,11 +296,13 @@ class SearchState:
     def save(self, directory: str) -> None:
         """Write the weights and the optimisers' state to `CHECKPOINT` in `directory`."""
         arrays = network_arrays(self.network)
-        arrays.update({
-            f"optimizer/{name}/{index}": np.asarray(variable)
-            for name, optimizer in self.optimizers.items()
-            for index, variable in enumerate(optimizer.variables)
-        })
+        arrays.update(
+            {
+                f"optimizer/{name}/{index}": np.asarray(variable)
+                for name, optimizer in self.optimizers.items()
+                for index, variable in enumerate(optimizer.variables)
+            }
+        )
         files.replace_atomically(
             os.path.join(directory, CHECKPOINT), lambda path: np.savez(path, **arrays)
         )
@@ -331,11 +336,15 @@ def load_network(network: keras.Model, arrays, directory: str) -> None:
         for index, variable in enumerate(variables):
             shape = arrays[f"network/{index}"].shape
             if shape != tuple(variable.shape):
-                problem = (f"variable {index} is {saved[index]} {shape} there, "
-                           f"{variable.path} {tuple(variable.shape)} here")
+                problem = (
+                    f"variable {index} is {saved[index]} {shape} there, "
+                    f"{variable.path} {tuple(variable.shape)} here"
+                )
                 break
     if problem:
-        raise ValueError(f"The checkpoint in {directory} is another supernet's ({problem}): "
-                         "resume a search with the arguments it was started with.")
+        raise ValueError(
+            f"The checkpoint in {directory} is another supernet's ({problem}): "
+            "resume a search with the arguments it was started with."
+        )
     for index, variable in enumerate(variables):
         variable.assign(arrays[f"network/{index}"])

@@ -13,7 +13,8 @@ from the policy and trained from scratch. Mapped onto keras-tuner:
   keras-tuner's `max_consecutive_failed_trials` ends a search that keeps failing.
 - `SupernetTuner` runs the trials. An epoch trial inherits the supernet's weights and the
   optimisers' state from the previous epoch's checkpoint (`<prefix>parent`'s trial
-  directory): `supernet.npz` (`supernet.loop.CHECKPOINT`; `load_model` reads it). Within one process the supernet, its optimisers and its compiled steps are
+  directory): `supernet.npz` (`supernet.loop.CHECKPOINT`; `load_model` reads it). Within one
+  process the supernet, its optimisers and its compiled steps are
   kept from one epoch trial to the next (`SearchState`), so the steps are traced once per
   search, not once per epoch; a resumed search (`overwrite=False`, e.g. after a crash) or
   another worker rebuilds them from the checkpoint. The final trial goes through
@@ -35,16 +36,17 @@ import os
 
 import keras_tuner
 
+import keras_nash.tuners.supernet.decisiveness as decisiveness
 from keras_nash import internals
 from keras_nash.checks import check_int
 from keras_nash.internals import TrialStatus, trial_dir
 from keras_nash.logs import logger
-import keras_nash.tuners.supernet.decisiveness as decisiveness
 
 ROLE_EPOCH = "epoch"
 ROLE_FINAL = "final"
 RESULT_FILE = "supernet_result.json"
 STATE_VERSION = 1
+
 
 class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
     """Issue one trial per search epoch, then one final from-scratch trial, then STOPPED.
@@ -128,8 +130,11 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         # Everything the tuner needs travels in the values: a distributed worker's oracle client
         # has no `seed` or `epochs`. The trial's seed: array shuffling, a fresh network's weights,
         # the supernet's dropout masks (`reseed`).
-        values = {self.key("parent"): self.parent_trial_id or "", self.key("epoch"): self.epoch,
-                  self.key("data_seed"): int(self.seed) * 1009 + self.epoch}
+        values = {
+            self.key("parent"): self.parent_trial_id or "",
+            self.key("epoch"): self.epoch,
+            self.key("data_seed"): int(self.seed) * 1009 + self.epoch,
+        }
         if self.epoch < self.epochs:
             values[self.key("role")] = ROLE_EPOCH
             values[self.key("epochs")] = self.epochs
@@ -172,16 +177,22 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         recent = [r["choice"] for r in self.decisiveness_history[start:]]
         record["stability"] = decisiveness.stability(recent + [record["choice"]])
         self.decisiveness_history.append(record)
-        logger.info("%s search epoch %d policy | %s", self.key_prefix.rstrip("/"), self.epoch,
-                    decisiveness.describe(record))
+        logger.info(
+            "%s search epoch %d policy | %s",
+            self.key_prefix.rstrip("/"),
+            self.epoch,
+            decisiveness.describe(record),
+        )
 
     def _warn_if_undecided(self) -> None:
         if decisiveness.is_undecided(self.decisiveness_history):
             ratio = self.decisiveness_history[-1]["entropy_ratio"]
             logger.warning(
                 "%s: the search ended with its policy's entropy at %.1f%% of uniform's: the "
-                "architecture is close to a random draw: %s.", self.key_prefix.rstrip("/"),
-                100 * ratio, self.undecided_advice,
+                "architecture is close to a random draw: %s.",
+                self.key_prefix.rstrip("/"),
+                100 * ratio,
+                self.undecided_advice,
             )
 
     def decisiveness_records(self) -> list:

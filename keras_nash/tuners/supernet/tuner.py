@@ -61,8 +61,11 @@ class _FinalHyperModel(keras_tuner.HyperModel):
         history.history["trial_seconds"] = [seconds] * epochs
         logger.info(
             "%s final training | %d params | %d epochs | %s | %.1f s",
-            self.tuner.key_prefix.rstrip("/"), model.count_params(), epochs,
-            _format_metrics({k: v[-1] for k, v in history.history.items() if v}), seconds,
+            self.tuner.key_prefix.rstrip("/"),
+            model.count_params(),
+            epochs,
+            _format_metrics({k: v[-1] for k, v in history.history.items() if v}),
+            seconds,
         )
         return history
 
@@ -72,8 +75,13 @@ def _format_metrics(metrics: dict) -> str:
     return " ".join(f"{name} {float(metrics[name]):.4f}" for name in shown if name in metrics)
 
 
-class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.RaiseOnFailedSearch,
-                    internals.AtomicTunerFile, keras_tuner.Tuner):
+class SupernetTuner(
+    identity.SearchIdentity,
+    progress.TrialProgress,
+    internals.RaiseOnFailedSearch,
+    internals.AtomicTunerFile,
+    keras_tuner.Tuner,
+):
     """Run a `SupernetOracle`'s trials: search epochs on a shared supernet, then the final one.
 
     Args:
@@ -106,11 +114,19 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
     step_label = "search epoch (final: the found network trained from scratch)"
     """What a trial record's `step` counts (the search plot's axis)."""
 
-    def __init__(self, oracle, final_epochs: int, batch_size: int = 64, precision=None,
-                 final_batch_size=None, **kwargs):
+    def __init__(
+        self,
+        oracle,
+        final_epochs: int,
+        batch_size: int = 64,
+        precision=None,
+        final_batch_size=None,
+        **kwargs,
+    ):
         self.final_epochs = check_int("final_epochs", final_epochs, 1)
-        self.final_batch_size = (None if final_batch_size is None
-                                 else check_int("final_batch_size", final_batch_size, 1))
+        self.final_batch_size = (
+            None if final_batch_size is None else check_int("final_batch_size", final_batch_size, 1)
+        )
         self.precision = precisions.resolve(precision)
         self.batch_size = check_int("batch_size", batch_size, 1)
         self._search_state = None
@@ -159,12 +175,14 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
         else:  # DARTS's and ENAS's micro cells: reduction cells at 1/3 and 2/3 of the depth
             cells = getattr(space, "num_cells", None) or getattr(space, "cells", None)
             reductions = len({cells // 3, 2 * cells // 3}) if isinstance(cells, int) else 0
-        smallest = 2 ** reductions
+        smallest = 2**reductions
         if min(input_shape[:2]) < smallest:
             raise ValueError(
-                f"The images ({input_shape[0]}x{input_shape[1]}) are too small for the search space: "
+                f"The images ({input_shape[0]}x{input_shape[1]}) are too small for the search "
+                "space: "
                 f"its {reductions} reductions halve them {reductions} times, so they need at least "
-                f"{smallest}x{smallest} pixels. Resize the images (e.g. `keras.layers.Resizing`), or "
+                f"{smallest}x{smallest} pixels. Resize the images (e.g. `keras.layers.Resizing`), "
+                "or "
                 f"choose a space with fewer reductions. Received: input_shape={tuple(input_shape)}"
             )
 
@@ -230,8 +248,11 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
                 self._align_passes(fit_args, fit_kwargs, epoch)
             given = (self._final_fit or {}).get("batch_size")
             fit_args, fit_kwargs = final_batches(
-                fit_args, fit_kwargs, self.final_batch_size if given is None else given,
-                array_batch_size=self.batch_size)
+                fit_args,
+                fit_kwargs,
+                self.final_batch_size if given is None else given,
+                array_batch_size=self.batch_size,
+            )
             return super().run_trial(trial, *fit_args, **fit_kwargs)
         return self._run_epoch_trial(trial, fit_args, fit_kwargs)
 
@@ -254,7 +275,10 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
             logger.warning(
                 "The training dataset has made %d passes where search epoch %d expects %d "
                 "(an epoch run again in this process); a reshuffling dataset now gives this "
-                "epoch another order than an uninterrupted search would.", made, passes, passes,
+                "epoch another order than an uninterrupted search would.",
+                made,
+                passes,
+                passes,
             )
         self._train_source, self._train_passes = source, passes + 1
 
@@ -263,8 +287,9 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
         values = trial.hyperparameters.values
         epoch = int(values[self.key("epoch")])
         batch_size = batch_size_of(fit_kwargs, self.batch_size)
-        data = self.search_data(fit_args, fit_kwargs, batch_size,
-                                shuffle_seed=values.get(self.key("data_seed")))
+        data = self.search_data(
+            fit_args, fit_kwargs, batch_size, shuffle_seed=values.get(self.key("data_seed"))
+        )
         self._align_passes(fit_args, fit_kwargs, epoch)
         parent = values.get(self.key("parent"), "")
         strategy = self.distribution_strategy
@@ -283,8 +308,14 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
             state.trial_id = parent or None
         reseed(state.network, values[self.key("data_seed")])  # the epoch's dropout masks
         callbacks = internals.trial_callbacks(self, fit_kwargs.get("callbacks"), trial)
-        loop = EpochLoop(epoch, callbacks, state.network, fit_kwargs.get("verbose", "auto"),
-                         epochs=values.get(self.key("epochs")), strategy=strategy)
+        loop = EpochLoop(
+            epoch,
+            callbacks,
+            state.network,
+            fit_kwargs.get("verbose", "auto"),
+            epochs=values.get(self.key("epochs")),
+            strategy=strategy,
+        )
         loop.begin()
         metrics, result = self.run_search_epoch(state, trial, data, loop)
         metrics = {name: float(value) for name, value in metrics.items()}
@@ -298,7 +329,10 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
         self._search_state = state
         logger.info(
             "%s search epoch %d | trial %s | %s | %.1f s",
-            self.key_prefix.rstrip("/"), epoch, trial.trial_id, _format_metrics(metrics),
+            self.key_prefix.rstrip("/"),
+            epoch,
+            trial.trial_id,
+            _format_metrics(metrics),
             metrics["trial_seconds"],
         )
         return metrics
@@ -325,15 +359,17 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
         for trial_id in sorted(self.oracle.trials):
             trial = self.oracle.trials[trial_id]
             values = trial.hyperparameters.values
-            records.append({
-                "trial_id": trial_id,
-                "step": values[self.key("epoch")],
-                "role": values[self.key("role")],
-                "parent": values[self.key("parent")] or None,
-                "status": trial.status,
-                "score": trial.score,
-                "seconds": internals.last_metric(trial, "trial_seconds"),
-            })
+            records.append(
+                {
+                    "trial_id": trial_id,
+                    "step": values[self.key("epoch")],
+                    "role": values[self.key("role")],
+                    "parent": values[self.key("parent")] or None,
+                    "status": trial.status,
+                    "score": trial.score,
+                    "seconds": internals.last_metric(trial, "trial_seconds"),
+                }
+            )
         return records
 
     def get_best_architecture(self):
