@@ -45,8 +45,10 @@ def _ints(values, name):
 
 def _settings(names, short, paper) -> dict:
     """The given flags among `names`, over the preset's values (`short`, or `paper` with
-    --paper_defaults); a flag neither given nor in the preset is left to the tuner's default."""
-    values = {k: v for k, v in (paper if FLAGS.paper_defaults else short).items() if k in names}
+    --paper_defaults or --authors_defaults); a flag neither given nor in the preset is left to
+    the tuner's default."""
+    chosen = short if cli_flags.preset() == "short" else paper
+    values = {k: v for k, v in chosen.items() if k in names}
     values.update({name: FLAGS[name].value for name in names if FLAGS[name].present})
     if "morphism_probabilities" in values:
         weights = [float(p) for p in values["morphism_probabilities"]]
@@ -89,8 +91,8 @@ def build_tuner(data, output_dir):
     from keras_nash import tuners
 
     algorithm = FLAGS.algorithm
-    short, paper = cli_flags.presets_of(algorithm, FLAGS.enas_space)
-    arguments = _settings(cli_flags.TUNER_FLAGS[algorithm], short, paper)
+    preset = cli_flags.preset_values(algorithm, FLAGS.enas_space)
+    arguments = _settings(cli_flags.TUNER_FLAGS[algorithm], preset, preset)
     common = dict(
         seed=FLAGS.seed, precision=FLAGS.precision, jit_compile=FLAGS.jit_compile,
         directory=output_dir, project_name=project_name(), overwrite=FLAGS.overwrite,
@@ -153,7 +155,7 @@ def search_and_final_data(data):
     the training split is all the training images (CIFAR-10: 25k / 25k halves, then all 50k),
     and the final network's validation data is the test split, as the papers' `train.py`.
     """
-    if not (FLAGS.paper_defaults and FLAGS.algorithm in ("darts", "egnas")):
+    if not (cli_flags.preset() != "short" and FLAGS.algorithm in ("darts", "egnas")):
         return data, None
     from keras_nash import datasets
 

@@ -30,13 +30,14 @@ flags.DEFINE_string("output_dir", "runs/keras_nash", "Where the search keeps its
 flags.DEFINE_string("export_dir", None, "If set, export the best model there, taking raw images (0-255) with the search's standardisation built in (.keras, SavedModel, TFLite, architecture JSON).")
 flags.DEFINE_list("export_formats", ["keras", "saved_model", "tflite", "json"], "With --export_dir: the formats to write (keras, saved_model, tflite, json).")
 flags.DEFINE_integer("seed", 1, "Random seed of the data split and the search.")
-flags.DEFINE_integer("batch_size", None, f"Training batch size (short: {nash.BATCH_SIZE['short']}, enas recurrent {enas.BATCH_SIZE['short']['recurrent']}; paper: nash {nash.BATCH_SIZE['paper']}, darts {darts.BATCH_SIZE['paper']}, egnas {egnas.BATCH_SIZE['paper']}; the authors' scripts: enas macro {enas.BATCH_SIZE['paper']['macro']}, micro {enas.BATCH_SIZE['paper']['micro']}, recurrent {enas.BATCH_SIZE['paper']['recurrent']}).")
+flags.DEFINE_integer("batch_size", None, f"Training batch size (short: {nash.BATCH_SIZE['short']}, enas recurrent {enas.BATCH_SIZE['short']['recurrent']}; paper: nash {nash.BATCH_SIZE['paper']}, darts {darts.BATCH_SIZE['paper']}, egnas {egnas.BATCH_SIZE['paper']}; enas: the authors' scripts' macro {enas.BATCH_SIZE['authors']['macro']}, micro {enas.BATCH_SIZE['authors']['micro']}, recurrent {enas.BATCH_SIZE['authors']['recurrent']}, with --paper_defaults recurrent {enas.BATCH_SIZE['paper']['recurrent']}, the paper's).")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Dtype policy of every network of the search (mixed_bfloat16: TPUs and recent GPUs; mixed_float16 with loss scaling: GPUs).")
 flags.DEFINE_bool("augment", True, "Standard CIFAR augmentation (pad-4 crop, horizontal flip) on the training split.")
 flags.DEFINE_float("validation_split", None, f"Fraction held out for validation (selection): of the training split when the dataset has a test split of its own (CIFAR-10), else of the whole set (default: {VALIDATION_SPLIT['short']}; with --paper_defaults nash {VALIDATION_SPLIT['paper']['nash']}, NASH's paper's 40k / 10k of CIFAR-10's 50k training images; darts/egnas {VALIDATION_SPLIT['paper']['darts']}, the papers' search on 25k / 25k halves of all 50k, then the final network on all 50k, validated and reported on the untouched test split).")
 flags.DEFINE_float("test_split", 0.1, "Fraction held out for testing, when the dataset has no test split of its own.")
 flags.DEFINE_integer("max_examples", None, "Use at most this many training examples.")
 flags.DEFINE_bool("overwrite", False, "Start afresh instead of resuming the search found in --output_dir.")
+flags.DEFINE_bool("authors_defaults", False, "Like --paper_defaults, but the authors' code's (scripts') value where it differs from the paper's: enas controller learning rate 1e-3 / 3.5e-3, tanh constant 1.5 / 1.1, lr_min 0.0005, PTB lr 0.25, clip 10, batch 20, 100 epochs (the enas tuner's own defaults); egnas sigma 1.0 throughout (the authors' script's bug).")
 flags.DEFINE_bool("paper_defaults", False, "Use the paper's value for every flag of the algorithm that is not given, data splits included (--validation_split); darts/egnas also take the papers' data protocol (search on halves of the training split, final training on all of it).")
 
 # -- NASH ------------------------------------------------------------------------------------
@@ -61,10 +62,10 @@ flags.DEFINE_float("time_budget", None, "Seconds of wall time for the whole nash
 # -- DARTS, EG-NAS, ENAS (supernet searches) -------------------------------------------------
 # None means: the algorithm's short CPU value (SHORT below) or, with --paper_defaults, the
 # tuner's own default, which is the paper's.
-flags.DEFINE_integer("epochs", None, f"Search epochs (short: {darts.SHORT['epochs']} darts, {egnas.SHORT['epochs']} egnas, {enas.SHORT['macro']['epochs']} enas; paper: darts {darts.PAPER['epochs']}, egnas {egnas.PAPER['epochs']}; enas: the authors' scripts' {enas.SEARCH_EPOCHS['macro']} macro and {enas.SEARCH_EPOCHS['micro']} micro (also the paper's), {enas.SEARCH_EPOCHS['recurrent']} recurrent (the paper: 150)).")
+flags.DEFINE_integer("epochs", None, f"Search epochs (short: {darts.SHORT['epochs']} darts, {egnas.SHORT['epochs']} egnas, {enas.SHORT['macro']['epochs']} enas; paper: darts {darts.PAPER['epochs']}, egnas {egnas.PAPER['epochs']}; enas: the authors' scripts' {enas.SEARCH_EPOCHS['macro']} macro and {enas.SEARCH_EPOCHS['micro']} micro (also the paper's), {enas.SEARCH_EPOCHS['recurrent']} recurrent (--authors_defaults; --paper_defaults: the paper's {enas.PAPER['recurrent']['epochs']})).")
 flags.DEFINE_float("learning_rate", None, "The shared weights' initial learning rate (paper: 0.025 darts, 0.1 egnas, 0.05 enas).")
-flags.DEFINE_float("learning_rate_min", None, f"The weights' final learning rate (paper: darts {darts.PAPER['learning_rate_min']}; egnas {egnas.PAPER['learning_rate_min']}, its authors' code; enas: the authors' search scripts' {enas.TRAINING['macro']['learning_rate_min']}, where the paper says 0.001).")
-flags.DEFINE_float("grad_clip", None, f"Gradient global-norm clip of the weights (darts/egnas: {darts.PAPER['grad_clip']}, the papers' code; enas: {enas.TRAINING['macro']['grad_clip']} on CIFAR, the project's (the authors' CIFAR clip is a no-op), {enas.TRAINING['recurrent']['grad_clip']} recurrent, the authors' search script (the paper: 0.25)).")
+flags.DEFINE_float("learning_rate_min", None, f"The weights' final learning rate (paper: darts {darts.PAPER['learning_rate_min']}; egnas {egnas.PAPER['learning_rate_min']}, its authors' code; enas: the authors' search scripts' {enas.TRAINING['macro']['learning_rate_min']} (the tuner's default, --authors_defaults), the paper's {enas.PAPER['macro']['learning_rate_min']} (--paper_defaults)).")
+flags.DEFINE_float("grad_clip", None, f"Gradient global-norm clip of the weights (darts/egnas: {darts.PAPER['grad_clip']}, the papers' code; enas: {enas.TRAINING['macro']['grad_clip']} on CIFAR, the project's (the authors' CIFAR clip is a no-op), {enas.TRAINING['recurrent']['grad_clip']} recurrent, the authors' search script (--authors_defaults), the paper's {enas.PAPER['recurrent']['grad_clip']} (--paper_defaults)).")
 flags.DEFINE_float("final_learning_rate", None, f"Initial learning rate of the final from-scratch training (paper: darts {darts.PAPER['final_learning_rate']}, egnas {egnas.PAPER['final_learning_rate']}, cosine to 0; enas: the authors' final scripts' {enas.TRAINING['macro']['final_learning_rate']} macro and micro; recurrent {enas.TRAINING['recurrent']['final_learning_rate']}, the search script's, where their ptb_final.sh uses 20).")
 flags.DEFINE_bool("jit_compile", False, "Compile the training steps with XLA (every algorithm: the search steps, except ENAS's shared steps, each NASH child, the final training).")
 # the DARTS cell space (darts, egnas)
@@ -91,7 +92,7 @@ flags.DEFINE_bool("edge_normalization", None, "darts: PC-DARTS's edge normalisat
 flags.DEFINE_integer("warmup_epochs", None, f"egnas: epochs of weight training before the evolution starts (short: {egnas.SHORT['warmup_epochs']}; paper: {egnas.PAPER['warmup_epochs']}).")
 flags.DEFINE_integer("population_size", None, "egnas: candidates per generation (paper: 50).")
 flags.DEFINE_float("sigma_initial", None, "egnas: sigma = max(sigma_initial / (epoch + 1), sigma_min) (paper: 1.0).")
-flags.DEFINE_float("sigma_min", None, "egnas: the floor of sigma (paper: 0.02).")
+flags.DEFINE_float("sigma_min", None, f"egnas: the floor of sigma (paper: {egnas.PAPER['sigma_min']}; --authors_defaults: {egnas.AUTHORS['sigma_min']}, sigma 1.0 throughout as the authors' script runs it).")
 flags.DEFINE_float("zeta", None, "egnas: weight of the cross-entropy term of the fitness (paper: 1.0).")
 flags.DEFINE_float("eta", None, "egnas: weight of the cosine-similarity term of the fitness (paper: 0.4).")
 flags.DEFINE_enum("update", None, ("paper", "es"), f"egnas: the alpha update: 'paper', the published single-best additive update as the authors' code computes it (alpha += step * softmax(q_best); the default, short and paper: {egnas.PAPER['update']}), or 'es', the project's evolution strategy (opt-in; tuners/egnas/strategy.py).")
@@ -110,14 +111,14 @@ flags.DEFINE_integer("filters", None, f"enas: channels of the layers / first cel
 flags.DEFINE_integer("lr_t0", None, "enas: epochs of the first cosine cycle (paper: 10).")
 flags.DEFINE_float("lr_t_mul", None, "enas: growth of the cosine cycles (paper: 2).")
 flags.DEFINE_integer("controller_lstm_size", None, "enas: LSTM units of the controller (the authors' scripts: 64 macro and micro, 100 recurrent).")
-flags.DEFINE_float("controller_tanh_constant", None, "enas: logit scale C*tanh(l/C) (the authors' scripts: 1.5 macro, 1.1 micro, 2.5 recurrent).")
+flags.DEFINE_float("controller_tanh_constant", None, f"enas: logit scale C*tanh(l/C) (the authors' scripts, the tuner's default and --authors_defaults: 1.5 macro, 1.1 micro, 2.5 recurrent; --paper_defaults: the paper's {enas.PAPER['macro']['controller_tanh_constant']}).")
 flags.DEFINE_float("controller_op_tanh_reduce", None, "enas: divisor of the op logits (the authors' micro controller: 2.5; their macro and recurrent controllers have none).")
 flags.DEFINE_float("controller_temperature", None, "enas: sampling temperature (the authors' scripts: none for macro and micro, 5 for recurrent).")
 flags.DEFINE_float("controller_entropy_weight", None, "enas: entropy bonus in the reward (the authors' scripts: 1e-4 macro and micro, 1e-3 recurrent).")
 flags.DEFINE_float("controller_baseline_decay", None, "enas: decay of the moving-average baseline (the authors' scripts: 0.99).")
 flags.DEFINE_float("controller_skip_target", None, "enas macro: skip-connection density target (the authors' script: 0.4).")
 flags.DEFINE_float("controller_skip_weight", None, "enas macro: weight of the skip KL penalty (the authors' script: 0.8).")
-flags.DEFINE_float("controller_learning_rate", None, "enas: controller Adam learning rate (short: 'auto', the authors' rate x their controller steps / the run's, epochs x controller_train_steps; the authors' scripts: 1e-3 macro, 3.5e-3 micro, 1e-3 recurrent).")
+flags.DEFINE_float("controller_learning_rate", None, f"enas: controller Adam learning rate (short: 'auto', the authors' rate x their controller steps / the run's, epochs x controller_train_steps; the authors' scripts, the tuner's default and --authors_defaults: 1e-3 macro, 3.5e-3 micro, 1e-3 recurrent; --paper_defaults: the paper's {enas.PAPER['macro']['controller_learning_rate']}).")
 flags.DEFINE_integer("controller_train_steps", None, f"enas: REINFORCE steps per epoch (short: {enas.SHORT['macro']['controller_train_steps']}; the authors' scripts: 50 macro, 30 micro, 100 recurrent).")
 flags.DEFINE_integer("controller_num_aggregate", None, f"enas: sampled architectures per REINFORCE step (short: {enas.SHORT['macro']['controller_num_aggregate']}; the authors' scripts: 20 macro, 10 micro, 10 recurrent).")
 flags.DEFINE_integer("final_candidates", None, "enas: sampled architectures among which the final one is chosen (the authors' scripts: 10).")
@@ -127,7 +128,8 @@ FLAGS = flags.FLAGS
 
 # -- which algorithm reads which flag ----------------------------------------------------------
 COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "export_formats", "seed", "precision", "jit_compile", "batch_size", "augment",
-                "validation_split", "test_split", "max_examples", "overwrite", "paper_defaults")
+                "validation_split", "test_split", "max_examples", "overwrite", "paper_defaults",
+                "authors_defaults")
 NASH_FLAGS = ("n_steps", "n_neighbors", "n_morphisms", "epochs_per_neighbor", "final_epochs", "pretrain_epochs",
               "seed_filters", "lr_start", "lr_end", "momentum", "weight_decay", "morphism_probabilities",
               "kernel_sizes", "widening_factors", "skip_modes", "preservation_tolerance", "time_budget")
@@ -181,8 +183,24 @@ def check_flags_used() -> None:
 
 
 def preset() -> str:
-    """The preset the unset flags take: "paper" with --paper_defaults, else "short"."""
+    """The preset the unset flags take: "authors" with --authors_defaults, "paper" with
+    --paper_defaults, else "short"."""
+    if FLAGS.authors_defaults:
+        return "authors"
     return "paper" if FLAGS.paper_defaults else "short"
+
+
+def preset_values(algorithm: str, space: str = None) -> dict:
+    """The tuner arguments of the preset the unset flags take (`preset()`)."""
+    short, paper = presets_of(algorithm, space)
+    chosen = preset()
+    if chosen == "short":
+        return short
+    if chosen == "paper":
+        return paper
+    authors = getattr({"nash": nash, "darts": darts, "egnas": egnas, "enas": enas}[algorithm],
+                      "AUTHORS", paper)
+    return authors[space] if algorithm == "enas" else authors
 
 
 def presets_of(algorithm: str, space: str = None):
@@ -197,14 +215,17 @@ def validation_split() -> float:
     """--validation_split, or its default: 0.1, with --paper_defaults for nash 0.2 (40k / 10k)."""
     if FLAGS.validation_split is not None:
         return FLAGS.validation_split
-    return VALIDATION_SPLIT["paper"].get(FLAGS.algorithm, VALIDATION_SPLIT["short"]) if FLAGS.paper_defaults else VALIDATION_SPLIT["short"]
+    if preset() == "short":
+        return VALIDATION_SPLIT["short"]
+    return VALIDATION_SPLIT["paper"].get(FLAGS.algorithm, VALIDATION_SPLIT["short"])
 
 
 def batch_size() -> int:
     """--batch_size, or the preset's batch size for the algorithm (and ENAS space)."""
     if FLAGS["batch_size"].present:
         return FLAGS.batch_size
-    sizes = {"nash": nash, "darts": darts, "egnas": egnas, "enas": enas}[FLAGS.algorithm].BATCH_SIZE[preset()]
+    table = {"nash": nash, "darts": darts, "egnas": egnas, "enas": enas}[FLAGS.algorithm].BATCH_SIZE
+    sizes = table.get(preset(), table["paper"])
     return sizes[FLAGS.enas_space] if FLAGS.algorithm == "enas" else sizes
 
 

@@ -21,4 +21,8 @@ SHORT = dict(
 )
 """The project's short CPU search (minutes on 2 cores with the embedded data), not the paper's."""
 
-BATCH_SIZE = {"paper": PAPER["batch_size"], "short": 64}
+AUTHORS = dict(PAPER, sigma_min=1.0)
+"""What `--authors_defaults` passes: the paper's values, with sigma 1.0 throughout (the
+authors' `train_search.py` computes sigma from an epoch counter that stays 0)."""
+
+BATCH_SIZE = {"paper": PAPER["batch_size"], "authors": PAPER["batch_size"], "short": 64}

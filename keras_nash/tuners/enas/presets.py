@@ -54,9 +54,23 @@ def default_objective(space):
 
 
 # -- the command line's presets (and the Python API's: `EnasTuner(space, **SHORT["macro"])`) --
-PAPER = {space: dict(FINAL_SIZE[space]) for space in TRAINING}
-"""What `--paper_defaults` passes beyond the tuner's own defaults (which are the authors'
-scripts' values, `TRAINING`): the authors' final networks' size."""
+AUTHORS = {space: dict(FINAL_SIZE[space]) for space in TRAINING}
+"""What `--authors_defaults` passes beyond the tuner's own defaults (which are the authors'
+scripts' values, `TRAINING`, `TRAIN_STEPS`, the controller's): their final networks' size."""
+
+PAPER = {
+    "macro": dict(AUTHORS["macro"], controller_learning_rate=0.00035,
+                  controller_tanh_constant=2.5, learning_rate_min=0.001),
+    "micro": dict(AUTHORS["micro"], controller_learning_rate=0.00035,
+                  controller_tanh_constant=2.5, learning_rate_min=0.001),
+    "recurrent": dict(AUTHORS["recurrent"], controller_learning_rate=0.00035,
+                      controller_tanh_constant=2.5, learning_rate=20.0, grad_clip=0.25,
+                      epochs=150),
+}
+"""What `--paper_defaults` passes: the authors' final networks' size and, where the paper's
+values differ from their scripts', the paper's (Pham et al. 2018, sections 3.1-3.2: the
+controller's Adam at 0.00035 and tanh constant 2.5; CIFAR-10's cosine down to 0.001; Penn
+Treebank's SGD at 20, clipped at 0.25, batch 64, 150 epochs)."""
 
 SHORT = {
     space: dict(epochs=3, final_epochs=10, controller_train_steps=10, controller_num_aggregate=5,
@@ -75,8 +89,10 @@ SPACE_SHORT = {
 """The short search's space sizes (the spaces' own defaults are the paper's)."""
 
 BATCH_SIZE = {
-    "paper": {space: training["batch_size"] for space, training in TRAINING.items()},
+    "authors": {space: training["batch_size"] for space, training in TRAINING.items()},
+    "paper": {space: 64 if space == "recurrent" else training["batch_size"]
+              for space, training in TRAINING.items()},
     "short": {"macro": 64, "micro": 64, "recurrent": TRAINING["recurrent"]["batch_size"]},
 }
-"""Batch size by preset and space: the authors' scripts' (128 macro, 160 micro, 20 PTB), and
-the short search's (64; PTB keeps its 20)."""
+"""Batch size by preset and space: the authors' scripts' (128 macro, 160 micro, 20 PTB), the
+paper's (the same, PTB 64), and the short search's (64; PTB keeps its 20)."""
