@@ -45,8 +45,9 @@ setuptools.setup(
         # The search plot (search.png) of the command line and the benches; without it the
         # command line writes no plot and says how to install it.
         "plot": [_MATPLOTLIB],
-        # The tests check the plots too; pytest-xdist runs them on both cores (README's command).
-        "test": ["pytest>=7", "pytest-xdist>=3.8", _MATPLOTLIB],
+        # The tests check the plots too; pytest-xdist runs them on both cores (README's command);
+        # ruff (formatter and linter, ruff.toml) is pinned: its formatting changes across releases.
+        "test": ["pytest>=7", "pytest-xdist>=3.8", _MATPLOTLIB, "ruff==0.17.6"],
     },
     entry_points={"console_scripts": ["keras-nash=keras_nash.__main__:run"]},
 )

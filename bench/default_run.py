@@ -2,12 +2,12 @@
 
 Runs the command in a subprocess (the short NASH search on the embedded CIFAR-10 subset, every
 flag at its default), measures its wall time from outside (interpreter start-up and imports
-included) and copies the key fields of the run's summary.json (test and validation accuracy,
+included) and copies the key fields of the run's summary_nash.json (test and validation accuracy,
 the best trial, its parameter count, the trials' count, the command's own wall time).
 
     python bench/default_run.py [--output_dir /tmp/default_run]
 
-Writes bench/results/default_run.json and prints it. About 10 minutes on 2 idle CPU cores.
+Writes bench/results/default_run.json and prints it. About 5 minutes: the command's default time budget (300 s, start-up included).
 """
 
 import json
@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-HERE = pathlib.Path(__file__).resolve().parent
+import common
 
 
 def main(argv):
@@ -28,11 +28,11 @@ def main(argv):
             output_dir = arg.split("=", 1)[1]
     command = [sys.executable, "-m", "keras_nash", f"--output_dir={output_dir}"]
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(HERE.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(common.ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     start = time.perf_counter()
     subprocess.run(command, check=True, env=env)
     wall = time.perf_counter() - start
-    summary = json.loads(pathlib.Path(output_dir, "summary.json").read_text())
+    summary = json.loads(pathlib.Path(output_dir, "summary_nash.json").read_text())
     result = {
         "command": "python -m keras_nash --output_dir=" + output_dir,
         "what": "the README's main command with every flag at its default, timed from outside",
@@ -49,8 +49,7 @@ def main(argv):
         "test_accuracy": summary.get("test_accuracy"),
         "flags": summary["flags"],
     }
-    path = HERE / "results" / "default_run.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    path = common.write_results("default_run.json", result)
     print(json.dumps(result, indent=2))
     print(f"wrote {path}")
 

@@ -17,11 +17,10 @@ Writes bench/results/egnas.json and prints a table.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 
 import json  # noqa: E402
 import pathlib  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
@@ -31,7 +30,6 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 from keras_nash.tuners import darts, egnas  # noqa: E402
 from keras_nash.tuners.egnas import strategy  # noqa: E402
 from keras_nash.tuners.egnas.population import PopulationEvaluator
@@ -46,7 +44,7 @@ CELLS = flags.DEFINE_integer("cells", 3, "Supernet cells.")
 CHANNELS = flags.DEFINE_integer("channels", 8, "Supernet initial channels.")
 REPEATS = flags.DEFINE_integer("repeats", 3, "Repeats of the population timing (median).")
 SEED = flags.DEFINE_integer("seed", 1, "Seed.")
-RESULTS = HERE / "results"
+RESULTS = common.RESULTS
 DATA = HERE.parent / "keras_nash" / "data" / "cifar10_default.npz"
 
 
@@ -182,8 +180,7 @@ def main(argv):
         "population": population,
         "search": search,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "egnas.json").write_text(json.dumps(results, indent=2))
+    common.write_results("egnas.json", results)
 
     print(f"\nPopulation evaluation ({POPULATION.value} candidates, batch {BATCH.value}):")
     print(f"{'batch norm':<14}{'population s':>14}{'plain passes s':>16}{'ratio':>8}{'traces':>8}")

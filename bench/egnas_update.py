@@ -34,8 +34,14 @@ RESULTS = HERE / "results"
 
 
 def run(update, sigma_min, seed, noise):
-    oracle = EgnasOracle(epochs=50, warmup_epochs=15, population_size=50, update=update,
-                         sigma_min=sigma_min, seed=seed)
+    oracle = EgnasOracle(
+        epochs=50,
+        warmup_epochs=15,
+        population_size=50,
+        update=update,
+        sigma_min=sigma_min,
+        seed=seed,
+    )
     rng = np.random.default_rng((seed, 99))
     good = rng.integers(0, oracle.alpha.shape[-1], oracle.alpha.shape[:-1])
     quality = np.eye(oracle.alpha.shape[-1])[good]
@@ -58,16 +64,33 @@ def main(argv):
         for label, sigma_min in (("schedule 1/16..0.02", 0.02), ("1.0 (the authors' script)", 1.0)):
             runs = [run(update, sigma_min, seed, NOISE.value) for seed in range(SEEDS.value)]
             recovered, spread = np.mean(runs, axis=0)
-            rows.append({"update": update, "sigma": label, "recovered": float(recovered),
-                         "recovered_std": float(np.std([r[0] for r in runs])),
-                         "mixture_spread": float(spread)})
-            print(f"{update:<6} sigma {label:<26} good ops recovered {recovered:.3f} "
-                  f"(sd {rows[-1]['recovered_std']:.3f}), mixture_spread {spread:.4f}", flush=True)
+            rows.append(
+                {
+                    "update": update,
+                    "sigma": label,
+                    "recovered": float(recovered),
+                    "recovered_std": float(np.std([r[0] for r in runs])),
+                    "mixture_spread": float(spread),
+                }
+            )
+            print(
+                f"{update:<6} sigma {label:<26} good ops recovered {recovered:.3f} "
+                f"(sd {rows[-1]['recovered_std']:.3f}), mixture_spread {spread:.4f}",
+                flush=True,
+            )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    settings = {"seeds": SEEDS.value, "noise": NOISE.value, "edges": 28, "operations": 7,
-                "generations": 35, "population": 50, "chance": 1 / 7}
+    settings = {
+        "seeds": SEEDS.value,
+        "noise": NOISE.value,
+        "edges": 28,
+        "operations": 7,
+        "generations": 35,
+        "population": 50,
+        "chance": 1 / 7,
+    }
     (RESULTS / OUTPUT.value).write_text(
-        json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
+        json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -10,13 +10,9 @@ target is at most 1.5x. Then the controller's sampling time per architecture (ba
 Writes bench/results/enas.json and prints a table.
 """
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 
-import json  # noqa: E402
-import pathlib  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
@@ -24,7 +20,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from keras_nash.tuners.enas.controller import Controller
 from keras_nash.tuners.enas.steps import make_steps
 from keras_nash.spaces.enas import MacroSpace, MicroSpace  # noqa: E402
@@ -33,7 +28,7 @@ STEPS = flags.DEFINE_integer("steps", 30, "Timed train steps per model.")
 BATCH = flags.DEFINE_integer("batch", 32, "Batch size.")
 SIZE = flags.DEFINE_integer("size", 32, "Image height and width.")
 SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+RESULTS = common.RESULTS
 
 
 def _optimizer(model):
@@ -103,8 +98,7 @@ def main(argv):
     spaces = [MacroSpace(num_layers=12, filters=36), MicroSpace(num_cells=5, num_blocks=5, filters=20)]
     rows = [bench_space(space, shape, BATCH.value, STEPS.value, SEED.value) for space in spaces]
     result = {"device": [d.device_type for d in tf.config.list_physical_devices()], "rows": rows}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "enas.json").write_text(json.dumps(result, indent=2))
+    common.write_results("enas.json", result)
     print(f"{'space':6} {'trace s':>8} {'shared ms':>10} {'child ms':>9} {'ratio':>6} "
           f"{'ctrl ms/arch (1000)':>20} {'ctrl ms/call (1)':>17}")
     for row in rows:

@@ -7,8 +7,9 @@ once uninterrupted (the reference), then again from scratch in a process that is
 a random delay (exponential, mean `--mean_delay` seconds, so some kills land inside checkpoint
 and state writes) and restarted, `--kills` times, then left to finish. Reported per algorithm:
 
-- identical: the same trials (role, epoch, status), per-trial losses within rtol 1e-5 (NASH:
-  the same architectures), and the same architecture found;
+- identical: the same trials (role, epoch, status; NASH: the same architectures), per-trial
+  losses within rtol 1e-5 (NASH: each trial's end-of-cycle loss), and the same architecture
+  found;
 - lost: trials COMPLETED before a kill that were not COMPLETED, or were trained again, after it
   (a completed trial's checkpoint rewritten counts as trained again);
 - redone_s: the soak's total time less the reference's (restarts, imports, tracing, work redone);
@@ -21,7 +22,7 @@ Writes bench/results/kill_soak.json and prints a table.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 
 import glob  # noqa: E402
 import json  # noqa: E402
@@ -41,7 +42,7 @@ MEAN_DELAY = flags.DEFINE_float("mean_delay", 6.0, "Mean seconds from a start to
 ALGORITHMS = flags.DEFINE_list("algorithms", ["darts", "egnas", "enas", "nash"], "Algorithms.")
 SEED = flags.DEFINE_integer("seed", 0, "Seed of the kill delays.")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+RESULTS = common.RESULTS
 
 
 def _command(algorithm, directory):
@@ -79,9 +80,13 @@ def _completed(algorithm, directory) -> dict:
     return done
 
 
+def _last(trial, name):
+    """A trial's last recorded value of a metric (its end-of-cycle value for NASH), or None."""
+    return float(trial.metrics.get_last_value(name)) if trial.metrics.exists(name) else None
+
+
 def _summary(algorithm, directory) -> dict:
     """The finished search's trials and architecture, read back through its tuner."""
-    sys.path.insert(0, str(ROOT))
     if algorithm == "nash":
         from tests.scripts import nash_run
 
@@ -89,7 +94,8 @@ def _summary(algorithm, directory) -> dict:
         trials = tuner.oracle.trials
         return {
             "trials": [{"trial_id": t, "status": trials[t].status,
-                        "arch": trials[t].hyperparameters.values["nash/arch"]}
+                        "arch": trials[t].hyperparameters.values["nash/arch"],
+                        "loss": _last(trials[t], "loss")}  # compared, as the supernets' losses
                        for t in sorted(trials)],
             "architecture": trials[tuner.oracle.incumbent].hyperparameters.values["nash/arch"],
         }
@@ -163,9 +169,8 @@ def main(argv):
     del argv
     rng = np.random.default_rng(SEED.value)
     rows = [soak(a, KILLS.value, MEAN_DELAY.value, rng) for a in ALGORITHMS.value]
-    RESULTS.mkdir(parents=True, exist_ok=True)
     result = {"kills": KILLS.value, "mean_delay_s": MEAN_DELAY.value, "rows": rows}
-    (RESULTS / "kill_soak.json").write_text(json.dumps(result, indent=2) + "\n")
+    common.write_results("kill_soak.json", result)
     print(f"{'algorithm':<16}{'kills':>6}{'restarts':>9}{'identical':>10}{'loss_rel':>10}"
           f"{'lost':>6}{'trials':>7}{'reference_s':>12}{'soak_s':>8}{'redone_s':>9}")
     for r in rows:

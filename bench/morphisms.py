@@ -24,19 +24,16 @@ Writes bench/results/morphisms.json and prints a summary.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import json  # noqa: E402
-import pathlib  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from keras_nash import graph, morphisms, seed_models  # noqa: E402
 from tests.helpers import randomise_batch_norm, real_images  # noqa: E402
 
@@ -45,7 +42,7 @@ SEED = flags.DEFINE_integer("seed", 0, "Random seed.")
 MAX_PARAMS = flags.DEFINE_integer("max_params", 5_000_000, "Redraw a composition whose child has more parameters.")
 DRAWS = flags.DEFINE_integer("draws", 10, "Random children per operator in the training-mode part.")
 PARTS = flags.DEFINE_list("parts", ["compositions", "large_network", "training_mode"], "Parts to run.")
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+RESULTS = common.RESULTS
 
 
 def compositions(n, seed, max_params):
@@ -153,7 +150,6 @@ def training_mode(seed, draws):
 
 
 def main(_):
-    RESULTS.mkdir(exist_ok=True)
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one CPU core
     path = RESULTS / "morphisms.json"
     result = json.loads(path.read_text()) if path.exists() else {}
@@ -163,7 +159,7 @@ def main(_):
         result["large_network"] = large_network(SEED.value)
     if "training_mode" in PARTS.value:
         result["training_mode"] = training_mode(SEED.value, DRAWS.value)
-    path.write_text(json.dumps(result, indent=2))
+    common.write_results("morphisms.json", result)
     if "compositions" in result:
         c = result["compositions"]
         print(f"compositions: {c['compositions']} ({c['morphisms']} morphisms: {c['operators']}; "

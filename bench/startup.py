@@ -26,9 +26,8 @@ startup_<algorithm>_<cells>x<channels>_<image>px_b<batch>.json)
 and prints a table. A few minutes on 2 CPU cores.
 """
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 
 import json  # noqa: E402
 import pathlib  # noqa: E402
@@ -40,7 +39,7 @@ import time  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+RESULTS = common.RESULTS
 ALGORITHM = flags.DEFINE_enum("algorithm", "darts", ["darts", "egnas", "enas"], "The search.")
 CELLS = flags.DEFINE_integer("cells", 3, "Supernet cells.")
 CHANNELS = flags.DEFINE_integer("channels", 4, "Supernet initial channels.")
@@ -60,8 +59,6 @@ EXPERIMENTS = flags.DEFINE_multi_string(
 def measure() -> dict:
     import numpy as np
     import tensorflow as tf
-
-    sys.path.insert(0, str(HERE.parent))
     from keras_nash.spaces import MicroSpace
     from keras_nash.tuners.darts.tuner import DartsTuner
     from keras_nash.tuners.enas.tuner import EnasTuner
@@ -142,11 +139,10 @@ def main(argv):
         rows.append(json.loads(out.strip().splitlines()[-1]))
     settings = {"algorithm": ALGORITHM.value, "cells": CELLS.value, "channels": CHANNELS.value,
                 "image_size": IMAGE_SIZE.value, "batch_size": BATCH.value}
-    RESULTS.mkdir(parents=True, exist_ok=True)
     default = all(flag.value == flag.default for flag in (ALGORITHM, CELLS, CHANNELS, IMAGE_SIZE, BATCH))
     name = "startup.json" if default else (
         f"startup_{ALGORITHM.value}_{CELLS.value}x{CHANNELS.value}_{IMAGE_SIZE.value}px_b{BATCH.value}.json")
-    (RESULTS / name).write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
+    common.write_results(name, {"settings": settings, "rows": rows})
     print(f"{'grappler':<40}{'batch norm':>11}{'ops':>8}{'build':>8}{'trace':>8}{'first':>8}{'step':>8}"
           "  (seconds)")
     for r in rows:

@@ -13,10 +13,9 @@ Writes bench/results/supernet.json and prints a table.
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 
 import json  # noqa: E402
-import pathlib  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
@@ -29,7 +28,7 @@ STEPS = flags.DEFINE_integer("steps", 5, "Timed search steps per variant (after 
 BATCH = flags.DEFINE_integer("batch_size", 64, "Batch size.")
 JIT = flags.DEFINE_boolean("jit_compile", False, "Compile the step with XLA.")
 VARIANT = flags.DEFINE_integer("partial_channels", 0, "Internal: run one variant (k) and print JSON.")
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+RESULTS = common.RESULTS
 
 
 def _rss_mb():
@@ -37,7 +36,6 @@ def _rss_mb():
 
 
 def run_variant(partial_channels, steps, batch_size, jit_compile):
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
     import keras
     import numpy as np
     import tensorflow as tf
@@ -119,8 +117,7 @@ def main(argv):
         },
         "variants": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "supernet.json").write_text(json.dumps(report, indent=2) + "\n")
+    common.write_results("supernet.json", report)
     print(f"{'variant':<14}{'params':>10}{'trace+1st s':>13}{'step s':>9}{'img/s':>8}"
           f"{'peak MB':>10}  memory")
     for row in rows:

@@ -44,13 +44,11 @@ About 10 minutes on 2 CPU cores at `--tile 1`; `--tile 15 --epochs 1 --parts nas
 about 8.
 """
 
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import common  # bench/common.py: TensorFlow's log level, the repository importable
 
 import json  # noqa: E402
 import pathlib  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
@@ -60,7 +58,6 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 from keras_nash import datasets, seed_models  # noqa: E402
 from keras_nash.optimizers import CoupledAdam, CoupledSGD  # noqa: E402
 from keras_nash.spaces import MacroSpace  # noqa: E402
@@ -81,7 +78,7 @@ POPULATION = flags.DEFINE_integer("population_size", 50, "EG-NAS candidates per 
 SIZES = flags.DEFINE_enum("sizes", "cpu", ["cpu", "paper"],
                           "Supernets: cpu (3 cells x 4 channels, 4-layer macro, 16x16, --supernet_batch_size) "
                           "or paper (8 cells x 16 channels, 12-layer macro of 36 filters, 32x32, batch 64).")
-RESULTS = HERE / "results"
+RESULTS = common.RESULTS
 PAPER_EPOCHS = 5 * 8 * 17 + 100  # NASH's CIFAR-10 protocol: steps x neighbours x epochs + final
 SUPERNET_SIZES = {  # cells, channels, macro layers, macro filters, image stride, batch size
     "cpu": dict(cells=3, channels=4, layers=4, filters=8, stride=2, batch_size=None),
@@ -365,8 +362,7 @@ def main(argv):
     name += "" if set(PARTS.value) == set(PARTS.default) else "_" + "-".join(PARTS.value)
     name += (f"_{PRECISION.value}" if PRECISION.value != "float32" else "") + ("_xla" if JIT.value else "")
     name += "_paper" if SIZES.value == "paper" and supernets else ""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
+    common.write_results(f"{name}.json", {"settings": settings, "rows": rows})
     print(f"{'part':<20}{'plain img/s':>12}{'keras_nash img/s':>17}{'ratio':>7}{'overhead':>9}")
     for r in rows:
         label = r["part"] + (" " + ",".join(map(str, r["filters"])) if "filters" in r else "")

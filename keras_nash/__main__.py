@@ -1,8 +1,9 @@
 """Command line: `python -m keras_nash` (or `keras-nash`), driven by absl flags.
 
-With no flags it runs a short NASH search on the embedded CIFAR-10 subset (about 10 minutes on
-2 CPU cores), prints progress and the test accuracy, and writes `summary.json` and
-`search.png` into `--output_dir`. `--algorithm` picks NASH, DARTS, EG-NAS or ENAS.
+With no flags it runs a short NASH search on the embedded CIFAR-10 subset within a time budget
+of 5 minutes, start-up and final training included (`--time_budget`, printed at the start),
+prints progress and the test accuracy, and writes `summary_<algorithm>.json` and
+`search_<algorithm>.png` into `--output_dir`. `--algorithm` picks NASH, DARTS, EG-NAS or ENAS.
 
 Flags carry the Python API's argument names (`--epochs` is the tuners' `epochs`, ...). Every
 algorithm's flags default to a short CPU search; `--paper_defaults` switches every flag you do
@@ -18,8 +19,12 @@ channels, then 600 epochs of a 20-cell, 36-channel network; and so on).
     python -m keras_nash --dataset=my_images.npz --export_dir=exported/
     python -m keras_nash --helpfull                        # every flag, absl's included
 
-Progress (one line per trial) goes through the "keras_nash" logger to stderr; --verbosity=-1
-keeps warnings only.
+Progress goes through the "keras_nash" logger to stderr: a line when each trial starts (trial i
+of the planned n, what it trains, its epochs, the budget left), one per epoch (`--verbose=1`,
+the default; 0: per trial only; 2: Keras's progress bar too) and one per result; --verbosity=-1
+keeps warnings only. Every flag is checked before anything trains: a bad value is a one-line
+usage error naming the flag. A run into an --output_dir that holds another search of the same
+algorithm (other settings or data) is refused with the differences; --overwrite starts afresh.
 """
 
 import logging
@@ -33,6 +38,26 @@ from absl import logging as absl_logging
 from keras_nash import cli_flags, logs
 from keras_nash.cli_flags import FLAGS
 from keras_nash.logs import logger
+
+_RESERVE = 0.1  # the share of the run's time budget kept for what follows the search (loading the
+# found network, its evaluation, the summary and the plot: 30-50 s of a 300 s run on a busy 2-core CPU)
+
+
+def _process_start() -> float:
+    """When this process started (`time.time()` scale), Python's and TensorFlow's start-up
+    included: Linux's /proc, else now."""
+    try:
+        with open("/proc/self/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+        started = boot + ticks / os.sysconf("SC_CLK_TCK")
+        return started if 0 <= time.time() - started < 3600 else time.time()
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+
+
+_RUN = {"entry": None, "start": None}  # the run's start: the process's (`run`, the entry point), or main's
 
 
 # -- the tuner's arguments -----------------------------------------------------------------
@@ -68,7 +93,7 @@ def _seed_model(data):
     from keras_nash import seed_models
     from keras_nash.tuners.nash import presets
 
-    filters = FLAGS.seed_filters if FLAGS["seed_filters"].present else presets.SEED_FILTERS[cli_flags.preset()]
+    filters = FLAGS.seed_filters if FLAGS["seed_filters"].present else presets.SEED_FILTERS.get(cli_flags.preset(), presets.SEED_FILTERS["paper"])
     return seed_models.simple_cnn(data.input_shape, data.num_classes, filters=_ints(filters, "seed_filters"))
 
 
@@ -93,6 +118,8 @@ def build_tuner(data, output_dir):
     algorithm = FLAGS.algorithm
     preset = cli_flags.preset_values(algorithm, FLAGS.enas_space)
     arguments = _settings(cli_flags.TUNER_FLAGS[algorithm], preset, preset)
+    if algorithm == "nash":
+        arguments.update(_search_budget())
     common = dict(
         seed=FLAGS.seed, precision=FLAGS.precision, jit_compile=FLAGS.jit_compile,
         directory=output_dir, project_name=project_name(), overwrite=FLAGS.overwrite,
@@ -106,9 +133,33 @@ def build_tuner(data, output_dir):
             tuner_class = {"darts": tuners.DartsTuner, "egnas": tuners.EgnasTuner}[algorithm]
             tuner = tuner_class(num_classes=data.num_classes, **arguments, **common)
     except ValueError as error:
-        raise app.UsageError(str(error)) from None
+        raise app.UsageError(cli_flags.flag_message(str(error))) from None
     logger.info("%s search: %s", algorithm, ", ".join(f"{k}={v}" for k, v in sorted(arguments.items())))
     return tuner, arguments
+
+
+def _search_budget() -> dict:
+    """NASH's `time_budget`: what is left of the run's (--time_budget, or the default without
+    --paper_defaults) after the start-up, less a reserve for the evaluation and the summary."""
+    budget = FLAGS.time_budget
+    if budget is None and cli_flags.preset() == "short":
+        budget = cli_flags.DEFAULT_TIME_BUDGET
+    if budget is None or budget == float("inf"):
+        return {"time_budget": None}
+    left = budget * (1 - _RESERVE) - (time.time() - _RUN["start"])
+    logger.info("time budget: %.0f s for the whole run (%.0f s left for the search and the final training); "
+                "--time_budget to change it, --time_budget=inf for none", budget, left)
+    if left <= 0:
+        raise app.UsageError(f"--time_budget={budget:g} s is spent before the search starts (loading took "
+                             f"{time.time() - _RUN['start']:.0f} s): give a larger --time_budget.")
+    return {"time_budget": left}
+
+
+def summary_paths(output_dir: str) -> tuple:
+    """The run's summary and plot in --output_dir, named by the search's project (each
+    algorithm its own: one never replaces another's)."""
+    name = project_name()
+    return os.path.join(output_dir, f"summary_{name}.json"), os.path.join(output_dir, f"search_{name}.png")
 
 
 def project_name() -> str:
@@ -140,7 +191,7 @@ def load_data():
             augment=FLAGS.augment, seed=FLAGS.seed, max_examples=FLAGS.max_examples,
         )
     except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error)) from None
+        raise app.UsageError(f"--dataset={FLAGS.dataset}: {cli_flags.flag_message(str(error))}") from None
     logger.info("data %s: %s, input %s, %d classes", FLAGS.dataset, data.num_examples, data.input_shape, data.num_classes)
     return data
 
@@ -210,14 +261,15 @@ def export(model, data, architecture) -> dict:
 
 def main(argv):
     """Run the search the flags describe (FLAGS must be parsed); prints the results."""
+    _RUN["start"], _RUN["entry"] = _RUN["entry"] or time.time(), None  # in-process: from now
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     cli_flags.check_flags_used()
+    cli_flags.check_arguments()
     import keras
 
     from keras_nash import report
 
-    start = time.perf_counter()
     if not FLAGS["verbosity"].present:
         absl_logging.set_verbosity(absl_logging.INFO)
     logs.set_verbosity(logging.NOTSET)  # keras_nash's lines follow --verbosity, through absl's handler
@@ -227,7 +279,15 @@ def main(argv):
     tuner, arguments = build_tuner(data, output_dir)
     search_data, final_fit = search_and_final_data(data)
     extra = {"final_fit": final_fit} if final_fit else {}
-    tuner.search(search_data.train, validation_data=search_data.validation, verbose=0, **extra)
+    if FLAGS.verbose >= 1:
+        from keras_nash.progress import EpochProgress
+
+        extra["callbacks"] = [EpochProgress()]
+    try:  # what escapes the search as a ValueError is a check before training (a trial's is caught)
+        tuner.search(search_data.train, validation_data=search_data.validation, verbose=int(FLAGS.verbose == 2),
+                     **extra)
+    except ValueError as error:
+        raise app.UsageError(cli_flags.flag_message(str(error))) from None
 
     model = tuner.get_best_models(1)[0]
     architecture = tuner.get_best_architecture()
@@ -246,10 +306,11 @@ def main(argv):
     summary.update(evaluate(model, data))
     if FLAGS.export_dir:
         summary["exported"] = export(model, data, architecture)
-    summary["wall_seconds"] = time.perf_counter() - start
-    summary_path = report.write_summary(os.path.join(output_dir, "summary.json"), summary)
+    summary["wall_seconds"] = time.time() - _RUN["start"]  # Python's and TensorFlow's start-up included
+    summary_path, plot_path = summary_paths(output_dir)
+    summary_path = report.write_summary(summary_path, summary)
     plot_path = report.plot_search(
-        summary["trials"], os.path.join(output_dir, "search.png"), tuner.oracle.objective.name,
+        summary["trials"], plot_path, tuner.oracle.objective.name,
         title=f"keras_nash {FLAGS.algorithm} on {FLAGS.dataset}", step_label=tuner.step_label,
         decisiveness=summary.get("decisiveness"),
     )  # None without matplotlib (report.plot_search logs how to install it)
@@ -277,6 +338,7 @@ def _main_or_usage_error(argv):
 
 def run():
     """Entry point of `keras-nash` and `python -m keras_nash`: --help is keras_nash's, the rest absl's."""
+    _RUN["entry"] = _process_start()
     app.run(_main_or_usage_error, flags_parser=lambda argv: cli_flags.parse_flags(argv, __doc__))
 
 

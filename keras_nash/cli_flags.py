@@ -6,6 +6,8 @@ CPU value or, with `--paper_defaults`, the paper's, both from the algorithm's pr
 itself (what a run does) is `keras_nash/__main__.py`.
 """
 
+import os
+import re
 import sys
 import textwrap
 
@@ -29,6 +31,8 @@ flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory (prepa
 flags.DEFINE_string("output_dir", "runs/keras_nash", "Where the search keeps its project directory, summary.json and search.png.")
 flags.DEFINE_string("export_dir", None, "If set, export the best model there, taking raw images (0-255) with the search's standardisation built in (.keras, SavedModel, TFLite, architecture JSON).")
 flags.DEFINE_list("export_formats", ["keras", "saved_model", "tflite", "json"], "With --export_dir: the formats to write (keras, saved_model, tflite, json).")
+flags.DEFINE_bool("replace_export", False, "Let --export_dir be a directory that already holds files (the export replaces those of the same names); without it a non-empty --export_dir is refused before the search.")
+flags.DEFINE_integer("verbose", 1, "Progress: 0 one line per trial (its start and its result), 1 also one line per epoch with its metrics and the time budget left, 2 also Keras's progress bar within each epoch.")
 flags.DEFINE_integer("seed", 1, "Random seed of the data split and the search.")
 flags.DEFINE_integer("batch_size", None, f"Training batch size (short: {nash.BATCH_SIZE['short']}, enas recurrent {enas.BATCH_SIZE['short']['recurrent']}; paper: nash {nash.BATCH_SIZE['paper']}, darts {darts.BATCH_SIZE['paper']}, egnas {egnas.BATCH_SIZE['paper']}; enas: the authors' scripts' macro {enas.BATCH_SIZE['authors']['macro']}, micro {enas.BATCH_SIZE['authors']['micro']}, recurrent {enas.BATCH_SIZE['authors']['recurrent']}, with --paper_defaults recurrent {enas.BATCH_SIZE['paper']['recurrent']}, the paper's).")
 flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"], "Dtype policy of every network of the search (mixed_bfloat16: TPUs and recent GPUs; mixed_float16 with loss scaling: GPUs).")
@@ -57,7 +61,11 @@ flags.DEFINE_list("kernel_sizes", ["3", "5"], "Kernel sizes of the deeper operat
 flags.DEFINE_list("widening_factors", ["2", "4"], "Factors of the wider operator.")
 flags.DEFINE_list("skip_modes", ["add", "concat"], "Kinds of skip connection.")
 flags.DEFINE_float("preservation_tolerance", None, "A child whose output differs from its parent's by more fails (default: the tuner's, by --precision: 1e-4 in float32, 1e-1 in mixed precision; morphisms.PRESERVATION_TOLERANCES).")
-flags.DEFINE_float("time_budget", None, "Seconds of wall time for the whole nash search, final training included (the final training gets the epochs that fit, at most --final_epochs).")
+flags.DEFINE_float("time_budget", None, "Seconds of wall time for the whole nash run, from the command's start to its summary, the search and the final training included (the final training gets the epochs that fit, at most --final_epochs); a fresh run. Default: 300 (--paper_defaults: none); inf for none.")
+flags.DEFINE_float("final_share", None, "nash: share of --time_budget kept for the final training (default 0.25).")
+flags.DEFINE_enum("cost", None, ["params", "flops", "seconds"], "nash: the cost recorded for every trial and used by --pareto and --max_cost_growth (default params).")
+flags.DEFINE_bool("pareto", None, "nash: LEMONADE's climb over the Pareto front of (objective, --cost) instead of the paper's hill climb.")
+flags.DEFINE_float("max_cost_growth", None, "nash: the largest cost of a child over its parent's (default: no bound).")
 
 # -- DARTS, EG-NAS, ENAS (supernet searches) -------------------------------------------------
 # None means: the algorithm's short CPU value (SHORT below) or, with --paper_defaults, the
@@ -127,12 +135,13 @@ flags.DEFINE_integer("final_filters", None, "enas: channels of the final network
 FLAGS = flags.FLAGS
 
 # -- which algorithm reads which flag ----------------------------------------------------------
-COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "export_formats", "seed", "precision", "jit_compile", "batch_size", "augment",
+COMMON_FLAGS = ("algorithm", "dataset", "data_dir", "output_dir", "export_dir", "export_formats", "replace_export", "verbose", "seed", "precision", "jit_compile", "batch_size", "augment",
                 "validation_split", "test_split", "max_examples", "overwrite", "paper_defaults",
                 "authors_defaults")
 NASH_FLAGS = ("n_steps", "n_neighbors", "n_morphisms", "epochs_per_neighbor", "final_epochs", "pretrain_epochs",
               "seed_filters", "lr_start", "lr_end", "momentum", "weight_decay", "morphism_probabilities",
-              "kernel_sizes", "widening_factors", "skip_modes", "preservation_tolerance", "time_budget")
+              "kernel_sizes", "widening_factors", "skip_modes", "preservation_tolerance", "time_budget",
+              "final_share", "cost", "pareto", "max_cost_growth")
 # The supernet tuners' flags carry the same names as their arguments; a flag is passed on only
 # when given, so the tuner's own default (the paper's) applies otherwise, or the short CPU value.
 SUPERNET_FLAGS = ("epochs", "final_epochs", "learning_rate", "learning_rate_min", "momentum", "weight_decay",
@@ -180,6 +189,60 @@ def check_flags_used() -> None:
             f"{where} does not use {', '.join('--' + name for name in unused)}: drop them, or choose the "
             "algorithm they belong to (see --help)."
         )
+
+
+DEFAULT_TIME_BUDGET = 300.0
+"""NASH's --time_budget unless given (and without --paper_defaults): the default command's run
+of about 5 minutes, the final training included."""
+EXPORT_FORMATS = ("keras", "saved_model", "tflite", "json")
+"""What --export_formats takes (`keras_nash.export.FORMATS`)."""
+
+
+def check_arguments() -> None:
+    """Raise a one-line `app.UsageError` naming the flag for a value no run can use, before
+    anything is loaded or written: the export's formats and directory, the output directory,
+    the time budget, the validation split, --verbose."""
+    if FLAGS["export_formats"].present and not FLAGS.export_dir:
+        raise app.UsageError("--export_formats needs --export_dir (where to write the exported model): give "
+                             "--export_dir, or drop --export_formats.")
+    unknown = [name for name in FLAGS.export_formats if name not in EXPORT_FORMATS]
+    if unknown or not FLAGS.export_formats:
+        raise app.UsageError(f"--export_formats takes a non-empty list of {', '.join(EXPORT_FORMATS)}. "
+                             f"Received: {','.join(FLAGS.export_formats)}")
+    if FLAGS.data_dir is not None and (FLAGS.dataset == "default" or FLAGS.dataset.lower().endswith(".npz")):
+        raise app.UsageError(f"--data_dir is the directory of a tensorflow-datasets --dataset (e.g. "
+                             f"--dataset=cifar10); --dataset={FLAGS.dataset} does not read it. Drop --data_dir.")
+    for name in ("output_dir", "export_dir"):
+        path = FLAGS[name].value
+        if path is None:
+            continue
+        path = os.path.abspath(os.path.expanduser(path))
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise app.UsageError(f"--{name} must be a directory, and {path} is a file. Give another --{name}.")
+        existing = path
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise app.UsageError(f"--{name}: {existing} is not writable. Give another --{name}.")
+    if FLAGS.export_dir and not FLAGS.replace_export:
+        path = os.path.abspath(os.path.expanduser(FLAGS.export_dir))
+        if os.path.isdir(path) and os.listdir(path):
+            raise app.UsageError(f"--export_dir {path} already holds files, which the export would replace: give "
+                                 "an empty or new --export_dir, or --replace_export to replace them.")
+    if FLAGS.time_budget is not None and not FLAGS.time_budget > 0:
+        raise app.UsageError(f"--time_budget must be > 0 seconds (inf for none). Received: {FLAGS.time_budget}")
+    if FLAGS.validation_split is not None and not 0 < FLAGS.validation_split < 1:
+        raise app.UsageError("--validation_split must be in (0, 1): every search selects its networks on the "
+                             f"validation split. Received: {FLAGS.validation_split}")
+    if FLAGS.verbose not in (0, 1, 2):
+        raise app.UsageError(f"--verbose must be 0, 1 or 2. Received: {FLAGS.verbose}")
+
+
+def flag_message(message: str) -> str:
+    """An API error's message in the command line's words: each `name` of a flag as --name."""
+    aliases = {"source": "dataset"}  # `datasets.load`'s argument
+    return re.sub(r"`(\w+)`", lambda m: f"--{aliases.get(m.group(1), m.group(1))}"
+                  if aliases.get(m.group(1), m.group(1)) in FLAGS else m.group(0), message)
 
 
 def preset() -> str:

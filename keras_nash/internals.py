@@ -14,6 +14,7 @@ keras-tuner:
   `Oracle._seed_state` (with `Oracle.seed`: keras-tuner turns `seed=0` into a random seed):
   through `keep_seed`.
 - `Tuner._try_build` (clear_session + build + size check), `Tuner._get_checkpoint_fname`,
+  `Tuner._get_build_config_fname`,
   `Tuner._deepcopy_callbacks`, `Tuner._configure_tensorboard_dir`: through the functions below.
 - Hooks keras_nash overrides (`OVERRIDDEN`): `Tuner._build_and_fit_model` (documented by
   keras-tuner as an override point "for AutoKeras"), `BaseTuner._populate_initial_space` and
@@ -32,6 +33,7 @@ Keras:
   of `keras_nash.optimizers`.
 """
 
+import json
 import os
 
 import keras
@@ -63,7 +65,7 @@ OVERRIDDEN = {
 CALLED = {
     keras_tuner.Tuner: (
         "_try_build", "_get_checkpoint_fname", "_deepcopy_callbacks",
-        "_configure_tensorboard_dir",
+        "_configure_tensorboard_dir", "_get_build_config_fname",
     ),
     keras.optimizers.Optimizer: ("_use_weight_decay",),
     keras.Model: ("_symbolic_build",),
@@ -117,6 +119,14 @@ def last_metric(trial, name: str):
 def try_build(tuner, hp):
     """Build the tuner's hypermodel for `hp` the way keras-tuner does (clear_session first)."""
     return tuner._try_build(hp)
+
+
+def build_as_trained(tuner, model, trial_id: str) -> None:
+    """Build `model` from the `build_config.json` keras-tuner wrote when the trial trained (as
+    keras-tuner's `load_model` does), unless it is built."""
+    if not model.built:
+        with open(tuner._get_build_config_fname(trial_id)) as f:
+            model.build_from_config(json.load(f))
 
 
 def checkpoint_path(tuner, trial_id: str) -> str:

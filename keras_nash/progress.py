@@ -7,7 +7,7 @@
   `n_neighbors` neighbours, the final training; a supernet search: its epochs and the final
   training); a time budget may end the search before it.
 - `EpochProgress` (Keras callback): a line per epoch with its metrics, its seconds and, under a
-  time budget, the budget left: `trial 0002 epoch 2/17 | loss 1.5457 accuracy 0.4312
+  time budget, the budget left (and within a slow epoch a line every 25 s at most): `trial 0002 epoch 2/17 | loss 1.5457 accuracy 0.4312
   val_accuracy 0.4100 | 4.2 s | 208 s of the budget left`. Pass it in `search(callbacks=[...])`
   (the command line does): the mixin gives every copy the trial's name and the budget's end.
 
@@ -30,32 +30,51 @@ def format_metrics(logs: dict) -> str:
 
 
 class EpochProgress(keras.callbacks.Callback):
-    """Logs one line per epoch: the trial, the epoch, its metrics and seconds, the budget left.
+    """Logs one line per epoch: the trial, the epoch, its metrics and seconds, the budget left;
+    and within an epoch that runs longer than `interval` seconds, a line at the first batch
+    after each `interval` (the batch reached and its running metrics), so that a slow epoch
+    is never silent for long.
 
     Args:
         label: str, what trains (set per trial by `TrialProgress`). Defaults to "".
         deadline: float or None, the budget's end as a `time.time()` value (set per trial by
             `TrialProgress` under a time budget). Defaults to None.
+        interval: float, the most seconds between two lines within an epoch. Defaults to 25.
     """
 
-    def __init__(self, label: str = "", deadline: float = None):
+    def __init__(self, label: str = "", deadline: float = None, interval: float = 25.0):
         super().__init__()
-        self.label, self.deadline = label, deadline
-        self._epochs, self._start = None, None
+        self.label, self.deadline, self.interval = label, deadline, float(interval)
+        self._epochs, self._start, self._last = None, None, None
+        self._epoch = 0
 
     def on_train_begin(self, logs=None):
         self._epochs = self.params.get("epochs") if self.params else None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        self._start = self._last = time.perf_counter()
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if self._last is None or now - self._last < self.interval:
+            return
+        self._last = now
+        steps = self.params.get("steps") if self.params else None
+        logger.info(self._line(self._epoch, f"batch {batch + 1}{f'/{steps}' if steps else ''} | "
+                                            f"{format_metrics(logs or {})}", now - self._start))
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start if self._start is not None else 0.0
+        logger.info(self._line(epoch, format_metrics(logs or {}), seconds))
+        self._last = None
+
+    def _line(self, epoch, what, seconds) -> str:
         total = f"/{self._epochs}" if self._epochs else ""
-        line = f"{self.label + ' ' if self.label else ''}epoch {epoch + 1}{total} | {format_metrics(logs or {})} | {seconds:.1f} s"
+        line = f"{self.label + ' ' if self.label else ''}epoch {epoch + 1}{total} | {what} | {seconds:.1f} s"
         if self.deadline is not None:
             line += f" | {max(0.0, self.deadline - time.time()):.0f} s of the budget left"
-        logger.info(line)
+        return line
 
 
 class TrialProgress:
@@ -86,6 +105,8 @@ class TrialProgress:
         try:
             oracle = self.oracle
             if hasattr(oracle, "n_neighbors"):  # NASH: pre-training, the steps, the final training
+                if oracle.n_steps is None:  # the time budget ends the climb
+                    return None
                 return 1 + oracle.n_steps * oracle.n_neighbors + (1 if oracle.final_epochs else 0)
             if hasattr(oracle, "epochs"):  # supernet searches: the epochs, the final training
                 return int(oracle.epochs) + 1

@@ -212,3 +212,110 @@ def test_a_search_whose_every_trial_after_the_first_fails_raises_with_the_cause(
     tuner = _nash(tmp_path, n_neighbors=1)
     with pytest.raises(FailedSearchError, match=r"Every trial after the first failed.*the cause: this data pipeline broke"):
         tuner.search(x, y, validation_data=(x[:16], y[:16]), batch_size=16, verbose=0, callbacks=[_FailAfterFirst()])
+
+
+# -- the command line ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def earlier_cli(tmp_path_factory):
+    """A finished tiny command-line run (its output directory) and a non-empty export
+    directory, whose files no bad input may change."""
+    root = tmp_path_factory.mktemp("earlier_cli")
+    output, export = root / "out", root / "exported"
+    export.mkdir()
+    (export / "model.keras").write_bytes(b"an earlier export")
+    FLAGS.unparse_flags()
+    FLAGS(["keras_nash", *TINY_FLAGS, f"--output_dir={output}"])
+    try:
+        cli.main(["keras_nash"])
+    finally:
+        FLAGS.unparse_flags()
+    npz = root / "data"
+    npz.mkdir()
+    x, y = _images(64, 8)
+    np.savez(npz / "nan.npz", x=_nan(x), y=y)
+    np.savez(npz / "label1000.npz", x=(x * 255).astype("uint8"), y=np.where(np.arange(64) == 3, 1000, y))
+    np.savez(npz / "tiny.npz", x=(x[:, :1, :1] * 255).astype("uint8"), y=y)
+    return root
+
+
+def _cli_cases():
+    """(extra flags, the flag the message names, what it says to do)."""
+    return {
+        "export_formats onnx": (["--export_formats=onnx", "--export_dir={root}/new_export"], "--export_formats",
+                                r"takes a non-empty list of keras, saved_model, tflite, json"),
+        "export_dir not empty": (["--export_dir={root}/exported"], "--export_dir", r"--replace_export"),
+        "export_formats without export_dir": (["--export_formats=keras"], "--export_formats", r"give --export_dir"),
+        "data_dir with the default dataset": (["--data_dir={root}"], "--data_dir", r"Drop --data_dir"),
+        "data_dir that does not exist": (["--dataset=cifar10", "--data_dir={root}/missing"], "--data_dir",
+                                         r"must be an existing directory"),
+        "output_dir a file": (["--output_dir={root}/exported/model.keras"], "--output_dir", r"Give another --output_dir"),
+        "time_budget 0": (["--time_budget=0"], "--time_budget", r"must be > 0 seconds \(inf for none\)"),
+        "time_budget negative": (["--time_budget=-5"], "--time_budget", r"must be > 0 seconds"),
+        "validation_split 0": (["--validation_split=0"], "--validation_split", r"must be in \(0, 1\)"),
+        "validation_split 1": (["--validation_split=1"], "--validation_split", r"must be in \(0, 1\)"),
+        "kernel_sizes 4": (["--kernel_sizes=4"], "--kernel_sizes", r"must be positive odd ints"),
+        "kernel_sizes not a number": (["--kernel_sizes=a"], "--kernel_sizes", r"takes comma-separated integers"),
+        "n_steps 0": (["--n_steps=0"], "--n_steps", r"must be an int >= 1"),
+        "n_neighbors 0": (["--n_neighbors=0"], "--n_neighbors", r"must be an int >= 1"),
+        "n_morphisms 0": (["--n_morphisms=0"], "--n_morphisms", r"must be an int >= 1"),
+        "epochs_per_neighbor 0": (["--epochs_per_neighbor=0"], "--epochs_per_neighbor", r"must be an int >= 1"),
+        "pretrain_epochs 0": (["--pretrain_epochs=0"], "--pretrain_epochs", r"must be an int >= 1"),
+        "final_epochs negative": (["--final_epochs=-1"], "--final_epochs", r"must be an int >= 0"),
+        "batch_size 0": (["--batch_size=0"], "--batch_size", r"must be an int >= 1"),
+        "max_examples 0": (["--max_examples=0"], "--max_examples", r"must be an int >= 1"),
+        "test_split 1.5": (["--test_split=1.5"], "--test_split", r"must be a finite number in \[0.0, 1.0\]"),
+        "morphism_probabilities of 2": (["--morphism_probabilities=1,1"], "--morphism_probabilities", r"takes 3 weights"),
+        "seed_filters not numbers": (["--seed_filters=a,b,c"], "--seed_filters", r"takes comma-separated integers"),
+        "lr_start negative": (["--lr_start=-1"], "--lr_start", r"must be"),
+        "verbose 3": (["--verbose=3"], "--verbose", r"must be 0, 1 or 2"),
+        "dataset missing file": (["--dataset={root}/missing.npz"], "--dataset", r"not found"),
+        "dataset with a NaN pixel": (["--dataset={root}/data/nan.npz"], "--dataset", r"`x` must hold finite.*example 5.*Fix or drop"),
+        "dataset with label 1000": (["--dataset={root}/data/label1000.npz"], "--dataset", r"`y` has a label far above the others.*class_names"),
+        "an unused flag": (["--epochs=3"], "--epochs", r"drop them, or choose the algorithm"),
+        "resume with other n_neighbors": (["--n_neighbors=3"], "--overwrite", r"n_neighbors: 2 in the directory, 3 now"),
+        "resume with other seed_filters": (["--seed_filters=8,8,8"], "--overwrite", r"seed_architecture"),
+        "resume with another max_examples": (["--max_examples=64"], "--overwrite", r"data\.train"),
+        "resume with another seed": (["--seed=2"], "--overwrite", r"seed: 1 in the directory, 2 now"),
+        "darts cells 2": (["--algorithm=darts", "--cells=2", "--epochs=1"], "--cells", r"cells"),
+        "darts epochs 0": (["--algorithm=darts", "--epochs=0"], "--epochs", r"must be an int >= 1"),
+        "darts 1x1 images": (["--algorithm=darts", "--dataset={root}/data/tiny.npz", "--epochs=1"], "images",
+                             r"too small.*Resize the images"),
+        "enas num_layers 0": (["--algorithm=enas", "--num_layers=0"], "--num_layers", r"must be an int >= 1"),
+        "precision unknown": (["--precision=float8"], "precision", r"float32"),
+        "algorithm unknown": (["--algorithm=bogus"], "algorithm", r"nash"),
+        "unexpected argument": (["stray"], "Unexpected arguments", r"stray"),
+    }
+
+
+CLI_CASES = _cli_cases()
+_NASH_ONLY = ("--n_steps", "--n_neighbors", "--n_morphisms", "--epochs_per_neighbor", "--pretrain_epochs",
+              "--seed_filters", "--final_epochs")
+
+
+def _argv(case, root):
+    extra = [a.format(root=root) for a in case]
+    given = {a.split("=")[0] for a in extra}
+    base = [f for f in TINY_FLAGS if f.split("=")[0] not in given]
+    if any(a.startswith("--algorithm=") and a != "--algorithm=nash" for a in extra):
+        base = [f for f in base if f.split("=")[0] not in _NASH_ONLY]
+    output = [] if "--output_dir" in given else [f"--output_dir={root}/out"]
+    return base + output + [a for a in extra if a.startswith("--")], [a for a in extra if not a.startswith("--")]
+
+
+@pytest.mark.parametrize("name", sorted(CLI_CASES))
+def test_command_line_bad_input_is_a_one_line_usage_error_before_training(name, earlier_cli, no_training, caplog):
+    flags_given, message = CLI_CASES[name][0], CLI_CASES[name][1:]
+    before = _hashes(earlier_cli)
+    argv, stray = _argv(flags_given, earlier_cli)
+    FLAGS.unparse_flags()
+    level = logging.getLogger("keras_nash").level
+    try:
+        with pytest.raises((app.UsageError, flags.Error)) as error:
+            FLAGS(["keras_nash", *argv])
+            cli.main(["keras_nash", *stray])
+    finally:
+        FLAGS.unparse_flags()
+        logging.getLogger("keras_nash").setLevel(level)
+    text = str(error.value)
+    assert message[0] in text and re.search(message[1], text, re.S), text
+    assert _hashes(earlier_cli) == before

@@ -97,13 +97,13 @@ def test_help_groups_flags_by_algorithm_and_usage_errors_exit_before_main(capsys
 def test_nash_run_reports_accuracy_writes_summary_plot_and_exports(run_cli, tmp_path):
     out, log = run_cli(*TINY, f"--output_dir={tmp_path / 'out'}", f"--export_dir={tmp_path / 'exported'}",
                        "--export_formats=keras,json", "--overwrite")
-    assert "test accuracy: " in out and f"plot: {tmp_path / 'out' / 'search.png'}" in out
+    assert "test accuracy: " in out and f"plot: {tmp_path / 'out' / 'search_nash.png'}" in out
     assert "NASH trial 0001 | step 1 | child of trial 0000" in log  # readable progress
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "out" / "summary_nash.json").read_text())
     assert summary["algorithm"] == "nash" and 0.0 <= summary["test_accuracy"] <= 1.0
     assert [t["role"] for t in summary["trials"]] == ["seed", "child", "incumbent", "final"]
     assert summary["flags"]["n_steps"] == 1
-    assert (tmp_path / "out" / "search.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "out" / "search_nash.png").read_bytes()[:4] == b"\x89PNG"
     model = keras.saving.load_model(tmp_path / "exported" / "model.keras")
     assert model.predict(np.zeros((1, 32, 32, 3), "uint8"), verbose=0).shape == (1, 10)  # raw images
     assert (tmp_path / "exported" / "architecture.json").exists()
@@ -130,13 +130,13 @@ def test_export_example_runs_and_reloads(tmp_path, monkeypatch, capsys):
 def _supernet_summary(out, log, tmp_path, algorithm, epochs=2, plot=True):
     assert "test accuracy: " in out
     assert f"{algorithm} search epoch {epochs - 1} | trial {epochs - 1:04d}" in log  # readable progress
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "out" / f"summary_{algorithm}.json").read_text())
     assert summary["algorithm"] == algorithm and 0.0 <= summary["test_accuracy"] <= 1.0
     assert [t["role"] for t in summary["trials"]] == ["epoch"] * epochs + ["final"]
     assert all(t["seconds"] > 0 for t in summary["trials"])
     assert summary["best_trial"] == summary["trials"][-1]["trial_id"]  # the final network
     if plot:
-        assert (tmp_path / "out" / "search.png").read_bytes()[:4] == b"\x89PNG"
+        assert (tmp_path / "out" / f"search_{algorithm}.png").read_bytes()[:4] == b"\x89PNG"
     return summary
 
 
@@ -162,7 +162,7 @@ def test_egnas_run_maps_its_flags_and_runs_without_matplotlib(run_cli, tmp_path,
                        f"--output_dir={tmp_path / 'out'}", "--overwrite")
     summary = _supernet_summary(out, log, tmp_path, "egnas", epochs=1, plot=False)
     assert summary["flags"]["population_size"] == 4
-    assert "plot:" not in out and not (tmp_path / "out" / "search.png").exists()
+    assert "plot:" not in out and not (tmp_path / "out" / "search_egnas.png").exists()
     assert 'pip install "keras-nash[plot]"' in log
 
 
@@ -185,7 +185,7 @@ def test_enas_recurrent_run_prints_perplexity_and_exports_the_vocabulary(run_cli
                      "--controller_train_steps=1", "--controller_num_aggregate=2", "--final_candidates=2",
                      "--num_nodes=3", "--hidden_size=8", "--bptt=10", f"--output_dir={tmp_path / 'out'}",
                      f"--export_dir={tmp_path / 'exported'}", "--export_formats=keras", "--overwrite")
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "out" / "summary_enas_recurrent.json").read_text())
     assert summary["architecture"]["space"] == "recurrent" and summary["num_tokens"]["train"] == 71278
     assert f"validation perplexity: {summary['validation_perplexity']:.4f}" in out
     assert 1.0 < summary["test_perplexity"] < 10 * summary["vocabulary"]

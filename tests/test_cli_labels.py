@@ -23,6 +23,7 @@ class _Built(Exception):
 @pytest.fixture
 def built(monkeypatch, tmp_path):
     """`built(*argv)`: the tuner the command line builds for `argv`."""
+
     def search(tuner, *args, **kwargs):
         raise _Built(tuner)
 
@@ -31,8 +32,7 @@ def built(monkeypatch, tmp_path):
 
     def build(*argv):
         FLAGS.unparse_flags()
-        FLAGS(["keras_nash", *argv, "--max_examples=64", f"--output_dir={tmp_path}",
-               "--overwrite"])
+        FLAGS(["keras_nash", *argv, "--max_examples=64", f"--output_dir={tmp_path}", "--overwrite"])
         with pytest.raises(_Built) as stopped:
             cli.main(["keras_nash"])
         return stopped.value.args[0]
@@ -51,73 +51,187 @@ def _number(help_text, pattern):
 # (flag, the phrase of its help naming a value (one number group), the command line that
 #  resolves it, how to read the resolved value off the built tuner)
 TABLE = [
-    ("final_batch_size", r"darts (\d+) and egnas \d+, the papers'", ("--algorithm=darts",),
-     lambda t: t.final_batch_size),
-    ("final_batch_size", r"egnas (\d+), the papers'", ("--algorithm=egnas",),
-     lambda t: t.final_batch_size),
-    ("final_batch_size", r"final scripts' (\d+) macro",
-     ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"), lambda t: t.final_batch_size),
-    ("final_batch_size", r"(\d+) micro; the recurrent",
-     ("--algorithm=enas", "--enas_space=micro", "--paper_defaults"), lambda t: t.final_batch_size),
-    ("epochs", r"paper: darts (\d+)", ("--algorithm=darts", "--paper_defaults"),
-     lambda t: t.oracle.epochs),
-    ("epochs", r"egnas (\d+);", ("--algorithm=egnas", "--paper_defaults"),
-     lambda t: t.oracle.epochs),
-    ("epochs", r"scripts' (\d+) macro", ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
-     lambda t: t.oracle.epochs),
-    ("epochs", r"and (\d+) micro", ("--algorithm=enas", "--enas_space=micro", "--paper_defaults"),
-     lambda t: t.oracle.epochs),
-    ("learning_rate_min", r"paper: darts ([\d.e-]+);", ("--algorithm=darts", "--paper_defaults"),
-     lambda t: t.learning_rate_min),
-    ("learning_rate_min", r"egnas ([\d.e-]+), its authors' code", ("--algorithm=egnas", "--paper_defaults"),
-     lambda t: t.learning_rate_min),
-    ("learning_rate_min", r"search scripts' ([\d.e-]+) \(the tuner",
-     ("--algorithm=enas", "--enas_space=macro", "--authors_defaults"), lambda t: t.learning_rate_min),
-    ("learning_rate_min", r"the paper's ([\d.e-]+) \(--paper_defaults",
-     ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"), lambda t: t.learning_rate_min),
-    ("controller_learning_rate", r"the paper's ([\d.e-]+)\)",
-     ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
-     lambda t: t.controller_kwargs["learning_rate"]),
-    ("controller_learning_rate", r"--authors_defaults: ([\d.e-]+) macro",
-     ("--algorithm=enas", "--enas_space=macro", "--authors_defaults"),
-     lambda t: t.controller_kwargs["learning_rate"]),
-    ("controller_learning_rate", r"([\d.e-]+) micro",
-     ("--algorithm=enas", "--enas_space=micro", "--authors_defaults"),
-     lambda t: t.controller_kwargs["learning_rate"]),
-    ("controller_tanh_constant", r"the paper's ([\d.]+)\)",
-     ("--algorithm=enas", "--enas_space=micro", "--paper_defaults"),
-     lambda t: t.controller_kwargs["tanh_constant"]),
-    ("controller_tanh_constant", r"--authors_defaults: ([\d.]+) macro",
-     ("--algorithm=enas", "--enas_space=macro", "--authors_defaults"),
-     lambda t: t.controller_kwargs["tanh_constant"]),
-    ("epochs", r"the paper's (\d+)\)\)",
-     ("--algorithm=enas", "--enas_space=recurrent", "--paper_defaults"), lambda t: t.oracle.epochs),
-    ("epochs", r"(\d+) recurrent \(--authors_defaults",
-     ("--algorithm=enas", "--enas_space=recurrent", "--authors_defaults"), lambda t: t.oracle.epochs),
-    ("grad_clip", r"([\d.]+) recurrent, the authors' search script",
-     ("--algorithm=enas", "--enas_space=recurrent", "--authors_defaults"), lambda t: t.grad_clip),
-    ("grad_clip", r"the paper's ([\d.]+) \(--paper_defaults",
-     ("--algorithm=enas", "--enas_space=recurrent", "--paper_defaults"), lambda t: t.grad_clip),
-    ("sigma_min", r"paper: ([\d.]+);", ("--algorithm=egnas", "--paper_defaults"),
-     lambda t: t.oracle.sigma_min),
-    ("sigma_min", r"--authors_defaults: ([\d.]+),", ("--algorithm=egnas", "--authors_defaults"),
-     lambda t: t.oracle.sigma_min),
-    ("grad_clip", r"darts/egnas: ([\d.]+), the papers' code", ("--algorithm=darts", "--paper_defaults"),
-     lambda t: t.grad_clip),
-    ("grad_clip", r"enas: ([\d.]+) on CIFAR", ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
-     lambda t: t.grad_clip),
-    ("final_learning_rate", r"paper: darts ([\d.]+)", ("--algorithm=darts", "--paper_defaults"),
-     lambda t: t.final_learning_rate),
-    ("final_learning_rate", r"egnas ([\d.]+), cosine", ("--algorithm=egnas", "--paper_defaults"),
-     lambda t: t.final_learning_rate),
-    ("final_learning_rate", r"final scripts' ([\d.]+) macro",
-     ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"), lambda t: t.final_learning_rate),
-    ("step", r"the authors' code: ([\d.]+)", ("--algorithm=egnas", "--paper_defaults"),
-     lambda t: t.oracle.step),
-    ("alpha_momentum", r"the authors' code: ([\d.]+)", ("--algorithm=egnas", "--paper_defaults"),
-     lambda t: t.oracle.alpha_momentum),
+    (
+        "final_batch_size",
+        r"darts (\d+) and egnas \d+, the papers'",
+        ("--algorithm=darts",),
+        lambda t: t.final_batch_size,
+    ),
+    (
+        "final_batch_size",
+        r"egnas (\d+), the papers'",
+        ("--algorithm=egnas",),
+        lambda t: t.final_batch_size,
+    ),
+    (
+        "final_batch_size",
+        r"final scripts' (\d+) macro",
+        ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
+        lambda t: t.final_batch_size,
+    ),
+    (
+        "final_batch_size",
+        r"(\d+) micro; the recurrent",
+        ("--algorithm=enas", "--enas_space=micro", "--paper_defaults"),
+        lambda t: t.final_batch_size,
+    ),
+    (
+        "epochs",
+        r"paper: darts (\d+)",
+        ("--algorithm=darts", "--paper_defaults"),
+        lambda t: t.oracle.epochs,
+    ),
+    (
+        "epochs",
+        r"egnas (\d+);",
+        ("--algorithm=egnas", "--paper_defaults"),
+        lambda t: t.oracle.epochs,
+    ),
+    (
+        "epochs",
+        r"scripts' (\d+) macro",
+        ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
+        lambda t: t.oracle.epochs,
+    ),
+    (
+        "epochs",
+        r"and (\d+) micro",
+        ("--algorithm=enas", "--enas_space=micro", "--paper_defaults"),
+        lambda t: t.oracle.epochs,
+    ),
+    (
+        "learning_rate_min",
+        r"paper: darts ([\d.e-]+);",
+        ("--algorithm=darts", "--paper_defaults"),
+        lambda t: t.learning_rate_min,
+    ),
+    (
+        "learning_rate_min",
+        r"egnas ([\d.e-]+), its authors' code",
+        ("--algorithm=egnas", "--paper_defaults"),
+        lambda t: t.learning_rate_min,
+    ),
+    (
+        "learning_rate_min",
+        r"search scripts' ([\d.e-]+) \(the tuner",
+        ("--algorithm=enas", "--enas_space=macro", "--authors_defaults"),
+        lambda t: t.learning_rate_min,
+    ),
+    (
+        "learning_rate_min",
+        r"the paper's ([\d.e-]+) \(--paper_defaults",
+        ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
+        lambda t: t.learning_rate_min,
+    ),
+    (
+        "controller_learning_rate",
+        r"the paper's ([\d.e-]+)\)",
+        ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
+        lambda t: t.controller_kwargs["learning_rate"],
+    ),
+    (
+        "controller_learning_rate",
+        r"--authors_defaults: ([\d.e-]+) macro",
+        ("--algorithm=enas", "--enas_space=macro", "--authors_defaults"),
+        lambda t: t.controller_kwargs["learning_rate"],
+    ),
+    (
+        "controller_learning_rate",
+        r"([\d.e-]+) micro",
+        ("--algorithm=enas", "--enas_space=micro", "--authors_defaults"),
+        lambda t: t.controller_kwargs["learning_rate"],
+    ),
+    (
+        "controller_tanh_constant",
+        r"the paper's ([\d.]+)\)",
+        ("--algorithm=enas", "--enas_space=micro", "--paper_defaults"),
+        lambda t: t.controller_kwargs["tanh_constant"],
+    ),
+    (
+        "controller_tanh_constant",
+        r"--authors_defaults: ([\d.]+) macro",
+        ("--algorithm=enas", "--enas_space=macro", "--authors_defaults"),
+        lambda t: t.controller_kwargs["tanh_constant"],
+    ),
+    (
+        "epochs",
+        r"the paper's (\d+)\)\)",
+        ("--algorithm=enas", "--enas_space=recurrent", "--paper_defaults"),
+        lambda t: t.oracle.epochs,
+    ),
+    (
+        "epochs",
+        r"(\d+) recurrent \(--authors_defaults",
+        ("--algorithm=enas", "--enas_space=recurrent", "--authors_defaults"),
+        lambda t: t.oracle.epochs,
+    ),
+    (
+        "grad_clip",
+        r"([\d.]+) recurrent, the authors' search script",
+        ("--algorithm=enas", "--enas_space=recurrent", "--authors_defaults"),
+        lambda t: t.grad_clip,
+    ),
+    (
+        "grad_clip",
+        r"the paper's ([\d.]+) \(--paper_defaults",
+        ("--algorithm=enas", "--enas_space=recurrent", "--paper_defaults"),
+        lambda t: t.grad_clip,
+    ),
+    (
+        "sigma_min",
+        r"paper: ([\d.]+);",
+        ("--algorithm=egnas", "--paper_defaults"),
+        lambda t: t.oracle.sigma_min,
+    ),
+    (
+        "sigma_min",
+        r"--authors_defaults: ([\d.]+),",
+        ("--algorithm=egnas", "--authors_defaults"),
+        lambda t: t.oracle.sigma_min,
+    ),
+    (
+        "grad_clip",
+        r"darts/egnas: ([\d.]+), the papers' code",
+        ("--algorithm=darts", "--paper_defaults"),
+        lambda t: t.grad_clip,
+    ),
+    (
+        "grad_clip",
+        r"enas: ([\d.]+) on CIFAR",
+        ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
+        lambda t: t.grad_clip,
+    ),
+    (
+        "final_learning_rate",
+        r"paper: darts ([\d.]+)",
+        ("--algorithm=darts", "--paper_defaults"),
+        lambda t: t.final_learning_rate,
+    ),
+    (
+        "final_learning_rate",
+        r"egnas ([\d.]+), cosine",
+        ("--algorithm=egnas", "--paper_defaults"),
+        lambda t: t.final_learning_rate,
+    ),
+    (
+        "final_learning_rate",
+        r"final scripts' ([\d.]+) macro",
+        ("--algorithm=enas", "--enas_space=macro", "--paper_defaults"),
+        lambda t: t.final_learning_rate,
+    ),
+    (
+        "step",
+        r"the authors' code: ([\d.]+)",
+        ("--algorithm=egnas", "--paper_defaults"),
+        lambda t: t.oracle.step,
+    ),
+    (
+        "alpha_momentum",
+        r"the authors' code: ([\d.]+)",
+        ("--algorithm=egnas", "--paper_defaults"),
+        lambda t: t.oracle.alpha_momentum,
+    ),
 ]
-
 
 
 N = ("--paper_defaults",)  # nash
@@ -142,8 +256,12 @@ TABLE += [
     ("learning_rate", r"([\d.]+) egnas", G, lambda t: t.learning_rate),
     ("learning_rate", r"([\d.]+) enas macro", M, lambda t: t.learning_rate),
     ("learning_rate", r"the paper's ([\d.]+) \(--paper_defaults", R, lambda t: t.learning_rate),
-    ("learning_rate", r"search script's ([\d.]+) \(--authors",
-     ("--algorithm=enas", "--enas_space=recurrent", "--authors_defaults"), lambda t: t.learning_rate),
+    (
+        "learning_rate",
+        r"search script's ([\d.]+) \(--authors",
+        ("--algorithm=enas", "--enas_space=recurrent", "--authors_defaults"),
+        lambda t: t.learning_rate,
+    ),
     ("cells", r"paper: (\d+)", D, lambda t: t.space.cells),
     ("channels", r"paper: (\d+)", G, lambda t: t.space.channels),
     ("steps", r"paper: (\d+)", D, lambda t: t.space.steps),
@@ -169,20 +287,32 @@ TABLE += [
     ("eta", r"paper: ([\d.]+)", G, lambda t: t.oracle.eta),
     ("lr_t0", r"paper: (\d+)", M, lambda t: t.lr_t0),
     ("lr_t_mul", r"paper: ([\d.]+)", U, lambda t: t.lr_t_mul),
-    ("controller_train_steps", r"scripts: (\d+) macro", M, lambda t: t.oracle.controller_train_steps),
+    (
+        "controller_train_steps",
+        r"scripts: (\d+) macro",
+        M,
+        lambda t: t.oracle.controller_train_steps,
+    ),
     ("controller_train_steps", r"(\d+) micro", U, lambda t: t.oracle.controller_train_steps),
-    ("controller_num_aggregate", r"scripts: (\d+) macro", M,
-     lambda t: t.oracle.controller_num_aggregate),
+    (
+        "controller_num_aggregate",
+        r"scripts: (\d+) macro",
+        M,
+        lambda t: t.oracle.controller_num_aggregate,
+    ),
     ("final_candidates", r"scripts: (\d+)", M, lambda t: t.oracle.final_candidates),
     ("final_filters", r"(\d+) macro", M, lambda t: t.final_filters),
     ("final_filters", r"(\d+) micro", U, lambda t: t.final_filters),
     ("num_layers", r"paper: (\d+)", M, lambda t: t.space.num_layers),
 ]
 
-@pytest.mark.parametrize("flag, pattern, argv, read", TABLE,
-                         ids=[f"{row[0]}-{'-'.join(row[2])}" for row in TABLE])
+
+@pytest.mark.parametrize(
+    "flag, pattern, argv, read", TABLE, ids=[f"{row[0]}-{'-'.join(row[2])}" for row in TABLE]
+)
 def test_a_help_texts_paper_or_authors_value_is_what_the_flag_resolves_to(
-        flag, pattern, argv, read, built):
+    flag, pattern, argv, read, built
+):
     assert _number(FLAGS[flag].help, pattern) == pytest.approx(read(built(*argv)))
 
 
@@ -225,16 +355,25 @@ def test_darts_and_egnas_paper_splits_halve_all_training_images(algorithm, monke
     seen = {}
 
     def search(tuner, x, validation_data=None, final_fit=None, **kwargs):
-        seen.update(search=(_examples(x), _examples(validation_data)),
-                    final=(_examples(final_fit["x"]), _examples(final_fit["validation_data"])))
+        seen.update(
+            search=(_examples(x), _examples(validation_data)),
+            final=(_examples(final_fit["x"]), _examples(final_fit["validation_data"])),
+        )
         raise _Built(tuner)
 
     tuner_class = {"darts": DartsTuner, "egnas": EgnasTuner}[algorithm]
     monkeypatch.setattr(tuner_class, "search", search)
     FLAGS.unparse_flags()
     try:
-        FLAGS(["keras_nash", f"--algorithm={algorithm}", "--paper_defaults",
-               f"--output_dir={tmp_path}", "--overwrite"])
+        FLAGS(
+            [
+                "keras_nash",
+                f"--algorithm={algorithm}",
+                "--paper_defaults",
+                f"--output_dir={tmp_path}",
+                "--overwrite",
+            ]
+        )
         assert cli_flags.validation_split() == 0.0
         with pytest.raises(_Built):
             cli.main(["keras_nash"])
@@ -255,7 +394,7 @@ UNCHECKED = {
     "seed_filters": "a list (nash's presets.SEED_FILTERS), not one number",
     "weight_decay": "a float flag with a non-None default the command line always passes",
     "primitives": "names, not a number (EGNAS_PRIMITIVES / DARTS's PRIMITIVES)",
-    "arch_learning_rate": "darts's alpha optimiser lives in the search state, built in the first trial",
+    "arch_learning_rate": "darts's alpha optimiser lives in the search state (the first trial)",
     "arch_beta_1": "as arch_learning_rate",
     "arch_beta_2": "as arch_learning_rate",
     "arch_weight_decay": "as arch_learning_rate",
@@ -272,14 +411,47 @@ UNCHECKED = {
     "controller_baseline_decay": "as controller_lstm_size",
     "controller_skip_target": "as controller_lstm_size",
     "controller_skip_weight": "as controller_lstm_size",
+    "time_budget": "'none' under --paper_defaults: test_nash_paper_defaults_have_no_time_budget",
+    "pareto": "a switch whose default (off) is the paper's hill climb",
 }
+
+
+def test_nash_paper_defaults_have_no_time_budget(monkeypatch, tmp_path):
+    seen = {}
+
+    def search(tuner, *args, **kwargs):
+        seen["time_budget"] = tuner.oracle.time_budget
+        raise _Built(tuner)
+
+    monkeypatch.setattr(NashTuner, "search", search)
+    FLAGS.unparse_flags()
+    try:
+        for argv, expected in ((["--paper_defaults"], None), (["--authors_defaults"], None)):
+            FLAGS(
+                [
+                    "keras_nash",
+                    *argv,
+                    "--max_examples=64",
+                    f"--output_dir={tmp_path}",
+                    "--overwrite",
+                ]
+            )
+            with pytest.raises(_Built):
+                cli.main(["keras_nash"])
+            assert seen["time_budget"] is expected
+            FLAGS.unparse_flags()
+    finally:
+        FLAGS.unparse_flags()
 
 
 def test_every_labelled_flag_is_checked_or_listed_with_a_reason():
     """A flag whose help names a paper's or the authors' value has a row in TABLE or a reason
     in UNCHECKED: a new labelled flag fails here until it has one."""
-    labelled = {flag.name for flag in FLAGS.get_flags_for_module(cli_flags.__name__)
-                if re.search(r"paper|authors", flag.help)}
+    labelled = {
+        flag.name
+        for flag in FLAGS.get_flags_for_module(cli_flags.__name__)
+        if re.search(r"paper|authors", flag.help)
+    }
     checked = {row[0] for row in TABLE}
     assert labelled - checked - set(UNCHECKED) == set()
     assert not checked & set(UNCHECKED)

@@ -14,8 +14,9 @@ from keras_nash.tuners.egnas.oracle import EgnasOracle
 from keras_nash.tuners.egnas.strategy import population_candidates
 from keras_nash.tuners.egnas.tuner import EgnasTuner
 
-SPACE = DartsSpace(steps=2, multiplier=2, primitives=("max_pool_3x3", "skip_connect",
-                                                      "sep_conv_3x3"))  # alpha (2, 5, 3)
+SPACE = DartsSpace(
+    steps=2, multiplier=2, primitives=("max_pool_3x3", "skip_connect", "sep_conv_3x3")
+)  # alpha (2, 5, 3)
 
 
 def _oracle(**overrides):
@@ -72,8 +73,8 @@ def test_paper_update_reproduces_the_authors_generation():
         acc = rng.choice([0.25, 0.5, 0.75], 8)
         info = oracle.evolve(ce, acc, 0.5, sigma, seed)
         expected, accumulated = _authors_generation(
-            alpha, accumulated, population, ce, acc, ori_pre=0.5, mon=0.4, momentum=0.5,
-            step=0.1)
+            alpha, accumulated, population, ce, acc, ori_pre=0.5, mon=0.4, momentum=0.5, step=0.1
+        )
         assert np.abs(expected - alpha).max() > 1e-3  # the generation moved alpha
         np.testing.assert_allclose(oracle.alpha, expected, rtol=0, atol=1e-12)
         np.testing.assert_allclose(oracle.velocity, accumulated, rtol=0, atol=1e-12)
@@ -102,8 +103,9 @@ def test_paper_candidates_are_the_authors_mixtures_around_a_jittered_mean():
     np.testing.assert_array_equal(z, z_again)  # from the seed
     es_z, es_mixtures = population_candidates(alpha, 0.5, 7, 200, "es")
     assert not np.allclose(es_z, z)  # the jitter moves the paper's population
-    assert not np.allclose(es_mixtures, _softmax(es_z / np.linalg.norm(es_z, axis=-1,
-                                                                         keepdims=True)))
+    assert not np.allclose(
+        es_mixtures, _softmax(es_z / np.linalg.norm(es_z, axis=-1, keepdims=True))
+    )
 
 
 def test_the_tuner_scores_the_updates_own_mixtures():
@@ -136,8 +138,11 @@ def test_eta_and_the_reference_accuracy_change_which_candidate_moves_alpha():
     similarity = ((cos + 1) / 2).mean((1, 2))
     ce = 1.0 + 1e-3 * np.arange(size)
     acc = np.full(size, 0.5)
-    expected = {(0.0, 0.4): 0, (0.4, 0.4): int(np.argmin(similarity)),
-                (0.4, 0.6): int(np.argmax(similarity))}
+    expected = {
+        (0.0, 0.4): 0,
+        (0.4, 0.4): int(np.argmin(similarity)),
+        (0.4, 0.6): int(np.argmax(similarity)),
+    }
     assert len(set(expected.values())) == 3  # the population shows all three rankings
     assert np.ptp(similarity) > 0.05
     alphas = {}
@@ -150,7 +155,8 @@ def test_eta_and_the_reference_accuracy_change_which_candidate_moves_alpha():
                 alphas[eta, reference] = oracle.alpha
             else:  # the same ranking rule, on the es mixtures' own similarity
                 assert [e["fitness"] for e in info["elite"]] == sorted(
-                    e["fitness"] for e in info["elite"])
+                    e["fitness"] for e in info["elite"]
+                )
     values = list(alphas.values())
     assert not np.allclose(values[0], values[1]) and not np.allclose(values[1], values[2])
 
@@ -174,8 +180,11 @@ def test_paper_state_resumes_and_old_states_are_refused_clearly():
     np.testing.assert_array_equal(resumed.velocity, whole.velocity)
     # a state written before the update was named (version 2) ran "es".
     old = {key: value for key, value in state.items() if key != "update"}
-    with pytest.raises(ValueError, match=r"ran with update='es' \(state version 2\).*"
-                                         r"Pass update='es'"):
+    with pytest.raises(
+        ValueError,
+        match=r"ran with update='es' \(state version 2\).*"
+        r"Pass update='es'",
+    ):
         _oracle().set_policy_state({**old, "version": 2})
     es = _oracle(update="es")
     es.set_policy_state({**old, "version": 2})
@@ -191,20 +200,23 @@ def test_update_is_validated_and_sent_with_each_trial():
     assert _oracle(update="es").epoch_values()["egnas/update"] == "es"
 
 
-@pytest.mark.parametrize("update, given, expected", [
-    ("paper", None, False),  # the authors score the population in eval mode
-    ("es", None, True),
-    ("paper", True, True),
-])
-def test_population_batch_stats_follows_the_update_unless_given(update, given, expected,
-                                                                 tmp_path):
+@pytest.mark.parametrize(
+    "update, given, expected",
+    [
+        ("paper", None, False),  # the authors score the population in eval mode
+        ("es", None, True),
+        ("paper", True, True),
+    ],
+)
+def test_population_batch_stats_follows_the_update_unless_given(update, given, expected, tmp_path):
     import tensorflow as tf
 
     from keras_nash.tuners.supernet.data import SearchData
     from tests.scripts import evolution_run
 
-    tuner = evolution_run.tuner(str(tmp_path), overwrite=True, update=update,
-                                population_batch_stats=given)
+    tuner = evolution_run.tuner(
+        str(tmp_path), overwrite=True, update=update, population_batch_stats=given
+    )
     images = np.zeros((4, 8, 8, 3), "float32")
     labels = np.zeros((4,), "int32")
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(2)

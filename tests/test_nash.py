@@ -21,6 +21,11 @@ from tests.scripts import nash_run
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+def _last_values(tuner, name):
+    trials = tuner.oracle.trials
+    return [trials[t].metrics.get_last_value(name) for t in sorted(trials)]
+
+
 def _archs(tuner):
     trials = tuner.oracle.trials
     return [trials[t].hyperparameters.values["nash/arch"] for t in sorted(trials)]
@@ -197,6 +202,9 @@ def test_resume_after_sigkill_keeps_trials_and_ends_the_same(searched, tmp_path)
     resumed = nash_run.tuner(str(tmp_path), overwrite=False)
     assert _archs(resumed) == _archs(tuner)
     assert all(t.status == "COMPLETED" for t in resumed.oracle.trials.values())
+    # Each trial's end-of-cycle loss and score, as the uninterrupted search's (two processes).
+    for name in ("loss", "val_accuracy"):
+        np.testing.assert_allclose(_last_values(resumed, name), _last_values(tuner, name), rtol=1e-5, atol=1e-6)
     assert completed_before <= {p.parent.name for p in project.glob("trial_*/checkpoint.weights.h5")}
 
 

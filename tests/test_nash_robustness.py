@@ -164,9 +164,11 @@ def test_distributed_chief_and_two_workers_one_killed_mid_trial(tmp_path, data):
 
 def test_time_budget_holds_the_whole_search_final_training_included(tmp_path, data):
     x, y, x_val, y_val = data
-    budget = 30.0
-    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=50, final_epochs=100,
-                           time_budget=budget)
+    budget = 40.0
+    # pretrain_epochs=2: the seed's seconds per epoch are measured apart from its one trace;
+    # final_share=0.4: 16 s, room for a child's final training with its ~4 s of overhead.
+    tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=50, final_epochs=100, pretrain_epochs=2,
+                           time_budget=budget, final_share=0.4)
     start = time.perf_counter()
     tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
     seconds = time.perf_counter() - start
@@ -210,7 +212,9 @@ def test_time_budget_spent_mid_step_starts_no_further_child(tmp_path, data):
     # the pre-trained seed stays a candidate: the better of the two (a tie: the child) is kept
     best = seed if seed.score > child.score else child
     assert step["incumbent"] == best.trial_id == tuner.oracle.incumbent
-    assert tuner.oracle.history[-1]["step"] == 51 and tuner.get_best_models(1)
+    # The final training (none fitted) is the step after the one that ran, not n_steps + 1.
+    assert tuner.oracle.history[-1]["final"] and tuner.oracle.history[-1]["step"] == 2
+    assert tuner.get_best_models(1)
 
 
 def test_no_child_starts_that_would_end_past_the_budget(tmp_path, data, monkeypatch):
@@ -219,13 +223,14 @@ def test_no_child_starts_that_would_end_past_the_budget(tmp_path, data, monkeypa
     x, y, x_val, y_val = data
     tuner = nash_run.tuner(str(tmp_path), overwrite=True, n_steps=5, final_epochs=0, time_budget=3600)
     oracle = tuner.oracle
-    monkeypatch.setattr(oracle, "_speed", lambda: (1e6, 0.0) if oracle.incumbent else None)
+    monkeypatch.setattr(oracle, "_speed", lambda trial_id=None: (1e6, 0.0) if oracle.incumbent else None)
     tuner.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0)
     assert [t.hyperparameters.values["nash/role"] for t in oracle.trials.values()] == ["seed"]
     assert oracle.incumbent == "0000" and oracle.climb_budget == 3600
     # At a measured speed that fits, children start as usual.
-    monkeypatch.setattr(oracle, "_speed", lambda: (1e-3, 0.0) if oracle.incumbent else None)
-    assert oracle._fits({"nash/epochs": 2})
+    monkeypatch.setattr(oracle, "_speed", lambda trial_id=None: (1e-3, 0.0) if oracle.incumbent else None)
+    seed = oracle.architecture("0000").to_json()
+    assert oracle._fits({"nash/epochs": 2, "nash/parent": "0000", "nash/arch": seed})
 
 
 def test_final_training_shorter_than_a_childs_cycle_is_skipped(tmp_path, monkeypatch):
@@ -234,5 +239,5 @@ def test_final_training_shorter_than_a_childs_cycle_is_skipped(tmp_path, monkeyp
     oracle = nash_run.tuner(str(tmp_path), overwrite=True, final_epochs=50, time_budget=100).oracle
     oracle._started = time.time()
     for per_epoch, expected in ((40.0, 2), (60.0, 0), (1e-3, 50)):
-        monkeypatch.setattr(oracle, "_speed", lambda: (per_epoch, 0.0))
+        monkeypatch.setattr(oracle, "_speed", lambda trial_id=None: (per_epoch, 0.0))
         assert oracle._final_epochs() == expected, per_epoch

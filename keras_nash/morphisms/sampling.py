@@ -20,6 +20,8 @@ from keras_nash.morphisms.targets import skip_pairs, valid_targets
 
 # Seeds drawn for the new random weights of a morphism are in [0, _MAX_SEED).
 _MAX_SEED = 2**31 - 1
+# Draws of one morphism before `random_morphisms` gives up on keeping a child inside `max_growth`.
+_REDRAWS = 10
 
 
 def random_morphisms(
@@ -30,13 +32,21 @@ def random_morphisms(
     kernel_sizes=(3, 5),
     widening_factors=(2, 4),
     skip_modes=SKIP_MODES,
+    cost=None,
+    max_growth=None,
 ) -> list:
     """Draw `n` resolved morphisms to apply one after the other (NASH's ApplyNetMorph).
 
     Each draw picks an operator with `probabilities` (default 1/3 each; operators with no
     valid target are skipped and the rest renormalised), then a target uniformly among the valid
     ones and every other choice uniformly (kernel size, widening factor, skip mode), plus a seed
-    for the new random weights. Later draws see the architecture the earlier ones made.
+    for the new random weights. Later draws see the architecture the earlier ones made. One
+    convolution is widened at most once in one draw of `n` (a conv widened x2 then x4 grows its
+    cost x8 in one child).
+
+    With `cost` and `max_growth`, a morphism that would make `cost(child)` exceed `max_growth`
+    times `cost(arch)` is drawn again (up to `_REDRAWS` times, then the drawing stops: fewer
+    than `n` morphisms), so a child's cost grows by a bounded factor.
 
     Args:
         arch: the parent `Architecture`.
@@ -47,21 +57,37 @@ def random_morphisms(
         kernel_sizes: positive odd ints, the kernel sizes of deeper. Defaults to `(3, 5)`.
         widening_factors: ints >= 2, the factors of wider. Defaults to `(2, 4)`.
         skip_modes: subset of `("add", "concat")`, the modes of skip. Defaults to both.
+        cost: optional callable `Architecture -> float`, the cost `max_growth` bounds.
+        max_growth: optional float >= 1, the largest `cost(child) / cost(arch)`. Defaults to
+            None (no bound: the paper).
 
     Returns:
-        A list of `n` morphism dicts (fewer only if no operator has a target left).
+        A list of `n` morphism dicts (fewer if no operator has a target left, or no draw keeps
+        the cost inside `max_growth`).
     """
     n = check_int("n", n, minimum=0)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     weights = _check_probabilities(probabilities)
     _check_choices(kernel_sizes, widening_factors, skip_modes)
-    morphisms, current = [], arch
+    if max_growth is not None and (cost is None or not max_growth >= 1):
+        raise ValueError(f"`max_growth` must be >= 1, with a `cost`. Received: max_growth={max_growth}")
+    limit = None if max_growth is None else max_growth * cost(arch)
+    morphisms, current, widened = [], arch, set()
     for _ in range(n):
-        morphism = _draw(current, rng, weights, kernel_sizes, widening_factors, skip_modes)
+        for _ in range(_REDRAWS if limit is not None else 1):
+            morphism = _draw(current, rng, weights, kernel_sizes, widening_factors, skip_modes, widened)
+            if morphism is None:
+                break
+            child = apply(current, [morphism])
+            if limit is None or cost(child) <= limit:
+                break
+            morphism = None
         if morphism is None:
             break
-        current = apply(current, [morphism])
+        current = child
         morphisms.append(morphism)
+        if morphism["op"] == "wider":
+            widened.add(morphism["conv"])
     return morphisms
 
 
@@ -86,7 +112,7 @@ def _check_choices(kernel_sizes, widening_factors, skip_modes):
         raise ValueError(f"`skip_modes` must be a non-empty subset of {SKIP_MODES}. Received: skip_modes={skip_modes}")
 
 
-def _draw(arch, rng, weights, kernel_sizes, widening_factors, skip_modes):
+def _draw(arch, rng, weights, kernel_sizes, widening_factors, skip_modes, widened=()):
     """One morphism: an operator by weight, retried without it when it has no valid target."""
     candidates = [op for op in OPERATORS if weights[op] > 0]
     while candidates:
@@ -95,7 +121,7 @@ def _draw(arch, rng, weights, kernel_sizes, widening_factors, skip_modes):
         if op == "deeper":
             morphism = _draw_deeper(arch, rng, kernel_sizes)
         elif op == "wider":
-            morphism = _draw_wider(arch, rng, widening_factors)
+            morphism = _draw_wider(arch, rng, widening_factors, widened)
         else:
             morphism = _draw_skip(arch, rng, skip_modes)
         if morphism is not None:
@@ -112,8 +138,8 @@ def _draw_deeper(arch, rng, kernel_sizes):
     return {"op": "deeper", "after": after, "kernel_size": int(_pick(kernel_sizes, rng))}
 
 
-def _draw_wider(arch, rng, widening_factors):
-    convs = [n.id for n in arch.nodes if n.op == "conv"]
+def _draw_wider(arch, rng, widening_factors, widened=()):
+    convs = [n.id for n in arch.nodes if n.op == "conv" and n.id not in widened]
     conv = _first_valid(convs, rng, lambda c: can_widen(arch, c))
     if conv is None:
         return None

@@ -113,7 +113,8 @@ def paper_order(fitness) -> np.ndarray:
 
 
 def paper_move(alpha, velocity, best_mixture, step: float, momentum: float = 0.0):
-    """The published update: `v' = momentum * v + (1 - momentum) * softmax(q_best)`, `alpha' = alpha + step * v'`.
+    """The published update: `v' = momentum * v + (1 - momentum) * softmax(q_best)`, then
+    `alpha' = alpha + step * v'`.
 
     Args:
         alpha: array `(2, n_edges, n_ops)`, the current architecture weights.
@@ -134,5 +135,6 @@ def paper_move(alpha, velocity, best_mixture, step: float, momentum: float = 0.0
     array([[[0.0731, 0.0269]]])
     """
     velocity = momentum * np.asarray(velocity, "float64") + (1.0 - momentum) * _softmax(
-        best_mixture)
+        best_mixture
+    )
     return np.asarray(alpha, "float64") + step * velocity, velocity

@@ -58,8 +58,8 @@ Where we differ from the authors, knowingly:
 Sampling is deterministic given `(seed, num)`: stateless random ops, one seed per decision.
 """
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_nash import files
@@ -112,6 +112,35 @@ def authors_op_biases(space: str, operations) -> tuple:
     b_soft = np.where(favoured, B_SOFT_INIT, 0.0).astype("float32")
     fixed = np.where(favoured, B_SOFT_FIXED, -B_SOFT_FIXED).astype("float32")
     return b_soft, fixed
+
+
+def _check_arguments(space, num_layers, num_ops, lstm_size, baseline_decay, skip_target,
+                     op_tanh_reduce, learning_rate, init_range, operations) -> None:
+    """`Controller`'s argument checks: a ValueError naming the argument and its value."""
+    if space not in SPACES:
+        raise ValueError(f"`space` must be one of {SPACES}. Received: space={space!r}")
+    _check_positive_int("num_layers", num_layers)
+    _check_positive_int("lstm_size", lstm_size)
+    if isinstance(num_ops, bool) or not isinstance(num_ops, (int, np.integer)) or num_ops < 2:
+        raise ValueError(f"`num_ops` must be an int >= 2. Received: num_ops={num_ops!r}")
+    if not 0.0 <= baseline_decay < 1.0:
+        raise ValueError(
+            f"`baseline_decay` must be in [0, 1). Received: baseline_decay={baseline_decay}")
+    if not 0.0 < skip_target < 1.0:
+        raise ValueError(
+            f"`skip_target` must be in (0, 1). Received: skip_target={skip_target}")
+    if op_tanh_reduce <= 0:
+        raise ValueError(
+            f"`op_tanh_reduce` must be > 0. Received: op_tanh_reduce={op_tanh_reduce}")
+    if learning_rate <= 0:
+        raise ValueError(
+            f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}")
+    if init_range < 0:
+        raise ValueError(f"`init_range` must be >= 0. Received: init_range={init_range}")
+    if operations is not None and len(operations) != num_ops:
+        raise ValueError(
+            f"`operations` must name the {num_ops} operations. "
+            f"Received: operations={operations!r}")
 
 
 class Controller:
@@ -173,30 +202,8 @@ class Controller:
         operations=None,
         initial_baseline=None,
     ):
-        if space not in SPACES:
-            raise ValueError(f"`space` must be one of {SPACES}. Received: space={space!r}")
-        _check_positive_int("num_layers", num_layers)
-        _check_positive_int("lstm_size", lstm_size)
-        if isinstance(num_ops, bool) or not isinstance(num_ops, (int, np.integer)) or num_ops < 2:
-            raise ValueError(f"`num_ops` must be an int >= 2. Received: num_ops={num_ops!r}")
-        if not 0.0 <= baseline_decay < 1.0:
-            raise ValueError(
-                f"`baseline_decay` must be in [0, 1). Received: baseline_decay={baseline_decay}")
-        if not 0.0 < skip_target < 1.0:
-            raise ValueError(
-                f"`skip_target` must be in (0, 1). Received: skip_target={skip_target}")
-        if op_tanh_reduce <= 0:
-            raise ValueError(
-                f"`op_tanh_reduce` must be > 0. Received: op_tanh_reduce={op_tanh_reduce}")
-        if learning_rate <= 0:
-            raise ValueError(
-                f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}")
-        if init_range < 0:
-            raise ValueError(f"`init_range` must be >= 0. Received: init_range={init_range}")
-        if operations is not None and len(operations) != num_ops:
-            raise ValueError(
-                f"`operations` must name the {num_ops} operations. "
-                f"Received: operations={operations!r}")
+        _check_arguments(space, num_layers, num_ops, lstm_size, baseline_decay, skip_target,
+                         op_tanh_reduce, learning_rate, init_range, operations)
         self.space = space
         self.num_layers = int(num_layers)
         self.num_ops = int(num_ops)
@@ -214,8 +221,21 @@ class Controller:
         self.baseline = self.initial_baseline or 0.0
         self.step = 0
 
-        # Every weight is its own uniform draw (a seeded Keras initializer repeats its values).
-        rng = np.random.default_rng(seed)
+        self._make_weights(np.random.default_rng(seed), init_range, operations)
+        self.optimizer = keras.optimizers.Adam(
+            self.learning_rate, beta_1=adam_beta_1, epsilon=adam_epsilon)
+        self.optimizer.build(self.variables)
+
+        spec = tf.TensorSpec([None, self.num_decisions], tf.int32)
+        scalar = tf.TensorSpec([], tf.int32)
+        self._sample_fn = tf.function(self._sample, input_signature=[scalar, scalar])
+        self._log_prob_fn = tf.function(self._log_prob, input_signature=[spec])
+        self._apply_fn = tf.function(
+            self._apply, input_signature=[spec, tf.TensorSpec([None], tf.float32)])
+
+    def _make_weights(self, rng, init_range: float, operations) -> None:
+        """The LSTM and the embeddings, each weight its own uniform draw from `rng` (a seeded
+        Keras initializer repeats its values), and micro's op-logit bias (`b_soft`)."""
 
         def uniform(shape):
             return rng.uniform(-init_range, init_range, shape).astype("float32")
@@ -236,22 +256,12 @@ class Controller:
             self.g_emb, self.w_emb, self.w_soft, self.w_attn_1, self.w_attn_2, self.v_attn
         ]
         # Micro's learned op-logit bias comes last, so the other weights keep their positions.
-        b_soft, self.op_bias_fixed = authors_op_biases(space, operations)
+        b_soft, self.op_bias_fixed = authors_op_biases(self.space, operations)
         self.b_soft = None
-        if space == "micro":
+        if self.space == "micro":
             initial = np.zeros(self.num_ops, "float32") if b_soft is None else b_soft
             self.b_soft = keras.Variable(initial, name="b_soft")
             self.variables.append(self.b_soft)
-        self.optimizer = keras.optimizers.Adam(
-            self.learning_rate, beta_1=adam_beta_1, epsilon=adam_epsilon)
-        self.optimizer.build(self.variables)
-
-        spec = tf.TensorSpec([None, self.num_decisions], tf.int32)
-        scalar = tf.TensorSpec([], tf.int32)
-        self._sample_fn = tf.function(self._sample, input_signature=[scalar, scalar])
-        self._log_prob_fn = tf.function(self._log_prob, input_signature=[spec])
-        self._apply_fn = tf.function(
-            self._apply, input_signature=[spec, tf.TensorSpec([None], tf.float32)])
 
     @classmethod
     def for_space(cls, search_space, **overrides) -> "Controller":

@@ -42,7 +42,9 @@ from keras_nash import internals
 from keras_nash.checks import check_int
 from keras_nash.spaces.enas import architecture_from_json, get_space
 from keras_nash.tuners.enas.controller import Controller
-from keras_nash.tuners.enas.controller import controller_kwargs as default_controller_kwargs
+from keras_nash.tuners.enas.controller import (
+    controller_kwargs as default_controller_kwargs,
+)
 from keras_nash.tuners.enas.presets import TRAIN_STEPS, default_objective
 from keras_nash.tuners.supernet.oracle import SupernetOracle
 

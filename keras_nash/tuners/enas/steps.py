@@ -6,7 +6,13 @@ architecture; the language model's are in `tuners/enas/lm.py`.
 
 import tensorflow as tf
 
-from keras_nash.tuners.supernet.loop import EpochMetrics, compile_step, global_mean, labels, weight_step
+from keras_nash.tuners.supernet.loop import (
+    EpochMetrics,
+    compile_step,
+    global_mean,
+    labels,
+    weight_step,
+)
 
 
 def make_steps(network, optimizer, x_spec, y_spec, arch_spec, trace_counts=None, metrics=None,

@@ -1,6 +1,13 @@
 """`EnasTuner`: ENAS's shared weights trained on controller-sampled architectures and the
-controller's REINFORCE steps, one trial per search epoch (`EnasOracle`: `enas/oracle.py`)."""
+controller's REINFORCE steps, one trial per search epoch (`EnasOracle`: `enas/oracle.py`).
 
+This module is the image spaces' tuner (macro and micro); the recurrent space's language model
+is `EnasLanguageModelTuner` (`enas/language_model.py`), which overrides the hooks where a
+language model differs (its data, steps, learning rate, reward and final network).
+`EnasTuner(RecurrentSpace(...))` makes one, so that every ENAS space has one public name.
+"""
+
+import inspect
 import json
 import os
 
@@ -15,17 +22,6 @@ from keras_nash.precision import loss_scaled
 from keras_nash.spaces.enas import architecture_from_json, get_space
 from keras_nash.tuners.enas.controller import DEFAULTS as CONTROLLER_DEFAULTS
 from keras_nash.tuners.enas.controller import Controller, controller_kwargs
-from keras_nash.tuners.enas.lm import (
-    REWARD_CONSTANT,
-    ResetState,
-    StatefulLanguageModel,
-    as_text_search_data,
-    check_token_ids,
-    lm_learning_rate,
-    make_lm_steps,
-    replica_batch_size,
-    summed_loss_sgd,
-)
 from keras_nash.tuners.enas.oracle import CONTROLLER_FILE, KEY, EnasOracle
 from keras_nash.tuners.enas.presets import (
     FINAL_WEIGHT_DECAY,
@@ -38,7 +34,6 @@ from keras_nash.tuners.enas.steps import make_steps
 from keras_nash.tuners.supernet.decisiveness import controller_decisiveness
 from keras_nash.tuners.supernet.loop import SearchState
 from keras_nash.tuners.supernet.tuner import SupernetTuner
-
 
 PAPER_SEARCH_EPOCHS = 150
 """The authors' search epochs (their CIFAR-10 scripts)."""
@@ -139,6 +134,14 @@ class EnasTuner(SupernetTuner):
 
     key_prefix = KEY
 
+    def __new__(cls, search_space="macro", *args, **kwargs):
+        # One public name for every ENAS space: the recurrent one's tuner is the language model's.
+        if cls is EnasTuner and get_space(search_space).name == "recurrent":
+            from keras_nash.tuners.enas.language_model import EnasLanguageModelTuner
+
+            cls = EnasLanguageModelTuner
+        return super().__new__(cls)
+
     def __init__(self, search_space="macro", num_classes: int = 10, epochs=None,
                  final_epochs=None, batch_size=None, final_batch_size=None, learning_rate=None,
                  learning_rate_min=None, lr_t0: int = 10, lr_t_mul: float = 2.0,
@@ -154,7 +157,6 @@ class EnasTuner(SupernetTuner):
                  objective=None, seed=None, max_trials=None,
                  max_retries_per_trial: int = 0, max_consecutive_failed_trials: int = 3, **kwargs):
         self.space = get_space(search_space)
-        self.recurrent = self.space.name == "recurrent"
         given = dict(learning_rate=learning_rate, learning_rate_min=learning_rate_min,
                      momentum=momentum, weight_decay=weight_decay, grad_clip=grad_clip,
                      final_learning_rate=final_learning_rate, batch_size=batch_size,
@@ -215,7 +217,7 @@ class EnasTuner(SupernetTuner):
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
         self.controller_kwargs["seed"] = int(oracle.seed)
-        if self.recurrent and final_batch_size is not None:
+        if self.space.name == "recurrent" and final_batch_size is not None:
             raise ValueError(
                 "The recurrent space's final training takes batched token windows: give "
                 "`search(final_fit=...)` data of `load_text(batch_size=...)` instead of "
@@ -226,27 +228,13 @@ class EnasTuner(SupernetTuner):
 
     # ----- search -----
     def build_supernet(self, hp=None, input_shape=None):
-        if self.recurrent:  # num_classes is the vocabulary's size
-            return self.space.build_shared_model(self.num_classes)
         return self.space.build_shared_model(input_shape, self.num_classes)
 
     def search(self, *fit_args, **fit_kwargs):
         # Made here, outside the distribution strategy's scope: the controller trains on one
         # device (each epoch loads its weights from the oracle's snapshot).
         self._controller = self._controller or Controller(**self.controller_kwargs)
-        if self.recurrent:  # the data's format, batch size and token ids, before any trial
-            given = [as_text_search_data(fit_args, fit_kwargs)]
-            if isinstance(fit_kwargs.get("final_fit"), dict):
-                given.append(as_text_search_data((), fit_kwargs["final_fit"]))
-            for data in given:
-                replica_batch_size(data.input_shape[0], self.distribution_strategy)
-                check_token_ids(data, self.num_classes)
         return super().search(*fit_args, **fit_kwargs)
-
-    def search_data(self, fit_args, fit_kwargs, batch_size, shuffle_seed):
-        if self.recurrent:
-            return as_text_search_data(fit_args, fit_kwargs)
-        return super().search_data(fit_args, fit_kwargs, batch_size, shuffle_seed)
 
     def create_search(self, trial, data):
         network = self.build_supernet(input_shape=data.input_shape)
@@ -255,36 +243,25 @@ class EnasTuner(SupernetTuner):
         optimizer.build(network.trainable_variables)
         self._controller = self._controller or Controller(**self.controller_kwargs)
         state = SearchState(network, {"weights": optimizer}, controller=self._controller)
-        arch_spec = tf.TensorSpec([self.space.num_decisions], tf.int32)
-        if self.recurrent:
-            state.train_step, state.eval_step, state.lm_state = make_lm_steps(
-                network, optimizer, data, self.space.hidden_size, arch_spec, self.trace_counts,
-                state.metrics, state.val_metrics,
-            )
-            return state
-        x_spec, y_spec = data.input_signature()
-        state.train_step, state.eval_step = make_steps(
-            network, optimizer, x_spec, y_spec, arch_spec, self.trace_counts,
-            metrics=state.metrics, val_metrics=state.val_metrics,
-        )
+        self.make_search_steps(state, data, tf.TensorSpec([self.space.num_decisions], tf.int32))
         return state
 
+    def make_search_steps(self, state, data, arch_spec) -> None:
+        """The compiled shared steps into `state`: `train_step` and `eval_step`, each taking
+        the architecture as an int32 input (traced once whatever the architecture)."""
+        x_spec, y_spec = data.input_signature()
+        state.train_step, state.eval_step = make_steps(
+            state.network, state.optimizers["weights"], x_spec, y_spec, arch_spec,
+            self.trace_counts, metrics=state.metrics, val_metrics=state.val_metrics,
+        )
+
     def _sgd_arguments(self, input_shape, learning_rate=None) -> dict:
-        """The weights' SGD arguments: as given, or for the recurrent space the authors' SGD on
-        the loss summed over time as SGD on the per-token mean (`summed_loss_sgd`)."""
-        learning_rate = learning_rate or self.learning_rate
-        if self.recurrent:
-            return summed_loss_sgd(learning_rate, self.weight_decay, self.grad_clip,
-                                           bptt=int(input_shape[1]))
-        return dict(learning_rate=learning_rate, weight_decay=self.weight_decay or None,
-                    global_clipnorm=self.grad_clip)
+        """The weights' SGD arguments (learning rate, coupled L2, global-norm clip)."""
+        return dict(learning_rate=learning_rate or self.learning_rate,
+                    weight_decay=self.weight_decay or None, global_clipnorm=self.grad_clip)
 
     def epoch_learning_rate(self, epoch: int) -> float:
-        """The shared weights' learning rate of epoch `epoch`: cosine with warm restarts (the
-        recurrent space: `enas.lm.lm_learning_rate`, the authors' Penn Treebank decay, not below
-        `learning_rate_min`)."""
-        if self.recurrent:
-            return lm_learning_rate(self.learning_rate, epoch, self.learning_rate_min)
+        """The shared weights' learning rate of epoch `epoch`: cosine with warm restarts."""
         schedule = keras.optimizers.schedules.CosineDecayRestarts(
             self.learning_rate, first_decay_steps=self.lr_t0, t_mul=self.lr_t_mul, m_mul=1.0,
             alpha=self.learning_rate_min / self.learning_rate,
@@ -310,8 +287,7 @@ class EnasTuner(SupernetTuner):
                 archs[batch // chunk] = controller.sample(chunk, seed=train_seed + batch // chunk)[0]
             return (tf.constant(archs[batch // chunk][batch % chunk]),)
 
-        if self.recurrent:
-            state.lm_state.assign(np.zeros(state.lm_state.shape, "float32"))  # from zero each epoch
+        self.begin_epoch(state)
         metrics = loop.train(state.train_step, data.train, state.metrics, batch_args=architecture)
 
         # 2. The controller, on-policy: each step samples from the controller the previous
@@ -320,12 +296,7 @@ class EnasTuner(SupernetTuner):
         # (the language model's windows stay in order: its state runs through them).
         sample_seed = int(values[self.key("sample_seed")])
         steps = int(values[self.key("controller_train_steps")])
-        if self.recurrent:
-            stream = data.policy_batches()
-        else:
-            stream = data.policy_batches(seed=int(values[self.key("data_seed")]),
-                                         start=epoch * steps)
-        validation = iter(loop.distribute(stream))
+        validation = iter(loop.distribute(self.policy_stream(data, values, epoch * steps)))
         decisions, rewards, losses = [], [], []
         for step in range(steps):
             sampled = controller.sample(int(values[self.key("controller_num_aggregate")]),
@@ -337,11 +308,7 @@ class EnasTuner(SupernetTuner):
             rewards.append(step_rewards)
         directory = self.get_trial_dir(trial.trial_id)
         controller.save(os.path.join(directory, CONTROLLER_FILE))
-        if self.recurrent:  # rewards are c / perplexity: the samples' mean log-perplexity
-            metrics = {**metrics, "val_loss": float(np.mean(np.log(
-                REWARD_CONSTANT / np.asarray(rewards))))}
-        else:
-            metrics = {**metrics, "val_accuracy": float(np.mean(rewards))}
+        metrics = {**metrics, **self.reward_metrics(rewards)}
         result = {
             "epoch": epoch, "decisions": decisions, "rewards": rewards,
             "controller_losses": [float(loss) for loss in losses],
@@ -362,47 +329,55 @@ class EnasTuner(SupernetTuner):
                 arch = tf.constant(vector)
                 scored = loop.evaluate(state.eval_step, data.validation, state.val_metrics,
                                        batch_args=lambda batch: (arch,))
-                scores.append(-scored["val_loss"] if self.recurrent else scored["val_accuracy"])
+                scores.append(self.candidate_score(scored))
             result["candidates"] = [self.space.decode(v).to_dict() for v in candidates]
             result["candidate_rewards"] = scores
         return metrics, result
 
+    def begin_epoch(self, state) -> None:
+        """Before an epoch's shared-weight training (a language model resets its state)."""
+
+    def policy_stream(self, data, values, start: int):
+        """The validation batches of the controller's steps: a stream shuffled per epoch
+        (seeded by the trial's data seed), from its `start`-th batch on."""
+        return data.policy_batches(seed=int(values[self.key("data_seed")]), start=start)
+
     def reward(self, state, x, y, vector) -> float:
-        """The reward of one sampled architecture on the minibatch `(x, y)`: its accuracy (the
-        recurrent space: `80 / perplexity`, the paper's)."""
-        score = float(state.eval_step(x, y, tf.constant(vector))[1])
-        return REWARD_CONSTANT / score if self.recurrent else score
+        """The reward of one sampled architecture on the minibatch `(x, y)`: its accuracy."""
+        return float(state.eval_step(x, y, tf.constant(vector))[1])
+
+    def reward_metrics(self, rewards) -> dict:
+        """The epoch's objective from its controller steps' rewards: their mean accuracy."""
+        return {"val_accuracy": float(np.mean(rewards))}
+
+    def candidate_score(self, scored: dict) -> float:
+        """A final candidate's score from its evaluation on the validation data."""
+        return scored["val_accuracy"]
 
     # ----- final network -----
     def build_final_model(self, hp):
         values = hp.values
         arch = architecture_from_json(values[self.key("arch")])
         input_shape = tuple(json.loads(values[self.key("input_shape")]))
-        if self.recurrent:
-            model = StatefulLanguageModel(
-                self.space.build_child_model(arch, self.num_classes), batch_size=input_shape[0])
-            optimizer = CoupledSGD(momentum=self.momentum, nesterov=self.momentum > 0,
-                                   **self._sgd_arguments(input_shape, self.final_learning_rate))
-        else:
-            model = self.space.build_child_model(
-                arch, input_shape, self.num_classes, filters=self.final_filters,
-                dropout=self.final_dropout, cutout_length=self.cutout_length, seed=self.seed,
-                cells=self.final_cells, auxiliary_weight=self.auxiliary_weight,
-                drop_path_prob=self.drop_path_prob,
-            )
-            optimizer = CoupledSGD(self.final_learning_rate, momentum=self.momentum, nesterov=True,
-                                   weight_decay=self.final_weight_decay or None,
-                                   global_clipnorm=self.grad_clip)
+        model, optimizer = self.final_network(arch, input_shape)
         model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"], jit_compile=self.jit_compile)
         return model
 
+    def final_network(self, arch, input_shape):
+        """The found architecture as a standalone network, and its training's optimizer."""
+        model = self.space.build_child_model(
+            arch, input_shape, self.num_classes, filters=self.final_filters,
+            dropout=self.final_dropout, cutout_length=self.cutout_length, seed=self.seed,
+            cells=self.final_cells, auxiliary_weight=self.auxiliary_weight,
+            drop_path_prob=self.drop_path_prob,
+        )
+        optimizer = CoupledSGD(self.final_learning_rate, momentum=self.momentum, nesterov=True,
+                               weight_decay=self.final_weight_decay or None,
+                               global_clipnorm=self.grad_clip)
+        return model, optimizer
+
     def final_callbacks(self, hp):
-        if self.recurrent:  # the carried state starts from zero each epoch and evaluation
-            bptt = int(json.loads(hp.values[self.key("input_shape")])[1])
-            return [ResetState(), keras.callbacks.LearningRateScheduler(
-                lambda epoch: bptt * lm_learning_rate(self.final_learning_rate, epoch,
-                                                      self.final_learning_rate_min))]
         schedule = keras.optimizers.schedules.CosineDecayRestarts(  # SGDR, as the search
             self.final_learning_rate, first_decay_steps=self.lr_t0, t_mul=self.lr_t_mul,
             m_mul=1.0, alpha=self.final_learning_rate_min / self.final_learning_rate,
@@ -417,3 +392,9 @@ class EnasTuner(SupernetTuner):
             if text:
                 return architecture_from_json(text)
         return None
+
+
+# `inspect.signature(EnasTuner)` (help, IDEs' call tips) shows `__init__`'s arguments, not the
+# pass-through of the `__new__` that picks the language model's tuner.
+_INIT = inspect.signature(EnasTuner.__init__)
+EnasTuner.__signature__ = _INIT.replace(parameters=list(_INIT.parameters.values())[1:])

@@ -17,6 +17,10 @@ from keras_nash.checks import check_int
 from keras_nash.graph import Architecture
 from keras_nash.internals import TrialStatus
 from keras_nash.logs import logger
+from keras_nash.tuners.nash.budget import check_cost, multiply_adds, static_cost
+from keras_nash.tuners.nash.budget import report as spending_report
+from keras_nash.tuners.nash.pareto import non_dominated, sample_parents
+from keras_nash.tuners.nash.display import NashDisplay, describe  # noqa: F401 (describe: the tuner's)
 
 _DONE = (TrialStatus.COMPLETED, TrialStatus.FAILED)
 _KEY = "nash/"
@@ -28,7 +32,8 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
     Args:
         seed_architecture: `Architecture` (or its JSON) of the seed network.
         objective: the keras-tuner objective. Defaults to "val_accuracy".
-        n_steps: int >= 1, hill-climbing steps. Defaults to 5.
+        n_steps: int >= 1, hill-climbing steps, or None: climb until the time budget stops it
+            (needs `time_budget`). Defaults to 5.
         n_neighbors: int >= 1, neighbours per step, the incumbent included. Defaults to 8.
         n_morphisms: int >= 1, morphisms applied to make each child. Defaults to 5.
         epochs_per_neighbor: int >= 1, training epochs of each neighbour. Defaults to 17.
@@ -41,15 +46,37 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         widening_factors: factors of "wider". Defaults to (2, 4).
         skip_modes: kinds of skip connection. Defaults to ("add", "concat").
         time_budget: optional float, seconds of wall time for the whole search, final
-            training included (counted from the first trial, across resumes). The hill climb
-            gets the share of the budget that its planned epochs have among all planned
-            epochs (`climb_budget`); once that is spent, or when a trial would not end inside
-            the whole budget at the incumbent's measured speed, no new hill-climbing trial
-            starts (the current step ends with the trials already started; the previous
-            incumbent stays a candidate). The final training then gets as many epochs as fit
-            in what is left at the incumbent's measured speed, at most `final_epochs`, its
-            cosine schedule over them (none if fewer than `epochs_per_neighbor` fit: the
-            incumbent is the result). Defaults to None (no limit: `n_steps` and `final_epochs` decide).
+            training included (counted from the first trial, across resumes). The
+            pre-training and the hill climb get `1 - final_share` of it (`climb_budget`), the
+            final training the rest, whatever `n_steps` is. A child is proposed only if its
+            expected training (its parent's measured seconds per epoch times their ratio of
+            multiply-adds, after the step's children planned before it) ends inside the
+            climb's share, and its final training would get at least `epochs_per_neighbor`
+            epochs in the final share; once the climb's share is spent, or when no child fits,
+            no new hill-climbing trial starts (the current step ends with the trials already
+            started; the previous incumbent stays a candidate). The final training then gets
+            as many epochs as fit in what is left at the incumbent's measured speed, at most
+            `final_epochs`, its cosine schedule over them (none if fewer than
+            `epochs_per_neighbor` fit: the incumbent is the result). Defaults to None (no
+            limit: `n_steps` and `final_epochs` decide).
+        final_share: float in (0, 1), the share of `time_budget` kept for the final training
+            (ignored when `final_epochs` is 0 or without a budget). Defaults to 0.25: the
+            paper's final training is 100 epochs of 800 (20 pre-training, 5 x 8 x 17 climbing),
+            12.5% of the epochs, but of the climb's largest network, where the climb's
+            networks grow from the seed to it; weighted by cost that is about a quarter of the
+            time (and on a 10-minute budget, 150 s of final training).
+        cost: "params", "flops" (multiply-adds) or "seconds" (measured seconds per training
+            epoch), the cost recorded for every trial as its metric `cost`, and the one
+            `pareto` and `max_cost_growth` use. Defaults to "params".
+        pareto: bool, LEMONADE's multi-objective climb (Elsken et al. 2019): the front of
+            (objective, cost) over every trained network is kept, and each step's
+            `n_neighbors` children are morphisms of parents drawn from it with probability
+            inversely proportional to a kernel density of the front's log-costs (sparse,
+            cheap regions first); the incumbent, trained at the end, is the front's best on
+            the objective. False: the paper's single-objective hill climb. Defaults to False.
+        max_cost_growth: optional float >= 1, the largest cost of a child over its parent's
+            (its multiply-adds when `cost` is "seconds"): morphisms are redrawn to stay under
+            it. Defaults to None (no bound, the paper).
         seed: int, the random seed (0 included). Defaults to None: a random one.
         max_consecutive_failed_trials: int, abort after this many failed trials in a row.
             Defaults to 2 * n_neighbors + 1 (a whole failed step does not abort the search).
@@ -71,17 +98,32 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         widening_factors=(2, 4),
         skip_modes=("add", "concat"),
         time_budget=None,
+        final_share=0.25,
+        cost="params",
+        pareto=False,
+        max_cost_growth=None,
         seed=None,
         max_consecutive_failed_trials=None,
         **kwargs,
     ):
         if time_budget is not None and not time_budget > 0:
             raise ValueError(f"`time_budget` must be > 0 seconds or None. Received: time_budget={time_budget}")
+        if n_steps is None and time_budget is None:
+            raise ValueError("`n_steps=None` climbs until the time budget stops it: give a `time_budget` "
+                             "(seconds) or an int `n_steps`. Received: n_steps=None, time_budget=None")
+        if not 0 < final_share < 1:
+            raise ValueError(f"`final_share` must be in (0, 1). Received: final_share={final_share}")
+        if max_cost_growth is not None and not max_cost_growth >= 1:
+            raise ValueError(f"`max_cost_growth` must be >= 1 or None. Received: max_cost_growth={max_cost_growth}")
         if isinstance(seed_architecture, str):
             seed_architecture = Architecture.from_json(seed_architecture)
         if not isinstance(seed_architecture, Architecture):
             raise ValueError(f"`seed_architecture` must be an Architecture. Received: {type(seed_architecture).__name__}")
-        self.n_steps = check_int("n_steps", n_steps, 1)
+        self.n_steps = None if n_steps is None else check_int("n_steps", n_steps, 1)
+        self.cost = check_cost(cost)
+        self.final_share = float(final_share)
+        self.pareto = bool(pareto)
+        self.max_cost_growth = None if max_cost_growth is None else float(max_cost_growth)
         self.n_neighbors = check_int("n_neighbors", n_neighbors, 1)
         self.n_morphisms = check_int("n_morphisms", n_morphisms, 1)
         self.epochs_per_neighbor = check_int("epochs_per_neighbor", epochs_per_neighbor, 1)
@@ -104,7 +146,9 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         self.skip_modes = tuple(skip_modes)
         self.time_budget = time_budget
         # Search state (JSON, saved with the oracle).
-        self._step = 0  # 0: pre-training, 1..n_steps: hill climbing, n_steps + 1: final
+        self._step = 0  # 0: pre-training, then the hill-climbing steps
+        self._final = False  # the final training (its step: the one after the last climbing step)
+        self._ended = None  # wall-clock time the search finished
         self._pending = []  # values of this step's trials not issued yet
         self._step_trials = []  # ids of this step's trials issued so far
         self._incumbent = None  # trial id
@@ -112,7 +156,7 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         self._tuner_of = {}  # trial id -> id of the tuner (worker) that ran it
         self._finished = False
         self._started = None  # wall-clock time of the first trial
-        internals.set_display(self, _NashDisplay)
+        internals.set_display(self, NashDisplay)
 
     # -- keras-tuner hooks ------------------------------------------------------------------
     def populate_space(self, trial_id):
@@ -120,24 +164,22 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             return {"status": TrialStatus.STOPPED, "values": None}
         if self._started is None:
             self._started = time.time()
-        climbing = 1 <= self._step <= self.n_steps
-        if climbing and not self._budget_spent() and not self._pending and not self._step_trials:
-            self._pending = self._plan_step()
-        if climbing and (self._budget_spent() or (self._pending and not self._fits(self._pending[0]))):
+        climbing = self._step >= 1 and not self._final
+        if climbing and not self._pending and not self._step_trials:
+            self._pending = [] if self._budget_spent() else self._plan_step()
+            if not self._pending:
+                logger.info("NASH time budget: no child of step %d fits what is left of the climb's %.0f s.",
+                            self._step, self.climb_budget)
+                return self._end_climb(trial_id)
+        if climbing and self._pending and (self._budget_spent() or not self._fits(self._pending[0])):
             # No new hill-climbing trial: the step ends with the trials already started (the
             # previous incumbent stays a candidate), then the final training.
-            if self._pending:
-                logger.info("NASH time budget: %d trial(s) of step %d not started (the climb's %.0f s "
-                            "are spent, or the next would end past the %.0f s budget).", len(self._pending),
-                            self._step, self.climb_budget, self.time_budget)
-                self._pending = []
+            logger.info("NASH time budget: %d trial(s) of step %d not started (the climb's %.0f s "
+                        "are spent, or the next would end past the %.0f s budget).", len(self._pending),
+                        self._step, self.climb_budget, self.time_budget)
+            self._pending = []
             if not self._step_trials:
-                logger.info("NASH time budget of %.0f s spent after %d steps: final training.",
-                             self.time_budget, self._step - 1)
-                self._step = self.n_steps + 1
-                if self.final_epochs == 0:
-                    self._finished = True
-                    return self.populate_space(trial_id)
+                return self._end_climb(trial_id)
         if not self._pending and not self._step_trials:
             self._pending = self._plan_step()
         if self._pending:
@@ -151,6 +193,18 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         self._finish_step()
         return self.populate_space(trial_id)
 
+    def _end_climb(self, trial_id):
+        """No further hill-climbing step: the final training next (or the end)."""
+        logger.info("NASH: the hill climb ends after %d step(s); final training.", self._step - 1)
+        self._final = True
+        if self.final_epochs == 0:
+            self._finish()
+        return self.populate_space(trial_id)
+
+    def _finish(self):
+        self._finished = True
+        self._ended = time.time()
+
     @keras_tuner.synchronized
     def create_trial(self, tuner_id):
         trial = super().create_trial(tuner_id)
@@ -163,6 +217,8 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         state.update({
             "nash_seed_architecture": self.seed_architecture.to_dict(),
             "nash_step": self._step,
+            "nash_final": self._final,
+            "nash_ended": self._ended,
             "nash_pending": self._pending,
             "nash_step_trials": self._step_trials,
             "nash_incumbent": self._incumbent,
@@ -177,6 +233,8 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         super().set_state(state)
         self.seed_architecture = Architecture.from_dict(state["nash_seed_architecture"])
         self._step = state["nash_step"]
+        self._final = state.get("nash_final", False)
+        self._ended = state.get("nash_ended")
         self._pending = state["nash_pending"]
         self._step_trials = state["nash_step_trials"]
         self._incumbent = state["nash_incumbent"]
@@ -185,37 +243,67 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         self._finished = state["nash_finished"]
         self._started = state.get("nash_started")
 
-    # -- the hill climbing ------------------------------------------------------------------
+    # -- the budget -------------------------------------------------------------------------
     @property
     def climb_budget(self):
-        """Seconds of the time budget for pre-training and hill climbing: its share of the
-        planned epochs, the rest left for the final training (None without a budget)."""
+        """Seconds of the time budget for pre-training and hill climbing: all of it but the
+        `final_share` kept for the final training (None without a budget)."""
         if self.time_budget is None:
             return None
-        climb = self.pretrain_epochs + self.n_steps * self.n_neighbors * self.epochs_per_neighbor
-        return self.time_budget * climb / (climb + self.final_epochs)
+        return self.time_budget * (1.0 - self.final_share) if self.final_epochs else self.time_budget
 
     def _budget_spent(self):
         return self.time_budget is not None and time.time() - self._started >= self.climb_budget
 
-    def _speed(self):
-        """The incumbent's measured (seconds per epoch, seconds per trial outside training), or
+    def _speed(self, trial_id=None):
+        """A trial's (the incumbent's by default) measured (seconds per epoch once traced,
+        seconds of the trial outside those epochs: building, tracing, checking, saving), or
         None before it has been measured."""
-        trial = self.trials.get(self._incumbent)
+        trial = self.trials.get(self._incumbent if trial_id is None else trial_id)
         if trial is None or not (trial.metrics.exists("fit_seconds") and trial.metrics.exists("trial_seconds")):
             return None
+        epochs = int(trial.hyperparameters.values[_KEY + "epochs"])
         fit, total = trial.metrics.get_last_value("fit_seconds"), trial.metrics.get_last_value("trial_seconds")
-        return fit / int(trial.hyperparameters.values[_KEY + "epochs"]), max(0.0, total - fit)
+        per_epoch = trial.metrics.get_last_value("epoch_seconds") if trial.metrics.exists("epoch_seconds") else fit / epochs
+        return per_epoch, max(0.0, total - per_epoch * epochs)
+
+    def _expected(self, values):
+        """A planned trial's expected (seconds, seconds per epoch): its parent's measured
+        seconds per epoch scaled by their multiply-adds, plus the largest per-trial overhead
+        measured so far (building, tracing, inheriting, checking: it dominates small tasks), or
+        None before the parent is measured."""
+        parent = values[_KEY + "parent"] or self._incumbent
+        speed = self._speed(parent)
+        if speed is None:
+            return None
+        per_epoch = speed[0]
+        overhead = max(self._speed(t)[1] for t in self.trials if self._speed(t) is not None)
+        arch = Architecture.from_json(values[_KEY + "arch"])
+        per_epoch *= multiply_adds(arch) / max(1, multiply_adds(self.architecture(parent)))
+        return per_epoch * int(values[_KEY + "epochs"]) + overhead, per_epoch
 
     def _fits(self, values) -> bool:
-        """Whether a hill-climbing trial is expected to end inside the whole time budget, at the
-        incumbent's measured speed (a child a morphism made bigger may run a little longer)."""
-        speed = self._speed()
-        if self.time_budget is None or speed is None:
+        """Whether a hill-climbing trial is expected to end inside the climb's share of the
+        time budget (`_expected`), so that the final training keeps its own."""
+        expected = self._expected(values)
+        if self.time_budget is None or expected is None:
             return True
-        per_epoch, overhead = speed
-        expected = per_epoch * int(values[_KEY + "epochs"]) + overhead
-        return time.time() - self._started + expected <= self.time_budget
+        return time.time() - self._started + expected[0] <= self.climb_budget
+
+    def _affordable(self, values, before: float) -> bool:
+        """Whether a child may be proposed: expected to end inside the climb's share after
+        `before` seconds of the step's trials planned before it, and, were it the incumbent,
+        to get at least `epochs_per_neighbor` final epochs in the final share."""
+        expected = self._expected(values)
+        if self.time_budget is None or expected is None:
+            return True
+        seconds, per_epoch = expected
+        if time.time() - self._started + before + seconds > self.climb_budget:
+            return False
+        if self.final_epochs:
+            final = seconds + per_epoch * (min(self.final_epochs, self.epochs_per_neighbor) - int(values[_KEY + "epochs"]))
+            return final <= 0.95 * (self.time_budget - self.climb_budget)
+        return True
 
     def _final_epochs(self) -> int:
         """`final_epochs`; with a time budget, as many as fit in what is left of it at the
@@ -234,6 +322,41 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         logger.info("NASH time budget: %.0f s left, %.2f s an epoch: %d final epochs.",
                     left, per_epoch, epochs)
         return epochs
+
+    def budget_report(self) -> dict:
+        """Where the search's wall time went: the pre-training, each step's trainings, the
+        final training (trials, epochs, seconds of each, and of `fit` alone), the trials' own
+        overhead (building, inheriting, checking, checkpoints), the search's overhead outside
+        trials, and the elapsed time against `time_budget`. JSON-ready."""
+        return spending_report(self, time.time())
+
+    # -- the Pareto front ---------------------------------------------------------------------
+    def trial_cost(self, trial_id) -> float:
+        """A trial's cost (`cost`): its recorded metric, or from its architecture."""
+        trial = self.trials[trial_id]
+        if trial.metrics.exists("cost"):
+            return float(trial.metrics.get_last_value("cost"))
+        return static_cost(self.architecture(trial_id), self.cost)
+
+    def pareto_front(self) -> list:
+        """The completed trials no other completed trial beats on both the objective and the
+        cost (`cost`), cheapest first."""
+        sign = 1.0 if self.objective.direction == "max" else -1.0
+        points = [(t.trial_id, sign * t.score, self.trial_cost(t.trial_id)) for t in self._scored()]
+        return [self.trials[key] for key, _, _ in non_dominated(points)]
+
+    def _scored(self):
+        return [self.trials[t] for t in sorted(self.trials)
+                if self.trials[t].status == TrialStatus.COMPLETED and self.trials[t].score is not None
+                and _KEY + "arch" in self.trials[t].hyperparameters.values]
+
+    def _parents(self, n: int) -> list:
+        """The parents of a step's `n` children: the incumbent, or (`pareto`) front members."""
+        if not self.pareto:
+            return [self._incumbent] * n
+        front = [(t.trial_id, 0.0, self.trial_cost(t.trial_id)) for t in self.pareto_front()
+                 if t.hyperparameters.values[_KEY + "role"] != "final"]
+        return sample_parents(front, n, np.random.default_rng([self.seed, self._step, 2**20]))
 
     @property
     def history(self) -> list:
@@ -266,30 +389,46 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             _KEY + "parent": parent or "",
             _KEY + "morphs": json.dumps(morphs),
             _KEY + "epochs": int(epochs),
-            # Workers reach the oracle over gRPC, which does not carry its seed: the trial does.
+            # Workers reach the oracle over gRPC, which does not carry its seed (nor the cost to
+            # record): the trial does.
             _KEY + "seed": int(self.seed),
+            _KEY + "cost": self.cost,
         }
 
     def _plan_step(self):
         """The values of every trial of the current step (architectures only, no weights)."""
         if self._step == 0:
             return [self._values("seed", self.seed_architecture, None, [], self.pretrain_epochs)]
-        incumbent_arch = self.architecture(self._incumbent)
-        if self._step > self.n_steps:
+        if self._final:
             epochs = self._final_epochs()
-            return [self._values("final", incumbent_arch, self._incumbent, [], epochs)] if epochs else []
-        n_children = self.n_neighbors - 1 if self.n_neighbors > 1 else 1
-        planned = []
-        for j in range(n_children):
+            return [self._values("final", self.architecture(self._incumbent), self._incumbent, [], epochs)] if epochs else []
+        retrain = self.n_neighbors > 1 and not self.pareto
+        n_children = self.n_neighbors - 1 if retrain else self.n_neighbors
+        planned, before = [], 0.0
+        cost = lambda arch: static_cost(arch, self.cost)  # noqa: E731
+        for j, parent in enumerate(self._parents(n_children)):
             rng = np.random.default_rng([self.seed, self._step, j])
+            parent_arch = self.architecture(parent)
             ms = morphisms.random_morphisms(
-                incumbent_arch, self.n_morphisms, rng, self.morphism_probabilities,
-                self.kernel_sizes, self.widening_factors, self.skip_modes,
+                parent_arch, self.n_morphisms, rng, self.morphism_probabilities,
+                self.kernel_sizes, self.widening_factors, self.skip_modes, cost=cost,
+                max_growth=self.max_cost_growth,
             )
-            child = morphisms.apply(incumbent_arch, ms)
-            planned.append(self._values("child", child, self._incumbent, ms, self.epochs_per_neighbor))
-        if self.n_neighbors > 1:
-            planned.append(self._values("incumbent", incumbent_arch, self._incumbent, [], self.epochs_per_neighbor))
+            if not ms:
+                continue
+            values = self._values("child", morphisms.apply(parent_arch, ms), parent, ms, self.epochs_per_neighbor)
+            if not self._affordable(values, before):
+                logger.info("NASH time budget: child %d of step %d not proposed (%s params): it would not "
+                            "fit the budget with the final training.", j, self._step,
+                            f"{Architecture.from_json(values[_KEY + 'arch']).count_params():,}")
+                continue
+            before += (self._expected(values) or (0.0,))[0]
+            planned.append(values)
+        if retrain:
+            values = self._values("incumbent", self.architecture(self._incumbent), self._incumbent, [],
+                                  self.epochs_per_neighbor)
+            if planned and self._affordable(values, before):
+                planned.append(values)
         return planned
 
     def _finish_step(self):
@@ -297,11 +436,12 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         completed = [t for t in trials if t.status == TrialStatus.COMPLETED and t.score is not None]
         record = {
             "step": self._step,
+            "final": self._final,
             "trials": {t.trial_id: {"status": t.status, "score": t.score} for t in trials},
             "previous_incumbent": self._incumbent,
         }
-        if self._step > self.n_steps:
-            self._finished = True
+        if self._final:
+            self._finish()
             if completed:
                 self._incumbent = completed[0].trial_id
             record["incumbent"] = self._incumbent
@@ -309,10 +449,13 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             # The paper's selection: the argmax over the neighbours just trained (the old
             # incumbent competes as its retrained copy). Only when that copy did not finish (a
             # spent time budget, a failure) does the old incumbent's own score stand in for it.
+            # `pareto`: the best on the objective of every network trained so far.
             candidates = list(completed)
             retrained = any(t.hyperparameters.values[_KEY + "role"] == "incumbent" for t in completed)
             if self._incumbent is not None and self.n_neighbors > 1 and not retrained:
                 candidates.append(self.trials[self._incumbent])
+            if self.pareto:
+                candidates = [t for t in self._scored() if t.hyperparameters.values[_KEY + "role"] != "final"]
             if candidates:
                 best = candidates[0]
                 for trial in candidates[1:]:
@@ -323,45 +466,20 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
                 raise RuntimeError("The seed network's pre-training failed; see the trial's message.")
             record["incumbent"] = self._incumbent
             self._step += 1
-            if self._step > self.n_steps and self.final_epochs == 0:
-                self._finished = True
+            if self.n_steps is not None and self._step > self.n_steps:
+                self._final = True
+                if self.final_epochs == 0:
+                    self._finish()
         record["incumbent_score"] = self.trials[self._incumbent].score if self._incumbent else None
         self._history.append(record)
         self._step_trials = []
         self._pending = []
         logger.info(
-            "NASH step %d done: incumbent trial %s (%s=%s)", record["step"], record["incumbent"],
-            self.objective.name, record["incumbent_score"],
+            "NASH %s done: incumbent trial %s (%s=%s)",
+            "final training" if record["final"] else "pre-training" if record["step"] == 0 else f"step {record['step']}",
+            record["incumbent"], self.objective.name, record["incumbent_score"],
         )
 
     def architecture(self, trial_id) -> Architecture:
         """The `Architecture` a trial trained."""
         return Architecture.from_json(self.trials[trial_id].hyperparameters.values[_KEY + "arch"])
-
-
-class _NashDisplay(internals.Display):
-    """One readable line per trial instead of keras-tuner's table (architectures are long)."""
-
-    def show_hyperparameter_table(self, trial):
-        values = trial.hyperparameters.values
-        if _KEY + "arch" not in values:
-            return super().show_hyperparameter_table(trial)
-        arch = Architecture.from_json(values[_KEY + "arch"])
-        morphs = json.loads(values[_KEY + "morphs"])
-        applied = ", ".join(describe(m) for m in morphs) or "none"
-        print(
-            f"step {values[_KEY + 'step']} | {values[_KEY + 'role']} | parent trial "
-            f"{values[_KEY + 'parent'] or '-'} | {values[_KEY + 'epochs']} epochs | "
-            f"{arch.count_params():,} params | morphisms: {applied}"
-        )
-
-
-
-
-def describe(m) -> str:
-    """A morphism as a short readable string, e.g. `deeper(relu_2, k=3)`."""
-    if m["op"] == "deeper":
-        return f"deeper({m['after']}, k={m['kernel_size']})"
-    if m["op"] == "wider":
-        return f"wider({m['conv']}, x{m['factor']})"
-    return f"skip-{m['mode']}({m['from']} -> {m['to']})"

@@ -58,6 +58,7 @@ from keras_nash.tuners.nash.data import (
     training_batches,
     validation_batches,
 )
+from keras_nash.tuners.nash.budget import static_cost
 from keras_nash.tuners.nash.oracle import NashOracle, describe
 
 _KEY = "nash/"
@@ -119,9 +120,14 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
             new network, so XLA compiles once per child). Defaults to False.
         n_steps, n_neighbors, n_morphisms, epochs_per_neighbor, final_epochs,
             pretrain_epochs, morphism_probabilities, kernel_sizes, widening_factors,
-            skip_modes, time_budget, max_consecutive_failed_trials: the hill climb's
-            arguments, passed to `NashOracle` (see there; the defaults are the paper's,
-            `keras_nash.tuners.nash.presets.PAPER`).
+            skip_modes, time_budget, final_share, cost, pareto, max_cost_growth,
+            max_consecutive_failed_trials: the hill climb's arguments, passed to `NashOracle`
+            (see there; the defaults are the paper's, `keras_nash.tuners.nash.presets.PAPER`).
+            `n_steps=None` climbs until `time_budget` stops it, `final_share` of the budget
+            kept for the final training; `cost` ("params", "flops" or "seconds") is recorded
+            for every trial as its metric `cost`; `pareto=True` is LEMONADE's multi-objective
+            climb over the front of (objective, cost) (`get_pareto_front`); `max_cost_growth`
+            bounds a child's cost over its parent's.
         seed: int, the random seed of the search (0 included). Defaults to a random one.
         max_retries_per_trial: int, keras-tuner's retries of a failed trial. Defaults to 0.
         **kwargs: `keras_tuner.Tuner` arguments: `directory`, `project_name`, `overwrite`,
@@ -164,6 +170,10 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         widening_factors=(2, 4),
         skip_modes=("add", "concat"),
         time_budget=None,
+        final_share=0.25,
+        cost="params",
+        pareto=False,
+        max_cost_growth=None,
         seed=None,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=None,
@@ -196,6 +206,10 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
             widening_factors=widening_factors,
             skip_modes=skip_modes,
             time_budget=time_budget,
+            final_share=final_share,
+            cost=cost,
+            pareto=pareto,
+            max_cost_growth=max_cost_growth,
             seed=seed,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
@@ -237,6 +251,9 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         keras.utils.set_random_seed((values[_KEY + "seed"] * 1000003 + int(trial.trial_id)) % (2**31 - 1))
         model = internals.try_build(self, trial.hyperparameters)
         extra = {"params": float(model.count_params())}
+        cost = values.get(_KEY + "cost", "params")
+        if cost != "seconds":  # measured after training, below
+            extra["cost"] = static_cost(Architecture.from_json(values[_KEY + "arch"]), cost)
         if values[_KEY + "parent"]:
             extra["preservation_error"], extra["training_mode_difference"] = self._inherit(model, values, args, kwargs)
         epochs = int(values[_KEY + "epochs"])
@@ -247,7 +264,8 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         # keras-tuner's `SaveBestEpoch` would write the weights at every improving epoch; the
         # checkpoint NASH keeps is the end of the cycle, written once below.
         callbacks = [c for c in kwargs.pop("callbacks", []) if not isinstance(c, internals.SaveBestEpoch)]
-        callbacks = [_ConstantLogs(extra), keras.callbacks.TerminateOnNaN()] + callbacks
+        clock = _EpochClock()
+        callbacks = [_ConstantLogs(extra), keras.callbacks.TerminateOnNaN(), clock] + callbacks
         kwargs.pop("epochs", None)
         if isinstance(args[0] if args else kwargs.get("x"), tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a dataset shuffles itself
@@ -272,6 +290,9 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         files.replace_atomically(internals.checkpoint_path(self, trial.trial_id), model.save_weights)
         history.history["trial_seconds"] = [time.perf_counter() - start] * len(losses)
         history.history["fit_seconds"] = [fit_seconds] * len(losses)
+        history.history["epoch_seconds"] = [clock.epoch_seconds(fit_start, fit_seconds, epochs)] * len(losses)
+        if cost == "seconds":
+            history.history["cost"] = history.history["epoch_seconds"]
         self._log(trial, model, history)
         return history
 
@@ -330,6 +351,18 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
         _load_weights(model, internals.checkpoint_path(self, trial.trial_id))
         return model
 
+    def get_pareto_front(self) -> list:
+        """The Pareto front of (objective, `cost`) over every network trained so far, cheapest
+        first, as `(trial, model)` pairs (each model with its end-of-cycle weights). A network
+        is on it when no other is as good on both and better on one. Its trials' metric `cost`
+        holds each one's cost."""
+        return [(trial, self.load_model(trial)) for trial in self.oracle.pareto_front()]
+
+    def budget_report(self) -> dict:
+        """Where the search's time went (`NashOracle.budget_report`): pre-training, each
+        step's trainings, the final training, the trials' and the search's own overhead."""
+        return self.oracle.budget_report()
+
     def get_best_architectures(self, num_trials=1) -> list:
         """The `Architecture`s of the best trials."""
         return [self.oracle.architecture(t.trial_id) for t in self.oracle.get_best_trials(num_trials) if _KEY + "arch" in t.hyperparameters.values]
@@ -356,16 +389,21 @@ class NashTuner(identity.SearchIdentity, progress.TrialProgress, internals.Raise
                 "params": self.oracle.architecture(trial_id).count_params(),
                 "preservation_error": internals.last_metric(trial, "preservation_error"),
                 "seconds": internals.last_metric(trial, "trial_seconds"),
+                "cost": internals.last_metric(trial, "cost"),
             })
         return records
 
     def search_summary(self) -> dict:
         """The search's outcome as JSON-ready data: its trials (`trial_records`), the best
-        trial and its architecture."""
+        trial and its architecture, the trials of the Pareto front of (objective, `cost`)
+        and where the time went (`budget_report`)."""
         return {
             "trials": self.trial_records(),
             "best_trial": self.oracle.get_best_trials(1)[0].trial_id,
             "architecture": json.loads(self.get_best_architecture().to_json()),
+            "cost": self.oracle.cost,
+            "pareto_front": [t.trial_id for t in self.oracle.pareto_front()],
+            "budget": self.budget_report(),
         }
 
     def step_best_trials(self) -> list:
@@ -412,6 +450,24 @@ class _ConstantLogs(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs.update(self.values)
+
+
+class _EpochClock(keras.callbacks.Callback):
+    """When each epoch ended, for the seconds an epoch takes once the network is traced."""
+
+    def __init__(self):
+        super().__init__()
+        self.ends = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.ends.append(time.perf_counter())
+
+    def epoch_seconds(self, start, fit_seconds, epochs):
+        """The mean seconds of the epochs after the first (which traces the network), or the
+        whole fit over its epochs when there is one."""
+        if len(self.ends) >= 2:
+            return (self.ends[-1] - self.ends[0]) / (len(self.ends) - 1)
+        return fit_seconds / max(1, epochs)
 
 
 def _load_weights(model, path):

@@ -51,6 +51,8 @@ class _FinalHyperModel(keras_tuner.HyperModel):
 
     def fit(self, hp, model, *args, **kwargs):
         kwargs["epochs"] = self.tuner.final_epochs
+        if isinstance(args[0] if args else kwargs.get("x"), tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself (Keras warns otherwise)
         kwargs["callbacks"] = list(kwargs.get("callbacks", [])) + self.tuner.final_callbacks(hp)
         start = time.perf_counter()
         history = model.fit(*args, **kwargs)
@@ -304,7 +306,7 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
     def load_model(self, trial):
         """The trial's model: the final network, or an epoch's supernet with its weights."""
         if self.role(trial) == ROLE_FINAL:
-            return super().load_model(trial)
+            return self._load_final_model(trial)
         directory = self.get_trial_dir(trial.trial_id)
         with open(os.path.join(directory, RESULT_FILE)) as f:
             input_shape = tuple(json.load(f)["input_shape"])
@@ -347,6 +349,18 @@ class SupernetTuner(identity.SearchIdentity, progress.TrialProgress, internals.R
             "architecture": json.loads(self.get_best_architecture().to_json()),
             "decisiveness": self.decisiveness(),
         }
+
+    def _load_final_model(self, trial):
+        """keras-tuner's `load_model`, with the optimizer built first: the checkpoint holds its
+        variables (`SaveBestEpoch`), which an unbuilt optimizer skips with a warning."""
+        model = internals.try_build(self, trial.hyperparameters)
+        internals.build_as_trained(self, model, trial.trial_id)
+        strategy = self.distribution_strategy
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            if model.optimizer is not None and not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(internals.checkpoint_path(self, trial.trial_id))
+        return model
 
     def decisiveness(self) -> list:
         """How decided the search's policy was after each search epoch: one dict per epoch
