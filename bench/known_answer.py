@@ -53,6 +53,8 @@ from keras_nash.tuners.enas.controller import Controller  # noqa: E402
 from keras_nash.tuners.enas.tuner import EnasTuner  # noqa: E402
 
 DATA = HERE.parent.parent / "shared" / "data" / "cifar10_5k.npz"
+if not DATA.exists():  # a worktree beside the main checkout
+    DATA = pathlib.Path("/work/shared/data/cifar10_5k.npz")
 PRIMITIVES = ("skip_connect", "max_pool_3x3", "sep_conv_3x3", "dil_conv_3x3")
 # The planted cell: convolutions where a parameter-free operation would do otherwise.
 PLANTED_CELL = [("sep_conv_3x3", 0), ("dil_conv_3x3", 1), ("sep_conv_3x3", 1), ("dil_conv_3x3", 2)]

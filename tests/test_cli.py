@@ -220,7 +220,7 @@ def test_enas_paper_defaults_give_the_authors_final_network(parse, tmp_path, mon
     parse("--algorithm=enas", "--enas_space=macro", "--auxiliary_weight=0.4", "--max_examples=64",
           f"--output_dir={tmp_path / 'bad'}")
     assert cli._main_or_usage_error(["keras_nash"]) == 1
-    assert "macro space's networks take no `final_cells`, `auxiliary_weight`" in capsys.readouterr().err
+    assert "macro space's networks take no --final_cells, --auxiliary_weight" in capsys.readouterr().err
 
 
 def test_flags_of_another_algorithm_fail_before_any_work(parse, tmp_path, capsys):

@@ -94,6 +94,7 @@ def test_every_docs_page_exists_and_is_linked_from_readme():
 def test_readme_commands_are_the_ones_ci_runs():
     assert _code_block_after("Install") == _ci_line("install")
     assert _code_block_after("Test") == _ci_line("tests")
+    assert _ci_line("lint") in README.read_text()
     assert _code_block_after("Run") == "python -m keras_nash"
 
 
