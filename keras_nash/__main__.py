@@ -40,7 +40,8 @@ from keras_nash.cli_flags import FLAGS
 from keras_nash.logs import logger
 
 _RESERVE = 0.1  # the share of the run's time budget kept for what follows the search (loading the
-# found network, its evaluation, the summary and the plot: 30-50 s of a 300 s run on a busy 2-core CPU)
+# found network, its evaluation, the summary and the plot: 30-50 s of a 300 s run on a busy 2-core
+# CPU)
 
 
 def _process_start() -> float:
@@ -57,7 +58,10 @@ def _process_start() -> float:
         return time.time()
 
 
-_RUN = {"entry": None, "start": None}  # the run's start: the process's (`run`, the entry point), or main's
+_RUN = {
+    "entry": None,
+    "start": None,
+}  # the run's start: the process's (`run`, the entry point), or main's
 
 
 # -- the tuner's arguments -----------------------------------------------------------------
@@ -65,18 +69,25 @@ def _ints(values, name):
     try:
         return tuple(int(v) for v in values)
     except ValueError:
-        raise app.UsageError(f"--{name} takes comma-separated integers. Received: {','.join(values)}") from None
+        raise app.UsageError(
+            f"--{name} takes comma-separated integers. Received: {','.join(values)}"
+        ) from None
 
 
 def _settings(names, short, paper) -> dict:
     """The given flags among `names`, over the preset's values (`short`, or `paper` with
-    --paper_defaults); a flag neither given nor in the preset is left to the tuner's default."""
-    values = {k: v for k, v in (paper if FLAGS.paper_defaults else short).items() if k in names}
+    --paper_defaults or --authors_defaults); a flag neither given nor in the preset is left to
+    the tuner's default."""
+    chosen = short if cli_flags.preset() == "short" else paper
+    values = {k: v for k, v in chosen.items() if k in names}
     values.update({name: FLAGS[name].value for name in names if FLAGS[name].present})
     if "morphism_probabilities" in values:
         weights = [float(p) for p in values["morphism_probabilities"]]
         if len(weights) != 3:
-            raise app.UsageError(f"--morphism_probabilities takes 3 weights (deeper, wider, skip). Received: {weights}")
+            raise app.UsageError(
+                "--morphism_probabilities takes 3 weights (deeper, wider, skip). Received: "
+                f"{weights}"
+            )
         values["morphism_probabilities"] = dict(zip(("deeper", "wider", "skip"), weights))
     for name in ("kernel_sizes", "widening_factors"):
         if name in values:
@@ -91,8 +102,14 @@ def _seed_model(data):
     from keras_nash import seed_models
     from keras_nash.tuners.nash import presets
 
-    filters = FLAGS.seed_filters if FLAGS["seed_filters"].present else presets.SEED_FILTERS[cli_flags.preset()]
-    return seed_models.simple_cnn(data.input_shape, data.num_classes, filters=_ints(filters, "seed_filters"))
+    filters = (
+        FLAGS.seed_filters
+        if FLAGS["seed_filters"].present
+        else presets.SEED_FILTERS.get(cli_flags.preset(), presets.SEED_FILTERS["paper"])
+    )
+    return seed_models.simple_cnn(
+        data.input_shape, data.num_classes, filters=_ints(filters, "seed_filters")
+    )
 
 
 def _search_space():
@@ -114,25 +131,33 @@ def build_tuner(data, output_dir):
     from keras_nash import tuners
 
     algorithm = FLAGS.algorithm
-    short, paper = cli_flags.presets_of(algorithm, FLAGS.enas_space)
-    arguments = _settings(cli_flags.TUNER_FLAGS[algorithm], short, paper)
+    preset = cli_flags.preset_values(algorithm, FLAGS.enas_space)
+    arguments = _settings(cli_flags.TUNER_FLAGS[algorithm], preset, preset)
     if algorithm == "nash":
         arguments.update(_search_budget())
     common = dict(
-        seed=FLAGS.seed, precision=FLAGS.precision, jit_compile=FLAGS.jit_compile,
-        directory=output_dir, project_name=project_name(), overwrite=FLAGS.overwrite,
+        seed=FLAGS.seed,
+        precision=FLAGS.precision,
+        jit_compile=FLAGS.jit_compile,
+        directory=output_dir,
+        project_name=project_name(),
+        overwrite=FLAGS.overwrite,
     )
     try:
         if algorithm == "nash":
             tuner = tuners.NashTuner(_seed_model(data), **arguments, **common)
         elif algorithm == "enas":
-            tuner = tuners.EnasTuner(_search_space(), num_classes=data.num_classes, **arguments, **common)
+            tuner = tuners.EnasTuner(
+                _search_space(), num_classes=data.num_classes, **arguments, **common
+            )
         else:
             tuner_class = {"darts": tuners.DartsTuner, "egnas": tuners.EgnasTuner}[algorithm]
             tuner = tuner_class(num_classes=data.num_classes, **arguments, **common)
     except ValueError as error:
         raise app.UsageError(cli_flags.flag_message(str(error))) from None
-    logger.info("%s search: %s", algorithm, ", ".join(f"{k}={v}" for k, v in sorted(arguments.items())))
+    logger.info(
+        "%s search: %s", algorithm, ", ".join(f"{k}={v}" for k, v in sorted(arguments.items()))
+    )
     return tuner, arguments
 
 
@@ -140,16 +165,23 @@ def _search_budget() -> dict:
     """NASH's `time_budget`: what is left of the run's (--time_budget, or the default without
     --paper_defaults) after the start-up, less a reserve for the evaluation and the summary."""
     budget = FLAGS.time_budget
-    if budget is None and not FLAGS.paper_defaults:
+    if budget is None and cli_flags.preset() == "short":
         budget = cli_flags.DEFAULT_TIME_BUDGET
     if budget is None or budget == float("inf"):
         return {"time_budget": None}
     left = budget * (1 - _RESERVE) - (time.time() - _RUN["start"])
-    logger.info("time budget: %.0f s for the whole run (%.0f s left for the search and the final training); "
-                "--time_budget to change it, --time_budget=inf for none", budget, left)
+    logger.info(
+        "time budget: %.0f s for the whole run (%.0f s left for the search and the final "
+        "training); "
+        "--time_budget to change it, --time_budget=inf for none",
+        budget,
+        left,
+    )
     if left <= 0:
-        raise app.UsageError(f"--time_budget={budget:g} s is spent before the search starts (loading took "
-                             f"{time.time() - _RUN['start']:.0f} s): give a larger --time_budget.")
+        raise app.UsageError(
+            f"--time_budget={budget:g} s is spent before the search starts (loading took "
+            f"{time.time() - _RUN['start']:.0f} s): give a larger --time_budget."
+        )
     return {"time_budget": left}
 
 
@@ -157,7 +189,9 @@ def summary_paths(output_dir: str) -> tuple:
     """The run's summary and plot in --output_dir, named by the search's project (each
     algorithm its own: one never replaces another's)."""
     name = project_name()
-    return os.path.join(output_dir, f"summary_{name}.json"), os.path.join(output_dir, f"search_{name}.png")
+    return os.path.join(output_dir, f"summary_{name}.json"), os.path.join(
+        output_dir, f"search_{name}.png"
+    )
 
 
 def project_name() -> str:
@@ -181,16 +215,34 @@ def load_data():
         if language_model():
             directory = None if FLAGS.dataset == "default" else FLAGS.dataset
             data = datasets.load_text(directory, batch_size=cli_flags.batch_size(), bptt=FLAGS.bptt)
-            logger.info("text %s: %s tokens, vocabulary %d", FLAGS.dataset, data.num_tokens, data.num_classes)
+            logger.info(
+                "text %s: %s tokens, vocabulary %d",
+                FLAGS.dataset,
+                data.num_tokens,
+                data.num_classes,
+            )
             return data
         data = datasets.load(
-            FLAGS.dataset, data_dir=FLAGS.data_dir, batch_size=cli_flags.batch_size(),
-            validation_split=cli_flags.validation_split(), test_split=FLAGS.test_split,
-            augment=FLAGS.augment, seed=FLAGS.seed, max_examples=FLAGS.max_examples,
+            FLAGS.dataset,
+            data_dir=FLAGS.data_dir,
+            batch_size=cli_flags.batch_size(),
+            validation_split=cli_flags.validation_split(),
+            test_split=FLAGS.test_split,
+            augment=FLAGS.augment,
+            seed=FLAGS.seed,
+            max_examples=FLAGS.max_examples,
         )
     except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(f"--dataset={FLAGS.dataset}: {cli_flags.flag_message(str(error))}") from None
-    logger.info("data %s: %s, input %s, %d classes", FLAGS.dataset, data.num_examples, data.input_shape, data.num_classes)
+        raise app.UsageError(
+            f"--dataset={FLAGS.dataset}: {cli_flags.flag_message(str(error))}"
+        ) from None
+    logger.info(
+        "data %s: %s, input %s, %d classes",
+        FLAGS.dataset,
+        data.num_examples,
+        data.input_shape,
+        data.num_classes,
+    )
     return data
 
 
@@ -204,20 +256,33 @@ def search_and_final_data(data):
     the training split is all the training images (CIFAR-10: 25k / 25k halves, then all 50k),
     and the final network's validation data is the test split, as the papers' `train.py`.
     """
-    if not (FLAGS.paper_defaults and FLAGS.algorithm in ("darts", "egnas")):
+    if not (cli_flags.preset() != "short" and FLAGS.algorithm in ("darts", "egnas")):
         return data, None
     from keras_nash import datasets
 
     arrays = datasets.load_arrays(
-        FLAGS.dataset, data_dir=FLAGS.data_dir, validation_split=cli_flags.validation_split(),
-        test_split=FLAGS.test_split, seed=FLAGS.seed, max_examples=FLAGS.max_examples,
+        FLAGS.dataset,
+        data_dir=FLAGS.data_dir,
+        validation_split=cli_flags.validation_split(),
+        test_split=FLAGS.test_split,
+        seed=FLAGS.seed,
+        max_examples=FLAGS.max_examples,
     )
     halves = datasets.from_arrays(
-        *arrays.train, class_names=arrays.class_names, batch_size=cli_flags.batch_size(),
-        validation_split=0.5, test_split=0.0, augment=FLAGS.augment, seed=FLAGS.seed,
+        *arrays.train,
+        class_names=arrays.class_names,
+        batch_size=cli_flags.batch_size(),
+        validation_split=0.5,
+        test_split=0.0,
+        augment=FLAGS.augment,
+        seed=FLAGS.seed,
     )
-    logger.info("the papers' protocol: search on %d + %d training images, final training on all %d",
-                halves.num_examples["train"], halves.num_examples["validation"], data.num_examples["train"])
+    logger.info(
+        "the papers' protocol: search on %d + %d training images, final training on all %d",
+        halves.num_examples["train"],
+        halves.num_examples["validation"],
+        data.num_examples["train"],
+    )
     held_out = data.validation if data.num_examples.get("validation") else data.test
     return halves, {"x": data.train, "validation_data": held_out}
 
@@ -241,7 +306,9 @@ def evaluate(model, data) -> dict:
         else:
             if not model.compiled:
                 model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-            figures[f"{split}_accuracy"] = model.evaluate(dataset, verbose=0, return_dict=True).get("accuracy")
+            figures[f"{split}_accuracy"] = model.evaluate(dataset, verbose=0, return_dict=True).get(
+                "accuracy"
+            )
     return figures
 
 
@@ -252,9 +319,16 @@ def export(model, data, architecture) -> dict:
 
     if language_model():
         formats = [name for name in FLAGS.export_formats if name in ("keras", "saved_model")]
-        return exporting.export(model.language_model, FLAGS.export_dir, formats=formats, vocabulary=data.vocabulary)
-    return exporting.export(model, FLAGS.export_dir, architecture=architecture, formats=FLAGS.export_formats,
-                            preprocessing=data)
+        return exporting.export(
+            model.language_model, FLAGS.export_dir, formats=formats, vocabulary=data.vocabulary
+        )
+    return exporting.export(
+        model,
+        FLAGS.export_dir,
+        architecture=architecture,
+        formats=FLAGS.export_formats,
+        preprocessing=data,
+    )
 
 
 def main(argv):
@@ -270,7 +344,9 @@ def main(argv):
 
     if not FLAGS["verbosity"].present:
         absl_logging.set_verbosity(absl_logging.INFO)
-    logs.set_verbosity(logging.NOTSET)  # keras_nash's lines follow --verbosity, through absl's handler
+    logs.set_verbosity(
+        logging.NOTSET
+    )  # keras_nash's lines follow --verbosity, through absl's handler
     keras.utils.set_random_seed(FLAGS.seed)
     output_dir = os.path.abspath(os.path.expanduser(FLAGS.output_dir))
     data = load_data()
@@ -282,8 +358,12 @@ def main(argv):
 
         extra["callbacks"] = [EpochProgress()]
     try:  # what escapes the search as a ValueError is a check before training (a trial's is caught)
-        tuner.search(search_data.train, validation_data=search_data.validation, verbose=int(FLAGS.verbose == 2),
-                     **extra)
+        tuner.search(
+            search_data.train,
+            validation_data=search_data.validation,
+            verbose=int(FLAGS.verbose == 2),
+            **extra,
+        )
     except ValueError as error:
         raise app.UsageError(cli_flags.flag_message(str(error))) from None
 
@@ -298,23 +378,36 @@ def main(argv):
         **tuner.search_summary(),
     }
     if language_model():
-        summary.update(enas_space="recurrent", num_tokens=data.num_tokens, vocabulary=data.num_classes)
+        summary.update(
+            enas_space="recurrent", num_tokens=data.num_tokens, vocabulary=data.num_classes
+        )
     else:
         summary["num_examples"] = data.num_examples
     summary.update(evaluate(model, data))
     if FLAGS.export_dir:
         summary["exported"] = export(model, data, architecture)
-    summary["wall_seconds"] = time.time() - _RUN["start"]  # Python's and TensorFlow's start-up included
+    summary["wall_seconds"] = (
+        time.time() - _RUN["start"]
+    )  # Python's and TensorFlow's start-up included
     summary_path, plot_path = summary_paths(output_dir)
     summary_path = report.write_summary(summary_path, summary)
     plot_path = report.plot_search(
-        summary["trials"], plot_path, tuner.oracle.objective.name,
-        title=f"keras_nash {FLAGS.algorithm} on {FLAGS.dataset}", step_label=tuner.step_label,
-        decisiveness=summary.get("decisiveness"), front=summary.get("pareto_front"),
+        summary["trials"],
+        plot_path,
+        tuner.oracle.objective.name,
+        title=f"keras_nash {FLAGS.algorithm} on {FLAGS.dataset}",
+        step_label=tuner.step_label,
+        decisiveness=summary.get("decisiveness"),
+        front=summary.get("pareto_front"),
     )  # None without matplotlib (report.plot_search logs how to install it)
 
     print(f"best trial {summary['best_trial']}: {summary['best_params']:,} params")
-    for name in ("validation_accuracy", "test_accuracy", "validation_perplexity", "test_perplexity"):
+    for name in (
+        "validation_accuracy",
+        "test_accuracy",
+        "validation_perplexity",
+        "test_perplexity",
+    ):
         if name in summary:
             print(f"{name.replace('_', ' ')}: {summary[name]:.4f}")
     print(f"summary: {summary_path}")
@@ -330,12 +423,16 @@ def _main_or_usage_error(argv):
     try:
         return main(argv)
     except app.UsageError as error:
-        sys.stderr.write(f"FATAL Usage error: {error}\nPass --help for the main flags, --helpfull for all of them.\n")
+        sys.stderr.write(
+            f"FATAL Usage error: {error}\nPass --help for the main flags, --helpfull for all of "
+            "them.\n"
+        )
         return error.exitcode
 
 
 def run():
-    """Entry point of `keras-nash` and `python -m keras_nash`: --help is keras_nash's, the rest absl's."""
+    """Entry point of `keras-nash` and `python -m keras_nash`: --help is keras_nash's, the rest
+    absl's."""
     _RUN["entry"] = _process_start()
     app.run(_main_or_usage_error, flags_parser=lambda argv: cli_flags.parse_flags(argv, __doc__))
 

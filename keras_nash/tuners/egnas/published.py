@@ -113,8 +113,8 @@ def paper_order(fitness) -> np.ndarray:
 
 
 def paper_move(alpha, velocity, best_mixture, step: float, momentum: float = 0.0):
-    """The published update: `v' = momentum * v + (1 - momentum) * softmax(q_best)`, `alpha' =
-    alpha + step * v'`.
+    """The published update: `v' = momentum * v + (1 - momentum) * softmax(q_best)`, then
+    `alpha' = alpha + step * v'`.
 
     Args:
         alpha: array `(2, n_edges, n_ops)`, the current architecture weights.

@@ -22,19 +22,51 @@ TRAIN_STEPS = {"macro": (50, 20), "micro": (30, 10), "recurrent": (100, 10)}
 # `keras_nash.optimizers`), so it is twice their `l2_reg`: macro search 2.5e-4 -> 5e-4, micro
 # search 1e-4 -> 2e-4, final 2e-4 -> 4e-4 (`FINAL_WEIGHT_DECAY`), PTB 1e-7 -> 2e-7.
 FINAL_WEIGHT_DECAY = 4e-4
-_IMAGES = dict(learning_rate=0.05, learning_rate_min=0.0005, momentum=0.9, grad_clip=5.0,
-               final_learning_rate=0.05)
+_IMAGES = dict(
+    learning_rate=0.05,
+    learning_rate_min=0.0005,
+    momentum=0.9,
+    grad_clip=5.0,
+    final_learning_rate=0.05,
+)
 TRAINING = {
-    "macro": dict(_IMAGES, weight_decay=5e-4, batch_size=128, final_learning_rate_min=0.001,
-                  final_dropout=0.5, auxiliary_weight=0.0, drop_path_prob=0.0, final_epochs=310,
-                  final_batch_size=100),
-    "micro": dict(_IMAGES, weight_decay=2e-4, batch_size=160, final_learning_rate_min=0.0001,
-                  final_dropout=0.2, auxiliary_weight=0.4, drop_path_prob=0.4, final_epochs=630,
-                  final_batch_size=144),
-    "recurrent": dict(learning_rate=0.25, learning_rate_min=0.0005, momentum=0.0,
-                      weight_decay=2e-7, grad_clip=10.0, final_learning_rate=0.25, batch_size=20,
-                      final_learning_rate_min=0.0005, final_dropout=0.0, auxiliary_weight=0.0,
-                      drop_path_prob=0.0, final_epochs=100, final_batch_size=None),
+    "macro": dict(
+        _IMAGES,
+        weight_decay=5e-4,
+        batch_size=128,
+        final_learning_rate_min=0.001,
+        final_dropout=0.5,
+        auxiliary_weight=0.0,
+        drop_path_prob=0.0,
+        final_epochs=310,
+        final_batch_size=100,
+    ),
+    "micro": dict(
+        _IMAGES,
+        weight_decay=2e-4,
+        batch_size=160,
+        final_learning_rate_min=0.0001,
+        final_dropout=0.2,
+        auxiliary_weight=0.4,
+        drop_path_prob=0.4,
+        final_epochs=630,
+        final_batch_size=144,
+    ),
+    "recurrent": dict(
+        learning_rate=0.25,
+        learning_rate_min=0.0005,
+        momentum=0.0,
+        weight_decay=2e-7,
+        grad_clip=10.0,
+        final_learning_rate=0.25,
+        batch_size=20,
+        final_learning_rate_min=0.0005,
+        final_dropout=0.0,
+        auxiliary_weight=0.0,
+        drop_path_prob=0.0,
+        final_epochs=100,
+        final_batch_size=None,
+    ),
 }
 SEARCH_EPOCHS = {"macro": 310, "micro": 150, "recurrent": 100}
 """Search epochs by space: the authors' scripts (cifar10_macro_search.sh 310, also the paper's;
@@ -43,8 +75,11 @@ cifar10_micro_search.sh 150, also the paper's; ptb_search.sh 100, where the pape
 # default is the searched size): macro 96 filters (their final architecture has 24 layers:
 # a macro network's depth is its architecture's), micro 36 filters and 17 cells (their
 # `child_num_layers=15` normal cells and 2 reduction cells, as the search's 8 are 6 + 2).
-FINAL_SIZE = {"macro": dict(final_filters=96), "micro": dict(final_filters=36, final_cells=17),
-              "recurrent": {}}
+FINAL_SIZE = {
+    "macro": dict(final_filters=96),
+    "micro": dict(final_filters=36, final_cells=17),
+    "recurrent": {},
+}
 
 
 def default_objective(space):
@@ -54,13 +89,45 @@ def default_objective(space):
 
 
 # -- the command line's presets (and the Python API's: `EnasTuner(space, **SHORT["macro"])`) --
-PAPER = {space: dict(FINAL_SIZE[space]) for space in TRAINING}
-"""What `--paper_defaults` passes beyond the tuner's own defaults (which are the authors'
-scripts' values, `TRAINING`): the authors' final networks' size."""
+AUTHORS = {space: dict(FINAL_SIZE[space]) for space in TRAINING}
+"""What `--authors_defaults` passes beyond the tuner's own defaults (which are the authors'
+scripts' values, `TRAINING`, `TRAIN_STEPS`, the controller's): their final networks' size."""
+
+PAPER = {
+    "macro": dict(
+        AUTHORS["macro"],
+        controller_learning_rate=0.00035,
+        controller_tanh_constant=2.5,
+        learning_rate_min=0.001,
+    ),
+    "micro": dict(
+        AUTHORS["micro"],
+        controller_learning_rate=0.00035,
+        controller_tanh_constant=2.5,
+        learning_rate_min=0.001,
+    ),
+    "recurrent": dict(
+        AUTHORS["recurrent"],
+        controller_learning_rate=0.00035,
+        controller_tanh_constant=2.5,
+        learning_rate=20.0,
+        grad_clip=0.25,
+        epochs=150,
+    ),
+}
+"""What `--paper_defaults` passes: the authors' final networks' size and, where the paper's
+values differ from their scripts', the paper's (Pham et al. 2018, sections 3.1-3.2: the
+controller's Adam at 0.00035 and tanh constant 2.5; CIFAR-10's cosine down to 0.001; Penn
+Treebank's SGD at 20, clipped at 0.25, batch 64, 150 epochs)."""
 
 SHORT = {
-    space: dict(epochs=3, final_epochs=10, controller_train_steps=10, controller_num_aggregate=5,
-                controller_learning_rate="auto")
+    space: dict(
+        epochs=3,
+        final_epochs=10,
+        controller_train_steps=10,
+        controller_num_aggregate=5,
+        controller_learning_rate="auto",
+    )
     for space in TRAINING
 }
 """The project's short CPU search (minutes on 2 cores with the embedded data), not a paper's:
@@ -75,8 +142,12 @@ SPACE_SHORT = {
 """The short search's space sizes (the spaces' own defaults are the paper's)."""
 
 BATCH_SIZE = {
-    "paper": {space: training["batch_size"] for space, training in TRAINING.items()},
+    "authors": {space: training["batch_size"] for space, training in TRAINING.items()},
+    "paper": {
+        space: 64 if space == "recurrent" else training["batch_size"]
+        for space, training in TRAINING.items()
+    },
     "short": {"macro": 64, "micro": 64, "recurrent": TRAINING["recurrent"]["batch_size"]},
 }
-"""Batch size by preset and space: the authors' scripts' (128 macro, 160 micro, 20 PTB), and
-the short search's (64; PTB keeps its 20)."""
+"""Batch size by preset and space: the authors' scripts' (128 macro, 160 micro, 20 PTB), the
+paper's (the same, PTB 64), and the short search's (64; PTB keeps its 20)."""
