@@ -35,7 +35,7 @@ import time
 from absl import app
 from absl import logging as absl_logging
 
-from keras_nash import cli_flags, logs
+from keras_nash import cli_flags, cli_help, logs
 from keras_nash.cli_flags import FLAGS
 from keras_nash.logs import logger
 
@@ -434,7 +434,7 @@ def run():
     """Entry point of `keras-nash` and `python -m keras_nash`: --help is keras_nash's, the rest
     absl's."""
     _RUN["entry"] = _process_start()
-    app.run(_main_or_usage_error, flags_parser=lambda argv: cli_flags.parse_flags(argv, __doc__))
+    app.run(_main_or_usage_error, flags_parser=lambda argv: cli_help.parse_flags(argv, __doc__))
 
 
 if __name__ == "__main__":

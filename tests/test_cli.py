@@ -19,7 +19,7 @@ import pytest
 from absl import app
 
 from keras_nash import __main__ as cli
-from keras_nash import cli_flags, logs, report
+from keras_nash import cli_flags, cli_help, logs, report
 from keras_nash.cli_flags import FLAGS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -109,18 +109,16 @@ def test_help_answers_fast_with_each_algorithms_main_flags():
 def test_help_groups_flags_by_algorithm_and_usage_errors_exit_before_main(capsys):
     for argv in (["keras-nash", "--help"], ["keras-nash", "-?"], ["keras-nash", "--helpshort"]):
         with pytest.raises(SystemExit) as exit_info:
-            cli_flags.parse_flags(argv, cli.__doc__)
+            cli_help.parse_flags(argv, cli.__doc__)
         assert exit_info.value.code == 0
         text = capsys.readouterr().out
         assert text.startswith("Command line: `python -m keras_nash`")
         assert "--algorithm=nash (hill climbing" in text and "more: --lr_start" in text
-        for flag in FLAGS.get_flags_for_module(
-            cli_flags.__name__
-        ):  # each flag in --help, by name at least
+        for flag in cli_flags.defined_flags():  # each flag in --help, by name at least
             assert re.search(rf"--(\[no\])?{flag.name}\b", text), flag.name
     for bad in ("--algorithm=bogus", "--no_such_flag=1"):
         with pytest.raises(SystemExit) as exit_info:
-            cli_flags.parse_flags(["keras-nash", bad], cli.__doc__)
+            cli_help.parse_flags(["keras-nash", bad], cli.__doc__)
         assert exit_info.value.code == 1
         assert "FATAL Flags parsing error" in capsys.readouterr().err
     FLAGS.unparse_flags()

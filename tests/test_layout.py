@@ -15,7 +15,7 @@ LAYERS = [
     {"morphisms", "spaces", "seed_models"},
     {"data", "datasets", "export", "report"},
     {"tuners"},
-    {"cli_flags", "__main__", "__init__"},
+    {"cli_flags", "cli_help", "cli_supernet_flags", "__main__", "__init__"},
 ]
 
 
