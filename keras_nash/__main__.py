@@ -74,12 +74,10 @@ def _ints(values, name):
         ) from None
 
 
-def _settings(names, short, paper) -> dict:
-    """The given flags among `names`, over the preset's values (`short`, or `paper` with
-    --paper_defaults or --authors_defaults); a flag neither given nor in the preset is left to
-    the tuner's default."""
-    chosen = short if cli_flags.preset() == "short" else paper
-    values = {k: v for k, v in chosen.items() if k in names}
+def _settings(names, preset: dict) -> dict:
+    """The given flags among `names`, over the chosen preset's values (`cli_flags.preset()`); a
+    flag neither given nor in the preset is left to the tuner's default."""
+    values = {k: v for k, v in preset.items() if k in names}
     values.update({name: FLAGS[name].value for name in names if FLAGS[name].present})
     if "morphism_probabilities" in values:
         weights = [float(p) for p in values["morphism_probabilities"]]
@@ -119,7 +117,9 @@ def _search_space():
 
     space = FLAGS.enas_space
     names = [name for name in cli_flags.SPACE_FLAGS[space] if name != "bptt"]
-    values = _settings(names, presets.SPACE_SHORT[space], {})
+    # The spaces' own defaults are the paper's; the short run's sizes are the presets'.
+    short = cli_flags.preset() == "short"
+    values = _settings(names, presets.SPACE_SHORT[space] if short else {})
     if space == "recurrent":
         values["seed"] = FLAGS.seed
     return {"macro": MacroSpace, "micro": MicroSpace, "recurrent": RecurrentSpace}[space](**values)
@@ -132,7 +132,7 @@ def build_tuner(data, output_dir):
 
     algorithm = FLAGS.algorithm
     preset = cli_flags.preset_values(algorithm, FLAGS.enas_space)
-    arguments = _settings(cli_flags.TUNER_FLAGS[algorithm], preset, preset)
+    arguments = _settings(cli_flags.TUNER_FLAGS[algorithm], preset)
     if algorithm == "nash":
         arguments.update(_search_budget())
     common = dict(

@@ -465,25 +465,14 @@ def preset() -> str:
 
 
 def preset_values(algorithm: str, space: str = None) -> dict:
-    """The tuner arguments of the preset the unset flags take (`preset()`)."""
-    short, paper = presets_of(algorithm, space)
-    chosen = preset()
-    if chosen == "short":
-        return short
-    if chosen == "paper":
-        return paper
-    authors = getattr(
-        {"nash": nash, "darts": darts, "egnas": egnas, "enas": enas}[algorithm], "AUTHORS", paper
-    )
-    return authors[space] if algorithm == "enas" else authors
-
-
-def presets_of(algorithm: str, space: str = None):
-    """The (short, paper) tuner arguments of an algorithm (of an ENAS space)."""
+    """The tuner arguments of the preset the unset flags take (`preset()`): the algorithm's
+    `SHORT`, `PAPER` or `AUTHORS` (the paper's where the authors' code does not differ), per
+    space for ENAS."""
     module = {"nash": nash, "darts": darts, "egnas": egnas, "enas": enas}[algorithm]
-    if algorithm == "enas":
-        return module.SHORT[space], module.PAPER[space]
-    return module.SHORT, module.PAPER
+    chosen = {"short": module.SHORT, "paper": module.PAPER}.get(preset())
+    if chosen is None:
+        chosen = getattr(module, "AUTHORS", module.PAPER)
+    return chosen[space] if algorithm == "enas" else chosen
 
 
 def validation_split() -> float:

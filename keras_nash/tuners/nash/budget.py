@@ -19,6 +19,7 @@ True
 True
 """
 
+from keras_nash import internals
 from keras_nash.checks import check_choice
 from keras_nash.internals import TrialStatus
 
@@ -58,7 +59,7 @@ def report(oracle, now: float) -> dict:
     """Where a NASH search's wall time went (see `NashOracle.budget_report`)."""
 
     def metric(trial, name):
-        return trial.metrics.get_last_value(name) if trial.metrics.exists(name) else 0.0
+        return internals.last_metric(trial, name) or 0.0
 
     trials = [oracle.trials[t] for t in sorted(oracle.trials)]
     trials = [

@@ -19,7 +19,7 @@ from keras_nash.internals import TrialStatus
 from keras_nash.logs import logger
 from keras_nash.tuners.nash.budget import check_cost, multiply_adds, static_cost
 from keras_nash.tuners.nash.budget import report as spending_report
-from keras_nash.tuners.nash.display import NashDisplay, describe  # noqa: F401 (describe: the tuner's)
+from keras_nash.tuners.nash.display import NashDisplay
 from keras_nash.tuners.nash.pareto import non_dominated, sample_parents
 
 _DONE = (TrialStatus.COMPLETED, TrialStatus.FAILED)
@@ -301,20 +301,16 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         seconds of the trial outside those epochs: building, tracing, checking, saving), or
         None before it has been measured."""
         trial = self.trials.get(self._incumbent if trial_id is None else trial_id)
-        if trial is None or not (
-            trial.metrics.exists("fit_seconds") and trial.metrics.exists("trial_seconds")
-        ):
+        if trial is None:
+            return None
+        fit = internals.last_metric(trial, "fit_seconds")
+        total = internals.last_metric(trial, "trial_seconds")
+        if fit is None or total is None:
             return None
         epochs = int(trial.hyperparameters.values[_KEY + "epochs"])
-        fit, total = (
-            trial.metrics.get_last_value("fit_seconds"),
-            trial.metrics.get_last_value("trial_seconds"),
-        )
-        per_epoch = (
-            trial.metrics.get_last_value("epoch_seconds")
-            if trial.metrics.exists("epoch_seconds")
-            else fit / epochs
-        )
+        per_epoch = internals.last_metric(trial, "epoch_seconds")
+        if per_epoch is None:
+            per_epoch = fit / epochs
         return per_epoch, max(0.0, total - per_epoch * epochs)
 
     def _expected(self, values):
@@ -389,9 +385,9 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
     # -- the Pareto front ---------------------------------------------------------------------
     def trial_cost(self, trial_id) -> float:
         """A trial's cost (`cost`): its recorded metric, or from its architecture."""
-        trial = self.trials[trial_id]
-        if trial.metrics.exists("cost"):
-            return float(trial.metrics.get_last_value("cost"))
+        recorded = internals.last_metric(self.trials[trial_id], "cost")
+        if recorded is not None:
+            return float(recorded)
         return static_cost(self.architecture(trial_id), self.cost)
 
     def pareto_front(self) -> list:

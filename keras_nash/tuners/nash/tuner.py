@@ -59,7 +59,8 @@ from keras_nash.tuners.nash.data import (
     training_batches,
     validation_batches,
 )
-from keras_nash.tuners.nash.oracle import NashOracle, describe
+from keras_nash.tuners.nash.display import describe
+from keras_nash.tuners.nash.oracle import NashOracle
 
 _KEY = "nash/"
 
