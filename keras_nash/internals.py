@@ -120,6 +120,11 @@ def last_metric(trial, name: str):
     return trial.metrics.get_last_value(name) if trial.metrics.exists(name) else None
 
 
+def is_worker(tuner) -> bool:
+    """Whether the tuner is a worker of a distributed search (its oracle is the chief's)."""
+    return tuner._is_worker()
+
+
 def try_build(tuner, hp):
     """Build the tuner's hypermodel for `hp` the way keras-tuner does (clear_session first)."""
     return tuner._try_build(hp)

@@ -1,6 +1,6 @@
 """A small NASH search as a script, for the tests that need separate processes (SIGKILL resume,
 distributed chief + workers). Usage: python -m tests.scripts.nash_run DIRECTORY [--overwrite]
-[--slow]
+[--slow] [--heartbeat_timeout=SECONDS]
 
 Distributed mode comes from keras-tuner's KERASTUNER_* environment variables.
 """
@@ -58,7 +58,8 @@ def main(argv):
     x, y, x_val, y_val = data()
     keras.utils.set_random_seed(0)
     callbacks = [_Slow()] if "--slow" in argv else []
-    t = tuner(directory, overwrite="--overwrite" in argv)
+    timeouts = [float(a.split("=")[1]) for a in argv if a.startswith("--heartbeat_timeout=")]
+    t = tuner(directory, overwrite="--overwrite" in argv, heartbeat_timeout=(timeouts or [None])[0])
     t.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0, callbacks=callbacks)
 
 

@@ -19,11 +19,19 @@ True
 True
 """
 
+import time
+
 from keras_nash import internals
 from keras_nash.checks import check_choice
+from keras_nash.graph import Architecture
 from keras_nash.internals import TrialStatus
+from keras_nash.logs import logger
 
 COSTS = ("params", "flops", "seconds")
+_KEY = "nash/"
+# A child's expected seconds are taken this much longer when checking it fits: measured speeds
+# vary by a fifth on a shared machine, and an overrun comes out of the final training's share.
+_MARGIN = 1.25
 
 
 def check_cost(cost) -> str:
@@ -106,3 +114,107 @@ def report(oracle, now: float) -> dict:
         "search_overhead_seconds": max(0.0, elapsed - trial_seconds),
         "training_seconds": fit_seconds,
     }
+
+
+class TimeBudget:
+    """`NashOracle`'s time budget (mixed into it): the climb's share, each trial's measured
+    speed, what a planned trial is expected to take, and whether it fits."""
+
+    @property
+    def climb_budget(self):
+        """Seconds of the time budget for pre-training and hill climbing: all of it but the
+        `final_share` kept for the final training (None without a budget)."""
+        if self.time_budget is None:
+            return None
+        return (
+            self.time_budget * (1.0 - self.final_share) if self.final_epochs else self.time_budget
+        )
+
+    def _budget_spent(self):
+        return self.time_budget is not None and time.time() - self._started >= self.climb_budget
+
+    def _speed(self, trial_id=None):
+        """A trial's (the incumbent's by default) measured (seconds per epoch once traced,
+        seconds of the trial outside those epochs: building, tracing, checking, saving), or
+        None before it has been measured."""
+        trial = self.trials.get(self._incumbent if trial_id is None else trial_id)
+        if trial is None:
+            return None
+        fit = internals.last_metric(trial, "fit_seconds")
+        total = internals.last_metric(trial, "trial_seconds")
+        if fit is None or total is None:
+            return None
+        epochs = int(trial.hyperparameters.values[_KEY + "epochs"])
+        per_epoch = internals.last_metric(trial, "epoch_seconds")
+        if per_epoch is None:
+            per_epoch = fit / epochs
+        return per_epoch, max(0.0, total - per_epoch * epochs)
+
+    def _expected(self, values):
+        """A planned trial's expected (seconds, seconds per epoch): its parent's measured
+        seconds per epoch scaled by their multiply-adds, plus the largest per-trial overhead
+        measured so far (building, tracing, inheriting, checking: it dominates small tasks), or
+        None before the parent is measured."""
+        parent = values[_KEY + "parent"] or self._incumbent
+        speed = self._speed(parent)
+        if speed is None:
+            return None
+        per_epoch = speed[0]
+        overhead = max(self._speed(t)[1] for t in self.trials if self._speed(t) is not None)
+        arch = Architecture.from_json(values[_KEY + "arch"])
+        per_epoch *= multiply_adds(arch) / max(1, multiply_adds(self.architecture(parent)))
+        return per_epoch * int(values[_KEY + "epochs"]) + overhead, per_epoch
+
+    def _fits(self, values) -> bool:
+        """Whether a hill-climbing trial is expected to end inside the climb's share of the
+        time budget (`_expected`), so that the final training keeps its own."""
+        expected = self._expected(values)
+        if self.time_budget is None or expected is None:
+            return True
+        return time.time() - self._started + _MARGIN * expected[0] <= self.climb_budget
+
+    def _affordable(self, values, before: float) -> bool:
+        """Whether a child may be proposed: expected to end inside the climb's share after
+        `before` seconds of the step's trials planned before it, and, were it the incumbent,
+        to get at least `epochs_per_neighbor` final epochs in the final share."""
+        expected = self._expected(values)
+        if self.time_budget is None or expected is None:
+            return True
+        seconds, per_epoch = expected
+        if time.time() - self._started + before + _MARGIN * seconds > self.climb_budget:
+            return False
+        if self.final_epochs:
+            final = seconds + per_epoch * (
+                min(self.final_epochs, self.epochs_per_neighbor) - int(values[_KEY + "epochs"])
+            )
+            return final <= 0.95 * (self.time_budget - self.climb_budget)
+        return True
+
+    def _final_epochs(self) -> int:
+        """`final_epochs`; with a time budget, as many as fit in what is left of it at the
+        incumbent's measured seconds per epoch (and its per-trial overhead), at most that, and
+        none when fewer than `epochs_per_neighbor` fit: a restarted cosine cycle shorter than
+        the one the incumbent ended would leave it worse than it is (seen: 1 epoch took a
+        validation accuracy of 0.598 to 0.484)."""
+        speed = self._speed()
+        if self.time_budget is None or not self.final_epochs or speed is None:
+            return self.final_epochs
+        per_epoch, overhead = speed
+        left = self.time_budget - (time.time() - self._started) - overhead
+        epochs = int(min(self.final_epochs, max(0.0, 0.95 * left) // per_epoch))
+        if epochs < min(self.epochs_per_neighbor, self.final_epochs):
+            epochs = 0
+        logger.info(
+            "NASH time budget: %.0f s left, %.2f s an epoch: %d final epochs.",
+            left,
+            per_epoch,
+            epochs,
+        )
+        return epochs
+
+    def budget_report(self) -> dict:
+        """Where the search's wall time went: the pre-training, each step's trainings, the
+        final training (trials, epochs, seconds of each, and of `fit` alone), the trials' own
+        overhead (building, inheriting, checking, checkpoints), the search's overhead outside
+        trials, and the elapsed time against `time_budget`. JSON-ready."""
+        return report(self, time.time())

@@ -17,19 +17,16 @@ from keras_nash.checks import check_int
 from keras_nash.graph import Architecture
 from keras_nash.internals import TrialStatus
 from keras_nash.logs import logger
-from keras_nash.tuners.nash.budget import check_cost, multiply_adds, static_cost
-from keras_nash.tuners.nash.budget import report as spending_report
+from keras_nash.tuners.nash import workers
+from keras_nash.tuners.nash.budget import TimeBudget, check_cost, static_cost
 from keras_nash.tuners.nash.display import NashDisplay
 from keras_nash.tuners.nash.pareto import non_dominated, sample_parents
 
 _DONE = (TrialStatus.COMPLETED, TrialStatus.FAILED)
 _KEY = "nash/"
-# A child's expected seconds are taken this much longer when checking it fits: measured speeds
-# vary by a fifth on a shared machine, and an overrun comes out of the final training's share.
-_MARGIN = 1.25
 
 
-class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
+class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
     """The NASH hill-climbing coordinator: proposes children, promotes the best.
 
     Args:
@@ -82,6 +79,10 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
             (its multiply-adds when `cost` is "seconds"): morphisms are redrawn to stay under
             it. Defaults to None (no bound, the paper).
         seed: int, the random seed (0 included). Defaults to None: a random one.
+        heartbeat_timeout: optional float, seconds: in a distributed search, a running trial
+            whose worker has reported no epoch for this long is re-issued to the next other
+            worker that asks (`tuners/nash/workers.py`). Defaults to None: 3 times the trial's
+            expected seconds, at least 10 minutes (an hour before any speed is measured).
         max_consecutive_failed_trials: int, abort after this many failed trials in a row.
             Defaults to 2 * n_neighbors + 1 (a whole failed step does not abort the search).
         **kwargs: further `keras_tuner.Oracle` arguments (`max_retries_per_trial`, ...).
@@ -107,12 +108,18 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         pareto=False,
         max_cost_growth=None,
         seed=None,
+        heartbeat_timeout=None,
         max_consecutive_failed_trials=None,
         **kwargs,
     ):
         if time_budget is not None and not time_budget > 0:
             raise ValueError(
                 f"`time_budget` must be > 0 seconds or None. Received: time_budget={time_budget}"
+            )
+        if heartbeat_timeout is not None and not heartbeat_timeout > 0:
+            raise ValueError(
+                "`heartbeat_timeout` must be > 0 seconds or None. Received: "
+                f"heartbeat_timeout={heartbeat_timeout}"
             )
         if n_steps is None and time_budget is None:
             raise ValueError(
@@ -169,6 +176,8 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         self.widening_factors = tuple(int(f) for f in widening_factors)
         self.skip_modes = tuple(skip_modes)
         self.time_budget = time_budget
+        self.heartbeat_timeout = heartbeat_timeout
+        self._heartbeats = {}  # trial id -> last sign of progress (not saved: reset on load)
         # Search state (JSON, saved with the oracle).
         self._step = 0  # 0: pre-training, then the hill-climbing steps
         self._final = False  # the final training (its step: the one after the last climbing step)
@@ -178,6 +187,7 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         self._incumbent = None  # trial id
         self._history = []  # one record per finished step
         self._tuner_of = {}  # trial id -> id of the tuner (worker) that ran it
+        self._reissued = []  # trials taken from a silent worker (`workers.py`)
         self._finished = False
         self._started = None  # wall-clock time of the first trial
         internals.set_display(self, NashDisplay)
@@ -244,10 +254,30 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
 
     @keras_tuner.synchronized
     def create_trial(self, tuner_id):
-        trial = super().create_trial(tuner_id)
+        trial = workers.take_over(self, tuner_id) or super().create_trial(tuner_id)
         if trial.status == TrialStatus.RUNNING:
             self._tuner_of[trial.trial_id] = tuner_id
+            workers.beat(self, trial.trial_id)
         return trial
+
+    @keras_tuner.synchronized
+    def update_trial(self, trial_id, metrics, step=0):
+        workers.beat(self, trial_id)
+        if not metrics or self.trials[trial_id].status in _DONE:
+            # A worker's epoch ended (`NashTuner.on_epoch_end`), or a trial re-issued and ended
+            # by another worker: its status tells the worker.
+            return self.trials[trial_id]
+        return super().update_trial(trial_id, metrics, step)
+
+    @keras_tuner.synchronized
+    def end_trial(self, trial):
+        if self.trials[trial.trial_id].status in _DONE and not workers.owner(self, trial.trial_id):
+            logger.info(
+                "NASH: trial %s was re-issued and has ended: this later end is ignored.",
+                trial.trial_id,
+            )
+            return
+        super().end_trial(trial)
 
     def get_state(self):
         state = super().get_state()
@@ -262,6 +292,7 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
                 "nash_incumbent": self._incumbent,
                 "nash_history": self._history,
                 "nash_tuner_of": self._tuner_of,
+                "nash_reissued": self._reissued,
                 "nash_finished": self._finished,
                 "nash_started": self._started,
             }
@@ -279,108 +310,9 @@ class NashOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         self._incumbent = state["nash_incumbent"]
         self._history = state["nash_history"]
         self._tuner_of = state.get("nash_tuner_of", {})
+        self._reissued = state.get("nash_reissued", [])
         self._finished = state["nash_finished"]
         self._started = state.get("nash_started")
-
-    # -- the budget -------------------------------------------------------------------------
-    @property
-    def climb_budget(self):
-        """Seconds of the time budget for pre-training and hill climbing: all of it but the
-        `final_share` kept for the final training (None without a budget)."""
-        if self.time_budget is None:
-            return None
-        return (
-            self.time_budget * (1.0 - self.final_share) if self.final_epochs else self.time_budget
-        )
-
-    def _budget_spent(self):
-        return self.time_budget is not None and time.time() - self._started >= self.climb_budget
-
-    def _speed(self, trial_id=None):
-        """A trial's (the incumbent's by default) measured (seconds per epoch once traced,
-        seconds of the trial outside those epochs: building, tracing, checking, saving), or
-        None before it has been measured."""
-        trial = self.trials.get(self._incumbent if trial_id is None else trial_id)
-        if trial is None:
-            return None
-        fit = internals.last_metric(trial, "fit_seconds")
-        total = internals.last_metric(trial, "trial_seconds")
-        if fit is None or total is None:
-            return None
-        epochs = int(trial.hyperparameters.values[_KEY + "epochs"])
-        per_epoch = internals.last_metric(trial, "epoch_seconds")
-        if per_epoch is None:
-            per_epoch = fit / epochs
-        return per_epoch, max(0.0, total - per_epoch * epochs)
-
-    def _expected(self, values):
-        """A planned trial's expected (seconds, seconds per epoch): its parent's measured
-        seconds per epoch scaled by their multiply-adds, plus the largest per-trial overhead
-        measured so far (building, tracing, inheriting, checking: it dominates small tasks), or
-        None before the parent is measured."""
-        parent = values[_KEY + "parent"] or self._incumbent
-        speed = self._speed(parent)
-        if speed is None:
-            return None
-        per_epoch = speed[0]
-        overhead = max(self._speed(t)[1] for t in self.trials if self._speed(t) is not None)
-        arch = Architecture.from_json(values[_KEY + "arch"])
-        per_epoch *= multiply_adds(arch) / max(1, multiply_adds(self.architecture(parent)))
-        return per_epoch * int(values[_KEY + "epochs"]) + overhead, per_epoch
-
-    def _fits(self, values) -> bool:
-        """Whether a hill-climbing trial is expected to end inside the climb's share of the
-        time budget (`_expected`), so that the final training keeps its own."""
-        expected = self._expected(values)
-        if self.time_budget is None or expected is None:
-            return True
-        return time.time() - self._started + _MARGIN * expected[0] <= self.climb_budget
-
-    def _affordable(self, values, before: float) -> bool:
-        """Whether a child may be proposed: expected to end inside the climb's share after
-        `before` seconds of the step's trials planned before it, and, were it the incumbent,
-        to get at least `epochs_per_neighbor` final epochs in the final share."""
-        expected = self._expected(values)
-        if self.time_budget is None or expected is None:
-            return True
-        seconds, per_epoch = expected
-        if time.time() - self._started + before + _MARGIN * seconds > self.climb_budget:
-            return False
-        if self.final_epochs:
-            final = seconds + per_epoch * (
-                min(self.final_epochs, self.epochs_per_neighbor) - int(values[_KEY + "epochs"])
-            )
-            return final <= 0.95 * (self.time_budget - self.climb_budget)
-        return True
-
-    def _final_epochs(self) -> int:
-        """`final_epochs`; with a time budget, as many as fit in what is left of it at the
-        incumbent's measured seconds per epoch (and its per-trial overhead), at most that, and
-        none when fewer than `epochs_per_neighbor` fit: a restarted cosine cycle shorter than
-        the one the incumbent ended would leave it worse than it is (seen: 1 epoch took a
-        validation accuracy of 0.598 to 0.484)."""
-        speed = self._speed()
-        if self.time_budget is None or not self.final_epochs or speed is None:
-            return self.final_epochs
-        per_epoch, overhead = speed
-        left = self.time_budget - (time.time() - self._started) - overhead
-        epochs = int(min(self.final_epochs, max(0.0, 0.95 * left) // per_epoch))
-        if epochs < min(self.epochs_per_neighbor, self.final_epochs):
-            epochs = 0
-        logger.info(
-            "NASH time budget: %.0f s left, %.2f s an epoch: %d final epochs.",
-            left,
-            per_epoch,
-            epochs,
-        )
-        return epochs
-
-    def budget_report(self) -> dict:
-        """Where the search's wall time went: the pre-training, each step's trainings, the
-        final training (trials, epochs, seconds of each, and of `fit` alone), the trials' own
-        overhead (building, inheriting, checking, checkpoints), the search's overhead outside
-        trials, and the elapsed time against `time_budget`. JSON-ready."""
-        return spending_report(self, time.time())
 
     # -- the Pareto front ---------------------------------------------------------------------
     def trial_cost(self, trial_id) -> float:

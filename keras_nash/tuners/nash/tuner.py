@@ -140,13 +140,15 @@ class NashTuner(
         n_steps, n_neighbors, n_morphisms, epochs_per_neighbor, final_epochs,
             pretrain_epochs, morphism_probabilities, kernel_sizes, widening_factors,
             skip_modes, time_budget, final_share, cost, pareto, max_cost_growth,
-            max_consecutive_failed_trials: the hill climb's arguments, passed to `NashOracle`
-            (see there; the defaults are the paper's, `keras_nash.tuners.nash.presets.PAPER`).
+            heartbeat_timeout, max_consecutive_failed_trials: the hill climb's arguments,
+            passed to `NashOracle` (see there; the defaults are the paper's,
+            `keras_nash.tuners.nash.presets.PAPER`).
             `n_steps=None` climbs until `time_budget` stops it, `final_share` of the budget
             kept for the final training; `cost` ("params", "flops" or "seconds") is recorded
             for every trial as its metric `cost`; `pareto=True` is LEMONADE's multi-objective
             climb over the front of (objective, cost) (`get_pareto_front`); `max_cost_growth`
-            bounds a child's cost over its parent's.
+            bounds a child's cost over its parent's; `heartbeat_timeout` re-issues a distributed
+            worker's trial after that many seconds without an epoch (`tuners/nash/workers.py`).
         seed: int, the random seed of the search (0 included). Defaults to a random one.
         max_retries_per_trial: int, keras-tuner's retries of a failed trial. Defaults to 0.
         **kwargs: `keras_tuner.Tuner` arguments: `directory`, `project_name`, `overwrite`,
@@ -194,6 +196,7 @@ class NashTuner(
         pareto=False,
         max_cost_growth=None,
         seed=None,
+        heartbeat_timeout=None,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=None,
         **kwargs,
@@ -237,6 +240,7 @@ class NashTuner(
             pareto=pareto,
             max_cost_growth=max_cost_growth,
             seed=seed,
+            heartbeat_timeout=heartbeat_timeout,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
         )
@@ -264,6 +268,7 @@ class NashTuner(
             self.precision,
             bool(jit_compile),
         )
+        self._reissued = set()  # trials of this worker the chief gave to another
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
 
     # -- search -----------------------------------------------------------------------------
@@ -323,6 +328,10 @@ class NashTuner(
         fit_start = time.perf_counter()
         history = model.fit(*args, epochs=epochs, callbacks=callbacks, **kwargs)
         fit_seconds = time.perf_counter() - fit_start
+        if trial.trial_id in self._reissued:  # another worker has it (`on_epoch_end`)
+            raise keras_tuner.errors.FailedTrialError(
+                f"Trial {trial.trial_id} was re-issued to another worker; this copy is dropped."
+            )
         losses = history.history.get("loss", [])
         if not np.all(np.isfinite(losses)):  # TerminateOnNaN stopped it, or the last epoch's loss
             raise keras_tuner.errors.FailedTrialError(
@@ -393,6 +402,18 @@ class NashTuner(
         )
         del parent
         return difference, training
+
+    def on_epoch_end(self, trial, model, epoch, logs=None):
+        """A distributed worker tells the chief after every epoch that its trial is alive
+        (`tuners/nash/workers.py`); a trial the chief has given to another worker stops here,
+        before its checkpoint is written."""
+        super().on_epoch_end(trial, model, epoch, logs)
+        if not internals.is_worker(self):
+            return
+        status = self.oracle.update_trial(trial.trial_id, {}, step=epoch).status
+        if status != internals.TrialStatus.RUNNING:
+            model.stop_training = True
+            self._reissued.add(trial.trial_id)
 
     def _log(self, trial, model, history):
         values = trial.hyperparameters.values
