@@ -21,7 +21,15 @@ logits, each class's logit centred over the images (so every class occurs). Then
 - ENAS: the controller's log-probability of the planted architecture before the search and
   after each epoch.
 
-    nice -n 10 python bench/known_answer.py [--methods darts,egnas,enas_micro,enas_macro]
+NASH (method `nash`) plants a network rather than a decision: the teacher is a seed-like
+network deeper and wider than the seed NASH starts from (`NASH_TEACHER` against `NASH_SEED`
+filters). The planted check trains both from scratch for `--fit_epochs` (is the bigger
+architecture really better on the teacher's labels?); then NASH (its short settings, climbing
+until `--nash_seconds` stop it, the final training in its reserved share) against the seed
+trained from scratch for the same seconds (one cosine schedule over the epochs that fit), both
+on the same training images, chosen on the same validation images, scored on the test quarter.
+
+    nice -n 10 python bench/known_answer.py [--methods darts,egnas,enas_micro,enas_macro,nash]
         [--seeds 1,2,3] [--search_epochs 4] [--fit_epochs 4] [--random 4] [--neighbours 3]
 
 Writes bench/results/known_answer.json (`--output`) after every method and seed, and prints
@@ -44,12 +52,15 @@ import numpy as np  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+from keras_nash import schedules, seed_models  # noqa: E402
 from keras_nash.spaces.darts import DartsEvalNetwork, DartsSpace, Genotype  # noqa: E402
 from keras_nash.spaces.enas import MacroSpace, MicroSpace  # noqa: E402
 from keras_nash.tuners.darts.tuner import DartsTuner  # noqa: E402
 from keras_nash.tuners.egnas.tuner import EgnasTuner  # noqa: E402
 from keras_nash.tuners.enas.controller import Controller  # noqa: E402
 from keras_nash.tuners.enas.tuner import EnasTuner  # noqa: E402
+from keras_nash.tuners.nash import presets as nash_presets  # noqa: E402
+from keras_nash.tuners.nash.tuner import NashTuner  # noqa: E402
 
 DATA = HERE.parent.parent / "shared" / "data" / "cifar10_5k.npz"
 if not DATA.exists():  # a worktree beside the main checkout
@@ -57,6 +68,9 @@ if not DATA.exists():  # a worktree beside the main checkout
 PRIMITIVES = ("skip_connect", "max_pool_3x3", "sep_conv_3x3", "dil_conv_3x3")
 # The planted cell: convolutions where a parameter-free operation would do otherwise.
 PLANTED_CELL = [("sep_conv_3x3", 0), ("dil_conv_3x3", 1), ("sep_conv_3x3", 1), ("dil_conv_3x3", 2)]
+# NASH's task: the teacher is deeper and wider than the seed NASH starts from.
+NASH_SEED = (4, 8)
+NASH_TEACHER = (32, 32, 64)
 
 
 # -- the task ----------------------------------------------------------------------------------
@@ -338,11 +352,109 @@ def run_one(method, settings, seed, images):
     return result
 
 
+def time_boxed_fit(model, x, y, seconds: float, seed: int, batch_size: int = 64) -> int:
+    """Train `model` from scratch for about `seconds`: one cosine schedule (0.05 -> 0) over the
+    epochs that fit, measured on two probe epochs of a throw-away copy. Returns the epochs."""
+    start = time.perf_counter()
+    ends = []
+    probe = keras.models.clone_model(model)
+    compile_fn(probe, 0.05)
+    clock = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: ends.append(time.time()))
+    probe.fit(x, y, batch_size=batch_size, epochs=3, verbose=0, callbacks=[clock])
+    epoch_seconds = (ends[2] - ends[0]) / 2  # the first epoch traces
+    epochs = max(1, int(0.98 * (seconds - (time.perf_counter() - start)) // epoch_seconds))
+    keras.utils.set_random_seed(seed)
+    steps = int(np.ceil(len(x) / batch_size))
+    compile_fn(model, schedules.cosine_annealing(0.05, 0.0, epochs * steps))
+    model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, shuffle=True)
+    return epochs
+
+
+def compile_fn(model, learning_rate):
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
+        metrics=["accuracy"],
+    )
+
+
+def run_nash(settings, seed, images):
+    """NASH's known answer: a seed too small for its teacher. NASH for `nash_seconds` against
+    the seed from scratch for as long, and the planted check (teacher vs seed from scratch)."""
+    classes = settings["classes"]
+    shape = images.shape[1:]
+
+    def network(filters, model_seed, softmax=True):
+        keras.utils.set_random_seed(model_seed)
+        return seed_models.simple_cnn(shape, classes, filters=filters, softmax=softmax)
+
+    labels = teacher_labels(network(NASH_TEACHER, 1000 + seed, softmax=False), images)
+    n = len(images) // 4  # quarters: training (two), validation, test
+    x_train = np.concatenate([images[:n], images[2 * n : 3 * n]])
+    y_train = np.concatenate([labels[:n], labels[2 * n : 3 * n]])
+    x_val, y_val = images[n : 2 * n], labels[n : 2 * n]
+    x_test, y_test = images[3 * n :], labels[3 * n :]
+    start = time.perf_counter()
+    result = {
+        "method": "nash",
+        "seed": seed,
+        "label_counts": np.bincount(labels, minlength=classes).tolist(),
+        "seed_filters": list(NASH_SEED),
+        "teacher_filters": list(NASH_TEACHER),
+    }
+
+    def accuracy(model, x, y):
+        return float(model.evaluate(x, y, verbose=0, return_dict=True)["accuracy"])
+
+    for name, filters in (("planted_score", NASH_TEACHER), ("seed_score", NASH_SEED)):
+        model = network(filters, seed * 100)
+        epochs = settings["fit_epochs"]
+        steps = int(np.ceil(len(x_train) / 64))
+        compile_fn(model, schedules.cosine_annealing(0.05, 0.0, epochs * steps))
+        model.fit(x_train, y_train, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
+        result[name] = accuracy(model, x_test, y_test)
+    seconds = settings["nash_seconds"]
+    scratch = network(NASH_SEED, seed * 100 + 1)
+    scratch_start = time.perf_counter()
+    result["scratch_epochs"] = time_boxed_fit(scratch, x_train, y_train, seconds, seed)
+    result["scratch_seconds"] = time.perf_counter() - scratch_start
+    result["scratch_score"] = accuracy(scratch, x_test, y_test)
+    result["scratch_params"] = scratch.count_params()
+    search_start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as directory:
+        keras.utils.set_random_seed(seed)
+        tuner = NashTuner(
+            network(NASH_SEED, seed * 100 + 1),
+            **{**nash_presets.SHORT, "n_steps": None, "final_epochs": 200},
+            time_budget=seconds,
+            seed=seed,
+            directory=directory,
+            project_name="nash",
+            overwrite=True,
+        )
+        tuner.search(x_train, y_train, validation_data=(x_val, y_val), batch_size=64, verbose=0)
+        best = tuner.get_best_models(1)[0]
+        result["search_seconds"] = time.perf_counter() - search_start
+        result["found_score"] = accuracy(best, x_test, y_test)
+        result["found_params"] = best.count_params()
+        result["trials"] = len(tuner.trial_records())
+        result["found"] = tuner.get_best_architecture().to_dict()
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
 def summarise(results) -> dict:
     """Per method: means over seeds of the match rate, chance, found and random scores."""
     summary = {}
     for method in sorted({r["method"] for r in results}):
         rows = [r for r in results if r["method"] == method]
+        if method == "nash":
+            summary[method] = {"seeds": [r["seed"] for r in rows]}
+            for key in ("planted_score", "seed_score", "scratch_score", "found_score"):
+                values = [r[key] for r in rows]
+                summary[method][key] = float(np.mean(values))
+                summary[method][key + "_std"] = float(np.std(values))
+            continue
         random_scores = [s for r in rows for s in r["random_scores"]]
         summary[method] = {
             "seeds": [r["seed"] for r in rows],
@@ -366,7 +478,7 @@ def main(argv=None):
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--methods", default="darts,egnas,enas_micro,enas_macro")
+    parser.add_argument("--methods", default="darts,egnas,enas_micro,enas_macro,nash")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--images", type=int, default=1600, help="images (4 quarters)")
     parser.add_argument("--image_size", type=int, default=8)
@@ -379,6 +491,9 @@ def main(argv=None):
     parser.add_argument("--population", type=int, default=10, help="EG-NAS population")
     parser.add_argument("--controller_steps", type=int, default=10)
     parser.add_argument("--controller_aggregate", type=int, default=5)
+    parser.add_argument(
+        "--nash_seconds", type=float, default=120, help="NASH's budget, and the scratch seed's"
+    )
     parser.add_argument("--output", default=str(HERE / "results" / "known_answer.json"))
     parser.add_argument("--data", default=str(DATA))
     args = parser.parse_args(argv)
@@ -389,6 +504,21 @@ def main(argv=None):
     output.parent.mkdir(parents=True, exist_ok=True)
     for seed in [int(s) for s in args.seeds.split(",")]:
         for method in args.methods.split(","):
+            keras.backend.clear_session()
+            if method == "nash":
+                result = run_nash(settings, seed, images)
+                results.append(result)
+                print(
+                    f"nash seed {seed}: NASH {result['found_score']:.3f} "
+                    f"({result['found_params']:,} params, {result['trials']} trials, "
+                    f"{result['search_seconds']:.0f} s) vs seed from scratch "
+                    f"{result['scratch_score']:.3f} ({result['scratch_epochs']} epochs, "
+                    f"{result['scratch_seconds']:.0f} s) | planted {result['planted_score']:.3f} "
+                    f"vs seed {result['seed_score']:.3f} ({settings['fit_epochs']} epochs each)",
+                    flush=True,
+                )
+                write(output, settings, results)
+                continue
             result = run_one(method, settings, seed, images)
             results.append(result)
             print(
@@ -399,13 +529,16 @@ def main(argv=None):
                 f"{np.mean(result['neighbour_scores']):.3f} | {result['seconds']:.0f} s",
                 flush=True,
             )
-            output.write_text(
-                json.dumps(
-                    {"settings": settings, "results": results, "summary": summarise(results)},
-                    indent=2,
-                )
-            )
+            write(output, settings, results)
     return results
+
+
+def write(output, settings, results):
+    output.write_text(
+        json.dumps(
+            {"settings": settings, "results": results, "summary": summarise(results)}, indent=2
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -79,6 +79,8 @@ def _settings(names, preset: dict) -> dict:
     flag neither given nor in the preset is left to the tuner's default."""
     values = {k: v for k, v in preset.items() if k in names}
     values.update({name: FLAGS[name].value for name in names if FLAGS[name].present})
+    if values.get("n_steps") == 0:  # climb until the time budget stops it
+        values["n_steps"] = None
     if "morphism_probabilities" in values:
         weights = [float(p) for p in values["morphism_probabilities"]]
         if len(weights) != 3:

@@ -128,7 +128,8 @@ flags.DEFINE_bool(
 flags.DEFINE_integer(
     "n_steps",
     None,
-    f"Hill-climbing steps (short: {nash.SHORT['n_steps']}; paper: {nash.PAPER['n_steps']}).",
+    "Hill-climbing steps; 0: climb until --time_budget stops it, the final training keeping "
+    f"--final_share (short: {nash.SHORT['n_steps']}; paper: {nash.PAPER['n_steps']}).",
 )
 flags.DEFINE_integer(
     "n_neighbors",
@@ -432,6 +433,19 @@ def check_arguments() -> None:
     if FLAGS.time_budget is not None and not FLAGS.time_budget > 0:
         raise app.UsageError(
             f"--time_budget must be > 0 seconds (inf for none). Received: {FLAGS.time_budget}"
+        )
+    if FLAGS.n_steps is not None and FLAGS.n_steps < 0:
+        raise app.UsageError(
+            f"--n_steps must be >= 1, or 0 to climb until --time_budget stops it. Received: "
+            f"{FLAGS.n_steps}"
+        )
+    no_budget = FLAGS.time_budget == float("inf") or (
+        FLAGS.time_budget is None and preset() != "short"
+    )
+    if FLAGS.n_steps == 0 and no_budget:
+        raise app.UsageError(
+            "--n_steps=0 climbs until the time budget stops it, and this run has none: give "
+            "--time_budget (seconds), or --n_steps >= 1."
         )
     if FLAGS.validation_split is not None and not 0 < FLAGS.validation_split < 1:
         raise app.UsageError(

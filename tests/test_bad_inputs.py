@@ -166,6 +166,10 @@ def _api_cases():
             lambda d: _nash(d, n_neighbors=0),
             r"`n_neighbors` must be an int >= 1",
         ),
+        "nash heartbeat_timeout=0": (
+            lambda d: _nash(d, heartbeat_timeout=0),
+            r"`heartbeat_timeout` must be > 0 seconds or None",
+        ),
         "nash time_budget=0": (
             lambda d: _nash(d, time_budget=0),
             r"`time_budget` must be > 0 seconds or None",
@@ -401,6 +405,12 @@ def _cli_cases():
             r"must be > 0 seconds \(inf for none\)",
         ),
         "time_budget negative": (["--time_budget=-5"], "--time_budget", r"must be > 0 seconds"),
+        "n_steps negative": (["--n_steps=-1"], "--n_steps", r"or 0 to climb until"),
+        "n_steps 0 without a budget": (
+            ["--n_steps=0", "--time_budget=inf"],
+            "--n_steps=0",
+            r"this run has none: give --time_budget",
+        ),
         "validation_split 0": (
             ["--validation_split=0"],
             "--validation_split",
@@ -417,7 +427,6 @@ def _cli_cases():
             "--kernel_sizes",
             r"takes comma-separated integers",
         ),
-        "n_steps 0": (["--n_steps=0"], "--n_steps", r"must be an int >= 1"),
         "n_neighbors 0": (["--n_neighbors=0"], "--n_neighbors", r"must be an int >= 1"),
         "n_morphisms 0": (["--n_morphisms=0"], "--n_morphisms", r"must be an int >= 1"),
         "epochs_per_neighbor 0": (

@@ -453,3 +453,9 @@ def test_every_labelled_flag_is_checked_or_listed_with_a_reason():
     checked = {row[0] for row in TABLE}
     assert labelled - checked - set(UNCHECKED) == set()
     assert not checked & set(UNCHECKED)
+
+
+def test_n_steps_0_climbs_until_the_time_budget_stops_it(built):
+    tuner = built("--n_steps=0", "--time_budget=120")
+    assert tuner.oracle.n_steps is None and tuner.oracle.time_budget > 0
+    assert built("--n_steps=2").oracle.n_steps == 2
