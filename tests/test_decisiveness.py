@@ -67,6 +67,28 @@ def test_controller_uniform_entropy_is_a_uniform_controllers(space, layers):
     assert len(record["choice"]) == controller.num_decisions
 
 
+def test_the_entropy_floor_is_the_most_decided_policy_the_logit_bounds_allow():
+    # One binary decision with logits in [-b, b]: at best p = sigmoid(2b).
+    p = 1 / (1 + np.exp(-2 * 1.5))
+    binary = -(p * np.log(p) + (1 - p) * np.log(1 - p))
+    assert decisiveness._least_entropy(1.5, np.zeros(2)) == pytest.approx(binary)
+    assert decisiveness._least_entropy(None, np.zeros(5)) == 0.0
+    # The authors' micro bounds (1.1, operations 1.1 / 2.5) keep the most decided policy near
+    # 0.8 of uniform; macro's 1.5 near 0.37; no bound, 0.
+    micro = Controller("micro", num_layers=2, num_ops=5, tanh_constant=1.1, op_tanh_reduce=2.5)
+    macro = Controller("macro", num_layers=6, num_ops=6, tanh_constant=1.5)
+    free = Controller("macro", num_layers=6, num_ops=6, tanh_constant=0.0)
+    floors = [decisiveness.controller_entropy_floor(c) for c in (micro, macro, free)]
+    assert 0.75 < floors[0] < 0.85 and 0.3 < floors[1] < 0.45 and floors[2] == 0.0
+    # Even a controller with saturated logits stays at or above its floor.
+    record = decisiveness.controller_decisiveness(micro, num=16)
+    assert record["entropy_floor"] == pytest.approx(floors[0])
+    for variable in micro.variables:
+        variable.assign(np.sign(np.asarray(variable)) * 50.0 + 1e-3)
+    saturated = decisiveness.controller_decisiveness(micro, num=16)
+    assert floors[0] - 1e-6 <= saturated["entropy_ratio"] < record["entropy_ratio"]
+
+
 def _darts_search(tmp_path, arch_learning_rate):
     (x, y), validation = _arrays()
     tuner = DartsTuner(

@@ -89,6 +89,52 @@ def controller_uniform_entropy(space: str, num_layers: int, num_ops: int) -> flo
     return float(num_layers * log_ops + sum(np.log(j) for j in range(1, num_layers)))
 
 
+def _least_entropy(bound: float, bias) -> float:
+    """The entropy of the most decided `softmax(bias + logits)` with every logit in
+    `[-bound, bound]`: one option at `+bound`, the others at `-bound` (the best one to favour
+    tried); the logits unbounded (`bound` None), 0."""
+    bias = np.asarray(bias, "float64")
+    if bound is None or len(bias) < 2:
+        return 0.0
+    least = np.inf
+    for favoured in range(len(bias)):
+        logits = bias - bound
+        logits[favoured] = bias[favoured] + bound
+        p = _softmax(logits)
+        least = min(least, float(-np.sum(p * np.log(np.maximum(p, 1e-300)))))
+    return least
+
+
+def controller_entropy_floor(controller) -> float:
+    """The least `entropy_ratio` an ENAS controller can reach: its logits are bounded by
+    `tanh_constant * tanh` (operations by `tanh_constant / op_tanh_reduce`), so even its most
+    decided policy keeps some entropy (the authors' micro bounds, 1.1 and 1.1 / 2.5: about 0.8
+    of uniform; macro's 1.5: about 0.37). 0.0 for unbounded logits (`tanh_constant` 0)."""
+    from keras_nash.tuners.enas.programs import DISTANCE_DIVISOR
+
+    c = controller.tanh_constant or None
+    op_bound = None if c is None else c / controller.op_tanh_reduce
+    k, layers = controller.num_ops, controller.num_layers
+    zeros = np.zeros(k)
+    if controller.space == "macro":
+        least = layers * _least_entropy(op_bound, zeros)
+        least += layers * (layers - 1) / 2 * _least_entropy(c, np.zeros(2))
+    elif controller.space == "micro":
+        fixed = zeros if controller.op_bias_fixed is None else controller.op_bias_fixed
+        least = 0.0
+        for bias in (fixed, zeros):  # the normal cell's fixed op bias, then the reduction cell
+            for block in range(layers):
+                least += 2 * _least_entropy(c, np.zeros(block + 2))
+                least += 2 * _least_entropy(op_bound, bias)
+    else:
+        least = layers * _least_entropy(op_bound, zeros)
+        for node in range(1, layers):
+            distance = np.arange(node, 0, -1, dtype="float64")
+            least += _least_entropy(c, -(distance**2) / DISTANCE_DIVISOR)
+    uniform = controller_uniform_entropy(controller.space, layers, k)
+    return float(least / uniform)
+
+
 def controller_decisiveness(controller, num: int = 64, seed: int = 0) -> dict:
     """The decisiveness of an ENAS controller, from `num` architectures it samples.
 
@@ -101,8 +147,10 @@ def controller_decisiveness(controller, num: int = 64, seed: int = 0) -> dict:
 
     Returns:
         A dict: `entropy_ratio` (the samples' mean summed entropy over the uniform one),
-        `chosen_probability` (the mean per-decision geometric-mean probability of the sampled
-        decisions), `uniform_probability`, and `choice` (the most probable sample's decisions).
+        `entropy_floor` (the least ratio the controller's logit bounds allow,
+        `controller_entropy_floor`), `chosen_probability` (the mean per-decision
+        geometric-mean probability of the sampled decisions), `uniform_probability`, and
+        `choice` (the most probable sample's decisions).
     """
     decisions, log_probs, entropies = controller.sample(num, seed=seed)
     uniform = controller_uniform_entropy(
@@ -111,6 +159,7 @@ def controller_decisiveness(controller, num: int = 64, seed: int = 0) -> dict:
     count = decisions.shape[1]
     return {
         "entropy_ratio": float(np.mean(entropies) / uniform),
+        "entropy_floor": controller_entropy_floor(controller),
         "chosen_probability": float(np.mean(np.exp(log_probs / count))),
         "uniform_probability": float(np.exp(-uniform / count)),
         "choice": [int(d) for d in decisions[int(np.argmax(log_probs))]],
@@ -128,8 +177,11 @@ def stability(choices: list) -> float | None:
 
 def describe(record: dict) -> str:
     """One log line's worth of a record."""
+    floor = record.get("entropy_floor")
     text = (
-        f"entropy {record['entropy_ratio']:.4f} of uniform | chosen option p "
+        f"entropy {record['entropy_ratio']:.4f} of uniform"
+        + (f" (its logit bounds allow {floor:.4f} at least)" if floor else "")
+        + " | chosen option p "
         f"{record['chosen_probability']:.4f} (uniform {record['uniform_probability']:.4f})"
     )
     if record.get("stability") is not None:
