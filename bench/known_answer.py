@@ -542,11 +542,11 @@ def main(argv=None):
 
 
 def write(output, settings, results):
-    output.write_text(
-        json.dumps(
-            {"settings": settings, "results": results, "summary": summarise(results)}, indent=2
-        )
-    )
+    sys.path.insert(0, str(HERE))
+    import common
+
+    payload = {"settings": settings, "results": results, "summary": summarise(results)}
+    output.write_text(json.dumps({**payload, "provenance": common.provenance()}, indent=2))
 
 
 if __name__ == "__main__":
