@@ -26,7 +26,7 @@ Settings that may change on resume (`ALLOWED`), not compared:
 - `verbose`, `callbacks` and the rest of `search()`'s `fit` arguments except the data and
   `batch_size`; `max_retries_per_trial`, `max_consecutive_failed_trials`;
 - how the search runs, not what it searches: `distribution_strategy`, `executions_per_trial`,
-  the workers (`tuner_id`), `jit_compile`, `logger`;
+  the workers (`tuner_id`, NASH's `heartbeat_timeout`), `jit_compile`, `logger`;
 - `seed=None` on resume (the recorded seed goes on: keras-tuner's saved state keeps it).
 
 A directory written before identities were recorded gets one at its next `search()`. A setting
@@ -56,6 +56,7 @@ ALLOWED = frozenset(
         "distribution_strategy",
         "executions_per_trial",
         "tuner_id",
+        "heartbeat_timeout",
         "jit_compile",
         "logger",
     }

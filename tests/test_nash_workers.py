@@ -75,3 +75,17 @@ def test_the_default_timeout_follows_the_trials_expected_time(tmp_path):
     assert workers.timeout(oracle, first) == workers.UNMEASURED_TIMEOUT  # nothing measured
     with pytest.raises(ValueError, match="heartbeat_timeout"):
         _oracle(tmp_path, heartbeat_timeout=0)
+
+
+def test_a_resume_may_change_the_heartbeat_timeout(tmp_path):
+    # How the workers run, not what is searched: not part of the search's identity.
+    from keras_nash.tuners import NashTuner
+
+    seed = simple_cnn((8, 8, 3), 3, filters=(4, 4, 4))
+    settings = [
+        NashTuner(
+            seed, heartbeat_timeout=t, directory=str(tmp_path), project_name=f"p{i}", seed=1
+        ).identity_settings()
+        for i, t in enumerate((None, 30.0))
+    ]
+    assert settings[0] == settings[1]
