@@ -4,20 +4,23 @@ On the PTB text embedded in the package (`keras_nash/data/ptb_default`: 71,278 t
 validation and 7,279 test tokens, vocabulary 6,043; see `derive_ptb_default.py`), at CPU scale
 (`--num_nodes` nodes, `--hidden_size` units, batch 20 x bptt 35):
 
-1. the search: `EnasTuner` with a `RecurrentSpace`, `--epochs` search epochs (shared weights,
-   then `--controller_steps` on-policy REINFORCE steps of 5 samples rewarded 80 / perplexity on
-   a validation window), the best of `--candidates` sampled cells on the validation text, then
-   trained from scratch for `--final_epochs` (the tuner's final training);
-2. the control: `--random_cells` cells drawn uniformly from the same space, each trained with
-   the same final recipe (the same tuner's `build_final_model` and callbacks);
+1. per seed (`--seeds`), the search: `EnasTuner` with a `RecurrentSpace` and the short runs'
+   `controller_learning_rate="auto"`, `--epochs` search epochs (shared weights, then
+   `--controller_steps` on-policy REINFORCE steps of 5 samples rewarded 80 / perplexity on a
+   validation window), the best of `--candidates` sampled cells on the validation text;
+2. the searched cell and the control, `--random_cells` cells drawn uniformly from the same
+   space, each trained from scratch for `--final_epochs` by one code path (`final_training`:
+   the tuner's `build_final_model` and callbacks, the last epoch's weights);
 3. the shared step's time (a fresh random cell every step, one trace) against a fixed cell's
    compiled step, on the same batches.
 
-Reported: validation and test perplexity of each cell (selection on validation only), seconds.
+Reported: validation and test perplexity of each cell (selection on validation only), seconds,
+the controller's decisiveness per epoch; over seeds, the searched cells' test perplexity against
+the random cells' (mean and deviation).
 
-    python bench/enas_ptb.py [--epochs 6] [--final_epochs 6] [--random_cells 3]
+    python bench/enas_ptb.py [--seeds 1,2,3] [--epochs 6] [--final_epochs 6] [--random_cells 3]
 
-Writes bench/results/enas_ptb.json and prints a table. About 20 minutes on 2 CPU cores.
+Writes bench/results/enas_ptb.json (after every seed) and prints a table.
 """
 
 import os
@@ -52,7 +55,7 @@ HIDDEN = flags.DEFINE_integer("hidden_size", 64, "Hidden units (the authors' sea
 CONTROLLER_STEPS = flags.DEFINE_integer("controller_steps", 20, "REINFORCE steps per epoch.")
 CANDIDATES = flags.DEFINE_integer("candidates", 5, "Sampled cells the final one is chosen from.")
 TIMED_STEPS = flags.DEFINE_integer("timed_steps", 20, "Steps timed (after a warm-up).")
-SEED = flags.DEFINE_integer("seed", 1, "Seed.")
+SEEDS = flags.DEFINE_list("seeds", ["1", "2", "3"], "Seeds: one search and its controls each.")
 RESULTS = HERE / "results"
 
 
@@ -85,7 +88,7 @@ def final_training(tuner, arch, text) -> dict:
 
 def step_times(space, text) -> dict:
     """Median seconds of the shared step (a random cell each step) and of a fixed cell's."""
-    rng = np.random.default_rng(SEED.value)
+    rng = np.random.default_rng(1)
     vocab, hidden = len(text.vocabulary), space.hidden_size
     batches = list(text.train.take(TIMED_STEPS.value + 2))
     state = tf.zeros((text.batch_size, hidden))
@@ -133,11 +136,11 @@ def step_times(space, text) -> dict:
     }
 
 
-def main(argv):
-    del argv
-    keras.utils.set_random_seed(SEED.value)
-    text = load_text(batch_size=20, bptt=35)
-    space = RecurrentSpace(num_nodes=NUM_NODES.value, hidden_size=HIDDEN.value, seed=SEED.value)
+def run_seed(seed, text) -> dict:
+    """One seed: the search (its search epochs only), then the searched cell and
+    `--random_cells` uniformly random cells, each trained from scratch by `final_training`."""
+    keras.utils.set_random_seed(seed)
+    space = RecurrentSpace(num_nodes=NUM_NODES.value, hidden_size=HIDDEN.value, seed=seed)
     tuner = EnasTuner(
         space,
         num_classes=len(text.vocabulary),
@@ -145,27 +148,26 @@ def main(argv):
         final_epochs=FINAL_EPOCHS.value,
         controller_train_steps=CONTROLLER_STEPS.value,
         controller_num_aggregate=5,
+        controller_learning_rate="auto",  # the short runs' setting (presets.SHORT)
         final_candidates=CANDIDATES.value,
-        seed=SEED.value,
+        seed=seed,
         directory=tempfile.mkdtemp(prefix="enas_ptb_"),
         project_name="search",
         overwrite=True,
+        max_trials=EPOCHS.value,  # the search epochs; the final training is `final_training`'s
     )
     start = time.perf_counter()
     tuner.search(text.train, validation_data=text.validation, verbose=0)
     search_seconds = time.perf_counter() - start
-    model = tuner.get_best_models(1)[0]
     rows = [
         {
             "cell": "searched",
-            "seconds": round(search_seconds, 1),
-            "val_perplexity": perplexity(model, text.validation),
-            "test_perplexity": perplexity(model, text.test),
-            "arch": tuner.get_best_architecture().to_dict(),
+            "search_seconds": round(search_seconds, 1),
+            **final_training(tuner, tuner.get_best_architecture(), text),
         }
     ]
-    print(json.dumps(rows[-1]), flush=True)
-    rng = np.random.default_rng(SEED.value + 1)
+    print(json.dumps({"seed": seed, **rows[-1]}), flush=True)
+    rng = np.random.default_rng(seed + 1)
     for index in range(RANDOM_CELLS.value):
         rows.append(
             {
@@ -173,45 +175,98 @@ def main(argv):
                 **final_training(tuner, space.random_architecture(rng), text),
             }
         )
-        print(json.dumps(rows[-1]), flush=True)
+        print(json.dumps({"seed": seed, **rows[-1]}), flush=True)
     randoms = rows[1:]
-    best = min(randoms, key=lambda r: r["val_perplexity"]) if randoms else None
     history = tuner.oracle.history
-    result = {
-        "settings": {
-            name: flags.FLAGS[name].value
-            for name in (
-                "epochs",
-                "final_epochs",
-                "random_cells",
-                "num_nodes",
-                "hidden_size",
-                "controller_steps",
-                "candidates",
-                "seed",
-            )
-        },
-        "num_tokens": text.num_tokens,
-        "vocabulary": len(text.vocabulary),
+    return {
+        "seed": seed,
         "rows": rows,
+        "random_best_on_validation": min(randoms, key=lambda r: r["val_perplexity"])["cell"]
+        if randoms
+        else None,
         "mean_reward_by_epoch": [h["mean_reward"] for h in history],
-        "random_best_on_validation": best and best["cell"],
-        "steps": step_times(space, text),
+        "decisiveness": tuner.decisiveness(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "enas_ptb.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{'cell':<10}{'val_ppl':>9}{'test_ppl':>9}{'seconds':>9}")
-    for r in rows:
-        print(
-            f"{r['cell']:<10}{r['val_perplexity']:>9.1f}{r['test_perplexity']:>9.1f}"
-            f"{r['seconds']:>9.1f}"
-        )
+
+
+def summarise(runs) -> dict:
+    """Over seeds: the searched cell's test perplexity, the random cells' (all of them), and
+    the random cell each seed picks on validation."""
+
+    def stats(values):
+        return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
+
+    searched = [r["rows"][0]["test_perplexity"] for r in runs]
+    randoms = [row["test_perplexity"] for r in runs for row in r["rows"][1:]]
+    picked = [
+        next(row for row in r["rows"] if row["cell"] == r["random_best_on_validation"])[
+            "test_perplexity"
+        ]
+        for r in runs
+        if r["random_best_on_validation"]
+    ]
+    return {
+        "searched_test_perplexity": stats(searched),
+        "random_test_perplexity": stats(randoms),
+        "random_picked_on_validation_test_perplexity": stats(picked) if picked else None,
+        "final_entropy_ratio": stats([r["decisiveness"][-1]["entropy_ratio"] for r in runs]),
+    }
+
+
+def main(argv):
+    del argv
+    sys.path.insert(0, str(HERE))
+    import common
+
+    text = load_text(batch_size=20, bptt=35)
+    runs = []
+    result = {}
+    for seed in (int(s) for s in SEEDS.value):
+        runs.append(run_seed(seed, text))
+        result = {
+            "settings": {
+                name: flags.FLAGS[name].value
+                for name in (
+                    "epochs",
+                    "final_epochs",
+                    "random_cells",
+                    "num_nodes",
+                    "hidden_size",
+                    "controller_steps",
+                    "candidates",
+                    "seeds",
+                )
+            },
+            "num_tokens": text.num_tokens,
+            "vocabulary": len(text.vocabulary),
+            "runs": runs,
+            "summary": summarise(runs),
+        }
+        common.write_results("enas_ptb.json", result)
+    keras.utils.set_random_seed(int(SEEDS.value[0]))
+    space = RecurrentSpace(num_nodes=NUM_NODES.value, hidden_size=HIDDEN.value, seed=1)
+    result["steps"] = step_times(space, text)
+    path = common.write_results("enas_ptb.json", result)
+    print(f"{'seed':<6}{'cell':<10}{'val_ppl':>9}{'test_ppl':>9}{'seconds':>9}")
+    for run in runs:
+        for r in run["rows"]:
+            print(
+                f"{run['seed']:<6}{r['cell']:<10}{r['val_perplexity']:>9.1f}"
+                f"{r['test_perplexity']:>9.1f}{r['seconds']:>9.1f}"
+            )
+    summary = result["summary"]
+    for name, key in (
+        ("searched", "searched_test_perplexity"),
+        ("random", "random_test_perplexity"),
+        ("random picked on validation", "random_picked_on_validation_test_perplexity"),
+    ):
+        if summary[key]:
+            print(f"{name}: test perplexity {summary[key]['mean']:.1f} ± {summary[key]['std']:.1f}")
     steps = result["steps"]
-    print(f"mean reward by epoch: {['%.3f' % r for r in result['mean_reward_by_epoch']]}")
     print(
         f"shared step {steps['shared_step_s'] * 1000:.0f} ms vs fixed cell "
         f"{steps['fixed_step_s'] * 1000:.0f} ms ({steps['ratio']:.2f}x), "
-        f"{steps['shared_traces']} trace(s)"
+        f"{steps['shared_traces']} trace(s); results {path}"
     )
 
 

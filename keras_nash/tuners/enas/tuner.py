@@ -514,12 +514,15 @@ class EnasTuner(SupernetTuner):
         ] + drop_path
 
     def get_best_architecture(self):
-        """The final architecture (a `MacroArchitecture`/`MicroArchitecture`), or None before it."""
+        """The final architecture (a `MacroArchitecture`/`MicroArchitecture`): the final
+        trial's, or after the search epochs the best of the final candidates (a search stopped
+        by `max_trials` before its final training); None before the last search epoch."""
         for trial in self.oracle.get_best_trials(1):
             text = trial.hyperparameters.values.get(self.key("arch"))
             if text:
                 return architecture_from_json(text)
-        return None
+        chosen = getattr(self.oracle, "best_arch", None)  # a worker's OracleClient has none
+        return architecture_from_json(chosen) if chosen else None
 
 
 # `inspect.signature(EnasTuner)` (help, IDEs' call tips) shows `__init__`'s arguments, not the
