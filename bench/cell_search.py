@@ -4,17 +4,18 @@ On the shipped CIFAR-10 images (../shared/data/cifar10_5k.npz: 5,000 real images
 pooled to 16x16 by default (`--image_size`: a DARTS supernet step on 32x32 images takes seconds
 on 2 CPU cores), split here with a fixed seed into 3,500 train / 750 validation / 750 test):
 
-- search arms: first-order DARTS, EG-NAS with the paper's compound fitness (eta 0.4) and its
-  published alpha update (`egnas`: `update="paper"`, the tuner's default), EG-NAS with the
-  project's evolution strategy (`egnas_es`: `update="es"`), and EG-NAS with cross-entropy
-  alone (`egnas_eta0`, the published update), each searching `--search_epochs` epochs on two halves
-  of
-  `--search_images` training images each (weights / architecture), as the papers do, recording
-  the mean per-edge entropy of softmax(alpha) over the epochs;
+- search arms: first-order DARTS (the short runs' `arch_learning_rate="auto"`), EG-NAS with
+  the paper's compound fitness (eta 0.4) and its published alpha update (`egnas`:
+  `update="paper"`, the tuner's default), EG-NAS with the project's evolution strategy
+  (`egnas_es`: `update="es"`), and EG-NAS with cross-entropy alone (`egnas_eta0`, the published
+  update), each searching `--search_epochs` epochs on two halves of `--search_images` training
+  images each (weights / architecture), as the papers do, recording the mean per-edge entropy of
+  softmax(alpha) over the epochs and the policy's decisiveness;
 - control arms: `--random_cells` genotypes drawn uniformly from the same space
   (`DartsSpace.random_genotype`);
 
-then every genotype's network trained from scratch with one final recipe (the tuners' final
+then every genotype's network trained from scratch by one code path (`train_genotype`: the
+searched arms' tuners stop after their search epochs) with one final recipe (the tuners' final
 training: `--final_cells` cells x `--final_channels` channels, SGD cosine, coupled L2 3e-4,
 auxiliary head 0.4, drop-path 0.2, cutout 16, pad-crop-flip augmentation) on the whole training
 split for `--final_epochs` epochs. Reported per arm: the final validation accuracy (the only
@@ -131,12 +132,14 @@ def common(directory, name):
         directory=directory,
         project_name=name,
         overwrite=True,
+        max_trials=SEARCH_EPOCHS.value,  # the search epochs; `train_genotype` trains every arm
     )
 
 
 def tuner_of(arm, directory, project=None):
     if arm == "darts":
-        return darts.DartsTuner(**common(directory, project or arm))
+        # The short runs' alpha learning rate (the command line's without --paper_defaults).
+        return darts.DartsTuner(**common(directory, project or arm), arch_learning_rate="auto")
     eta = 0.0 if arm == "egnas_eta0" else 0.4
     update = "es" if arm == "egnas_es" else "paper"
     warmup = max(1, SEARCH_EPOCHS.value // 3)
@@ -165,16 +168,11 @@ def alpha_entropy(tuner) -> list:
 
 
 def search_arm(arm, data, directory) -> dict:
+    """Search (the search epochs only), then train the found genotype by `train_genotype`."""
     tuner = tuner_of(arm, directory)
     start = time.perf_counter()
-    tuner.search(
-        data["search_weights"],
-        validation_data=data["search_arch"],
-        verbose=0,
-        final_fit={"x": data["final_train"], "validation_data": data["validation"]},
-    )
-    seconds = time.perf_counter() - start
-    model = tuner.get_best_models(1)[0]
+    tuner.search(data["search_weights"], validation_data=data["search_arch"], verbose=0)
+    search_seconds = time.perf_counter() - start
     extra = {}
     if arm.startswith("egnas"):
         extra = {
@@ -182,19 +180,21 @@ def search_arm(arm, data, directory) -> dict:
             "mixture_spread": egnas.strategy.mixture_spread(tuner.oracle.alpha),
         }
     return {
-        "arm": arm,
-        "genotype": tuner.get_best_genotype().to_dict(),
+        **train_genotype(arm, tuner.get_best_genotype(), data, directory),
+        "search_seconds": round(search_seconds, 1),
         "alpha_entropy": alpha_entropy(tuner),
-        "seconds": round(seconds, 1),
+        "decisiveness": tuner.decisiveness(),
         **extra,
-        **evaluate(model, data),
     }
 
 
-def random_arm(index, genotype, data, directory) -> dict:
-    """Train a random genotype with the search arms' final recipe (a DartsTuner's)."""
-    tuner = tuner_of("darts", directory, project="random")  # its final recipe; the DARTS
-    hp = keras_tuner.HyperParameters()  # arm's project is left alone
+def train_genotype(arm, genotype, data, directory) -> dict:
+    """Train a genotype from scratch with the final recipe (a DartsTuner's) on the whole
+    training split: every arm, searched or random, by this one code path (the last epoch's
+    weights; keras-tuner's `get_best_models` would pick the searched arms' best validation
+    epoch and favour them)."""
+    tuner = tuner_of("darts", directory, project="final")  # its final recipe
+    hp = keras_tuner.HyperParameters()
     hp.values[tuner.key("genotype")] = genotype.to_json()
     keras.utils.set_random_seed(SEED.value)
     model = tuner.build_final_model(hp)
@@ -208,7 +208,7 @@ def random_arm(index, genotype, data, directory) -> dict:
     )
     seconds = time.perf_counter() - start
     return {
-        "arm": f"random_{index}",
+        "arm": arm,
         "genotype": genotype.to_dict(),
         "seconds": round(seconds, 1),
         **evaluate(model, data),
@@ -228,7 +228,8 @@ def main(argv):
         space = tuner_of("darts", directory, project="random").space
         rng = np.random.default_rng(SEED.value)
         for index in range(RANDOM_CELLS.value):
-            rows.append(random_arm(index, space.random_genotype(rng), data, directory))
+            genotype = space.random_genotype(rng)
+            rows.append(train_genotype(f"random_{index}", genotype, data, directory))
             print(json.dumps(rows[-1]), flush=True)
     randoms = [r for r in rows if r["arm"].startswith("random")]
     summary = {}
@@ -259,10 +260,10 @@ def main(argv):
             "seed",
         )
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / OUTPUT.value).write_text(
-        json.dumps({"settings": settings, "rows": rows, "summary": summary}, indent=2) + "\n"
-    )
+    sys.path.insert(0, str(HERE))
+    import common
+
+    common.write_results(OUTPUT.value, {"settings": settings, "rows": rows, "summary": summary})
     print(f"{'arm':<12}{'val_acc':>9}{'test_acc':>9}{'seconds':>9}")
     for r in rows:
         print(
