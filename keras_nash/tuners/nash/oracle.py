@@ -17,10 +17,10 @@ from keras_nash.checks import check_int
 from keras_nash.graph import Architecture
 from keras_nash.internals import TrialStatus
 from keras_nash.logs import logger
-from keras_nash.tuners.nash import workers
 from keras_nash.tuners.nash.budget import TimeBudget, check_cost, static_cost
 from keras_nash.tuners.nash.display import NashDisplay
 from keras_nash.tuners.nash.pareto import non_dominated, sample_parents
+from keras_nash.tuners.nash.workers import beat, owner, take_over
 
 _DONE = (TrialStatus.COMPLETED, TrialStatus.FAILED)
 _KEY = "nash/"
@@ -254,15 +254,15 @@ class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
 
     @keras_tuner.synchronized
     def create_trial(self, tuner_id):
-        trial = workers.take_over(self, tuner_id) or super().create_trial(tuner_id)
+        trial = take_over(self, tuner_id) or super().create_trial(tuner_id)
         if trial.status == TrialStatus.RUNNING:
             self._tuner_of[trial.trial_id] = tuner_id
-            workers.beat(self, trial.trial_id)
+            beat(self, trial.trial_id)
         return trial
 
     @keras_tuner.synchronized
     def update_trial(self, trial_id, metrics, step=0):
-        workers.beat(self, trial_id)
+        beat(self, trial_id)
         if not metrics or self.trials[trial_id].status in _DONE:
             # A worker's epoch ended (`NashTuner.on_epoch_end`), or a trial re-issued and ended
             # by another worker: its status tells the worker.
@@ -271,7 +271,7 @@ class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
 
     @keras_tuner.synchronized
     def end_trial(self, trial):
-        if self.trials[trial.trial_id].status in _DONE and not workers.owner(self, trial.trial_id):
+        if self.trials[trial.trial_id].status in _DONE and not owner(self, trial.trial_id):
             logger.info(
                 "NASH: trial %s was re-issued and has ended: this later end is ignored.",
                 trial.trial_id,
