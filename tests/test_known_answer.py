@@ -79,7 +79,7 @@ def test_the_nash_arm_gives_three_arms_the_same_seconds():
         # One cosine schedule over the epochs that fit (probe included), about the budget.
         assert result[arm + "_epochs"] >= 1 and result[arm + "_seconds"] < 3 * 6.0
     assert result["planted_params"] > result["scratch_params"]  # the teacher is the bigger one
-    assert result["trials"] >= 2 and result["search_seconds"] < 1.5 * 6.0 + 10
+    assert result["trials"] >= 1 and result["search_seconds"] < 1.5 * 6.0 + 10
     assert 0.0 <= result["found_score"] <= 1.0
     summary = known_answer.summarise([result])["nash"]
     assert summary["found_score"] == result["found_score"] and summary["seeds"] == [1]
