@@ -205,6 +205,7 @@ def train_genotype(arm, genotype, data, directory) -> dict:
         epochs=FINAL_EPOCHS.value,
         callbacks=tuner.final_callbacks(hp),
         verbose=0,
+        shuffle=False,  # a dataset orders itself (Keras warns otherwise)
     )
     seconds = time.perf_counter() - start
     return {

@@ -77,6 +77,7 @@ def final_training(tuner, arch, text) -> dict:
         epochs=FINAL_EPOCHS.value,
         callbacks=tuner.final_callbacks(hp),
         verbose=0,
+        shuffle=False,  # a dataset orders itself (Keras warns otherwise)
     )
     return {
         "seconds": round(time.perf_counter() - start, 1),
