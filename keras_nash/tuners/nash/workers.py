@@ -3,12 +3,14 @@
 keras-tuner keeps a worker's trial RUNNING until that worker (the same tuner id) asks for a trial
 again, and its chief waits for every worker it has seen; NASH's oracle waits for a step's running
 trials before it plans the next step, so one dead worker would stall the whole search forever.
-The chief's oracle records each running trial's last sign of progress (its start, then the
-metrics keras-tuner sends at every epoch's end); a trial silent for longer than its timeout is
-handed, with its history, to the next other worker that asks for a trial, and the silent worker
-is forgotten (one that does come back asks again and gets new work). A worker that was only slow
-learns at its next epoch's end that the trial is no longer its own (keras-tuner stops its
-training); whichever of the two ends the trial first scores it, and the other's end is ignored.
+The chief's oracle records each running trial's last sign of progress (its start, then every
+epoch's end: `NashTuner.on_epoch_end` sends the chief an empty `update_trial`, since keras-tuner
+1.4 reports nothing per epoch); a trial silent for longer than its timeout is handed, with its
+history, to the next other worker that asks for a trial, and the silent worker is forgotten (one
+that does come back asks again and gets new work). A worker that was only slow learns at its
+next epoch's end, once the trial has ended elsewhere, that it is no longer its own: its training
+stops without writing a checkpoint. Whichever of the two ends the trial first scores it; the
+other's end is ignored.
 """
 
 import time
@@ -56,8 +58,10 @@ def take_over(oracle, tuner_id):
     now = time.time()
     for silent_id, trial in list(oracle.ongoing_trials.items()):
         silence = now - oracle._heartbeats.setdefault(trial.trial_id, now)
+        if silent_id == tuner_id or silence <= min(MIN_TIMEOUT, oracle.heartbeat_timeout or 1e9):
+            continue  # idle workers ask in a loop: the timeout is estimated only past this
         limit = timeout(oracle, trial)
-        if silent_id == tuner_id or silence <= limit:
+        if silence <= limit:
             continue
         del oracle.ongoing_trials[silent_id]
         oracle.tuner_ids.discard(silent_id)  # else keras-tuner's chief waits for it forever
