@@ -97,6 +97,7 @@ def _darts_search(tmp_path, arch_learning_rate):
         directory=str(tmp_path),
         project_name=f"lr{arch_learning_rate}",
         overwrite=True,
+        max_trials=2,  # the search epochs: the warning comes at the last one's end
     )
     tuner.search(x, y, validation_data=validation, batch_size=4, verbose=0)
     return tuner
