@@ -50,6 +50,8 @@ from absl import app, flags  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+from common import write_results  # noqa: E402  (bench/common.py: with provenance)
+
 from keras_nash.datasets.pipeline import pipeline, preprocessing_of  # noqa: E402
 from keras_nash.tuners import darts, egnas  # noqa: E402
 
@@ -261,10 +263,7 @@ def main(argv):
             "seed",
         )
     }
-    sys.path.insert(0, str(HERE))
-    import common
-
-    common.write_results(OUTPUT.value, {"settings": settings, "rows": rows, "summary": summary})
+    write_results(OUTPUT.value, {"settings": settings, "rows": rows, "summary": summary})
     print(f"{'arm':<12}{'val_acc':>9}{'test_acc':>9}{'seconds':>9}")
     for r in rows:
         print(

@@ -41,6 +41,8 @@ from absl import app, flags  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+from common import write_results  # noqa: E402  (bench/common.py: with provenance)
+
 from keras_nash.datasets import load_text  # noqa: E402
 from keras_nash.optimizers import CoupledSGD  # noqa: E402
 from keras_nash.spaces.enas.recurrent import RecurrentSpace  # noqa: E402
@@ -216,9 +218,6 @@ def summarise(runs) -> dict:
 
 def main(argv):
     del argv
-    sys.path.insert(0, str(HERE))
-    import common
-
     text = load_text(batch_size=20, bptt=35)
     runs = []
     result = {}
@@ -243,11 +242,11 @@ def main(argv):
             "runs": runs,
             "summary": summarise(runs),
         }
-        common.write_results("enas_ptb.json", result)
+        write_results("enas_ptb.json", result)
     keras.utils.set_random_seed(int(SEEDS.value[0]))
     space = RecurrentSpace(num_nodes=NUM_NODES.value, hidden_size=HIDDEN.value, seed=1)
     result["steps"] = step_times(space, text)
-    path = common.write_results("enas_ptb.json", result)
+    path = write_results("enas_ptb.json", result)
     print(f"{'seed':<6}{'cell':<10}{'val_ppl':>9}{'test_ppl':>9}{'seconds':>9}")
     for run in runs:
         for r in run["rows"]:

@@ -505,6 +505,9 @@ def main(argv=None):
     parser.add_argument("--output", default=str(HERE / "results" / "known_answer.json"))
     parser.add_argument("--data", default=str(DATA))
     args = parser.parse_args(argv)
+    import common  # bench/common.py, beside this script (the tests load this file without it)
+
+    provenance = common.provenance()
     settings = {k: v for k, v in vars(args).items() if k not in ("output", "data")}
     images = load_images(args.images, args.image_size, seed=0, path=args.data)
     results = []
@@ -525,7 +528,7 @@ def main(argv=None):
                     f"scratch {result['planted_score']:.3f} ({result['planted_epochs']} epochs)",
                     flush=True,
                 )
-                write(output, settings, results)
+                write(output, settings, results, provenance)
                 continue
             result = run_one(method, settings, seed, images)
             results.append(result)
@@ -537,16 +540,13 @@ def main(argv=None):
                 f"{np.mean(result['neighbour_scores']):.3f} | {result['seconds']:.0f} s",
                 flush=True,
             )
-            write(output, settings, results)
+            write(output, settings, results, provenance)
     return results
 
 
-def write(output, settings, results):
-    sys.path.insert(0, str(HERE))
-    import common
-
+def write(output, settings, results, provenance):
     payload = {"settings": settings, "results": results, "summary": summarise(results)}
-    output.write_text(json.dumps({**payload, "provenance": common.provenance()}, indent=2))
+    output.write_text(json.dumps({**payload, "provenance": provenance}, indent=2))
 
 
 if __name__ == "__main__":

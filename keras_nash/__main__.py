@@ -166,10 +166,8 @@ def build_tuner(data, output_dir):
 def _search_budget() -> dict:
     """NASH's `time_budget`: what is left of the run's (--time_budget, or the default without
     --paper_defaults) after the start-up, less a reserve for the evaluation and the summary."""
-    budget = FLAGS.time_budget
-    if budget is None and cli_flags.preset() == "short":
-        budget = cli_flags.DEFAULT_TIME_BUDGET
-    if budget is None or budget == float("inf"):
+    budget = cli_flags.time_budget()
+    if budget is None:
         return {"time_budget": None}
     left = budget * (1 - _RESERVE) - (time.time() - _RUN["start"])
     logger.info(

@@ -439,10 +439,7 @@ def check_arguments() -> None:
             f"--n_steps must be >= 1, or 0 to climb until --time_budget stops it. Received: "
             f"{FLAGS.n_steps}"
         )
-    no_budget = FLAGS.time_budget == float("inf") or (
-        FLAGS.time_budget is None and preset() != "short"
-    )
-    if FLAGS.n_steps == 0 and no_budget:
+    if FLAGS.n_steps == 0 and time_budget() is None:
         raise app.UsageError(
             "--n_steps=0 climbs until the time budget stops it, and this run has none: give "
             "--time_budget (seconds), or --n_steps >= 1."
@@ -454,6 +451,15 @@ def check_arguments() -> None:
         )
     if FLAGS.verbose not in (0, 1, 2):
         raise app.UsageError(f"--verbose must be 0, 1 or 2. Received: {FLAGS.verbose}")
+
+
+def time_budget() -> float | None:
+    """NASH's whole-run budget in seconds: --time_budget, or `DEFAULT_TIME_BUDGET` for the
+    short preset; None for none (--time_budget=inf, or the papers' presets without one)."""
+    budget = FLAGS.time_budget
+    if budget is None and preset() == "short":
+        budget = DEFAULT_TIME_BUDGET
+    return None if budget is None or budget == float("inf") else budget
 
 
 def flag_message(message: str) -> str:
