@@ -23,13 +23,14 @@ figure anything is selected on: the best random cell is the best on validation) 
 accuracy, with the search's and the training's seconds; for the random cells the mean, spread
 (standard deviation), minimum and maximum of the test accuracy.
 
-    python bench/cell_search.py [--search_epochs 10] [--final_epochs 10] [--random_cells 4]
+    python bench/cell_search.py [--seeds 1,2,3] [--search_epochs 10] [--final_epochs 10]
 
-Writes bench/results/cell_search.json (`--output` names another file) and prints a table.
-About 30 minutes on 2 CPU cores for the default arms. EG-NAS's two updates side by side, one
-seed at a time:
+Writes bench/results/cell_search.json (`--output` names another file): every seed's rows, and
+per searched arm over the seeds its test accuracy (mean, sd), its margin over the same seed's
+random cells and its entropy ratio at the end; prints a table. About 30 minutes per seed on 2
+CPU cores for the default arms. EG-NAS's two updates side by side:
 
-    python bench/cell_search.py --arms egnas,egnas_es --seed 2 --output cell_search_egnas_2.json
+    python bench/cell_search.py --arms egnas,egnas_es --seeds 2 --output cell_search_egnas_2.json
 """
 
 import os
@@ -65,7 +66,9 @@ CHANNELS = flags.DEFINE_integer("channels", 8, "Supernet initial channels.")
 FINAL_CELLS = flags.DEFINE_integer("final_cells", 5, "Final network cells.")
 FINAL_CHANNELS = flags.DEFINE_integer("final_channels", 16, "Final network initial channels.")
 BATCH = flags.DEFINE_integer("batch_size", 64, "Batch size of the searches and trainings.")
-SEED = flags.DEFINE_integer("seed", 1, "Seed of the split, the searches and the random cells.")
+SEEDS = flags.DEFINE_list(
+    "seeds", ["1"], "Seeds (each: the split, the searches and the random cells), run in turn."
+)
 ARMS = flags.DEFINE_list(
     "arms",
     ["darts", "egnas", "egnas_eta0", "random"],
@@ -80,18 +83,18 @@ DATA_FILE = flags.DEFINE_string(
 RESULTS = HERE / "results"
 
 
-def split():
+def split(seed):
     """Train / validation / test arrays (uint8 images), a fixed permutation of the 5,000."""
     with np.load(DATA_FILE.value) as data:
         x, y = data["x"], data["y"].astype("int32")
-    order = np.random.default_rng(SEED.value).permutation(len(x))
+    order = np.random.default_rng(seed).permutation(len(x))
     x, y = x[order], y[order]
     if IMAGE_SIZE.value == "16":
         x = x.reshape(len(x), 16, 2, 16, 2, 3).mean(axis=(2, 4)).round().astype("uint8")
     return (x[:3500], y[:3500]), (x[3500:4250], y[3500:4250]), (x[4250:], y[4250:])
 
 
-def pipelines(train, validation, test):
+def pipelines(seed, train, validation, test):
     """Standardised pipelines: search halves (no augmentation), final train (augmented),
     validation and test."""
     preprocessing = preprocessing_of(train[0])
@@ -99,7 +102,7 @@ def pipelines(train, validation, test):
     def make(arrays, **options):
         dataset = tf.data.Dataset.from_tensor_slices(arrays)
         return pipeline(
-            dataset, preprocessing=preprocessing, batch_size=BATCH.value, seed=SEED.value, **options
+            dataset, preprocessing=preprocessing, batch_size=BATCH.value, seed=seed, **options
         )
 
     half = SEARCH_IMAGES.value
@@ -118,7 +121,7 @@ def pipelines(train, validation, test):
     }
 
 
-def common(directory, name):
+def common(directory, name, seed):
     return dict(
         num_classes=10,
         epochs=SEARCH_EPOCHS.value,
@@ -130,7 +133,7 @@ def common(directory, name):
         batch_size=BATCH.value,
         drop_path_prob=0.2,
         cutout_length=16,
-        seed=SEED.value,
+        seed=seed,
         directory=directory,
         project_name=name,
         overwrite=True,
@@ -138,14 +141,18 @@ def common(directory, name):
     )
 
 
-def tuner_of(arm, directory, project=None):
+def tuner_of(arm, directory, seed, project=None):
     if arm == "darts":
         # The short runs' alpha learning rate (the command line's without --paper_defaults).
-        return darts.DartsTuner(**common(directory, project or arm), arch_learning_rate="auto")
+        return darts.DartsTuner(
+            **common(directory, project or arm, seed), arch_learning_rate="auto"
+        )
     eta = 0.0 if arm == "egnas_eta0" else 0.4
     update = "es" if arm == "egnas_es" else "paper"
     warmup = max(1, SEARCH_EPOCHS.value // 3)
-    return egnas.EgnasTuner(**common(directory, arm), eta=eta, warmup_epochs=warmup, update=update)
+    return egnas.EgnasTuner(
+        **common(directory, arm, seed), eta=eta, warmup_epochs=warmup, update=update
+    )
 
 
 def evaluate(model, data) -> dict:
@@ -169,9 +176,9 @@ def alpha_entropy(tuner) -> list:
     return [entropy(json.loads(v[key])) for v in values if key in v]
 
 
-def search_arm(arm, data, directory) -> dict:
+def search_arm(arm, data, directory, seed) -> dict:
     """Search (the search epochs only), then train the found genotype by `train_genotype`."""
-    tuner = tuner_of(arm, directory)
+    tuner = tuner_of(arm, directory, seed)
     start = time.perf_counter()
     tuner.search(data["search_weights"], validation_data=data["search_arch"], verbose=0)
     search_seconds = time.perf_counter() - start
@@ -182,7 +189,7 @@ def search_arm(arm, data, directory) -> dict:
             "mixture_spread": egnas.strategy.mixture_spread(tuner.oracle.alpha),
         }
     return {
-        **train_genotype(arm, tuner.get_best_genotype(), data, directory),
+        **train_genotype(arm, tuner.get_best_genotype(), data, directory, seed),
         "search_seconds": round(search_seconds, 1),
         "alpha_entropy": alpha_entropy(tuner),
         "decisiveness": tuner.decisiveness(),
@@ -190,15 +197,15 @@ def search_arm(arm, data, directory) -> dict:
     }
 
 
-def train_genotype(arm, genotype, data, directory) -> dict:
+def train_genotype(arm, genotype, data, directory, seed) -> dict:
     """Train a genotype from scratch with the final recipe (a DartsTuner's) on the whole
     training split: every arm, searched or random, by this one code path (the last epoch's
     weights; keras-tuner's `get_best_models` would pick the searched arms' best validation
     epoch and favour them)."""
-    tuner = tuner_of("darts", directory, project="final")  # its final recipe
+    tuner = tuner_of("darts", directory, seed, project="final")  # its final recipe
     hp = keras_tuner.HyperParameters()
     hp.values[tuner.key("genotype")] = genotype.to_json()
-    keras.utils.set_random_seed(SEED.value)
+    keras.utils.set_random_seed(seed)
     model = tuner.build_final_model(hp)
     start = time.perf_counter()
     model.fit(
@@ -218,21 +225,21 @@ def train_genotype(arm, genotype, data, directory) -> dict:
     }
 
 
-def main(argv):
-    del argv
-    data = pipelines(*split())
+def run_seed(seed) -> dict:
+    """Every arm on one seed's split: the rows and the random cells' summary."""
+    data = pipelines(seed, *split(seed))
     directory = tempfile.mkdtemp(prefix="cell_search_")
     rows = []
     for arm in ARMS.value:
         if arm != "random":
-            rows.append(search_arm(arm, data, directory))
+            rows.append(search_arm(arm, data, directory, seed))
             print(json.dumps(rows[-1]), flush=True)
             continue
-        space = tuner_of("darts", directory, project="random").space
-        rng = np.random.default_rng(SEED.value)
+        space = tuner_of("darts", directory, seed, project="random").space
+        rng = np.random.default_rng(seed)
         for index in range(RANDOM_CELLS.value):
             genotype = space.random_genotype(rng)
-            rows.append(train_genotype(f"random_{index}", genotype, data, directory))
+            rows.append(train_genotype(f"random_{index}", genotype, data, directory, seed))
             print(json.dumps(rows[-1]), flush=True)
     randoms = [r for r in rows if r["arm"].startswith("random")]
     summary = {}
@@ -247,6 +254,42 @@ def main(argv):
             "random_best_on_validation": best["arm"],
             "random_best_on_validation_test": best["test_accuracy"],
         }
+    return {"seed": seed, "rows": rows, "summary": summary}
+
+
+def across_seeds(runs) -> dict:
+    """Per searched arm over the seeds: test accuracy (mean, sd), its margin over the same
+    seed's random mean, and the entropy ratio at the end; the random cells' test accuracy
+    (mean and sd over all of them)."""
+    summary = {}
+    randoms = [
+        r["test_accuracy"] for run in runs for r in run["rows"] if r["arm"].startswith("random")
+    ]
+    if randoms:
+        summary["random"] = {
+            "mean_test": float(np.mean(randoms)),
+            "std_test": float(np.std(randoms)),
+        }
+    arms = [a for a in ARMS.value if a != "random"]
+    for arm in arms:
+        found = [next(r for r in run["rows"] if r["arm"] == arm) for run in runs]
+        tests = [r["test_accuracy"] for r in found]
+        summary[arm] = {
+            "mean_test": float(np.mean(tests)),
+            "std_test": float(np.std(tests)),
+            "entropy_ratio_end": [r["decisiveness"][-1]["entropy_ratio"] for r in found],
+        }
+        if randoms:
+            summary[arm]["minus_random_mean"] = [
+                r["test_accuracy"] - run["summary"]["random_mean_test"]
+                for r, run in zip(found, runs)
+            ]
+    return summary
+
+
+def main(argv):
+    del argv
+    runs = [run_seed(int(seed)) for seed in SEEDS.value]
     settings = {
         name: flags.FLAGS[name].value
         for name in (
@@ -260,21 +303,21 @@ def main(argv):
             "final_cells",
             "final_channels",
             "batch_size",
-            "seed",
+            "seeds",
+            "arms",
         )
     }
-    write_results(OUTPUT.value, {"settings": settings, "rows": rows, "summary": summary})
-    print(f"{'arm':<12}{'val_acc':>9}{'test_acc':>9}{'seconds':>9}")
-    for r in rows:
-        print(
-            f"{r['arm']:<12}{r['val_accuracy']:>9.4f}{r['test_accuracy']:>9.4f}{r['seconds']:>9.1f}"
-        )
-    if summary:
-        print(
-            f"random cells: mean test {summary['random_mean_test']:.4f}; best on validation "
-            f"({summary['random_best_on_validation']}) test "
-            f"{summary['random_best_on_validation_test']:.4f}"
-        )
+    summary = across_seeds(runs)
+    write_results(OUTPUT.value, {"settings": settings, "runs": runs, "summary": summary})
+    print(f"{'seed':<6}{'arm':<12}{'val_acc':>9}{'test_acc':>9}{'seconds':>9}")
+    for run in runs:
+        for r in run["rows"]:
+            print(
+                f"{run['seed']:<6}{r['arm']:<12}{r['val_accuracy']:>9.4f}"
+                f"{r['test_accuracy']:>9.4f}{r['seconds']:>9.1f}"
+            )
+    for arm, figures in summary.items():
+        print(f"{arm:<12} test {figures['mean_test']:.4f} +- {figures['std_test']:.4f}")
 
 
 if __name__ == "__main__":
