@@ -266,6 +266,7 @@ def test_enas_recurrent_run_prints_perplexity_and_exports_the_vocabulary(run_cli
         "--num_nodes=3",
         "--hidden_size=8",
         "--bptt=10",
+        "--batch_size=200",  # 36 windows an epoch over the 71,278 tokens, not 20's 356
         f"--output_dir={tmp_path / 'out'}",
         f"--export_dir={tmp_path / 'exported'}",
         "--export_formats=keras",
