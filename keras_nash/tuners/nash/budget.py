@@ -26,9 +26,9 @@ from keras_nash.checks import check_choice
 from keras_nash.graph import Architecture
 from keras_nash.internals import TrialStatus
 from keras_nash.logs import logger
+from keras_nash.tuners.nash.display import KEY
 
 COSTS = ("params", "flops", "seconds")
-_KEY = "nash/"
 # A child's expected seconds are taken this much longer when checking it fits: measured speeds
 # vary by a fifth on a shared machine, and an overrun comes out of the final training's share.
 _MARGIN = 1.25
@@ -144,7 +144,7 @@ class TimeBudget:
         total = internals.last_metric(trial, "trial_seconds")
         if fit is None or total is None:
             return None
-        epochs = int(trial.hyperparameters.values[_KEY + "epochs"])
+        epochs = int(trial.hyperparameters.values[KEY + "epochs"])
         per_epoch = internals.last_metric(trial, "epoch_seconds")
         if per_epoch is None:
             per_epoch = fit / epochs
@@ -155,15 +155,15 @@ class TimeBudget:
         seconds per epoch scaled by their multiply-adds, plus the largest per-trial overhead
         measured so far (building, tracing, inheriting, checking: it dominates small tasks), or
         None before the parent is measured."""
-        parent = values[_KEY + "parent"] or self._incumbent
+        parent = values[KEY + "parent"] or self._incumbent
         speed = self._speed(parent)
         if speed is None:
             return None
         per_epoch = speed[0]
         overhead = max(self._speed(t)[1] for t in self.trials if self._speed(t) is not None)
-        arch = Architecture.from_json(values[_KEY + "arch"])
+        arch = Architecture.from_json(values[KEY + "arch"])
         per_epoch *= multiply_adds(arch) / max(1, multiply_adds(self.architecture(parent)))
-        return per_epoch * int(values[_KEY + "epochs"]) + overhead, per_epoch
+        return per_epoch * int(values[KEY + "epochs"]) + overhead, per_epoch
 
     def _fits(self, values) -> bool:
         """Whether a hill-climbing trial is expected to end inside the climb's share of the
@@ -185,7 +185,7 @@ class TimeBudget:
             return False
         if self.final_epochs:
             final = seconds + per_epoch * (
-                min(self.final_epochs, self.epochs_per_neighbor) - int(values[_KEY + "epochs"])
+                min(self.final_epochs, self.epochs_per_neighbor) - int(values[KEY + "epochs"])
             )
             return final <= 0.95 * (self.time_budget - self.climb_budget)
         return True

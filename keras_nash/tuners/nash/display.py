@@ -5,7 +5,7 @@ import json
 from keras_nash import internals
 from keras_nash.graph import Architecture
 
-_KEY = "nash/"
+KEY = "nash/"  # the prefix of a NASH trial's values (nash/arch, nash/role, ...)
 
 
 class NashDisplay(internals.Display):
@@ -13,14 +13,14 @@ class NashDisplay(internals.Display):
 
     def show_hyperparameter_table(self, trial):
         values = trial.hyperparameters.values
-        if _KEY + "arch" not in values:
+        if KEY + "arch" not in values:
             return super().show_hyperparameter_table(trial)
-        arch = Architecture.from_json(values[_KEY + "arch"])
-        morphs = json.loads(values[_KEY + "morphs"])
+        arch = Architecture.from_json(values[KEY + "arch"])
+        morphs = json.loads(values[KEY + "morphs"])
         applied = ", ".join(describe(m) for m in morphs) or "none"
         print(
-            f"step {values[_KEY + 'step']} | {values[_KEY + 'role']} | parent trial "
-            f"{values[_KEY + 'parent'] or '-'} | {values[_KEY + 'epochs']} epochs | "
+            f"step {values[KEY + 'step']} | {values[KEY + 'role']} | parent trial "
+            f"{values[KEY + 'parent'] or '-'} | {values[KEY + 'epochs']} epochs | "
             f"{arch.count_params():,} params | morphisms: {applied}"
         )
 

@@ -18,12 +18,11 @@ from keras_nash.graph import Architecture
 from keras_nash.internals import TrialStatus
 from keras_nash.logs import logger
 from keras_nash.tuners.nash.budget import TimeBudget, check_cost, static_cost
-from keras_nash.tuners.nash.display import NashDisplay
+from keras_nash.tuners.nash.display import KEY, NashDisplay
 from keras_nash.tuners.nash.pareto import non_dominated, sample_parents
 from keras_nash.tuners.nash.workers import beat, owner, take_over
 
 _DONE = (TrialStatus.COMPLETED, TrialStatus.FAILED)
-_KEY = "nash/"
 
 
 class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
@@ -335,7 +334,7 @@ class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
             for t in sorted(self.trials)
             if self.trials[t].status == TrialStatus.COMPLETED
             and self.trials[t].score is not None
-            and _KEY + "arch" in self.trials[t].hyperparameters.values
+            and KEY + "arch" in self.trials[t].hyperparameters.values
         ]
 
     def _parents(self, n: int) -> list:
@@ -345,7 +344,7 @@ class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
         front = [
             (t.trial_id, 0.0, self.trial_cost(t.trial_id))
             for t in self.pareto_front()
-            if t.hyperparameters.values[_KEY + "role"] != "final"
+            if t.hyperparameters.values[KEY + "role"] != "final"
         ]
         return sample_parents(front, n, np.random.default_rng([self.seed, self._step, 2**20]))
 
@@ -379,16 +378,16 @@ class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
 
     def _values(self, role, arch, parent, morphs, epochs):
         return {
-            _KEY + "role": role,
-            _KEY + "step": self._step,
-            _KEY + "arch": arch.to_json(),
-            _KEY + "parent": parent or "",
-            _KEY + "morphs": json.dumps(morphs),
-            _KEY + "epochs": int(epochs),
+            KEY + "role": role,
+            KEY + "step": self._step,
+            KEY + "arch": arch.to_json(),
+            KEY + "parent": parent or "",
+            KEY + "morphs": json.dumps(morphs),
+            KEY + "epochs": int(epochs),
             # Workers reach the oracle over gRPC, which does not carry its seed (nor the cost to
             # record): the trial does.
-            _KEY + "seed": int(self.seed),
-            _KEY + "cost": self.cost,
+            KEY + "seed": int(self.seed),
+            KEY + "cost": self.cost,
         }
 
     def _plan_step(self):
@@ -435,7 +434,7 @@ class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
                     "fit the budget with the final training.",
                     j,
                     self._step,
-                    f"{Architecture.from_json(values[_KEY + 'arch']).count_params():,}",
+                    f"{Architecture.from_json(values[KEY + 'arch']).count_params():,}",
                 )
                 continue
             before += (self._expected(values) or (0.0,))[0]
@@ -473,13 +472,13 @@ class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
             # `pareto`: the best on the objective of every network trained so far.
             candidates = list(completed)
             retrained = any(
-                t.hyperparameters.values[_KEY + "role"] == "incumbent" for t in completed
+                t.hyperparameters.values[KEY + "role"] == "incumbent" for t in completed
             )
             if self._incumbent is not None and self.n_neighbors > 1 and not retrained:
                 candidates.append(self.trials[self._incumbent])
             if self.pareto:
                 candidates = [
-                    t for t in self._scored() if t.hyperparameters.values[_KEY + "role"] != "final"
+                    t for t in self._scored() if t.hyperparameters.values[KEY + "role"] != "final"
                 ]
             if candidates:
                 best = candidates[0]
@@ -515,4 +514,4 @@ class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
 
     def architecture(self, trial_id) -> Architecture:
         """The `Architecture` a trial trained."""
-        return Architecture.from_json(self.trials[trial_id].hyperparameters.values[_KEY + "arch"])
+        return Architecture.from_json(self.trials[trial_id].hyperparameters.values[KEY + "arch"])

@@ -59,10 +59,8 @@ from keras_nash.tuners.nash.data import (
     training_batches,
     validation_batches,
 )
-from keras_nash.tuners.nash.display import describe
+from keras_nash.tuners.nash.display import KEY, describe
 from keras_nash.tuners.nash.oracle import NashOracle
-
-_KEY = "nash/"
 
 
 class _ArchitectureHyperModel(keras_tuner.HyperModel):
@@ -89,7 +87,7 @@ class _ArchitectureHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         precisions.apply(self.precision)  # after keras-tuner's clear_session, which resets it
         model = graph.build_model(
-            Architecture.from_json(hp.values.get(_KEY + "arch", self.seed_json)), name="nash"
+            Architecture.from_json(hp.values.get(KEY + "arch", self.seed_json)), name="nash"
         )
         self.compile(model, self.lr_start)
         return model
@@ -296,18 +294,18 @@ class NashTuner(
         values = trial.hyperparameters.values
         start = time.perf_counter()
         keras.utils.set_random_seed(
-            (values[_KEY + "seed"] * 1000003 + int(trial.trial_id)) % (2**31 - 1)
+            (values[KEY + "seed"] * 1000003 + int(trial.trial_id)) % (2**31 - 1)
         )
         model = internals.try_build(self, trial.hyperparameters)
         extra = {"params": float(model.count_params())}
-        cost = values.get(_KEY + "cost", "params")
+        cost = values.get(KEY + "cost", "params")
         if cost != "seconds":  # measured after training, below
-            extra["cost"] = static_cost(Architecture.from_json(values[_KEY + "arch"]), cost)
-        if values[_KEY + "parent"]:
+            extra["cost"] = static_cost(Architecture.from_json(values[KEY + "arch"]), cost)
+        if values[KEY + "parent"]:
             extra["preservation_error"], extra["training_mode_difference"] = self._inherit(
                 model, values, args, kwargs
             )
-        epochs = int(values[_KEY + "epochs"])
+        epochs = int(values[KEY + "epochs"])
         steps = steps_per_epoch(args, kwargs)
         with model.distribute_strategy.scope():  # keras-tuner's `distribution_strategy`, if any
             self.hypermodel.compile(
@@ -373,13 +371,13 @@ class NashTuner(
         """Load the parent's weights, morph them into `model`, set the batch norms a deeper
         morphism inserted from two training batches, and check the child computes its
         parent's logits; returns (inference difference, training-mode difference)."""
-        parent_id = values[_KEY + "parent"]
+        parent_id = values[KEY + "parent"]
         parent_arch = Architecture.from_json(
-            self.oracle.get_trial(parent_id).hyperparameters.values[_KEY + "arch"]
+            self.oracle.get_trial(parent_id).hyperparameters.values[KEY + "arch"]
         )
         parent = graph.build_model(parent_arch, name="parent")
         _load_weights(parent, internals.checkpoint_path(self, parent_id))
-        ms = json.loads(values[_KEY + "morphs"])
+        ms = json.loads(values[KEY + "morphs"])
         child_arch, child_weights = morphisms.apply_with_weights(
             parent_arch, graph.get_weights(parent, parent_arch), ms
         )
@@ -419,14 +417,14 @@ class NashTuner(
         values = trial.hyperparameters.values
         name = self.oracle.objective.name
         final = history.history.get(name, [float("nan")])[-1]  # the end-of-cycle score
-        morphs = ", ".join(describe(m) for m in json.loads(values[_KEY + "morphs"])) or "none"
+        morphs = ", ".join(describe(m) for m in json.loads(values[KEY + "morphs"])) or "none"
         logger.info(
             "NASH trial %s | step %s | %s of trial %s | %d params | %s %.4f | %.1f s | morphisms: "
             "%s",
             trial.trial_id,
-            values[_KEY + "step"],
-            values[_KEY + "role"],
-            values[_KEY + "parent"] or "-",
+            values[KEY + "step"],
+            values[KEY + "role"],
+            values[KEY + "parent"] or "-",
             model.count_params(),
             name,
             final,
@@ -443,11 +441,11 @@ class NashTuner(
         )
         for trial in self.oracle.get_best_trials(num_trials):
             values = trial.hyperparameters.values
-            morphs = ", ".join(describe(m) for m in json.loads(values[_KEY + "morphs"])) or "none"
+            morphs = ", ".join(describe(m) for m in json.loads(values[KEY + "morphs"])) or "none"
             params = self.oracle.architecture(trial.trial_id).count_params()
             print(
-                f"\nTrial {trial.trial_id} ({trial.status}): {values[_KEY + 'role']} of step "
-                f"{values[_KEY + 'step']}, parent {values[_KEY + 'parent'] or '-'}, {params:,} "
+                f"\nTrial {trial.trial_id} ({trial.status}): {values[KEY + 'role']} of step "
+                f"{values[KEY + 'step']}, parent {values[KEY + 'parent'] or '-'}, {params:,} "
                 "params, "
                 f"morphisms: {morphs}\nScore: {trial.score}"
             )
@@ -475,7 +473,7 @@ class NashTuner(
         return [
             self.oracle.architecture(t.trial_id)
             for t in self.oracle.get_best_trials(num_trials)
-            if _KEY + "arch" in t.hyperparameters.values
+            if KEY + "arch" in t.hyperparameters.values
         ]
 
     def get_best_architecture(self) -> Architecture:
@@ -492,10 +490,10 @@ class NashTuner(
             records.append(
                 {
                     "trial_id": trial_id,
-                    "step": values[_KEY + "step"],
-                    "role": values[_KEY + "role"],
-                    "parent": values[_KEY + "parent"] or None,
-                    "morphisms": values[_KEY + "morphs"],
+                    "step": values[KEY + "step"],
+                    "role": values[KEY + "role"],
+                    "parent": values[KEY + "parent"] or None,
+                    "morphisms": values[KEY + "morphs"],
                     "status": trial.status,
                     "score": trial.score,
                     "params": self.oracle.architecture(trial_id).count_params(),
