@@ -171,15 +171,16 @@ def test_distributed_chief_and_two_workers_one_killed_mid_trial_and_never_restar
             command + list(flags), cwd=ROOT, env={**base, "KERASTUNER_TUNER_ID": f"tuner{index}"}
         )
 
-    workers = [worker(0, "--slow"), worker(1)]
+    workers = [worker(0, "--hang"), worker(1)]
     try:
-        # Kill worker 0 in the middle of a trial (its trials are slowed) and never start it
-        # again: the chief gives its trial to worker 1 and the search completes.
+        # Kill worker 0 in the middle of a trial (it hangs at its first epoch's end) and never
+        # start it again: the chief gives its trial to worker 1 and the search completes.
         deadline = time.time() + 400
-        while (killed := _running_trial_of(project, "tuner0")) is None:
+        while not (tmp_path / "hanging").exists():
             assert time.time() < deadline and workers[0].poll() is None, "worker 0 ran no trial"
             time.sleep(0.2)
-        time.sleep(1.0)
+        killed = _running_trial_of(project, "tuner0")
+        assert killed is not None
         workers[0].kill()
         workers[0].wait()
         for process in (workers[1], chief):

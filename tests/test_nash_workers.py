@@ -89,3 +89,18 @@ def test_a_resume_may_change_the_heartbeat_timeout(tmp_path):
         for i, t in enumerate((None, 30.0))
     ]
     assert settings[0] == settings[1]
+
+
+def test_a_worker_dead_between_trials_is_not_waited_for_once_the_search_ends(tmp_path):
+    oracle = _oracle(tmp_path, heartbeat_timeout=1.0, final_epochs=0)
+    trial = oracle.create_trial("tuner0")
+    assert oracle.create_trial("tuner1").status == TrialStatus.IDLE  # tuner1 then dies
+    _complete(oracle, trial)
+    while (trial := oracle.create_trial("tuner0")).status == TrialStatus.RUNNING:
+        _complete(oracle, trial)
+    assert trial.status == TrialStatus.STOPPED and oracle.ongoing_trials == {}
+    assert oracle.tuner_ids == {"tuner1"}  # keras-tuner's chief waits for it ...
+    time.sleep(1.05)
+    assert oracle.tuner_ids == set()  # ... until it has been silent for the timeout
+    # A live worker that asks again is stopped as keras-tuner stops it.
+    assert oracle.create_trial("tuner1").status == TrialStatus.STOPPED

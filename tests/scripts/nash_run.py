@@ -1,6 +1,9 @@
 """A small NASH search as a script, for the tests that need separate processes (SIGKILL resume,
 distributed chief + workers). Usage: python -m tests.scripts.nash_run DIRECTORY [--overwrite]
-[--slow] [--heartbeat_timeout=SECONDS]
+[--slow] [--hang] [--heartbeat_timeout=SECONDS]
+
+`--hang`: the first epoch's end writes DIRECTORY/hanging and sleeps there for an hour, so that a
+test can kill the process in the middle of a trial.
 
 Distributed mode comes from keras-tuner's KERASTUNER_* environment variables.
 """
@@ -36,6 +39,18 @@ class _Slow(keras.callbacks.Callback):
         time.sleep(1.0)
 
 
+class _Hang(keras.callbacks.Callback):
+    def __init__(self, directory):
+        super().__init__()
+        self.marker = os.path.join(directory, "hanging")
+
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+
+        open(self.marker, "w").close()
+        time.sleep(3600)
+
+
 def tuner(directory, overwrite, **overrides):
     seed = seed_models.simple_cnn((16, 16, 3), 10, filters=(4, 8, 16))
     return NashTuner(
@@ -58,6 +73,7 @@ def main(argv):
     x, y, x_val, y_val = data()
     keras.utils.set_random_seed(0)
     callbacks = [_Slow()] if "--slow" in argv else []
+    callbacks += [_Hang(directory)] if "--hang" in argv else []
     timeouts = [float(a.split("=")[1]) for a in argv if a.startswith("--heartbeat_timeout=")]
     t = tuner(directory, overwrite="--overwrite" in argv, heartbeat_timeout=(timeouts or [None])[0])
     t.search(x, y, validation_data=(x_val, y_val), batch_size=32, verbose=0, callbacks=callbacks)

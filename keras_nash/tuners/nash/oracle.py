@@ -20,7 +20,7 @@ from keras_nash.logs import logger
 from keras_nash.tuners.nash.budget import TimeBudget, check_cost, static_cost
 from keras_nash.tuners.nash.display import KEY, NashDisplay
 from keras_nash.tuners.nash.pareto import non_dominated, sample_parents
-from keras_nash.tuners.nash.workers import beat, owner, take_over
+from keras_nash.tuners.nash.workers import beat, contact, forget_dead, owner, take_over
 
 _DONE = (TrialStatus.COMPLETED, TrialStatus.FAILED)
 
@@ -177,6 +177,7 @@ class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
         self.time_budget = time_budget
         self.heartbeat_timeout = heartbeat_timeout
         self._heartbeats = {}  # trial id -> last sign of progress (not saved: reset on load)
+        self._contacts = {}  # tuner id -> its last call (not saved)
         # Search state (JSON, saved with the oracle).
         self._step = 0  # 0: pre-training, then the hill-climbing steps
         self._final = False  # the final training (its step: the one after the last climbing step)
@@ -251,8 +252,22 @@ class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
         self._finished = True
         self._ended = time.time()
 
+    @property
+    def tuner_ids(self):
+        """keras-tuner's set of the workers seen, which its chief waits for before it exits
+        (`exit_chief` reads it every 20 s): once the search has ended, without the workers that
+        died between two trials (`workers.forget_dead`)."""
+        if getattr(self, "_finished", False):
+            forget_dead(self, self._tuner_ids)
+        return self._tuner_ids
+
+    @tuner_ids.setter
+    def tuner_ids(self, value):
+        self._tuner_ids = value
+
     @keras_tuner.synchronized
     def create_trial(self, tuner_id):
+        contact(self, tuner_id)
         trial = take_over(self, tuner_id) or super().create_trial(tuner_id)
         if trial.status == TrialStatus.RUNNING:
             self._tuner_of[trial.trial_id] = tuner_id
@@ -270,7 +285,10 @@ class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
 
     @keras_tuner.synchronized
     def end_trial(self, trial):
-        if self.trials[trial.trial_id].status in _DONE and not owner(self, trial.trial_id):
+        running = owner(self, trial.trial_id)
+        if running:
+            contact(self, running)  # it asks for its next trial once this end is written
+        if self.trials[trial.trial_id].status in _DONE and not running:
             logger.info(
                 "NASH: trial %s was re-issued and has ended: this later end is ignored.",
                 trial.trial_id,

@@ -11,6 +11,12 @@ that does come back asks again and gets new work). A worker that was only slow l
 next epoch's end, once the trial has ended elsewhere, that it is no longer its own: its training
 stops without writing a checkpoint. Whichever of the two ends the trial first scores it; the
 other's end is ignored.
+
+A worker can also die between two trials, holding none (an idle worker asks the chief for a
+trial in a loop). It stalls nothing until the search ends, but keras-tuner's chief then waits for
+it before it exits: once the search has ended, a worker that holds no trial and has not called
+for longer than the heartbeat timeout (`forget_dead`, through `NashOracle.tuner_ids`) is
+forgotten.
 """
 
 import time
@@ -28,6 +34,30 @@ EXPECTED_TIMES = 3.0
 def beat(oracle, trial_id):
     """Record a sign of progress of a running trial."""
     oracle._heartbeats[trial_id] = time.time()
+
+
+def contact(oracle, tuner_id):
+    """Record that the worker `tuner_id` called the chief."""
+    oracle._contacts[tuner_id] = time.time()
+
+
+def forget_dead(oracle, tuner_ids: set) -> None:
+    """Drop from `tuner_ids` (keras-tuner's set of the workers its chief waits for before it
+    exits) each worker that holds no trial and has not called for longer than the heartbeat
+    timeout (10 minutes by default): it died between two trials."""
+    limit = oracle.heartbeat_timeout or MIN_TIMEOUT
+    now = time.time()
+    for tuner_id in list(tuner_ids):
+        silence = now - oracle._contacts.setdefault(tuner_id, now)
+        if tuner_id not in oracle.ongoing_trials and silence > limit:
+            tuner_ids.discard(tuner_id)
+            logger.warning(
+                "NASH: worker %s has not called for %.1f s since the search ended (the timeout: "
+                "%.1f s); the chief no longer waits for it.",
+                tuner_id,
+                silence,
+                limit,
+            )
 
 
 def owner(oracle, trial_id):
