@@ -64,7 +64,13 @@ def test_the_final_training_runs_in_final_batch_size_batches(final_fit, tmp_path
     4 steps in batches of 4, with the search's data and with `final_fit`'s."""
     keras.utils.set_random_seed(0)
     train, val = evolution_run.data()
-    tuner = evolution_run.tuner(str(tmp_path), overwrite=True, epochs=2, final_batch_size=4)
+    tuner = evolution_run.tuner(
+        str(tmp_path),
+        overwrite=True,
+        epochs=2,
+        primitives=["max_pool_3x3", "skip_connect"],
+        final_batch_size=4,
+    )
     _CountSteps.counts = []
     extra = {"final_fit": {"x": train, "validation_data": val}} if final_fit else {}
     tuner.search(train, validation_data=val, verbose=0, callbacks=[_CountSteps()], **extra)
