@@ -89,7 +89,7 @@ def test_a_supernet_search_on_datasets_gives_no_keras_warning_of_its_own(tmp_pat
         channels=4,
         steps=2,
         multiplier=2,
-        primitives=("none", "skip_connect", "sep_conv_3x3"),
+        primitives=("none", "skip_connect", "max_pool_3x3"),  # cheap to trace
         final_cells=3,
         final_channels=4,
         directory=str(tmp_path),
