@@ -12,6 +12,8 @@ from keras_nash.tuners.enas.controller import Controller
 from keras_nash.tuners.enas.tuner import EnasTuner
 from keras_nash.tuners.supernet import decisiveness
 
+CHEAP_MACRO = ("conv_3x3", "max_pool_3x3", "avg_pool_3x3")  # quick to trace
+
 PRIMITIVES = ["none", "max_pool_3x3", "skip_connect", "sep_conv_3x3"]
 DARTS = dict(
     num_classes=3,
@@ -131,7 +133,7 @@ def test_a_search_that_moved_does_not_warn(tmp_path, caplog):
 def test_enas_records_its_controller(tmp_path):
     (x, y), validation = _arrays(size=8)
     tuner = EnasTuner(
-        MacroSpace(num_layers=3, filters=4),
+        MacroSpace(num_layers=3, filters=4, operations=CHEAP_MACRO),
         num_classes=3,
         epochs=2,
         final_epochs=1,
