@@ -33,8 +33,10 @@ stops it, the final training in its reserved share; chosen on the validation qua
         [--seeds 1,2,3] [--search_epochs 4] [--fit_epochs 4] [--random 4] [--neighbours 3]
 
 Writes bench/results/known_answer.json (`--output`) after every method and seed, and prints
-a table. The default scale is small (8x8 images, 3-cell networks of 8 channels): see the
-result file's `settings` for what was measured.
+a table; `--summarise FILE` prints a results file's summary (the DARTS / EG-NAS found cells'
+share of convolutions among it, what the DARTS task's labels separate) and runs nothing. The
+default scale is small (8x8 images, 3-cell networks of 8 channels): see the result file's
+`settings` for what was measured.
 """
 
 import os
@@ -110,6 +112,13 @@ def fit_score(
 
 
 # -- spaces: build, match, random, neighbours ---------------------------------------------------
+def conv_share(cell: dict) -> float:
+    """The fraction of a genotype's operations (its `to_dict()`, both cells) that are
+    convolutions: what the DARTS task's labels do separate (bench/label_probe.py)."""
+    ops = [op for op, _ in cell["normal"] + cell["reduce"]]
+    return sum("conv" in op for op in ops) / len(ops)
+
+
 class CellTask:
     """The DARTS cell space of the DARTS and EG-NAS arms (3 cells, 2 nodes, `PRIMITIVES`)."""
 
@@ -467,6 +476,12 @@ def summarise(results) -> dict:
                 np.mean([r["decisiveness"][-1]["entropy_ratio"] for r in rows if r["decisiveness"]])
             ),
         }
+        if method in ("darts", "egnas"):
+            summary[method].update(
+                found_conv_share=[conv_share(r["found"]) for r in rows],
+                planted_conv_share=conv_share(rows[0]["planted"]),
+                chance_conv_share=sum("conv" in op for op in PRIMITIVES) / len(PRIMITIVES),
+            )
     return summary
 
 
@@ -504,7 +519,14 @@ def main(argv=None):
     )
     parser.add_argument("--output", default=str(HERE / "results" / "known_answer.json"))
     parser.add_argument("--data", default=str(DATA))
+    parser.add_argument(
+        "--summarise", default=None, help="print the summary of this results file; run nothing"
+    )
     args = parser.parse_args(argv)
+    if args.summarise:
+        results = json.loads(pathlib.Path(args.summarise).read_text())["results"]
+        print(json.dumps(summarise(results), indent=2))
+        return results
     import common  # bench/common.py, beside this script (the tests load this file without it)
 
     provenance = common.provenance()

@@ -37,6 +37,12 @@ def test_cell_match_rates():
     chance = np.mean([task.match(task.random(rng), task.planted) for _ in range(300)])
     # Two of the node's inputs (2 of 2 or 2 of 3) and one of four operations.
     assert 0.1 < chance < 0.3
+    # The share of convolutions: the planted cell's all, a neighbour's 7 of 8 or all (its
+    # changed operation may be the other convolution), half of a random cell's on average.
+    assert known_answer.conv_share(task.planted.to_dict()) == 1.0
+    assert known_answer.conv_share(task.neighbour(rng).to_dict()) in (7 / 8, 1.0)
+    shares = [known_answer.conv_share(task.random(rng).to_dict()) for _ in range(300)]
+    assert 0.4 < np.mean(shares) < 0.6
 
 
 def test_teacher_labels_are_the_planted_networks_and_use_every_class():
