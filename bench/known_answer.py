@@ -122,7 +122,7 @@ def conv_share(cell: dict) -> float:
 class CellTask:
     """The DARTS cell space of the DARTS and EG-NAS arms (3 cells, 2 nodes, `PRIMITIVES`)."""
 
-    def __init__(self, channels: int = 8):
+    def __init__(self, channels: int = 8, cell=PLANTED_CELL):
         self.space = DartsSpace(
             cells=3,
             channels=channels,
@@ -133,7 +133,7 @@ class CellTask:
         )
         concat = [2, 3]
         self.planted = Genotype(
-            normal=PLANTED_CELL, normal_concat=concat, reduce=PLANTED_CELL, reduce_concat=concat
+            normal=list(cell), normal_concat=concat, reduce=list(cell), reduce_concat=concat
         )
 
     def build(self, genotype, num_classes, seed):

@@ -10,10 +10,12 @@ fit and 400 to test), 4 classes, labelled by one of:
   image), pooled over space by their maximum or their mean.
 
 Each labelling is fitted by known_answer.py's `fit_score` (SGD, cosine, `--fit_epochs`) with
-`--fit_seeds` seeds, for the planted cell, a cell of each single operation, and `--random`
-uniformly random cells of the space.
+`--fit_seeds` seeds, for the planted cell, `--neighbours` cells one operation away from it, a
+cell of each single operation, and `--random` uniformly random cells of the space.
+`--planted sparse` plants (and builds the teacher from) a cell with one convolution among
+parameter-free operations instead of known_answer.py's all-convolution cell.
 
-    python bench/label_probe.py [--labels teacher,max,mean] [--fit_seeds 1,2] [--fit_epochs 4]
+    python bench/label_probe.py [--labels teacher,max,mean] [--planted dense] [--fit_seeds 1,2]
 
 Writes bench/results/label_probe.json (`--output`) and prints each architecture's scores.
 """
@@ -30,6 +32,14 @@ import common  # noqa: E402  (bench/common.py)
 import known_answer as ka  # noqa: E402
 
 from keras_nash.spaces.darts import Genotype  # noqa: E402
+
+# One convolution (edge 1 of node 0) among parameter-free operations.
+SPARSE_CELL = [
+    ("max_pool_3x3", 0),
+    ("sep_conv_3x3", 1),
+    ("skip_connect", 1),
+    ("max_pool_3x3", 2),
+]
 
 
 def labels_of(kind, images, task, rng):
@@ -55,12 +65,15 @@ def main():
     parser.add_argument("--fit_seeds", default="1,2")
     parser.add_argument("--fit_epochs", type=int, default=4)
     parser.add_argument("--random", type=int, default=4)
+    parser.add_argument("--neighbours", type=int, default=0)
+    parser.add_argument("--planted", default="dense", choices=["dense", "sparse"])
     parser.add_argument("--output", default="label_probe.json")
     args = parser.parse_args()
     images = ka.load_images(1600, 8, seed=0)
-    task = ka.CellTask()
+    task = ka.CellTask(cell=SPARSE_CELL if args.planted == "sparse" else ka.PLANTED_CELL)
     rng = np.random.default_rng(3)
     archs = [("planted", task.planted)]
+    archs += [(f"neighbour {i}", task.neighbour(rng)) for i in range(args.neighbours)]
     archs += [(f"all {op}", single_operation_cell(op)) for op in ka.PRIMITIVES]
     archs += [(f"random {i}", task.random(rng)) for i in range(args.random)]
     seeds = [int(s) for s in args.fit_seeds.split(",")]
