@@ -43,6 +43,7 @@ SPARSE_CELL = [
 
 
 def labels_of(kind, images, task, rng):
+    """The 4-class labels of `images` under the labelling `kind` (the module's docstring)."""
     if kind == "teacher":
         return ka.teacher_labels(task.build(task.planted, 4, seed=1001), images)
     import tensorflow as tf
@@ -55,6 +56,7 @@ def labels_of(kind, images, task, rng):
 
 
 def single_operation_cell(op):
+    """The planted cell's edges, each one of them `op`."""
     cell = [(op, 0), (op, 1), (op, 1), (op, 2)]
     return Genotype(normal=cell, normal_concat=[2, 3], reduce=cell, reduce_concat=[2, 3])
 
