@@ -272,6 +272,7 @@ class NashOracle(internals.AtomicStateFiles, TimeBudget, keras_tuner.Oracle):
         if trial.status == TrialStatus.RUNNING:
             self._tuner_of[trial.trial_id] = tuner_id
             beat(self, trial.trial_id)
+            self.save()  # keras-tuner saved before the trial's worker was known
         return trial
 
     @keras_tuner.synchronized
