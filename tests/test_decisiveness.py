@@ -155,3 +155,31 @@ def test_enas_records_its_controller(tmp_path):
         assert record["chosen_probability"] >= record["uniform_probability"] * 0.5
     # Before any final training, the found architecture is the best final candidate.
     assert tuner.get_best_architecture().to_json() == tuner.oracle.best_arch
+    # The last epoch compares the final candidates with as many uniform architectures, on the
+    # same shared weights and validation data.
+    assert "policy_advantage" not in records[0]
+    last = tuner.oracle.read_result(tuner.oracle.history[-1]["trial_id"])
+    assert len(last["uniform_rewards"]) == len(last["candidate_rewards"]) == 2
+    expected = decisiveness.policy_advantage(last["candidate_rewards"], last["uniform_rewards"])
+    assert records[-1]["policy_advantage"] == pytest.approx(expected["policy_advantage"])
+    assert records[-1]["policy_advantage_se"] == pytest.approx(expected["policy_advantage_se"])
+
+
+def test_a_measured_policy_advantage_decides_the_warning():
+    record = dict(entropy_ratio=0.999)
+    assert decisiveness.is_undecided([record])
+    # Samples clearly better than uniform ones: decided, whatever the entropy says (the authors'
+    # micro controller's entropy rises as it undoes its separable-convolution start) ...
+    assert not decisiveness.is_undecided(
+        [{**record, "policy_advantage": 0.05, "policy_advantage_se": 0.01}]
+    )
+    # ... and a low entropy whose samples are no better than uniform ones is a random draw.
+    low = dict(entropy_ratio=0.5, policy_advantage=0.015, policy_advantage_se=0.01)
+    assert decisiveness.is_undecided([low])
+    assert not decisiveness.is_undecided([])
+    assert "+0.0150 ± 0.0100 against uniform" in decisiveness.describe(
+        {**low, "chosen_probability": 0.3, "uniform_probability": 0.25}
+    )
+    same = decisiveness.policy_advantage([0.2, 0.4], [0.3, 0.3])
+    assert same["policy_advantage"] == pytest.approx(0.0)
+    assert same["policy_advantage_se"] == pytest.approx(0.1)

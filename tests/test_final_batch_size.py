@@ -20,6 +20,11 @@ def test_final_batches_rebatches_datasets_and_sets_arrays_batch_size():
     assert [int(x.shape[0]) for x, _ in args[0]] == [4, 4, 2]
     assert [int(v) for x, _ in args[0] for v in x] == list(range(10))  # same order
     assert kwargs == {"validation_data": data}  # validation left as it is
+    # A training pipeline's full batches keep their count (else Keras warns at epoch 1 that
+    # the input "ran out of data"); a partial last batch leaves it unknown, as rebatch does.
+    full = tf.data.Dataset.from_tensor_slices(np.arange(12)).batch(3, drop_remainder=True)
+    assert int(final_batches((full,), {}, 5)[0][0].cardinality()) == 3
+    assert int(args[0].cardinality()) == tf.data.UNKNOWN_CARDINALITY
     _, kwargs = final_batches((), {"x": data}, 5)
     assert [int(x.shape[0]) for x, _ in kwargs["x"]] == [5, 5]
     arrays = {"x": np.zeros((10, 2)), "y": np.zeros(10)}

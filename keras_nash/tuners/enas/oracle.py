@@ -78,9 +78,9 @@ class EnasOracle(SupernetOracle):
 
     key_prefix = KEY
     undecided_advice = (
-        "search longer (more `epochs` or `controller_train_steps`) or raise "
-        "`controller_learning_rate` ('auto' scales it to the run's controller "
-        "steps)"
+        "search longer (more `epochs`: the shared weights must be trained well enough to rank "
+        "architectures; more `controller_train_steps`) or raise `controller_learning_rate` "
+        "('auto' scales it to the run's controller steps)"
     )
 
     def __init__(

@@ -31,7 +31,7 @@ from keras_nash.tuners.enas.presets import (
     default_objective,
 )
 from keras_nash.tuners.enas.steps import make_steps
-from keras_nash.tuners.supernet.decisiveness import controller_decisiveness
+from keras_nash.tuners.supernet.decisiveness import controller_decisiveness, policy_advantage
 from keras_nash.tuners.supernet.loop import SearchState
 from keras_nash.tuners.supernet.tuner import SupernetTuner
 
@@ -425,12 +425,12 @@ class EnasTuner(SupernetTuner):
         }
 
         # 3. Last epoch: the final candidates, from the trained controller, scored on the whole
-        # validation data.
+        # validation data; as many uniformly random architectures too, whose scores tell whether
+        # the controller's samples are better than a random draw (`policy_advantage`).
         num_candidates = int(values.get(self.key("num_candidates"), 0))
         if num_candidates:
-            candidates = controller.sample(num_candidates, seed=sample_seed - 1)[0]
-            scores = []
-            for vector in candidates:
+
+            def score(vector):
                 arch = tf.constant(vector)
                 scored = loop.evaluate(
                     state.eval_step,
@@ -438,9 +438,21 @@ class EnasTuner(SupernetTuner):
                     state.val_metrics,
                     batch_args=lambda batch: (arch,),
                 )
-                scores.append(self.candidate_score(scored))
+                return self.candidate_score(scored)
+
+            candidates = controller.sample(num_candidates, seed=sample_seed - 1)[0]
+            rng = np.random.default_rng([sample_seed % 2**31, 1])
+            uniform = [
+                self.space.encode(self.space.random_architecture(rng))
+                for _ in range(num_candidates)
+            ]
             result["candidates"] = [self.space.decode(v).to_dict() for v in candidates]
-            result["candidate_rewards"] = scores
+            result["candidate_rewards"] = [score(v) for v in candidates]
+            result["uniform_rewards"] = [score(v) for v in uniform]
+            if num_candidates > 1:
+                result["decisiveness"].update(
+                    policy_advantage(result["candidate_rewards"], result["uniform_rewards"])
+                )
         return metrics, result
 
     def begin_epoch(self, state) -> None:

@@ -229,6 +229,17 @@ def skip_passes(dataset: tf.data.Dataset, count: int) -> None:
         iter(dataset)
 
 
+def _known_examples(dataset):
+    """The examples of a batched dataset whose batches are all full and counted (a training
+    pipeline's, `drop_remainder=True`: a static batch size and a known cardinality), else None:
+    `Dataset.rebatch` loses the count, which Keras needs to know an epoch's end in advance."""
+    batches = int(dataset.cardinality())
+    size = tf.nest.flatten(dataset.element_spec)[0].shape
+    if batches < 0 or not size.rank or size[0] is None:
+        return None
+    return batches * int(size[0])
+
+
 def final_batches(fit_args: tuple, fit_kwargs: dict, batch_size, array_batch_size=None):
     """The final training's `model.fit` arguments with its training data in `batch_size` batches.
 
@@ -263,7 +274,10 @@ def final_batches(fit_args: tuple, fit_kwargs: dict, batch_size, array_batch_siz
             fit_kwargs.setdefault("batch_size", int(array_batch_size))
         return fit_args, fit_kwargs
     if isinstance(x, tf.data.Dataset):
+        examples = _known_examples(x)
         x = x.rebatch(int(batch_size))
+        if examples is not None:  # else Keras warns "Your input ran out of data" at epoch 1
+            x = x.apply(tf.data.experimental.assert_cardinality(-(-examples // int(batch_size))))
         if fit_args:
             fit_args = (x,) + fit_args[1:]
         else:

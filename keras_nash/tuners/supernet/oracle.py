@@ -185,20 +185,29 @@ class SupernetOracle(internals.AtomicStateFiles, keras_tuner.Oracle):
         )
 
     def _warn_if_undecided(self) -> None:
-        if decisiveness.is_undecided(self.decisiveness_history):
-            ratio = self.decisiveness_history[-1]["entropy_ratio"]
-            logger.warning(
-                "%s: the search ended with its policy's entropy at %.1f%% of uniform's: the "
-                "architecture is close to a random draw: %s.",
-                self.key_prefix.rstrip("/"),
-                100 * ratio,
-                self.undecided_advice,
+        if not decisiveness.is_undecided(self.decisiveness_history):
+            return
+        last = self.decisiveness_history[-1]
+        if "policy_advantage" in last:
+            measure = (
+                "its policy's samples scored %+.4f (standard error %.4f) against uniformly "
+                "random architectures on the shared weights"
+                % (last["policy_advantage"], last["policy_advantage_se"])
             )
+        else:
+            measure = "its policy's entropy at %.1f%% of uniform's" % (100 * last["entropy_ratio"])
+        logger.warning(
+            "%s: the search ended with %s: the architecture is close to a random draw: %s.",
+            self.key_prefix.rstrip("/"),
+            measure,
+            self.undecided_advice,
+        )
 
     def decisiveness_records(self) -> list:
         """The per-epoch decisiveness records (`supernet.decisiveness`), without the choice
         vectors: `epoch`, `entropy_ratio`, `chosen_probability`, `uniform_probability`,
-        `stability`."""
+        `stability`; ENAS's also `entropy_floor` and, at the last epoch, `policy_advantage` and
+        `policy_advantage_se`."""
         return [{k: v for k, v in r.items() if k != "choice"} for r in self.decisiveness_history]
 
     def reload(self):
