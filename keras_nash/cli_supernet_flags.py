@@ -17,7 +17,8 @@ flags.DEFINE_integer(
     "epochs",
     None,
     f"Search epochs (short: {darts.SHORT['epochs']} darts, {egnas.SHORT['epochs']} egnas, "
-    f"{enas.SHORT['macro']['epochs']} enas; paper: darts {darts.PAPER['epochs']}, egnas "
+    f"{enas.SHORT['macro']['epochs']} enas macro and recurrent, {enas.SHORT['micro']['epochs']} "
+    f"enas micro; paper: darts {darts.PAPER['epochs']}, egnas "
     f"{egnas.PAPER['epochs']}; enas: the authors' scripts' {enas.SEARCH_EPOCHS['macro']} macro "
     f"and {enas.SEARCH_EPOCHS['micro']} micro (also the paper's), "
     f"{enas.SEARCH_EPOCHS['recurrent']} recurrent (--authors_defaults; --paper_defaults: the "

@@ -100,6 +100,18 @@ TABLE = [
         lambda t: t.oracle.epochs,
     ),
     (
+        "epochs",
+        r"(\d+) enas micro;",
+        ("--algorithm=enas", "--enas_space=micro"),
+        lambda t: t.oracle.epochs,
+    ),
+    (
+        "epochs",
+        r"(\d+) enas macro and recurrent",
+        ("--algorithm=enas", "--enas_space=macro"),
+        lambda t: t.oracle.epochs,
+    ),
+    (
         "learning_rate_min",
         r"paper: darts ([\d.e-]+);",
         ("--algorithm=darts", "--paper_defaults"),

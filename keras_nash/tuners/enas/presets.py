@@ -88,6 +88,13 @@ def default_objective(space):
     return keras_tuner.Objective("val_loss", "min") if space.name == "recurrent" else "val_accuracy"
 
 
+SHORT_EPOCHS = {"micro": 30}
+"""Search epochs of the short micro search (3 for the other spaces): after 3 epochs its shared
+weights score every architecture near chance and its controller has nothing to learn from. In 8
+searches of 30 epochs on the shipped images its entropy ended below 0.9 of uniform in 4 and its
+final candidates beat uniform architectures by two standard errors in 3, on the validation
+images; on held-out images not measurably (docs/benchmarks.md, "ENAS micro: 30 short epochs")."""
+
 # -- the command line's presets (and the Python API's: `EnasTuner(space, **SHORT["macro"])`) --
 AUTHORS = {space: dict(FINAL_SIZE[space]) for space in TRAINING}
 """What `--authors_defaults` passes beyond the tuner's own defaults (which are the authors'
@@ -122,7 +129,7 @@ Treebank's SGD at 20, clipped at 0.25, batch 64, 150 epochs)."""
 
 SHORT = {
     space: dict(
-        epochs=3,
+        epochs=SHORT_EPOCHS.get(space, 3),
         final_epochs=10,
         controller_train_steps=10,
         controller_num_aggregate=5,

@@ -16,11 +16,13 @@ architecture that is close to a random draw. These measures say so, per search e
   `STABILITY_EPOCHS` epochs (None at the first epoch).
 - ENAS's last epoch, `policy_advantage` (with `policy_advantage_se`, its standard error): how
   much better the final candidates, sampled from the trained controller, score on the shared
-  weights and the validation data than as many uniformly random architectures do
-  (`policy_advantage`). The entropy alone cannot say whether a controller learned: the authors'
-  micro controller starts favouring separable convolutions (0.98 of uniform), its operation
-  logits are bounded so that no operation decision gets below 0.95 of uniform, and a controller
-  that learns to undo that start moves its entropy *up*.
+  weights and the validation data than as many uniformly random architectures do (the
+  controller's rewards came from the same validation data, so the figure leans optimistic:
+  bench/enas_policy.py scores held-out images). The entropy alone cannot say whether a
+  controller learned: the authors' micro controller starts favouring separable convolutions
+  (0.98 of uniform), its operation logits are bounded so that no operation decision gets below
+  0.95 of uniform, and a controller that learns to undo that start moves its entropy *up*
+  (seen in short searches).
 
 `SupernetOracle` records these per epoch (its `decisiveness` list, in its state), logs them,
 and warns at the end of a search whose policy stayed within `UNDECIDED_RATIO` of uniform or,
