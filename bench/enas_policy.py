@@ -9,7 +9,8 @@ standard deviation, and the tuner's own `policy_advantage` (its final candidates
 uniform architectures on the validation images).
 
     python bench/enas_policy.py [--epochs 10] [--filters 8] [--controller_train_steps 10]
-        [--controller_num_aggregate 5] [--samples 40] [--seeds 1,2,3] [--output enas_policy.json]
+        [--controller_num_aggregate 5] [--controller_learning_rate auto] [--samples 40]
+        [--seeds 1,2,3] [--output enas_policy.json]
 
 Writes bench/results/<output> and prints a summary line.
 """
@@ -61,7 +62,11 @@ def run_seed(args, seed: int, data) -> dict:
             max_trials=args.epochs,  # the search epochs only
             batch_size=64,
             seed=seed,
-            controller_learning_rate="auto",
+            controller_learning_rate=(
+                "auto"
+                if args.controller_learning_rate == "auto"
+                else float(args.controller_learning_rate)
+            ),
             controller_train_steps=args.controller_train_steps,
             controller_num_aggregate=args.controller_num_aggregate,
             directory=directory,
@@ -127,6 +132,7 @@ def main():
     parser.add_argument("--num_cells", type=int, default=3)
     parser.add_argument("--controller_train_steps", type=int, default=10)
     parser.add_argument("--controller_num_aggregate", type=int, default=5)
+    parser.add_argument("--controller_learning_rate", default="auto")
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--output", default="enas_policy.json")
