@@ -294,9 +294,10 @@ flags.DEFINE_float(
     "controller_learning_rate",
     None,
     "enas: controller Adam learning rate (short: 'auto', the authors' rate x their controller "
-    "steps / the run's, epochs x controller_train_steps; the authors' scripts, the tuner's "
-    "default and --authors_defaults: 1e-3 macro, 3.5e-3 micro, 1e-3 recurrent; --paper_defaults: "
-    f"the paper's {enas.PAPER['macro']['controller_learning_rate']}).",
+    "steps / the run's, epochs x controller_train_steps; micro: "
+    f"{enas.SHORT['micro']['controller_learning_rate']}, measured; the authors' scripts, the "
+    "tuner's default and --authors_defaults: 1e-3 macro, 3.5e-3 micro, 1e-3 recurrent; "
+    f"--paper_defaults: the paper's {enas.PAPER['macro']['controller_learning_rate']}).",
 )
 flags.DEFINE_integer(
     "controller_train_steps",
