@@ -91,9 +91,10 @@ def default_objective(space):
 SHORT_EPOCHS = {"micro": 30}
 """Search epochs of the short micro search (3 for the other spaces): after 3 epochs its shared
 weights score every architecture near chance and its controller has nothing to learn from. In 8
-searches of 30 epochs on the shipped images its entropy ended below 0.9 of uniform in 4 and its
-final candidates beat uniform architectures by two standard errors in 3, on the validation
-images; on held-out images not measurably (docs/benchmarks.md, "ENAS micro: 30 short epochs")."""
+searches of 30 epochs on the shipped images (at the "auto" rate) its entropy ended below 0.9 of
+uniform in 4 and its final candidates beat uniform architectures by two standard errors in 3, on
+the validation images; on held-out images see `SHORT_CONTROLLER_LEARNING_RATE`
+(docs/benchmarks.md, "ENAS micro: 30 short epochs")."""
 
 SHORT_CONTROLLER_LEARNING_RATE = {"micro": 0.021}
 """The short micro search's controller rate: the authors' 3.5e-3 x 6, where "auto" gives x 15
